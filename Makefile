@@ -1,0 +1,102 @@
+# lbbt — build, test, reproduce.
+#   make            build/lbbt, build/liblbbt.so, every plugin as build/plugins/<kind>/<name>.so
+#   make test       the whole test suite; last line "N passed, N failed[, N skipped]"
+#   make asan       the same suite built with AddressSanitizer + UBSan (in build-asan/)
+#   make table-N    run experiments/table-N.yaml (TIER=smoke|cpu|paper, default cpu) and render it
+#   make bench      throughput and memory against PyTorch and the oneDNN matmul ceiling
+# Dependencies are Debian packages; tools/install-deps installs what is missing, and runs by
+# itself the first time (build/.deps-ok records that they were present).
+
+BUILD   ?= build
+TIER    ?= cpu
+THREADS ?= 2
+CC      ?= cc
+SAN     ?=
+OPT     ?= -O2 -march=native
+
+WARN     = -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -Icore/include -I/usr/include/hdf5/serial -fopenmp
+ifeq ($(SAN),1)
+  CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+endif
+HDF5_LIB = -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5
+LIBS     = -ldnnl -lyaml $(HDF5_LIB) -lgsl -lgslcblas -ljansson -lz -lpng -ljpeg -lm -ldl -lpthread -fopenmp
+
+CORE_SRC   := $(sort $(wildcard core/src/*.c core/src/*/*.c))
+CLI_SRC    := $(sort $(wildcard core/cli/*.c))
+PLUGIN_SRC := $(sort $(wildcard plugins/*/*.c))
+TEST_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+TPLUG_SRC  := $(sort $(wildcard tests/plugins/*.c))
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+PLUGINS    := $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(PLUGIN_SRC))
+TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TPLUGINS   := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TPLUG_SRC))
+DEPS_OK    := build/.deps-ok
+
+.PHONY: all test asan parity bench fuzz clean paper models verdicts deps
+all: $(BUILD)/lbbt $(PLUGINS)
+
+deps: $(DEPS_OK)
+$(DEPS_OK): tools/install-deps
+	@mkdir -p build
+	@tools/install-deps --check 2>/dev/null || tools/install-deps
+	@touch $@
+
+$(BUILD)/obj/%.o: %.c $(DEPS_OK) $(wildcard core/include/lbbt/*.h core/src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/liblbbt.so: $(CORE_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/lbbt: $(CLI_OBJ) $(BUILD)/liblbbt.so
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
+
+# Plugins link against the core library; rpath points back to build/.
+$(BUILD)/plugins/%.so: plugins/%.c $(BUILD)/liblbbt.so $(wildcard core/include/lbbt/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/../..' $(LIBS)
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c $(BUILD)/liblbbt.so $(wildcard core/include/lbbt/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/../..' $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/liblbbt.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+
+test: all $(TESTS) $(TPLUGINS)
+	@LBBT_BUILD=$(BUILD) tools/run-tests
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 test
+
+# Regenerate PyTorch fixtures (needs python3-torch) and compare.
+parity: all $(TESTS)
+	tools/install-deps --reference
+	@for s in tests/reference/*.py; do echo "== $$s"; /usr/bin/python3 $$s || exit 1; done
+	@LBBT_BUILD=$(BUILD) tools/run-tests parity
+
+fuzz:
+	tools/run-fuzz
+
+bench: all
+	tools/install-deps --reference
+	tools/bench
+
+table-%: all
+	$(BUILD)/lbbt run experiments/table-$*.yaml --tier $(TIER) --threads $(THREADS)
+	$(BUILD)/lbbt table $* --tier $(TIER)
+
+figure-%: all
+	$(BUILD)/lbbt figure $* --tier $(TIER)
+
+paper: all
+	@for t in 1 2 3 4 8 12 14; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
+
+clean:
+	rm -rf build build-asan

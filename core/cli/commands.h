@@ -1,0 +1,20 @@
+/* The lbbt CLI's subcommands: one file each (core/cli/cmd_<name>.c), one row each in the
+ * table in main.c.  A command returns the process exit code: 0 ok, 1 failure, 2 bad input. */
+#ifndef LBBT_CLI_COMMANDS_H
+#define LBBT_CLI_COMMANDS_H
+
+typedef struct lbbt_command {
+  const char *name;
+  const char *summary; /* one line for `lbbt --help` */
+  int (*main)(int argc, char **argv); /* argv[0] is the command name */
+} lbbt_command;
+
+/* Print "lbbt: <message>" for the library's last error and return the exit code for s. */
+int cli_report(int status, const char *what);
+/* The build directory holding plugins/ : $LBBT_BUILD, else the directory of the lbbt binary. */
+const char *cli_build_dir(void);
+/* Is argv[i] "--help" or "-h" anywhere? */
+int cli_wants_help(int argc, char **argv);
+
+int cmd_version(int argc, char **argv);
+#endif

@@ -1,0 +1,69 @@
+/* lbbt: the command-line entry point.  Dispatches to one subcommand per file. */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "lbbt/status.h"
+#include "lbbt/version.h"
+
+static const lbbt_command COMMANDS[] = {
+    {"version", "print lbbt and library versions", cmd_version},
+};
+static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
+
+int cli_report(int status, const char *what) {
+  fprintf(stderr, "lbbt: %s%s%s\n", what ? what : "", what ? ": " : "", lbbt_last_error());
+  return lbbt_status_exit_code((lbbt_status)status);
+}
+
+const char *cli_build_dir(void) {
+  static char dir[PATH_MAX];
+  const char *e = getenv("LBBT_BUILD");
+  if (e && *e) return e;
+  if (!dir[0]) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return "build";
+    exe[n] = 0;
+    snprintf(dir, sizeof dir, "%s", dirname(exe));
+  }
+  return dir;
+}
+
+int cli_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+  return 0;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "lbbt %s — reproduce \"Language-Pretraining-Induced Bias\" (tables, figures, analyses)\n\n"
+          "usage: lbbt <command> [options]     lbbt <command> --help\n\ncommands:\n",
+          LBBT_VERSION);
+  for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+  fprintf(f,
+          "\nexit codes: 0 ok, 1 failure, 2 bad input (file, line and column are named)\n"
+          "environment: LBBT_PLUGIN_PATH (extra plugin folders, ':'-separated), LBBT_MODELS\n"
+          "(models folder, default ../shared/models), LBBT_BUILD (build folder)\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) return cmd_version(1, argv + 1);
+  for (int i = 0; i < N_COMMANDS; i++)
+    if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].main(argc - 1, argv + 1);
+  fprintf(stderr, "lbbt: unknown command '%s' (see lbbt --help)\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,126 @@
+/* Differentiable ops.  Each op:
+ *   - checks shapes and returns LBBT_E_SHAPE with a message naming the op and the shapes;
+ *   - computes its forward pass now (oneDNN primitive where one exists, cached per shape;
+ *     plain C loops otherwise) into a new arena tensor *out;
+ *   - records its backward on the tape when lbbt_tape_needs_grad().
+ * Shapes use B batch, T tokens (queries), S keys, C channels, H heads, D head dim,
+ * N rows, V vocabulary.  Every op has a finite-difference test in tests/unit/test_ops_*.c
+ * and, where PyTorch has the same op, a parity fixture in tests/fixtures/. */
+#ifndef LBBT_OPS_H
+#define LBBT_OPS_H
+#include "lbbt/tensor.h"
+
+struct lbbt_rng;
+
+/* ---- dense algebra (core/src/ops/matmul.c) ------------------------------------------- */
+/* C = op(A) @ op(B), batched over all leading dims (A [...,M,K], B [...,K,N]); B may have
+ * fewer leading dims (broadcast, e.g. a 2-D weight).  trans_a/trans_b transpose the last
+ * two dims of A / B before multiplying. */
+lbbt_status lbbt_matmul(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, int trans_a, int trans_b,
+                        lbbt_tensor **out);
+/* y[..., O] = x[..., I] @ w[O, I]^T + bias[O]   (PyTorch nn.Linear layout; bias may be NULL) */
+lbbt_status lbbt_linear(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
+                        lbbt_tensor **out);
+
+/* ---- elementwise (core/src/ops/elementwise.c) ----------------------------------------- */
+/* a + b, a * b: same shape, or b's shape equal to a trailing part of a's (broadcast). */
+lbbt_status lbbt_add(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_tensor **out);
+lbbt_status lbbt_mul(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_tensor **out);
+lbbt_status lbbt_scale(lbbt_tape *t, lbbt_tensor *x, float s, lbbt_tensor **out);
+typedef enum { LBBT_GELU_TANH, LBBT_GELU_ERF } lbbt_gelu_form;
+lbbt_status lbbt_gelu(lbbt_tape *t, lbbt_tensor *x, lbbt_gelu_form form, lbbt_tensor **out);
+lbbt_status lbbt_silu(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);
+lbbt_status lbbt_relu(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);
+
+/* ---- normalisation (core/src/ops/norm.c) ---------------------------------------------- */
+/* Over the last dim C: w, b are [C] (b may be NULL). */
+lbbt_status lbbt_layernorm(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *b, float eps,
+                           lbbt_tensor **out);
+/* y = x / sqrt(mean(x^2) + eps) * w   (LLaMA, T5: no mean subtraction).  For per-head q/k
+ * norm pass x [..., D] and w [D]. */
+lbbt_status lbbt_rmsnorm(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, float eps,
+                         lbbt_tensor **out);
+/* x [B, C, H, W]; w, b, running_mean, running_var [C].  Training (tape training mode):
+ * batch statistics, running stats updated with momentum (PyTorch convention, unbiased
+ * var in the running estimate).  Otherwise the running stats are used (frozen). */
+lbbt_status lbbt_batchnorm2d(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *b,
+                             lbbt_tensor *running_mean, lbbt_tensor *running_var, float momentum,
+                             float eps, lbbt_tensor **out);
+
+/* ---- softmax and losses (core/src/ops/loss.c) ----------------------------------------- */
+lbbt_status lbbt_softmax(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out); /* over last dim */
+/* Mean cross-entropy of logits [N, V] against targets[N] in [0, V); label smoothing e in
+ * [0,1) as PyTorch.  Targets < 0 are ignored (not counted in the mean).  out is [1]. */
+lbbt_status lbbt_cross_entropy(lbbt_tape *t, lbbt_tensor *logits, const int32_t *targets,
+                               float label_smoothing, lbbt_tensor **out);
+lbbt_status lbbt_mse(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_tensor **out); /* mean */
+lbbt_status lbbt_l1(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_tensor **out);  /* mean */
+
+/* ---- reductions and shape (core/src/ops/shape.c) -------------------------------------- */
+/* Reduce over dim (negative counts from the end), keeping it with size 1 when keepdim. */
+lbbt_status lbbt_mean(lbbt_tape *t, lbbt_tensor *x, int dim, int keepdim, lbbt_tensor **out);
+lbbt_status lbbt_sum(lbbt_tape *t, lbbt_tensor *x, int dim, int keepdim, lbbt_tensor **out);
+lbbt_status lbbt_mean_all(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out); /* [1] */
+lbbt_status lbbt_sum_all(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);  /* [1] */
+/* Same data, new shape (numel must match). One entry may be -1 (inferred). Copies nothing
+ * in the forward pass when x is contiguous (always, here). */
+lbbt_status lbbt_reshape(lbbt_tape *t, lbbt_tensor *x, int ndim, const int64_t *shape,
+                         lbbt_tensor **out);
+/* Swap two dims (materialised copy). */
+lbbt_status lbbt_transpose(lbbt_tape *t, lbbt_tensor *x, int d0, int d1, lbbt_tensor **out);
+/* General permutation: out dim i = x dim perm[i]. */
+lbbt_status lbbt_permute(lbbt_tape *t, lbbt_tensor *x, const int *perm, lbbt_tensor **out);
+lbbt_status lbbt_concat(lbbt_tape *t, lbbt_tensor *const *xs, int n, int dim, lbbt_tensor **out);
+lbbt_status lbbt_slice(lbbt_tape *t, lbbt_tensor *x, int dim, int64_t start, int64_t len,
+                       lbbt_tensor **out);
+
+/* ---- embeddings and positions (core/src/ops/embedding.c, rope.c) ---------------------- */
+/* out [B, T, C] = table[ids[b*T+t], :]; ids must be in [0, V) (else LBBT_E_INPUT). */
+lbbt_status lbbt_embedding(lbbt_tape *t, lbbt_tensor *table, const int32_t *ids, int64_t B,
+                           int64_t T, lbbt_tensor **out);
+typedef enum {
+  LBBT_ROPE_HALF,       /* Hugging Face: rotate (x[i], x[i + D/2]) */
+  LBBT_ROPE_INTERLEAVED /* llama2.c / Meta: rotate (x[2i], x[2i+1]) */
+} lbbt_rope_layout;
+typedef struct lbbt_rope_config {
+  lbbt_rope_layout layout;
+  float theta;        /* base, 10000 or 500000 */
+  int rotary_dim;     /* dims rotated (<= D, even); 0 means D */
+  /* Llama-3 frequency scaling (rope_type "llama3"); factor 0 disables it. */
+  float llama3_factor, llama3_low_freq_factor, llama3_high_freq_factor;
+  int llama3_original_max_positions;
+} lbbt_rope_config;
+/* x [B, H, T, D]; positions[T] (NULL: 0..T-1). */
+lbbt_status lbbt_rope(lbbt_tape *t, lbbt_tensor *x, const lbbt_rope_config *cfg,
+                      const int32_t *positions, lbbt_tensor **out);
+
+/* ---- attention (core/src/ops/attention.c) --------------------------------------------- */
+typedef struct lbbt_attention_opts {
+  int causal;            /* mask keys s > t (queries aligned to the last T of S keys) */
+  float scale;           /* score multiplier; 0 means 1/sqrt(D).  T5 passes 1. */
+  lbbt_tensor *bias;     /* optional additive score bias [H, T, S] (T5 relative positions);
+                            differentiable */
+  const uint8_t *key_mask; /* optional [B, S]: 0 = padding key (excluded), 1 = keep */
+} lbbt_attention_opts;
+/* q [B, Hq, T, D], k and v [B, Hkv, S, D] with Hq % Hkv == 0 (grouped-query: query head h
+ * uses kv head h / (Hq/Hkv)).  out [B, Hq, T, D]. */
+lbbt_status lbbt_attention(lbbt_tape *t, lbbt_tensor *q, lbbt_tensor *k, lbbt_tensor *v,
+                           const lbbt_attention_opts *opts, lbbt_tensor **out);
+
+/* ---- convolution and pooling (core/src/ops/conv.c) ------------------------------------ */
+/* x [B, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout] or NULL. */
+lbbt_status lbbt_conv2d(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
+                        int stride, int padding, lbbt_tensor **out);
+lbbt_status lbbt_maxpool2d(lbbt_tape *t, lbbt_tensor *x, int kernel, int stride, int padding,
+                           lbbt_tensor **out);
+lbbt_status lbbt_avgpool2d(lbbt_tape *t, lbbt_tensor *x, int kernel, int stride, int padding,
+                           lbbt_tensor **out); /* padding counted out (count_include_pad=0) */
+
+/* ---- regularisation (core/src/ops/dropout.c) ------------------------------------------ */
+/* Identity unless the tape is in training mode and p > 0.  Masks come from the tape's RNG. */
+lbbt_status lbbt_dropout(lbbt_tape *t, lbbt_tensor *x, float p, lbbt_tensor **out);
+/* Stochastic depth: per sample (dim 0), drop the whole residual branch with probability p,
+ * scale kept samples by 1/(1-p). */
+lbbt_status lbbt_drop_path(lbbt_tape *t, lbbt_tensor *x, float p, lbbt_tensor **out);
+
+#endif

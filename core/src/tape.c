@@ -1,0 +1,205 @@
+/* The reverse-mode tape and its arena; see tensor.h.
+ *
+ * The arena is a chain of large blocks.  lbbt_tape_reset() rewinds to the first block and
+ * keeps every block, so after the first training step the same memory is reused: no
+ * allocation per step in the steady state.  Op records live in a growable array that is
+ * likewise kept across resets. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbbt/rng.h"
+#include "lbbt/tensor.h"
+
+#define ARENA_MIN_BLOCK ((size_t)16 << 20)
+
+typedef struct arena_block {
+  struct arena_block *next;
+  size_t size, used;
+  unsigned char *mem;
+} arena_block;
+
+struct lbbt_tape {
+  arena_block *head, *cur;
+  lbbt_op_record *recs;
+  size_t n_recs, cap_recs;
+  int recording, training;
+  lbbt_rng rng;
+};
+
+lbbt_status lbbt_tape_create(lbbt_tape **out) {
+  lbbt_tape *t = calloc(1, sizeof *t);
+  if (!t) return lbbt_fail(LBBT_E_NOMEM, "tape_create: out of memory");
+  t->recording = 1;
+  t->training = 1;
+  lbbt_rng_seed(&t->rng, 0);
+  *out = t;
+  return LBBT_OK;
+}
+
+void lbbt_tape_free(lbbt_tape *t) {
+  if (!t) return;
+  arena_block *b = t->head;
+  while (b) {
+    arena_block *n = b->next;
+    free(b->mem);
+    free(b);
+    b = n;
+  }
+  free(t->recs);
+  free(t);
+}
+
+void lbbt_tape_reset(lbbt_tape *t) {
+  for (arena_block *b = t->head; b; b = b->next) b->used = 0;
+  t->cur = t->head;
+  t->n_recs = 0;
+}
+
+void lbbt_tape_set_recording(lbbt_tape *t, int on) { t->recording = on; }
+int lbbt_tape_recording(const lbbt_tape *t) { return t->recording; }
+void lbbt_tape_set_training(lbbt_tape *t, int on) { t->training = on; }
+int lbbt_tape_training(const lbbt_tape *t) { return t->training; }
+struct lbbt_rng *lbbt_tape_rng(lbbt_tape *t) { return &t->rng; }
+void lbbt_tape_seed(lbbt_tape *t, uint64_t seed) { lbbt_rng_seed(&t->rng, seed); }
+
+void *lbbt_tape_alloc(lbbt_tape *t, size_t bytes) {
+  bytes = (bytes + 63) & ~(size_t)63;
+  if (bytes == 0) bytes = 64;
+  /* First fit among the blocks from the current one on (blocks are reused in order). */
+  for (arena_block *b = t->cur; b; b = b->next) {
+    if (b->size - b->used >= bytes) {
+      void *p = b->mem + b->used;
+      b->used += bytes;
+      t->cur = b;
+      return p;
+    }
+  }
+  size_t size = bytes > ARENA_MIN_BLOCK ? bytes : ARENA_MIN_BLOCK;
+  arena_block *nb = calloc(1, sizeof *nb);
+  if (!nb || posix_memalign((void **)&nb->mem, 64, size) != 0) {
+    free(nb);
+    lbbt_fail(LBBT_E_NOMEM, "tape arena: cannot allocate %zu bytes", size);
+    return NULL;
+  }
+  nb->size = size;
+  nb->used = bytes;
+  /* Append after the last block so reuse order stays stable. */
+  if (!t->head) {
+    t->head = nb;
+  } else {
+    arena_block *last = t->head;
+    while (last->next) last = last->next;
+    last->next = nb;
+  }
+  t->cur = nb;
+  return nb->mem;
+}
+
+lbbt_status lbbt_tape_tensor(lbbt_tape *t, int ndim, const int64_t *shape, lbbt_tensor **out) {
+  *out = NULL;
+  if (ndim < 1 || ndim > LBBT_MAX_DIMS)
+    return lbbt_fail(LBBT_E_SHAPE, "tape_tensor: %d dims (1..%d allowed)", ndim, LBBT_MAX_DIMS);
+  int64_t numel = lbbt_shape_numel(ndim, shape);
+  for (int i = 0; i < ndim; i++)
+    if (shape[i] < 1)
+      return lbbt_fail(LBBT_E_SHAPE, "tape_tensor: dim %d has size %lld", i, (long long)shape[i]);
+  lbbt_tensor *x = lbbt_tape_alloc(t, sizeof *x);
+  if (!x) return LBBT_E_NOMEM;
+  memset(x, 0, sizeof *x);
+  x->data = lbbt_tape_alloc(t, (size_t)numel * sizeof(float));
+  if (!x->data) return LBBT_E_NOMEM;
+  x->ndim = ndim;
+  memcpy(x->shape, shape, (size_t)ndim * sizeof *shape);
+  x->numel = numel;
+  *out = x;
+  return LBBT_OK;
+}
+
+int lbbt_tape_needs_grad(const lbbt_tape *t, lbbt_tensor *const *in, int n) {
+  if (!t->recording) return 0;
+  for (int i = 0; i < n; i++)
+    if (in[i] && in[i]->requires_grad) return 1;
+  return 0;
+}
+
+lbbt_status lbbt_tape_push(lbbt_tape *t, const char *op_name, lbbt_backward_fn backward,
+                           lbbt_tensor *out, lbbt_tensor *const *in, int n_in, const void *ctx,
+                           size_t ctx_size) {
+  if (!lbbt_tape_needs_grad(t, in, n_in)) return LBBT_OK;
+  if (n_in > LBBT_MAX_OP_INPUTS)
+    return lbbt_fail(LBBT_E_INTERNAL, "tape_push(%s): %d inputs (max %d)", op_name, n_in,
+                     LBBT_MAX_OP_INPUTS);
+  if (t->n_recs == t->cap_recs) {
+    size_t cap = t->cap_recs ? 2 * t->cap_recs : 256;
+    lbbt_op_record *r = realloc(t->recs, cap * sizeof *r);
+    if (!r) return lbbt_fail(LBBT_E_NOMEM, "tape_push: out of memory");
+    t->recs = r;
+    t->cap_recs = cap;
+  }
+  lbbt_op_record *r = &t->recs[t->n_recs];
+  memset(r, 0, sizeof *r);
+  r->op_name = op_name;
+  r->backward = backward;
+  r->out = out;
+  r->n_in = n_in;
+  for (int i = 0; i < n_in; i++) r->in[i] = in[i];
+  if (ctx_size) {
+    r->ctx = lbbt_tape_alloc(t, ctx_size);
+    if (!r->ctx) return LBBT_E_NOMEM;
+    memcpy(r->ctx, ctx, ctx_size);
+  }
+  out->requires_grad = 1;
+  t->n_recs++;
+  return LBBT_OK;
+}
+
+/* Arena tensors get a zeroed grad on first need; heap tensors (parameters) keep theirs. */
+static lbbt_status ensure_grad(lbbt_tape *t, lbbt_tensor *x) {
+  if (x->grad) return LBBT_OK;
+  if (x->owns_data) return lbbt_tensor_require_grad(x);
+  x->grad = lbbt_tape_alloc(t, (size_t)x->numel * sizeof(float));
+  if (!x->grad) return LBBT_E_NOMEM;
+  memset(x->grad, 0, (size_t)x->numel * sizeof(float));
+  return LBBT_OK;
+}
+
+static lbbt_status run_backward(lbbt_tape *t);
+
+lbbt_status lbbt_tape_backward(lbbt_tape *t, lbbt_tensor *loss) {
+  if (loss->numel != 1)
+    return lbbt_fail(LBBT_E_SHAPE, "backward: loss must have one element, has %lld",
+                     (long long)loss->numel);
+  float one = 1.0f;
+  return lbbt_tape_backward_from(t, loss, &one);
+}
+
+lbbt_status lbbt_tape_backward_from(lbbt_tape *t, lbbt_tensor *out, const float *grad_out) {
+  if (!out->requires_grad)
+    return lbbt_fail(LBBT_E_INTERNAL, "backward: the output does not depend on any trainable tensor");
+  LBBT_TRY(ensure_grad(t, out));
+  for (int64_t i = 0; i < out->numel; i++) out->grad[i] += grad_out[i];
+  return run_backward(t);
+}
+
+static lbbt_status run_backward(lbbt_tape *t) {
+  for (size_t i = t->n_recs; i-- > 0;) {
+    lbbt_op_record *r = &t->recs[i];
+    if (!r->out->grad) continue; /* nothing downstream needed this output */
+    for (int j = 0; j < r->n_in; j++)
+      if (r->in[j] && r->in[j]->requires_grad) LBBT_TRY(ensure_grad(t, r->in[j]));
+    lbbt_status s = r->backward(t, r);
+    if (s != LBBT_OK) return lbbt_fail_context(s, "backward of %s", r->op_name);
+  }
+  return LBBT_OK;
+}
+
+size_t lbbt_tape_bytes_used(const lbbt_tape *t) {
+  size_t n = 0;
+  for (arena_block *b = t->head; b; b = b->next) n += b->used;
+  return n;
+}
+size_t lbbt_tape_bytes_reserved(const lbbt_tape *t) {
+  size_t n = 0;
+  for (arena_block *b = t->head; b; b = b->next) n += b->size;
+  return n;
+}
