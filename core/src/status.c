@@ -22,7 +22,7 @@ lbbt_status lbbt_fail_context(lbbt_status code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(pre, sizeof pre, fmt, ap);
   va_end(ap);
-  snprintf(g_msg, sizeof g_msg, "%s: %s", pre, old);
+  snprintf(g_msg, sizeof g_msg, "%.500s: %.1500s", pre, old);
   return code;
 }
 

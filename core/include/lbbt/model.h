@@ -57,6 +57,7 @@ struct lbbt_model {
   int n_layers, dim, num_classes, vocab_size;
   lbbt_activation_hook hook;
   void *hook_user;
+  float drop_path; /* stochastic-depth rate the current stage trains with (0 = off) */
 };
 
 /* Allocate an empty model (params added with lbbt_model_add_param). */
@@ -74,5 +75,8 @@ lbbt_status lbbt_model_select_trainable(lbbt_model *m, const lbbt_layer_range *l
                                         int train_embed, int train_head);
 /* Freeze or unfreeze parameters whose name matches a glob pattern ("h.*.ln_*"). */
 int lbbt_model_set_trainable_pattern(lbbt_model *m, const char *glob, int trainable);
+/* Print per-layer parameter counts and weight statistics (mean, std, max |w|, excess
+ * kurtosis, share of |w - mean| > 6 std) to f (a FILE*). */
+void lbbt_model_describe(const lbbt_model *m, void *f);
 
 #endif

@@ -1,0 +1,117 @@
+/* The vision wrapper of Section 4.1: images -> new patch embedding -> (class token,
+ * positions) -> the backbone's blocks -> its final norm -> pooling -> new linear head. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbbt/nn.h"
+#include "lbbt/param_init.h"
+
+lbbt_status lbbt_vision_register(lbbt_model *m, lbbt_vision *v, int dim, uint64_t seed) {
+  const lbbt_vision_config *c = &v->cfg;
+  if (c->patch_size < 1 || c->image_size % c->patch_size)
+    return lbbt_fail(LBBT_E_INPUT, "vision: image size %d is not a multiple of patch size %d",
+                     c->image_size, c->patch_size);
+  if (c->num_classes < 1) return lbbt_fail(LBBT_E_INPUT, "vision: %d classes", c->num_classes);
+  int g = c->image_size / c->patch_size;
+  v->n_tokens = g * g + (c->pool == LBBT_POOL_CLS ? 1 : 0);
+  int64_t pw[4] = {dim, c->in_channels, c->patch_size, c->patch_size};
+  int64_t pb[1] = {dim};
+  LBBT_TRY(lbbt_model_add_param(m, "vision.patch_embed.weight", LBBT_PART_EMBED, 0, 0, 4, pw, &v->patch_w));
+  LBBT_TRY(lbbt_model_add_param(m, "vision.patch_embed.bias", LBBT_PART_EMBED, 0, 1, 1, pb, &v->patch_b));
+  /* PyTorch Conv2d's default: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+  double bound = 1.0 / sqrt((double)c->in_channels * c->patch_size * c->patch_size);
+  lbbt_init_uniform(v->patch_w, seed, "vision.patch_embed.weight", -bound, bound);
+  lbbt_init_uniform(v->patch_b, seed, "vision.patch_embed.bias", -bound, bound);
+  if (c->learned_positions) {
+    int64_t ps[2] = {v->n_tokens, dim};
+    LBBT_TRY(lbbt_model_add_param(m, "vision.pos_embed", LBBT_PART_EMBED, 0, 1, 2, ps, &v->pos));
+    lbbt_init_trunc_normal(v->pos, seed, "vision.pos_embed", 0.0, 0.02, -2.0, 2.0);
+  }
+  if (c->pool == LBBT_POOL_CLS) {
+    int64_t cs[2] = {1, dim};
+    LBBT_TRY(lbbt_model_add_param(m, "vision.cls_token", LBBT_PART_EMBED, 0, 1, 2, cs, &v->cls));
+    lbbt_init_trunc_normal(v->cls, seed, "vision.cls_token", 0.0, 0.02, -2.0, 2.0);
+  }
+  int64_t hw[2] = {c->num_classes, dim}, hb[1] = {c->num_classes};
+  LBBT_TRY(lbbt_model_add_param(m, "vision.head.weight", LBBT_PART_HEAD, 0, 0, 2, hw, &v->head_w));
+  LBBT_TRY(lbbt_model_add_param(m, "vision.head.bias", LBBT_PART_HEAD, 0, 1, 1, hb, &v->head_b));
+  lbbt_init_trunc_normal(v->head_w, seed, "vision.head.weight", 0.0, 0.02, -2.0, 2.0);
+  m->num_classes = c->num_classes;
+  m->dim = dim;
+  return LBBT_OK;
+}
+
+/* timm: drop-path rate grows linearly from 0 at the first block to `max` at the last. */
+static float block_drop_path(const lbbt_vision *v, float max_rate, int i) {
+  if (v->n_blocks <= 1) return max_rate;
+  return max_rate * (float)i / (float)(v->n_blocks - 1);
+}
+
+lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbbt_tensor *images,
+                                lbbt_tensor **features, lbbt_tensor **logits) {
+  const lbbt_vision_config *c = &v->cfg;
+  if (images->ndim != 4 || images->shape[1] != c->in_channels ||
+      images->shape[2] != c->image_size || images->shape[3] != c->image_size) {
+    char s[64];
+    return lbbt_fail(LBBT_E_SHAPE, "vision_forward: images %s, expected [B, %d, %d, %d]",
+                     lbbt_shape_str(images, s, sizeof s), c->in_channels, c->image_size,
+                     c->image_size);
+  }
+  int64_t B = images->shape[0], C = m->dim;
+  lbbt_tensor *x;
+  /* [B, Cin, H, W] -> [B, C, g, g] -> [B, C, N] -> [B, N, C] */
+  LBBT_TRY(lbbt_conv2d(t, images, v->patch_w, v->patch_b, c->patch_size, 0, &x));
+  int64_t N = x->shape[2] * x->shape[3];
+  int64_t s3[3] = {B, C, N};
+  LBBT_TRY(lbbt_reshape(t, x, 3, s3, &x));
+  LBBT_TRY(lbbt_transpose(t, x, 1, 2, &x));
+  if (v->cls) {
+    /* broadcast the class token to [B, 1, C] through an add onto zeros */
+    lbbt_tensor *z, *cls_b;
+    int64_t zs[3] = {B, 1, C};
+    LBBT_TRY(lbbt_tape_tensor(t, 3, zs, &z));
+    memset(z->data, 0, (size_t)z->numel * sizeof(float));
+    LBBT_TRY(lbbt_add(t, z, v->cls, &cls_b));
+    lbbt_tensor *parts[2] = {cls_b, x};
+    LBBT_TRY(lbbt_concat(t, parts, 2, 1, &x));
+  }
+  if (v->pos) LBBT_TRY(lbbt_add(t, x, v->pos, &x));
+  int64_t T = x->shape[1];
+  lbbt_tensor *bias = NULL;
+  if (v->relbias_table)
+    LBBT_TRY(lbbt_relative_position_bias(t, v->relbias_table, T, T, !c->causal, v->relbias_buckets,
+                                         v->relbias_max_distance, &bias));
+  for (int i = 0; i < v->n_blocks; i++) {
+    lbbt_block_inputs in = {0};
+    in.causal = c->causal;
+    in.attn_bias = bias;
+    in.drop_path = lbbt_tape_training(t) ? block_drop_path(v, m->drop_path, i) : 0.0f;
+    in.layer = i;
+    in.hook = m->hook;
+    in.hook_user = m->hook_user;
+    LBBT_TRY(lbbt_block_forward(t, &v->blocks[i], x, &in, &x));
+  }
+  if (v->final_norm == LBBT_NORM_LAYERNORM)
+    LBBT_TRY(lbbt_layernorm(t, x, v->final_norm_w, v->final_norm_b, v->final_norm_eps, &x));
+  else
+    LBBT_TRY(lbbt_rmsnorm(t, x, v->final_norm_w, v->final_norm_eps, &x));
+  lbbt_tensor *f;
+  if (c->pool == LBBT_POOL_CLS) {
+    LBBT_TRY(lbbt_slice(t, x, 1, 0, 1, &f));
+    int64_t s2[2] = {B, C};
+    LBBT_TRY(lbbt_reshape(t, f, 2, s2, &f));
+  } else {
+    LBBT_TRY(lbbt_mean(t, x, 1, 0, &f));
+  }
+  if (m->hook) m->hook(m->hook_user, "features", v->n_blocks, f);
+  if (features) *features = f;
+  if (logits) LBBT_TRY(lbbt_linear(t, f, v->head_w, v->head_b, logits));
+  return LBBT_OK;
+}
+
+void lbbt_vision_destroy(lbbt_vision *v) {
+  if (!v) return;
+  free(v->blocks);
+  v->blocks = NULL;
+}
