@@ -12,6 +12,7 @@
 
 static const lbbt_command COMMANDS[] = {
     {"version", "print lbbt and library versions", cmd_version},
+    {"plugins", "list installed plugins (and those refused, with the reason)", cmd_plugins},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 

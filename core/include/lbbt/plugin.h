@@ -7,8 +7,19 @@
  *     meaning of existing fields changed);
  *   - struct_size: sizeof(lbbt_plugin) when the plugin was built; fields past it are
  *     treated as absent (NULL), so an older plugin keeps loading after fields are appended.
- * Each kind has its own table of functions, also versioned by its first field.
- * Copy plugins/template/template.c to start a new plugin: it lists the steps.
+ *     A struct_size below LBBT_PLUGIN_MIN_SIZE (the ABI 1 layout) is refused.  A larger one
+ *     (a plugin built against a newer header of the same ABI) loads; unknown fields are
+ *     ignored.
+ * Each kind has its own table of functions, also versioned by its first field: version
+ * must be >= 1; fields added after the table's version are treated as NULL; a table newer
+ * than this core loads and its unknown fields are ignored.
+ * The versioning rule for maintainers: appending a field to lbbt_plugin or to a table is
+ * compatible (bump the table's *_OPS_VERSION and teach the loader's size-for-version
+ * function in core/src/plugins.c); changing or removing a field bumps LBBT_ABI_VERSION.
+ *
+ * The registry hands out copies of the descriptor and its table normalised to this
+ * header's layout, so core code may read every field without checking versions.
+ * Copy plugins/analyses/template.c to start a new plugin: it lists the steps.
  *
  * Why a descriptor struct and not a set of named symbols (nginx modules also export one
  * struct): the loader makes one dlsym call, checks every field in one place, and names the
@@ -16,6 +27,7 @@
 #ifndef LBBT_PLUGIN_H
 #define LBBT_PLUGIN_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lbbt/model.h"
 #include "lbbt/spec.h"
@@ -25,7 +37,10 @@
 #define LBBT_PLUGIN_SYMBOL "lbbt_plugin_descriptor"
 
 typedef enum { LBBT_KIND_BACKBONE = 1, LBBT_KIND_TASK = 2, LBBT_KIND_ANALYSIS = 3 } lbbt_plugin_kind;
+/* "backbone", "task", "analysis"; "unknown" for any other value.  Static string. */
 const char *lbbt_plugin_kind_name(lbbt_plugin_kind k);
+/* The inverse: LBBT_E_INPUT (message lists the valid kinds) for any other text. */
+lbbt_status lbbt_plugin_kind_parse(const char *text, lbbt_plugin_kind *out);
 
 struct lbbt_stage_ctx; /* runner.h */
 
@@ -33,15 +48,16 @@ struct lbbt_stage_ctx; /* runner.h */
 typedef struct lbbt_backbone_ops {
   int version; /* LBBT_BACKBONE_OPS_VERSION */
   /* Does this plugin read the checkpoint at path?  Sets *score (0 = no, higher = better
-   * match) so `lbbt model PATH` can pick a plugin.  Never fails on foreign files. */
+   * match) so `lbbt model PATH` can pick a plugin.  Never fails on foreign files.
+   * May be NULL: the plugin never claims a checkpoint. */
   lbbt_status (*probe)(const char *path, int *score);
   /* A vision model: new patch embedding (seeded), the backbone's blocks initialised per
-   * spec->init, its final norm, pooling and a classifier of num_classes. */
+   * spec->init, its final norm, pooling and a classifier of num_classes.  Required. */
   lbbt_status (*create_vision)(const lbbt_backbone_spec *spec, int in_channels, int image_size,
                                int num_classes, uint64_t seed, lbbt_model **out);
-  /* The checkpoint as a language model (token ids in, logits out). */
+  /* The checkpoint as a language model (token ids in, logits out).  May be NULL. */
   lbbt_status (*load_language)(const char *path, lbbt_model **out);
-  /* Print architecture, per-layer parameter counts and weight statistics. */
+  /* Print architecture, per-layer parameter counts and weight statistics.  May be NULL. */
   lbbt_status (*describe)(lbbt_model *m, void *file /* FILE* */);
 } lbbt_backbone_ops;
 #define LBBT_BACKBONE_OPS_VERSION 1
@@ -49,9 +65,10 @@ typedef struct lbbt_backbone_ops {
 /* ---- tasks and analyses -------------------------------------------------------------- */
 typedef struct lbbt_task_ops {
   int version; /* LBBT_TASK_OPS_VERSION */
-  /* Check the stage's options before anything runs (file:line errors). May be NULL. */
+  /* Check the stage's options before anything runs (file:line:col errors). May be NULL. */
   lbbt_status (*validate)(const lbbt_stage_spec *stage, const char *file);
-  /* Run one stage of one run: train/evaluate ctx->model, write metrics through ctx. */
+  /* Run one stage of one run: train/evaluate ctx->model, write metrics through ctx.
+   * Required. */
   lbbt_status (*run)(struct lbbt_stage_ctx *ctx);
 } lbbt_task_ops;
 #define LBBT_TASK_OPS_VERSION 1
@@ -61,35 +78,67 @@ typedef struct lbbt_plugin {
   int abi_version;        /* LBBT_ABI_VERSION */
   size_t struct_size;     /* sizeof(lbbt_plugin) at build time */
   lbbt_plugin_kind kind;
-  const char *name;       /* unique across all loaded plugins: "gpt2", "classification" */
-  const char *summary;    /* one line for `lbbt plugins` */
-  const lbbt_backbone_ops *backbone; /* kind == BACKBONE */
-  const lbbt_task_ops *task;         /* kind == TASK or ANALYSIS */
+  const char *name;       /* [a-z0-9_-]+, shorter than LBBT_NAME_MAX, unique within its
+                           * kind: "gpt2", "linear-probe" */
+  const char *summary;    /* one line (no newline) for `lbbt plugins` */
+  const lbbt_backbone_ops *backbone; /* kind == BACKBONE (NULL otherwise) */
+  const lbbt_task_ops *task;         /* kind == TASK or ANALYSIS (NULL otherwise) */
   /* append new fields here only */
 } lbbt_plugin;
+/* The smallest struct_size the loader accepts: the ABI 1 layout, ending at `task`. */
+#define LBBT_PLUGIN_MIN_SIZE (offsetof(lbbt_plugin, task) + sizeof(const lbbt_task_ops *))
 
 /* Use in a plugin: LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {...}; */
 #define LBBT_PLUGIN_EXPORT __attribute__((visibility("default")))
 
+/* Every check the loader makes on a descriptor, without loading anything: returns LBBT_OK,
+ * or LBBT_E_PLUGIN with a one-line reason (no file name) in reason[0..n) and in
+ * lbbt_last_error(), e.g. "abi_version is 999, this lbbt expects 1: rebuild the plugin
+ * against this lbbt's headers" or "backbone->create_vision is NULL".  The duplicate-name
+ * check needs the registry and is made by lbbt_registry_load only.  Plugin authors can
+ * call this from their own tests. */
+lbbt_status lbbt_plugin_validate(const lbbt_plugin *p, char *reason, size_t n);
+
 /* ---- the registry (core/src/plugins.c) ------------------------------------------------ */
 typedef struct lbbt_registry lbbt_registry;
 typedef struct lbbt_plugin_entry {
-  const lbbt_plugin *plugin;
-  char file[LBBT_PATH_MAX];
+  const lbbt_plugin *plugin; /* normalised copy, owned by the registry; its backbone/task
+                              * point at normalised copies of the plugin's table */
+  char file[LBBT_PATH_MAX];  /* the .so as found: plugin_dir or LBBT_PLUGIN_PATH + path */
 } lbbt_plugin_entry;
-/* Load every *.so under build_dir/plugins (recursively) and each directory in
- * $LBBT_PLUGIN_PATH (colon separated).  A plugin that is refused does not stop the others:
- * its file and reason go to `warn` (one line each) and to lbbt_registry_refused(). */
+/* Load every *.so under plugin_dir (the build's plugins folder, "build/plugins"; searched
+ * recursively) and then under each directory in $LBBT_PLUGIN_PATH (colon separated, also
+ * recursive), in that order; within one directory tree files are sorted by path, so the
+ * order is deterministic.  plugin_dir may be NULL (only $LBBT_PLUGIN_PATH is read).
+ *
+ * A plugin that is refused does not stop the others: its line "FILE: reason" goes to
+ * `warn` (may be NULL) and to lbbt_registry_refused().  Reasons: dlopen failure (dlerror
+ * text), missing LBBT_PLUGIN_SYMBOL, anything lbbt_plugin_validate rejects, and a name
+ * already taken within the same kind (the first found wins; the reason names its file).
+ * A file reached twice (same real path) is loaded once, silently.  A $LBBT_PLUGIN_PATH
+ * entry that does not exist or is no directory, and a subfolder that cannot be read, only
+ * warn: the line goes to `warn` and to lbbt_registry_warning().
+ *
+ * Fails (LBBT_E_IO, *out = NULL) only when plugin_dir itself cannot be read, and with
+ * LBBT_E_NOMEM.  On success *out is owned by the caller: lbbt_registry_free closes every
+ * plugin, so no pointer obtained from the registry or its plugins survives it. */
 lbbt_status lbbt_registry_load(lbbt_registry **out, const char *plugin_dir,
                                void (*warn)(const char *line));
-void lbbt_registry_free(lbbt_registry *r);
+void lbbt_registry_free(lbbt_registry *r); /* NULL-safe; also clears the global if it is r */
 int lbbt_registry_count(const lbbt_registry *r);
-const lbbt_plugin_entry *lbbt_registry_at(const lbbt_registry *r, int i);
+const lbbt_plugin_entry *lbbt_registry_at(const lbbt_registry *r, int i); /* 0 <= i < count */
+/* NULL when no plugin of that kind has that name. */
 const lbbt_plugin *lbbt_registry_find(const lbbt_registry *r, lbbt_plugin_kind kind, const char *name);
+/* Like find, but also gives the file (NULL when absent). */
+const lbbt_plugin_entry *lbbt_registry_find_entry(const lbbt_registry *r, lbbt_plugin_kind kind,
+                                                  const char *name);
 int lbbt_registry_n_refused(const lbbt_registry *r);
 const char *lbbt_registry_refused(const lbbt_registry *r, int i); /* "file: reason" */
+int lbbt_registry_n_warnings(const lbbt_registry *r);
+const char *lbbt_registry_warning(const lbbt_registry *r, int i);
 /* The process-wide registry used by the CLI and by plugins that borrow other plugins
- * (DETR borrowing gpt2 blocks).  Set by the CLI after loading. */
+ * (DETR borrowing gpt2 blocks).  Set by the CLI after loading; not owned by the setter
+ * (the CLI frees it at exit).  NULL until set. */
 void lbbt_registry_set_global(lbbt_registry *r);
 lbbt_registry *lbbt_registry_global(void);
 
