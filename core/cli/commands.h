@@ -17,5 +17,6 @@ const char *cli_build_dir(void);
 int cli_wants_help(int argc, char **argv);
 
 int cmd_version(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 #endif

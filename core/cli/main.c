@@ -11,6 +11,7 @@
 #include "lbbt/version.h"
 
 static const lbbt_command COMMANDS[] = {
+    {"run", "run an experiment's missing runs (resuming killed ones) into an HDF5 file", cmd_run},
     {"version", "print lbbt and library versions", cmd_version},
     {"plugins", "list installed plugins (and those refused, with the reason)", cmd_plugins},
 };
