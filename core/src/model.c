@@ -51,7 +51,7 @@ lbbt_status lbbt_model_add_param(lbbt_model *m, const char *name, lbbt_param_par
   if (m->n_params == m->cap_params) LBBT_TRY(grow_params(m));
   lbbt_tensor *tensor = NULL;
   lbbt_status st = lbbt_tensor_create(&tensor, ndim, shape);
-  if (st != LBBT_OK) return lbbt_fail_context(st, "model_add_param '%s': ", name);
+  if (st != LBBT_OK) return lbbt_fail_context(st, "model_add_param '%s'", name);
   lbbt_param *p = &m->params[m->n_params++];
   memset(p, 0, sizeof *p);
   snprintf(p->name, sizeof p->name, "%s", name);
@@ -93,7 +93,7 @@ static lbbt_status set_param_trainable(lbbt_param *p, int trainable) {
   p->trainable = trainable != 0;
   if (p->trainable) {
     lbbt_status st = lbbt_tensor_require_grad(p->t);
-    if (st != LBBT_OK) return lbbt_fail_context(st, "making '%s' trainable: ", p->name);
+    if (st != LBBT_OK) return lbbt_fail_context(st, "making '%s' trainable", p->name);
   } else {
     p->t->requires_grad = 0;
     if (p->t->owns_data) {
@@ -164,7 +164,13 @@ lbbt_status lbbt_model_select_trainable(lbbt_model *m, const lbbt_layer_range *l
   return LBBT_OK;
 }
 
+/* Returns the number of parameters matched, or -1 (message set) when a grad could not be
+ * allocated. */
 int lbbt_model_set_trainable_pattern(lbbt_model *m, const char *glob, int trainable) {
+  if (!glob) {
+    lbbt_fail(LBBT_E_INTERNAL, "set_trainable_pattern (%s): NULL pattern", m->arch);
+    return -1;
+  }
   int matched = 0;
   for (int i = 0; i < m->n_params; i++) {
     lbbt_param *p = &m->params[i];
