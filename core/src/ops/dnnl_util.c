@@ -24,6 +24,7 @@ typedef struct prim_arg_mem {
 struct lbbt_dnnl_prim {
   struct lbbt_dnnl_prim *next; /* bucket chain */
   char *key;                   /* "op|key" */
+  char op[48];                 /* the op, for messages */
   uint64_t hash;
   dnnl_primitive_desc_t pd;
   dnnl_primitive_t prim;
@@ -168,6 +169,7 @@ static lbbt_status prim_create_locked(const char *op, const char *full_key, uint
   if (!p) return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory for a primitive cache entry", op);
   p->key = strdup(full_key);
   p->hash = h;
+  snprintf(p->op, sizeof p->op, "%s", op);
   if (!p->key) {
     free(p);
     return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory for a primitive cache entry", op);
@@ -227,13 +229,14 @@ static lbbt_status arg_memory_locked(lbbt_dnnl_prim *p, int arg, dnnl_memory_t *
     }
   const char *shapes = strchr(p->key, '|') + 1;
   if (p->n_mems == MAX_PRIM_ARGS)
-    return lbbt_fail(LBBT_E_INTERNAL, "%s: more than %d execution arguments", p->key,
-                     MAX_PRIM_ARGS);
+    return lbbt_fail(LBBT_E_INTERNAL, "%s: more than %d execution arguments for %s", p->op,
+                     MAX_PRIM_ARGS, shapes);
   const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(p->pd, dnnl_query_exec_arg_md, arg);
   if (!md || md->ndims == 0)
-    return lbbt_fail(LBBT_E_INTERNAL, "%s: the primitive takes no argument %d", p->key, arg);
+    return lbbt_fail(LBBT_E_INTERNAL, "%s: the primitive for %s takes no argument %d", p->op,
+                     shapes, arg);
   /* DNNL_MEMORY_NONE: the data handle is set before each execution. */
-  LBBT_TRY(lbbt_dnnl_check(dnnl_memory_create(mem, md, g_engine, DNNL_MEMORY_NONE), p->key,
+  LBBT_TRY(lbbt_dnnl_check(dnnl_memory_create(mem, md, g_engine, DNNL_MEMORY_NONE), p->op,
                            "create an argument memory object", shapes));
   p->mems[p->n_mems].arg = arg;
   p->mems[p->n_mems].mem = *mem;
@@ -252,8 +255,8 @@ static lbbt_status scratchpad_locked(lbbt_dnnl_prim *p, dnnl_memory_t *mem) {
     size_t sz = (p->scratchpad_bytes + 4095) & ~(size_t)4095;
     if (posix_memalign(&g_scratch, 4096, sz) != 0) {
       g_scratch = NULL;
-      return lbbt_fail(LBBT_E_NOMEM, "%s: cannot allocate a %zu-byte oneDNN scratchpad",
-                       p->key, sz);
+      return lbbt_fail(LBBT_E_NOMEM, "%s: cannot allocate a %zu-byte oneDNN scratchpad for %s",
+                       p->op, sz, shapes);
     }
     g_scratch_bytes = sz;
   }
@@ -261,9 +264,9 @@ static lbbt_status scratchpad_locked(lbbt_dnnl_prim *p, dnnl_memory_t *mem) {
     const dnnl_memory_desc_t *smd =
         dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
     LBBT_TRY(lbbt_dnnl_check(dnnl_memory_create(&p->scratch_mem, smd, g_engine, DNNL_MEMORY_NONE),
-                             p->key, "create the scratchpad memory object", shapes));
+                             p->op, "create the scratchpad memory object", shapes));
   }
-  LBBT_TRY(lbbt_dnnl_check(dnnl_memory_set_data_handle(p->scratch_mem, g_scratch), p->key,
+  LBBT_TRY(lbbt_dnnl_check(dnnl_memory_set_data_handle(p->scratch_mem, g_scratch), p->op,
                            "set the scratchpad buffer", shapes));
   *mem = p->scratch_mem;
   return LBBT_OK;
@@ -273,8 +276,8 @@ lbbt_status lbbt_dnnl_prim_exec(lbbt_dnnl_prim *p, const lbbt_dnnl_arg *args, in
   dnnl_exec_arg_t ea[MAX_PRIM_ARGS + 1];
   const char *shapes = strchr(p->key, '|') + 1;
   if (n_args > MAX_PRIM_ARGS)
-    return lbbt_fail(LBBT_E_INTERNAL, "%s: %d execution arguments (max %d)", p->key, n_args,
-                     MAX_PRIM_ARGS);
+    return lbbt_fail(LBBT_E_INTERNAL, "%s: %d execution arguments (max %d) for %s", p->op,
+                     n_args, MAX_PRIM_ARGS, shapes);
   pthread_mutex_lock(&g_lock);
   lbbt_status st = LBBT_OK;
   int n = 0;
@@ -282,7 +285,7 @@ lbbt_status lbbt_dnnl_prim_exec(lbbt_dnnl_prim *p, const lbbt_dnnl_arg *args, in
     dnnl_memory_t m = NULL;
     st = arg_memory_locked(p, args[i].arg, &m);
     if (st == LBBT_OK)
-      st = lbbt_dnnl_check(dnnl_memory_set_data_handle(m, args[i].data), p->key,
+      st = lbbt_dnnl_check(dnnl_memory_set_data_handle(m, args[i].data), p->op,
                            "set an argument's buffer", shapes);
     ea[n].arg = args[i].arg;
     ea[n].memory = m;
@@ -296,10 +299,10 @@ lbbt_status lbbt_dnnl_prim_exec(lbbt_dnnl_prim *p, const lbbt_dnnl_arg *args, in
     n++;
   }
   if (st == LBBT_OK)
-    st = lbbt_dnnl_check(dnnl_primitive_execute(p->prim, g_stream, n, ea), p->key, "execute",
-                         shapes);
+    st = lbbt_dnnl_check(dnnl_primitive_execute(p->prim, g_stream, n, ea), p->op,
+                         "execute the primitive", shapes);
   if (st == LBBT_OK)
-    st = lbbt_dnnl_check(dnnl_stream_wait(g_stream), p->key, "finish executing", shapes);
+    st = lbbt_dnnl_check(dnnl_stream_wait(g_stream), p->op, "finish executing", shapes);
   pthread_mutex_unlock(&g_lock);
   return st;
 }
