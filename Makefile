@@ -84,9 +84,12 @@ parity: all $(TESTS)
 fuzz:
 	tools/run-fuzz
 
-bench: all
+bench: all $(BUILD)/bench_train
 	tools/install-deps --reference
-	tools/bench
+	LBBT_BUILD=$(BUILD) tools/bench
+
+$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/liblbbt.so
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
 
 table-%: all
 	$(BUILD)/lbbt run experiments/table-$*.yaml --tier $(TIER) --threads $(THREADS)

@@ -3,9 +3,10 @@
  * Fixture: tests/fixtures/transformer/vit_tiny_adamw3.safetensors from
  * tests/reference/make_transformer_fixture.py (the model, data, optimizer and the float64
  * reference trajectory are described there).  Here the same model is built from lbbt's own
- * pieces, as a backbone plugin would build it: lbbt_vision_register (patch embedding,
- * positions, head), lbbt_block_register with GPT-2's names and a GPT-2 block config (fused
- * c_attn in Conv1D layout, LayerNorm, GELU tanh, bidirectional), a final LayerNorm, then
+ * pieces, as a backbone plugin would build it (vit_gpt2.h: lbbt_vision_register for patch
+ * embedding, positions and head; lbbt_block_register with GPT-2's names and block config,
+ * fused c_attn in Conv1D layout, LayerNorm, GELU tanh, bidirectional; a final LayerNorm),
+ * its weights are overwritten with the fixture's initial ones, then
  * lbbt_vision_forward, lbbt_cross_entropy, lbbt_optim_clip_grad_norm (max norm 1) and
  * lbbt_optim_step with the no-decay rule applied.
  *
@@ -28,10 +29,10 @@
  * rounding noise (~1e-10) in f32; Adam normalises noise to a step of up to lr, in PyTorch f32
  * as in lbbt.  For it the test checks instead that the f32 gradient noise moved it by no more
  * than Adam's step size allows, and that the float64 reference left it where it started. */
-#include "lbbt/nn.h"
 #include "lbbt/optim.h"
 #include "parity_fixture.h"
 #include "test.h"
+#include "vit_gpt2.h"
 
 #define FIXTURE "tests/fixtures/transformer/vit_tiny_adamw3.safetensors"
 
@@ -45,68 +46,20 @@ static const double KEY_BIAS_REF_DRIFT = 1e-7;
 static const double KEY_BIAS_MAX_LR_STEPS = 2.0;
 enum { MAX_STEPS = 8 };
 
-typedef struct parity_model {
-  lbbt_model *m;
-  lbbt_vision v;
-} parity_model;
-
-static void parity_model_free(parity_model *pm) {
-  lbbt_vision_destroy(&pm->v);
-  lbbt_model_free(pm->m);
-}
-
-/* GPT-2 (Hugging Face) parameter names inside block "h.<i>.". */
-static const lbbt_block_names GPT2_NAMES = {
-    .norm1_w = "ln_1.weight", .norm1_b = "ln_1.bias",
-    .norm2_w = "ln_2.weight", .norm2_b = "ln_2.bias",
-    .qkv_w = "attn.c_attn.weight", .qkv_b = "attn.c_attn.bias",
-    .o_w = "attn.c_proj.weight", .o_b = "attn.c_proj.bias",
-    .fc_w = "mlp.c_fc.weight", .fc_b = "mlp.c_fc.bias",
-    .proj_w = "mlp.c_proj.weight", .proj_b = "mlp.c_proj.bias",
-};
-
-static lbbt_status build_model(lbbt_st *st, parity_model *pm) {
-  memset(pm, 0, sizeof *pm);
-  const int dim = pf_meta_int(st, "dim", 0), heads = pf_meta_int(st, "n_heads", 0);
-  const int n_blocks = pf_meta_int(st, "n_blocks", 0);
-  LBBT_TRY(lbbt_model_create(&pm->m, NULL, "gpt2-parity"));
-  pm->m->n_layers = n_blocks;
-  lbbt_vision *v = &pm->v;
-  v->cfg.in_channels = pf_meta_int(st, "in_channels", 1);
-  v->cfg.image_size = pf_meta_int(st, "image_size", 0);
-  v->cfg.patch_size = pf_meta_int(st, "patch_size", 0);
-  v->cfg.num_classes = pf_meta_int(st, "num_classes", 0);
-  v->cfg.pool = LBBT_POOL_MEAN;
-  v->cfg.causal = 0;
-  v->cfg.learned_positions = 1;
-  LBBT_TRY(lbbt_vision_register(pm->m, v, dim, 0));
-  lbbt_block_config bc = {0};
-  bc.dim = dim;
-  bc.n_heads = bc.n_kv_heads = heads;
-  bc.head_dim = heads ? dim / heads : 0;
-  bc.hidden_dim = pf_meta_int(st, "mlp_ratio", 4) * dim;
-  bc.norm = LBBT_NORM_LAYERNORM;
-  bc.norm_eps = (float)pf_meta_double(st, "norm_eps", 1e-5);
-  bc.mlp = LBBT_MLP_GELU;
-  bc.gelu = LBBT_GELU_TANH;
-  bc.layout = LBBT_W_IN_OUT;
-  bc.fused_qkv = 1;
-  v->blocks = calloc((size_t)n_blocks, sizeof *v->blocks);
-  if (!v->blocks) return lbbt_fail(LBBT_E_NOMEM, "blocks");
-  v->n_blocks = n_blocks;
-  for (int i = 0; i < n_blocks; i++) {
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "h.%d.", i);
-    LBBT_TRY(lbbt_block_register(pm->m, &v->blocks[i], &bc, &GPT2_NAMES, prefix, i));
-  }
-  const int64_t cshape[1] = {dim};
-  LBBT_TRY(lbbt_model_add_param(pm->m, "ln_f.weight", LBBT_PART_HEAD, 0, 1, 1, cshape,
-                                &v->final_norm_w));
-  LBBT_TRY(lbbt_model_add_param(pm->m, "ln_f.bias", LBBT_PART_HEAD, 0, 1, 1, cshape,
-                                &v->final_norm_b));
-  v->final_norm = LBBT_NORM_LAYERNORM;
-  v->final_norm_eps = bc.norm_eps;
-  return LBBT_OK;
+/* The fixture's configuration (its __metadata__) as a vit_gpt2 model. */
+static lbbt_status build_model(lbbt_st *st, vit_gpt2 *g) {
+  vit_gpt2_config c = {0};
+  c.image_size = pf_meta_int(st, "image_size", 0);
+  c.in_channels = pf_meta_int(st, "in_channels", 1);
+  c.patch_size = pf_meta_int(st, "patch_size", 0);
+  c.num_classes = pf_meta_int(st, "num_classes", 0);
+  c.dim = pf_meta_int(st, "dim", 0);
+  c.n_heads = pf_meta_int(st, "n_heads", 0);
+  c.n_blocks = pf_meta_int(st, "n_blocks", 0);
+  c.mlp_ratio = pf_meta_int(st, "mlp_ratio", 4);
+  c.norm_eps = (float)pf_meta_double(st, "norm_eps", 1e-5);
+  c.causal = 0;
+  return vit_gpt2_build(&c, 0, g);
 }
 
 /* Copy "<prefix><name>" from the fixture into every model parameter. */
@@ -128,7 +81,7 @@ static void adamw_three_steps(void) {
   if (!test_file_exists(FIXTURE)) SKIP("%s absent (make parity regenerates it)", FIXTURE);
   lbbt_st *st = NULL;
   REQUIRE(lbbt_st_open(FIXTURE, &st) == LBBT_OK, "%s", lbbt_last_error());
-  parity_model pm;
+  vit_gpt2 pm = {0};
   lbbt_optim *opt = NULL;
   lbbt_tape *tape = NULL;
   lbbt_tensor *images = NULL, *ref_losses = NULL, *ref_norms = NULL;
@@ -252,7 +205,7 @@ done:
   lbbt_tensor_free(ref_norms);
   lbbt_tape_free(tape);
   lbbt_optim_free(opt);
-  parity_model_free(&pm);
+  vit_gpt2_free(&pm);
   lbbt_st_close(st);
 }
 
