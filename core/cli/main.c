@@ -12,6 +12,7 @@
 
 static const lbbt_command COMMANDS[] = {
     {"run", "run an experiment's missing runs (resuming killed ones) into an HDF5 file", cmd_run},
+    {"table", "render a paper table from results beside the paper's numbers", cmd_table},
     {"version", "print lbbt and library versions", cmd_version},
     {"plugins", "list installed plugins (and those refused, with the reason)", cmd_plugins},
 };
