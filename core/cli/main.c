@@ -12,6 +12,7 @@
 
 static const lbbt_command COMMANDS[] = {
     {"version", "print lbbt and library versions", cmd_version},
+    {"check", "validate an experiment file and list its runs", cmd_check},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 
