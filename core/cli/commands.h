@@ -20,4 +20,5 @@ int cmd_version(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 #endif
