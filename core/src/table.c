@@ -78,7 +78,7 @@ static lbbt_status read_selector(const yt_node *m, selector *s, const char *file
   return LBBT_OK;
 }
 
-static lbbt_status load_def(const char *path, table_def *d) {
+static lbbt_status load_def(const char *path, const char *tier, table_def *d) {
   memset(d, 0, sizeof *d);
   FILE *f = fopen(path, "rb");
   if (!f) return lbbt_fail(LBBT_E_INPUT, "%s: cannot open: %s", path, strerror(errno));
@@ -130,6 +130,16 @@ static lbbt_status load_def(const char *path, table_def *d) {
     if (!pr->id || !pr->label)
       return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: a row needs id and label", path, rn->line, rn->col);
     LBBT_TRY(read_selector(yt_get(rn, "select"), &pr->sel, path));
+    /* tier_select: {cpu: {...}}: this tier reads the row through other config values
+     * (e.g. last:3 of a 5-block model for the paper's last:14 of 24). */
+    selector over;
+    LBBT_TRY(read_selector(yt_get(yt_get(rn, "tier_select"), tier), &over, path));
+    for (int k = 0; k < over.n; k++) {
+      int j = 0;
+      while (j < pr->sel.n && strcmp(pr->sel.key[j], over.key[k])) j++;
+      if (j == pr->sel.n && pr->sel.n < MAX_SEL) pr->sel.key[pr->sel.n++] = over.key[k];
+      if (j < MAX_SEL) pr->sel.value[j] = over.value[k];
+    }
     const yt_node *paper = yt_get(rn, "paper"), *source = yt_get(rn, "source");
     for (int c = 0; c < d->n_cols; c++) {
       pr->paper[c] = scalar(yt_get(paper, d->cols[c].id));
@@ -257,7 +267,7 @@ lbbt_status lbbt_table_render(const lbbt_table_options *o, FILE *echo) {
   lbbt_results *res = NULL;
   yt_node **cfgs = NULL;
   spec_buf md = {0}, tex = {0}, csv = {0};
-  lbbt_status st = load_def(path, d);
+  lbbt_status st = load_def(path, o->tier ? o->tier : "cpu", d);
   if (st != LBBT_OK) goto done;
   st = lbbt_experiment_load(d->experiment, o->tier ? o->tier : "cpu", &e);
   if (st != LBBT_OK) goto done;
