@@ -46,7 +46,7 @@ $(DEPS_OK): tools/install-deps
 	@tools/install-deps --check 2>/dev/null || tools/install-deps
 	@touch $@
 
-$(BUILD)/obj/%.o: %.c $(DEPS_OK) $(wildcard core/include/lbbt/*.h core/src/*.h)
+$(BUILD)/obj/%.o: %.c $(DEPS_OK) $(wildcard core/include/lbbt/*.h core/src/*.h core/src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
