@@ -147,9 +147,9 @@ static lbbt_status run_epochs(lbbt_stage_ctx *ctx, train_state *ts) {
       seen += count;
       loss_sum += lv * count;
       double el = now_s() - t0;
-      lbbt_progress_update(ctx->progress, ctx->run_index, epoch + 1, s->epochs, b + 1, steps,
-                           loss_sum / (double)seen, 100.0 * (double)correct / (double)seen,
-                           el > 0 ? (double)seen / el : 0.0);
+      lbbt_progress_update(ctx->progress, ctx->run_index, epoch, s->epochs, (int)b, (int)steps,
+                           loss_sum / (double)seen, (double)correct / (double)seen,
+                           el > 0 ? (double)seen / el : -1.0);
     }
     double train_seconds = now_s() - t0;
     double test_acc = 0, test_loss = 0;
