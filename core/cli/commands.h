@@ -17,4 +17,5 @@ const char *cli_build_dir(void);
 int cli_wants_help(int argc, char **argv);
 
 int cmd_version(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 #endif

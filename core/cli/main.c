@@ -12,6 +12,7 @@
 
 static const lbbt_command COMMANDS[] = {
     {"version", "print lbbt and library versions", cmd_version},
+    {"inspect", "print a results file's provenance and runs", cmd_inspect},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 
