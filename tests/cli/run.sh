@@ -30,8 +30,8 @@ check readable_after_kill test $killed_ok -eq 1
 check resume_completes "$LBBT" run $EXP --out "$CLI_TMP/killed.h5" --threads 2
 same_metrics() {
   for id in $("$LBBT" check $EXP | awk '{print $1}'); do
-    a=$("$LBBT" inspect "$CLI_TMP/clean.h5" | grep "^  *$id" | grep -o 'probe/test_acc1=[0-9.]*')
-    b=$("$LBBT" inspect "$CLI_TMP/killed.h5" | grep "^  *$id" | grep -o 'probe/test_acc1=[0-9.]*')
+    a=$("$LBBT" inspect "$CLI_TMP/clean.h5" | grep "^$id" | grep -o 'probe/test_acc1=[0-9.]*')
+    b=$("$LBBT" inspect "$CLI_TMP/killed.h5" | grep "^$id" | grep -o 'probe/test_acc1=[0-9.]*')
     [ -n "$a" ] && [ "$a" = "$b" ] || { echo "run $id: clean '$a' vs resumed '$b'"; return 1; }
   done
 }
