@@ -106,7 +106,7 @@ static lbbt_status merge_stages_by_name(const load_ctx *c, yt_node *seq, const y
   for (int i = 0; i < src->n; i++) {
     const yt_node *name = src->keys[i], *over = src->vals[i];
     yt_node *target = NULL;
-    const char *names[LBBT_MAX_STAGES * 4];
+    const char *names[LBBT_MAX_STAGES * 4] = {0};
     int n_names = 0;
     for (int j = 0; j < seq->n; j++) {
       const yt_node *nm = yt_get(seq->vals[j], "name");
@@ -188,7 +188,7 @@ static lbbt_status unknown_tier(const load_ctx *c, const lbbt_experiment *e, con
     return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown tier '%s': this file declares no tiers (no 'tiers:' section), "
                      "so only the default tier '" DEFAULT_TIER "' applies", c->file, at->line, at->col, c->tier);
   char list[LBBT_MAX_TIERS * (LBBT_TIER_MAX + 2)] = "";
-  const char *names[LBBT_MAX_TIERS];
+  const char *names[LBBT_MAX_TIERS] = {0};
   for (int i = 0; i < e->n_tiers; i++) {
     names[i] = e->tiers[i];
     strcat(list, i ? ", " : "");
@@ -238,7 +238,7 @@ static lbbt_status bad_matrix_key(const load_ctx *c, const yt_node *at, const ch
                                   const spec_section *sec) {
   char why[256];
   snprintf(why, sizeof why, why_fmt, seg);
-  const char *names[64];
+  const char *names[64] = {0};
   int n = 0;
   for (int i = 0; sec && i < sec->n_keys && n < 64; i++) names[n++] = sec->keys[i].name;
   const char *near = sec ? spec_suggest(seg, names, n) : NULL;
@@ -286,7 +286,7 @@ static lbbt_status matrix_set(const load_ctx *c, yt_node *root, const yt_node *k
       case KEY_LIST: {
         if (last) return set_value(c, cur, segs[i], value, key);
         const yt_node *seq = yt_get(cur, segs[i]);
-        const char *names[LBBT_MAX_STAGES * 4];
+        const char *names[LBBT_MAX_STAGES * 4] = {0};
         int n_names = 0;
         yt_node *item = NULL;
         for (int j = 0; seq && seq->kind == YT_SEQ && j < seq->n; j++) {
