@@ -2,11 +2,13 @@
  * its file:line:col.  YAML is written into a temporary folder. */
 #include <sys/stat.h>
 
+#include "lbbt/rng.h"
 #include "lbbt/sha256.h"
 #include "lbbt/spec.h"
 #include "test.h"
 
 static const double EXACT = 0; /* values parsed from decimal text compare exactly */
+static const int N_MUTATIONS = 400; /* corrupted files fed to the loader */
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
@@ -574,6 +576,55 @@ static void test_spec_reference_lists_every_key(void) {
   free(text);
 }
 
+
+/* Aliases expand into copies: a file that expands exponentially or contains itself must
+ * be refused quickly, with a position. */
+static void test_spec_alias_bombs_refused(void) {
+  char text[2048];
+  size_t n = (size_t)snprintf(text, sizeof text, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+  for (int i = 1; i < 10; i++) {
+    n += (size_t)snprintf(text + n, sizeof text - n, "a%d: &a%d [", i, i);
+    for (int j = 0; j < 10; j++) n += (size_t)snprintf(text + n, sizeof text - n, "%s*a%d", j ? ", " : "", i - 1);
+    n += (size_t)snprintf(text + n, sizeof text - n, "]\n");
+  }
+  snprintf(text + n, sizeof text - n, "base: *a9\n");
+  EXPECT_ERROR("bomb.yaml", text, NULL, NULL, "more than 1000000 YAML nodes");
+  EXPECT_ERROR("self.yaml", "a: &x [*x]\n", NULL, "1:4", "nested deeper than");
+}
+
+/* Random byte edits of a valid file: the loader either accepts the result or refuses it
+ * with a bad-input message naming the file, and never crashes (run under ASan). */
+static void test_spec_survives_mutations(void) {
+  char original[8192];
+  snprintf(original, sizeof original, "%s", with_ckpt(BASE_FILE));
+  size_t len = strlen(original);
+  static const char alphabet[] = "{}[],:-&*!|>'\"#%@` \n\tab0.9~<";
+  lbbt_rng rng;
+  lbbt_rng_seed(&rng, 20240601);
+  int accepted = 0;
+  for (int it = 0; it < N_MUTATIONS; it++) {
+    char text[8192];
+    memcpy(text, original, len + 1);
+    int edits = 1 + (int)lbbt_rng_below(&rng, 4);
+    for (int k = 0; k < edits; k++)
+      text[lbbt_rng_below(&rng, (uint32_t)len)] = alphabet[lbbt_rng_below(&rng, (uint32_t)(sizeof alphabet - 1))];
+    const char *path = write_yaml("mutant.yaml", text);
+    REQUIRE(path, "write");
+    lbbt_experiment *e = NULL;
+    lbbt_status st = lbbt_experiment_load(path, "cpu", &e);
+    if (st == LBBT_OK) {
+      accepted++;
+      CHECK(e && e->n_runs >= 1, "accepted without runs");
+      lbbt_experiment_free(e);
+      continue;
+    }
+    CHECK(st == LBBT_E_INPUT, "iteration %d: status %s: %s", it, lbbt_status_name(st), lbbt_last_error());
+    CHECK(!strncmp(lbbt_last_error(), path, strlen(path)), "iteration %d: message lacks the file: %s", it,
+          lbbt_last_error());
+  }
+  CHECK(accepted < N_MUTATIONS, "every corrupted file was accepted");
+}
+
 TEST_MAIN_BEGIN("test_spec")
 snprintf(g_ckpt, sizeof g_ckpt, "%s/ckpt.bin", test_tmpdir());
 FILE *ck = fopen(g_ckpt, "w");
@@ -594,4 +645,6 @@ TEST_RUN(test_spec_error_matrix);
 TEST_RUN(test_spec_error_stages_and_files);
 TEST_RUN(test_layer_range);
 TEST_RUN(test_spec_reference_lists_every_key);
+TEST_RUN(test_spec_alias_bombs_refused);
+TEST_RUN(test_spec_survives_mutations);
 TEST_MAIN_END()
