@@ -590,6 +590,8 @@ static const op_case CASES[] = {
     {"add broadcast [C]", build_add, ref_add, 2, {3, 1}, {{2, 3, 5}, {5}}, .tol = TOL_LINEAR},
     {"add broadcast [T, C]", build_add, ref_add, 2, {3, 2}, {{2, 3, 5}, {3, 5}},
      .tol = TOL_LINEAR},
+    {"add broadcast [1, 1, C]", build_add, ref_add, 2, {3, 3}, {{2, 3, 5}, {1, 1, 5}},
+     .tol = TOL_LINEAR},
     {"add mismatch", build_add, NULL, 2, {2, 1}, {{3, 5}, {3}}, .expect = LBBT_E_SHAPE,
      .expect_msg = "add"},
     {"mul same shape", build_mul, ref_mul, 2, {2, 2}, {{4, 7}, {4, 7}}, .tol = TOL_LINEAR},
@@ -1007,6 +1009,43 @@ static void test_reshape_aliases_and_no_record(void) {
   lbbt_tensor_free(x);
 }
 
+/* More inputs than a tape record holds: concat chains records and stays correct. */
+static void test_concat_many(void) {
+  enum { N = 11 };
+  lbbt_tensor *xs[N], *y;
+  for (int k = 0; k < N; k++) {
+    REQUIRE(lbbt_tensor_create(&xs[k], 3, (int64_t[]){2, 1 + k % 2, 3}) == LBBT_OK, "x");
+    gc_fill_normal(xs[k], 40 + (uint64_t)k, 1.0);
+    lbbt_tensor_require_grad(xs[k]);
+  }
+  lbbt_tape *t;
+  lbbt_tape_create(&t);
+  CHECK(lbbt_concat(t, xs, N, 1, &y) == LBBT_OK, "%s", lbbt_last_error());
+  if (y) {
+    int64_t at = 0;
+    for (int o = 0; o < 2; o++)
+      for (int k = 0; k < N; k++) {
+        int64_t len = xs[k]->shape[1] * 3;
+        for (int64_t j = 0; j < len; j++, at++)
+          CHECK(y->data[at] == xs[k]->data[o * len + j], "value [%lld]", (long long)at);
+      }
+    /* output gradient = each element's index, so every input's grad shows where it went */
+    float *g = malloc((size_t)y->numel * sizeof *g);
+    for (int64_t i = 0; i < y->numel; i++) g[i] = (float)i;
+    CHECK(lbbt_tape_backward_from(t, y, g) == LBBT_OK, "%s", lbbt_last_error());
+    at = 0;
+    for (int o = 0; o < 2; o++)
+      for (int k = 0; k < N; k++) {
+        int64_t len = xs[k]->shape[1] * 3;
+        for (int64_t j = 0; j < len; j++, at++)
+          CHECK(xs[k]->grad[o * len + j] == (float)at, "grad of x%d [%lld]", k, (long long)j);
+      }
+    free(g);
+  }
+  lbbt_tape_free(t);
+  for (int k = 0; k < N; k++) lbbt_tensor_free(xs[k]);
+}
+
 /* Every target ignored: the loss is 0 and so is its gradient (PyTorch would give NaN). */
 static void test_cross_entropy_all_ignored(void) {
   lbbt_tensor *x, *loss;
@@ -1058,5 +1097,6 @@ TEST_RUN(test_steady_state_step);
 TEST_RUN(test_batchnorm_running_stats);
 TEST_RUN(test_reshape_aliases_and_no_record);
 TEST_RUN(test_cross_entropy_all_ignored);
+TEST_RUN(test_concat_many);
 lbbt_dnnl_shutdown();
 TEST_MAIN_END()
