@@ -210,6 +210,10 @@ static lbbt_status prim_create_locked(const char *op, const char *full_key, uint
 
 lbbt_status lbbt_dnnl_prim_get(const char *op, const char *key, lbbt_dnnl_pd_builder build,
                                const void *user, lbbt_dnnl_prim **out) {
+  /* A truncated key could name two different problems: refuse rather than collide. */
+  if (strlen(key) >= LBBT_DNNL_KEY_MAX - 1 || strlen(op) >= 48)
+    return lbbt_fail(LBBT_E_INTERNAL, "%s: primitive cache key too long (%zu bytes): %.80s...",
+                     op, strlen(key), key);
   char full[LBBT_DNNL_KEY_MAX + 64];
   snprintf(full, sizeof full, "%s|%s", op, key);
   uint64_t h = hash_key(full);
