@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lbbt/checkpoint.h"
@@ -29,14 +30,28 @@ static void write_whole(const char *path, const uint8_t *b, size_t n) {
   close(fd);
 }
 
-static const char *scratch_dir(void) {
-  static char dir[256];
-  if (!dir[0]) {
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/lbbt-fuzz-st-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(dir)) __builtin_trap();
+static char g_dir[256];
+static const char *const g_names[] = {"model.safetensors.index.json", "a.safetensors",
+                                      "model.safetensors", "config.json"};
+
+static void remove_scratch(void) {
+  char p[320];
+  for (size_t i = 0; i < sizeof g_names / sizeof *g_names; i++) {
+    snprintf(p, sizeof p, "%s/%s", g_dir, g_names[i]);
+    unlink(p);
   }
-  return dir;
+  rmdir(g_dir);
+}
+
+/* One folder per fuzzing process, removed at exit (libFuzzer ends with exit()). */
+static const char *scratch_dir(void) {
+  if (!g_dir[0]) {
+    const char *t = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/lbbt-fuzz-st-XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(g_dir)) __builtin_trap();
+    atexit(remove_scratch);
+  }
+  return g_dir;
 }
 
 /* Read every tensor the way a model loader would, and check the reader's own invariants. */
@@ -115,22 +130,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t *rest = nul ? nul + 1 : data + size;
   size_t rest_n = size - first - (nul ? 1 : 0);
   const char *dir = scratch_dir();
-  char p_index[320], p_shard[320], p_model[320], p_config[320];
-  snprintf(p_index, sizeof p_index, "%s/model.safetensors.index.json", dir);
-  snprintf(p_shard, sizeof p_shard, "%s/a.safetensors", dir);
-  snprintf(p_model, sizeof p_model, "%s/model.safetensors", dir);
-  snprintf(p_config, sizeof p_config, "%s/config.json", dir);
-  unlink(p_index);
-  unlink(p_shard);
-  unlink(p_model);
-  unlink(p_config);
-  if (mode == 1) {
-    write_whole(p_index, data, first);
-    write_whole(p_shard, rest, rest_n);
-  } else {
-    write_whole(p_config, data, first);
-    write_whole(p_model, rest, rest_n);
-  }
+  char p_first[320], p_second[320];
+  remove_scratch();
+  if (mkdir(dir, 0700) != 0) __builtin_trap();
+  /* mode 1: index + shard; mode 2: config.json + model.safetensors */
+  snprintf(p_first, sizeof p_first, "%s/%s", dir, g_names[mode == 1 ? 0 : 3]);
+  snprintf(p_second, sizeof p_second, "%s/%s", dir, g_names[mode == 1 ? 1 : 2]);
+  write_whole(p_first, data, first);
+  write_whole(p_second, rest, rest_n);
   open_and_exercise(dir);
   return 0;
 }
