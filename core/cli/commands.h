@@ -18,5 +18,8 @@ int cli_wants_help(int argc, char **argv);
 
 int cmd_version(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_table(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 #endif

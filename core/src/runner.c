@@ -148,6 +148,14 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
     if (found && (k < done_stage || (k == done_stage && stage_done))) continue;
     ctx.stage = &run->stages[k];
     ctx.stage_index = k;
+    if (ctx.stage->skip) {
+      char key[LBBT_NAME_MAX + 16];
+      lbbt_progress_log(pr, "run %d/%d %s [%s]: stage %s skipped (skip: true)", ri + 1, e->n_runs,
+                        run->id, run->label, ctx.stage->name);
+      st = lbbt_record_scalar(ctx.record, lbbt_stage_key(&ctx, "skipped", key, sizeof key), 1.0);
+      if (st != LBBT_OK) goto done;
+      continue;
+    }
     const char *kind;
     const lbbt_task_ops *ops = stage_plugin(reg, ctx.stage, &kind);
     lbbt_progress_log(pr, "run %d/%d %s [%s]: stage %s (%s %s)", ri + 1, e->n_runs, run->id, run->label,

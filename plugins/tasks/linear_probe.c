@@ -162,8 +162,8 @@ static lbbt_status train(lbbt_stage_ctx *ctx, probe *p) {
     LBBT_TRY(append(ctx, "train_acc1", 100.0 * (double)correct / (double)n));
     LBBT_TRY(append(ctx, "test_loss", test_loss));
     LBBT_TRY(append(ctx, "test_acc1", test_acc));
-    lbbt_progress_update(ctx->progress, ctx->run_index, epoch + 1, s->epochs, steps, steps,
-                         loss_sum / (double)n, test_acc, 0.0);
+    lbbt_progress_update(ctx->progress, ctx->run_index, epoch, s->epochs, (int)steps - 1, (int)steps,
+                         loss_sum / (double)n, test_acc / 100.0, -1.0);
     LBBT_TRY(lbbt_checkpoint_save(ctx, p->opt, epoch + 1, epoch + 1 == s->epochs, extra, extra_names, 2));
   }
   double acc, loss;
