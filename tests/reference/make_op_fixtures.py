@@ -14,8 +14,8 @@ tests/fixtures/ops/<case>.safetensors with tensors
     grad.x0, ...       f32 d sum(out*R) / d x_i for each differentiable input
     <extra>.after      f32 state the op updates (batch norm running stats)
 
-and __metadata__ naming the op ("op"), its parameters (as text), the differentiable inputs
-("grads": "x0,x1") and every tensor's shape ("shape.<name>": "2,3,4").  The same parameters
+and __metadata__ naming the op ("op"), its parameters (as text; lists as "0,2,3,1"), the
+number of f32 inputs ("n_inputs") and the differentiable ones ("grads": "x0,x1").  The same parameters
 are listed, one case per line, in tests/fixtures/ops/index.json.
 
 Ops the reference writes out by hand (PyTorch has no module with this exact form):
@@ -493,10 +493,6 @@ for _k, _s, _p in ((3, 2, 1), (2, 2, 0)):
 
 
 # ---- driver ------------------------------------------------------------------------------------
-def shape_text(t):
-    return ",".join(str(d) for d in t.shape)
-
-
 def build(name, op, params, fn):
     g = Gen(name)
     inputs, grads, ints, fwd, extra = fn(g)
@@ -520,8 +516,6 @@ def build(name, op, params, fn):
             "generator": "tests/reference/make_op_fixtures.py",
             "torch": torch.__version__}
     meta.update({k: v for k, v in params.items()})
-    for k, v in tensors.items():
-        meta[f"shape.{k}"] = shape_text(v)
     return tensors, meta
 
 

@@ -141,16 +141,26 @@ def main():
     final64, losses64, norms64 = train(init, images, labels, c, torch.float64)
     final32, losses32, norms32 = train(init, images, labels, c, torch.float32)
 
-    # PyTorch's own f32 deviation from the float64 trajectory (the f32 noise floor)
-    worst = {}
+    # PyTorch's own f32 deviation from the float64 trajectory (the f32 noise floor), with the
+    # key third of c_attn.bias apart: its exact gradient is 0 (softmax ignores a constant
+    # shift of a query's scores), so in f32 Adam turns rounding noise into steps of ~lr.
+    C = c["dim"]
+    worst, worst_ratio, key_bias = {}, {}, 0.0
     for k in init:
         d = (final32[k].double() - final64[k]).abs()
+        ref = final64[k].abs()
+        if k.endswith("attn.c_attn.bias"):
+            key_bias = max(key_bias, float(d[C:2 * C].max()))
+            d, ref = torch.cat([d[:C], d[2 * C:]]), torch.cat([ref[:C], ref[2 * C:]])
         worst[k] = float(d.max())
+        worst_ratio[k] = float((d / (1e-6 + 1e-5 * ref)).max())
     print("make_transformer_fixture: losses (f64)", ["%.7f" % v for v in losses64],
           "grad norms", ["%.4f" % v for v in norms64])
-    print("  torch f32 vs f64: max |loss diff| %.2e, max |weight diff| %.2e (%s)" % (
-        max(abs(a - b) for a, b in zip(losses32, losses64)), max(worst.values()),
-        max(worst, key=worst.get)))
+    print("  torch f32 vs f64: max |loss diff| %.2e; max |weight diff| %.2e (%s), "
+          "%.2f x (1e-6 + 1e-5 |w|) at worst (%s); key biases moved by noise up to %.2e" % (
+              max(abs(a - b) for a, b in zip(losses32, losses64)), max(worst.values()),
+              max(worst, key=worst.get), max(worst_ratio.values()),
+              max(worst_ratio, key=worst_ratio.get), key_bias))
 
     tensors = {}
     for k in init:
@@ -165,8 +175,6 @@ def main():
     meta.update(generator="tests/reference/make_transformer_fixture.py", torch=torch.__version__,
                 params=",".join(init.keys()),
                 torch_f32_max_weight_dev=f"{max(worst.values()):.3e}")
-    for k, v in tensors.items():
-        meta["shape." + k] = ",".join(str(d) for d in v.shape)
     write_safetensors(OUT, tensors, meta)
     back, _ = read_safetensors(OUT)
     assert set(back) == set(tensors)

@@ -1,9 +1,8 @@
 /* Reading PyTorch reference fixtures (tests/fixtures/, written by the generators in
  * tests/reference/) with the project's safetensors reader.
  *
- * The generators store every tensor's shape in the metadata as "shape.<name>" = "2,3,4" and
- * the op / model parameters as text, so a fixture is read with four calls: metadata lookup,
- * shape, f32 data, i32 data. */
+ * The generators store op / model parameters as text in the file's __metadata__ (lists as
+ * "2,3,4"); tensors are F32 or I32. */
 #ifndef LBBT_PARITY_FIXTURE_H
 #define LBBT_PARITY_FIXTURE_H
 #include <stdint.h>
@@ -39,11 +38,17 @@ static inline int pf_parse_list(const char *text, int64_t *vals, int max) {
   return n;
 }
 
-/* Shape of tensor `name` from the metadata; returns ndim, 0 when the tensor is absent. */
+/* Shape of tensor `name` as stored in the file; returns ndim (a scalar [] counts as [1]),
+ * 0 when the tensor is absent. */
 static inline int pf_shape(const lbbt_st *st, const char *name, int64_t *shape) {
-  char key[160];
-  snprintf(key, sizeof key, "shape.%s", name);
-  return pf_parse_list(lbbt_st_metadata_get(st, key), shape, LBBT_MAX_DIMS);
+  const lbbt_st_info *info = lbbt_st_find(st, name);
+  if (!info || info->ndim > LBBT_MAX_DIMS) return 0;
+  if (info->ndim == 0) {
+    shape[0] = 1;
+    return 1;
+  }
+  for (int i = 0; i < info->ndim; i++) shape[i] = info->shape[i];
+  return info->ndim;
 }
 
 /* A new heap tensor (caller frees) holding f32 tensor `name`; NULL with a message set. */
@@ -52,7 +57,7 @@ static inline lbbt_tensor *pf_tensor(lbbt_st *st, const char *name) {
   int nd = pf_shape(st, name, shape);
   lbbt_tensor *t = NULL;
   if (nd < 1) {
-    lbbt_fail(LBBT_E_INPUT, "fixture has no tensor '%s' (or no shape.%s metadata)", name, name);
+    lbbt_fail(LBBT_E_INPUT, "%s: no tensor '%s'", lbbt_st_path(st), name);
     return NULL;
   }
   if (lbbt_tensor_create(&t, nd, shape) != LBBT_OK) return NULL;
