@@ -5,6 +5,8 @@
  * LayerNorm "ln_f".  Shared by the parity test, the Fashion-MNIST training test and
  * bench/bench_train.c, so the three run the same model.
  *
+ * The model's ops table has forward_vision (so lbbt_evaluate and the tasks' helpers work); its
+ * impl points at out->v, so a built vit_gpt2 must not be moved (copy) afterwards.
  * Ownership: vit_gpt2_build fills *out; vit_gpt2_free releases the model and the blocks. */
 #ifndef LBBT_VIT_GPT2_H
 #define LBBT_VIT_GPT2_H
@@ -36,6 +38,14 @@ static const lbbt_block_names VIT_GPT2_NAMES = {
     .proj_w = "mlp.c_proj.weight", .proj_b = "mlp.c_proj.bias",
 };
 
+static inline lbbt_status vit_gpt2_forward_vision(lbbt_model *m, lbbt_tape *t,
+                                                  lbbt_tensor *images, lbbt_tensor **features,
+                                                  lbbt_tensor **logits) {
+  return lbbt_vision_forward(m, (lbbt_vision *)m->impl, t, images, features, logits);
+}
+static const lbbt_model_ops VIT_GPT2_OPS = {.version = LBBT_MODEL_OPS_VERSION,
+                                            .forward_vision = vit_gpt2_forward_vision};
+
 static inline void vit_gpt2_free(vit_gpt2 *g) {
   lbbt_vision_destroy(&g->v);
   lbbt_model_free(g->m);
@@ -47,8 +57,9 @@ static inline void vit_gpt2_free(vit_gpt2 *g) {
  * (lbbt_init_gpt2).  On failure *out is released. */
 static inline lbbt_status vit_gpt2_build(const vit_gpt2_config *c, uint64_t seed, vit_gpt2 *out) {
   memset(out, 0, sizeof *out);
-  lbbt_status s = lbbt_model_create(&out->m, NULL, "gpt2-vision");
+  lbbt_status s = lbbt_model_create(&out->m, &VIT_GPT2_OPS, "gpt2-vision");
   if (s != LBBT_OK) return s;
+  out->m->impl = &out->v;
   out->m->n_layers = c->n_blocks;
   lbbt_vision *v = &out->v;
   v->cfg.in_channels = c->in_channels;
