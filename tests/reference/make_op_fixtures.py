@@ -15,7 +15,9 @@ tests/fixtures/ops/<case>.safetensors with tensors
     <extra>.after      f32 state the op updates (batch norm running stats)
 
 and __metadata__ naming the op ("op"), its parameters (as text; lists as "0,2,3,1"), the
-number of f32 inputs ("n_inputs") and the differentiable ones ("grads": "x0,x1").  The same parameters
+number of f32 inputs ("n_inputs"), the differentiable ones ("grads": "x0,x1"), and PyTorch's own
+float32 error on the same case ("torch_f32_max_abs_err": the largest |torch f32 - reference|
+over the output and the gradients), which test_parity_ops prints beside lbbt's.  The same parameters
 are listed, one case per line, in tests/fixtures/ops/index.json.
 
 Ops the reference writes out by hand (PyTorch has no module with this exact form):
@@ -159,6 +161,14 @@ def _(g):
             lambda x: F.layer_norm(x[0], (24,), x[1], None, 1e-5), None)
 
 
+# Stress: a large common offset.  A one-pass variance (E[x^2] - E[x]^2) in f32 loses every
+# digit here; PyTorch's (Welford / two-pass) does not.
+@case("layernorm_offset", "layernorm", {"eps": 1e-5, "has_bias": 1})
+def _(g):
+    return ([g.randn(4, 32) + 300.0, g.randn(32) * 0.2 + 1, g.randn(32, scale=0.1)],
+            [0, 1, 2], {}, lambda x: F.layer_norm(x[0], (32,), x[1], x[2], 1e-5), None)
+
+
 def _rmsnorm(x, w, eps):
     """LLaMA / T5 RMSNorm: x / sqrt(mean(x^2) + eps) * w."""
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
@@ -201,13 +211,35 @@ _bn_case("batchnorm2d_train", 1)
 _bn_case("batchnorm2d_eval", 0)
 
 
+@case("batchnorm2d_train_offset", "batchnorm2d", {"training": 1, "momentum": 0.1, "eps": 1e-5})
+def _(g):
+    x = g.randn(4, 2, 6, 6) + 200.0  # stress: large mean (see layernorm_offset)
+    w, b = g.randn(2) * 0.2 + 1, g.randn(2, scale=0.1)
+    rm, rv = g.randn(2, scale=0.2), g.uniform(0.5, 2.0, 2)
+    state = {}
+
+    def fwd(xs):
+        state["rm"], state["rv"] = xs[3].detach().clone(), xs[4].detach().clone()
+        return F.batch_norm(xs[0], state["rm"], state["rv"], xs[1], xs[2], training=True,
+                            momentum=0.1, eps=1e-5)
+
+    def extra(xs):
+        return {"running_mean.after": state["rm"], "running_var.after": state["rv"]}
+    return [x, w, b, rm, rv], [0, 1, 2], {}, fwd, extra
+
+
 # ---- softmax and losses ---------------------------------------------------------------------
 @case("softmax", "softmax")
 def _(g):
     return [g.randn(3, 4, 9, scale=3.0)], [0], {}, lambda x: torch.softmax(x[0], -1), None
 
 
-def _ce_case(name, smoothing):
+@case("softmax_large", "softmax")
+def _(g):  # stress: logits up to ~100 (exp overflows in f32 without the max shift)
+    return [g.randn(2, 3, 7, scale=40.0)], [0], {}, lambda x: torch.softmax(x[0], -1), None
+
+
+def _ce_case(name, smoothing, scale=2.0):
     @case(name, "cross_entropy", {"label_smoothing": smoothing})
     def _(g):
         N, V = 8, 7
@@ -222,13 +254,15 @@ def _ce_case(name, smoothing):
             logp = torch.log_softmax(x[0][keep], -1)
             nll = -logp.gather(1, targets[keep][:, None]).squeeze(1)
             manual = ((1 - ls) * nll - ls * logp.mean(-1)).mean()
-            assert torch.allclose(out, manual, rtol=1e-12, atol=1e-12), (out, manual)
+            if out.dtype == F64:
+                assert torch.allclose(out, manual, rtol=1e-12, atol=1e-12), (out, manual)
             return out.reshape(1)
-        return [g.randn(N, V, scale=2.0)], [0], {"targets": targets}, fwd, None
+        return [g.randn(N, V, scale=scale)], [0], {"targets": targets}, fwd, None
 
 
 _ce_case("cross_entropy", 0.0)
 _ce_case("cross_entropy_smooth", 0.1)
+_ce_case("cross_entropy_large_logits", 0.1, scale=60.0)  # stress: log-sum-exp stability
 
 
 @case("mse", "mse")
@@ -416,6 +450,8 @@ _attn_case("attention_bias_mask", 2, 4, 2, 5, 5, 4, 0, bias=True,
            mask=[[1, 1, 0, 1, 1], [0, 1, 1, 1, 0]])
 _attn_case("attention_t5_scale1_bias", 1, 2, 2, 6, 6, 4, 0, scale=1.0, bias=True)
 _attn_case("attention_causal_mask_gqa", 2, 6, 3, 5, 5, 4, 1, mask=[[1, 1, 1, 1, 1], [1, 0, 1, 1, 0]])
+# stress: scores of magnitude ~100 (scale 8 on unit q, k with D = 16)
+_attn_case("attention_large_scores", 1, 2, 2, 4, 6, 16, 0, scale=8.0)
 
 
 def _t5_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
@@ -496,8 +532,12 @@ for _k, _s, _p in ((3, 2, 1), (2, 2, 0)):
 def build(name, op, params, fn):
     g = Gen(name)
     inputs, grads, ints, fwd, extra = fn(g)
-    leaves = [x.to(F64).requires_grad_(i in grads) for i, x in enumerate(inputs)]
-    out = fwd(leaves)
+
+    def run(dtype):
+        leaves = [x.to(dtype).requires_grad_(i in grads) for i, x in enumerate(inputs)]
+        return leaves, fwd(leaves)
+
+    leaves, out = run(F64)
     R = g.randn(*out.shape)
     (out * R.to(F64)).sum().backward()
     tensors = {}
@@ -511,10 +551,17 @@ def build(name, op, params, fn):
         tensors[f"grad.x{i}"] = leaves[i].grad
     if extra:
         tensors.update(extra(leaves))
+    # PyTorch's own float32 error on the same inputs (forward and gradients), for context:
+    # test_parity_ops prints it beside lbbt's.
+    leaves32, out32 = run(torch.float32)
+    (out32 * R).sum().backward()
+    err32 = float((out32.double() - out).abs().max())
+    for i in grads:
+        err32 = max(err32, float((leaves32[i].grad.double() - leaves[i].grad).abs().max()))
     meta = {"op": op, "case": name, "n_inputs": len(inputs),
             "grads": ",".join(f"x{i}" for i in grads),
             "generator": "tests/reference/make_op_fixtures.py",
-            "torch": torch.__version__}
+            "torch": torch.__version__, "torch_f32_max_abs_err": "%.3g" % err32}
     meta.update({k: v for k, v in params.items()})
     return tensors, meta
 

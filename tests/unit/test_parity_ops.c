@@ -8,9 +8,11 @@
  * and any updated state (batch-norm running statistics) with the fixture.
  *
  * An element passes when |lbbt - torch| <= atol + rtol * |torch|.  Tolerances are per op,
- * declared once in PARITY_TOLERANCES below (ggml's test-backend-ops style).  The reference
- * is exact to f32 rounding, so the tolerance bounds lbbt's own f32 error.  Each case also
- * prints a "# case: ..." line with the largest error seen, in units of the tolerance.
+ * declared once in PARITY_TOLERANCES below (ggml's test-backend-ops style), with a few
+ * stress cases (large offsets, large scores) in PARITY_CASE_TOLERANCES.  The reference is
+ * exact to f32 rounding, so the tolerance bounds lbbt's own f32 error.  Each case also prints
+ * a "# case: ..." line with the largest error seen, PyTorch's own f32 error on the same case
+ * (from the fixture) and the worst error in units of the tolerance.
  *
  * One test per op; each fails if the op has no fixture, and a fixture naming an op this
  * file does not know fails test_every_fixture_known. */
@@ -67,10 +69,42 @@ static const parity_tolerance PARITY_TOLERANCES[] = {
 };
 #define N_TOLERANCES ((int)(sizeof PARITY_TOLERANCES / sizeof PARITY_TOLERANCES[0]))
 
+/* Stress cases whose f32 error floor is set by the data, not by the op: rows by case name
+ * (the fixture file name without .safetensors), overriding the op's row.  The generator also
+ * records PyTorch's own f32 error on each case (printed beside lbbt's). */
+static const parity_tolerance PARITY_CASE_TOLERANCES[] = {
+    /* case                       atol    rtol */
+    /* inputs 300 +- 1: the mean is only representable to ulp(300)/2 = 1.5e-5, which is an
+     * absolute error of 1.5e-5 / std on every output, and gradients sum such errors;
+     * PyTorch f32 errs 6.8e-5 here, lbbt 9.5e-5 */
+    {"layernorm_offset",          2e-4,   1e-5},
+    /* inputs 200 +- 1, same reason (ulp(200)/2 = 7.6e-6 per statistic).  PyTorch f32 errs
+     * 5.9e-5; lbbt (oneDNN's batch-norm backward) errs 2.6e-4 on d(weight) = sum dy * xhat,
+     * where a mean error common to all 144 elements of a channel adds up: 4x PyTorch, and the
+     * one case where lbbt is clearly less accurate than PyTorch f32 */
+    {"batchnorm2d_train_offset",  5e-4,   1e-5},
+    /* scores ~ +-100: each score carries ulp(100) = 7.6e-6 of rounding, which softmax turns
+     * into relative errors of the same size on the probabilities; dq/dk sum such terms times
+     * scale 8 and cancel to values near 0; PyTorch f32 errs 2.0e-4 here, lbbt 7.6e-5 */
+    {"attention_large_scores",    3e-4,   1e-5},
+};
+#define N_CASE_TOLERANCES ((int)(sizeof PARITY_CASE_TOLERANCES / sizeof PARITY_CASE_TOLERANCES[0]))
+
 static const parity_tolerance *tolerance_for(const char *op) {
   for (int i = 0; i < N_TOLERANCES; i++)
     if (!strcmp(PARITY_TOLERANCES[i].op, op)) return &PARITY_TOLERANCES[i];
   return NULL;
+}
+
+/* The case's own row if it has one, else its op's. */
+static const parity_tolerance *tolerance_for_case(const char *case_file, const char *op) {
+  for (int i = 0; i < N_CASE_TOLERANCES; i++) {
+    size_t n = strlen(PARITY_CASE_TOLERANCES[i].op);
+    if (!strncmp(case_file, PARITY_CASE_TOLERANCES[i].op, n) &&
+        !strcmp(case_file + n, ".safetensors"))
+      return &PARITY_CASE_TOLERANCES[i];
+  }
+  return tolerance_for(op);
 }
 
 /* ---- fixture access ----------------------------------------------------------------------- */
@@ -373,8 +407,8 @@ static int run_case(const char *path, const op_entry *op, char *msg, size_t msg_
   float *R = NULL;
   int ok = 0;
   compare_result cr = {1, 0, 0, ""};
-  const parity_tolerance *tol = tolerance_for(op->op);
   const char *case_name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  const parity_tolerance *tol = tolerance_for_case(case_name, op->op);
   if (!tol) {
     snprintf(msg, msg_n, "%s: no tolerance declared for op %s", case_name, op->op);
     return 0;
@@ -410,8 +444,9 @@ static int run_case(const char *path, const op_entry *op, char *msg, size_t msg_
       compare_with(&cr, &fx, "running_var.after", fx.x[4], fx.x[4]->data, tol);
     }
   }
-  printf("# %s: max |err| %.3g, worst err/tolerance %.3g (atol %g, rtol %g)\n", case_name,
-         cr.max_abs, cr.worst, tol->atol, tol->rtol);
+  const char *torch_err = fx_meta(&fx, "torch_f32_max_abs_err");
+  printf("# %s: max |err| %.3g (PyTorch f32: %s), worst err/tolerance %.3g (atol %g, rtol %g)\n",
+         case_name, cr.max_abs, torch_err ? torch_err : "?", cr.worst, tol->atol, tol->rtol);
   if (!cr.ok)
     snprintf(msg, msg_n, "%s: %s (atol %g, rtol %g)", case_name, cr.first_bad, tol->atol, tol->rtol);
   ok = cr.ok;
