@@ -15,8 +15,11 @@
  * PyTorch runs of the same recipe with other seeds ended at 72-74%.  75% is not reached in this
  * budget: the run is still improving (test loss falling) and PyTorch plateaus near 74% by
  * epoch 15 too (the 2,000-image subset is small for a ViT).
- * TIME: 30 s of CPU for the whole test (load, 12 epochs, 12 evaluations), with 1 or 2 threads;
- * TIME_QUIET below is the wall time measured on an otherwise idle machine.
+ * TIME: 30 s of CPU for the whole test (data loading, 12 epochs, 12 evaluations) with 1 or 2
+ * threads, i.e. about 15-30 s of wall time on an idle 2-core machine.  Measured wall time on the
+ * shared machine: 58 s at load 5 (OMP_WAIT_POLICY=PASSIVE), 80 s at load 12 with 1 thread; with
+ * 2 spinning OpenMP threads on an oversubscribed machine it is many times slower (see
+ * docs/BENCH.md, "OpenMP under load").
  */
 #include <time.h>
 
