@@ -129,4 +129,22 @@ lbbt_status lbbt_dropout(lbbt_tape *t, lbbt_tensor *x, float p, lbbt_tensor **ou
  * scale kept samples by 1/(1-p). */
 lbbt_status lbbt_drop_path(lbbt_tape *t, lbbt_tensor *x, float p, lbbt_tensor **out);
 
+/* ---- sequence-op additions (core/src/ops/relpos.c, rope.c) ---------------------------- */
+/* Semantics fixed by the implementations (see each .c file):
+ *  - lbbt_attention: a query row with no allowed key (all keys padded, T > S under the causal
+ *    rule, or -inf bias everywhere) has output 0 and passes no gradient; never NaN.
+ *  - lbbt_rope: inverse frequencies follow transformers' float32 formulas bit for bit
+ *    (default and rope_type "llama3"); positions may be any int32.
+ *  - lbbt_dropout / lbbt_drop_path: *out is x itself (no copy) when not training or p == 0. */
+/* T5 relative position bias: out [H, T, S] = table[bucket(s - t), h] with table
+ * [num_buckets, H] and bucket() exactly transformers' T5Attention._relative_position_bucket
+ * (bidirectional for the encoder).  Differentiable w.r.t. table.  Pass out as
+ * lbbt_attention_opts.bias (T5 also passes scale 1). */
+lbbt_status lbbt_relative_position_bias(lbbt_tape *t, lbbt_tensor *table /*[num_buckets, H]*/,
+                                        int64_t T, int64_t S, int bidirectional, int num_buckets,
+                                        int max_distance, lbbt_tensor **out /*[H,T,S]*/);
+/* Number of cos/sin tables lbbt_rope has computed and cached in this process (one per
+ * frequency config and position range); for tests and memory reports. */
+int64_t lbbt_rope_cache_count(void);
+
 #endif
