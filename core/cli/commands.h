@@ -18,4 +18,5 @@ int cli_wants_help(int argc, char **argv);
 
 int cmd_version(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 #endif

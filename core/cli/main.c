@@ -13,6 +13,7 @@
 static const lbbt_command COMMANDS[] = {
     {"version", "print lbbt and library versions", cmd_version},
     {"plugins", "list installed plugins (and those refused, with the reason)", cmd_plugins},
+    {"check", "validate an experiment file and list its runs", cmd_check},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 

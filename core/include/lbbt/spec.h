@@ -1,12 +1,14 @@
 /* Experiments: YAML files parsed (libyaml) into typed, validated structs.
  *
- * File layout (see experiments/README.md for the full reference):
+ * File layout (experiments/README.md is the full reference; `lbbt check --keys` prints it):
  *
  *   experiment: table-4                 # name; results go to results/<name>.h5
- *   paper: {table: 4, cells: "..."}     # what this reproduces (metafile)
+ *                                       #   (default: the file name without .yaml)
+ *   description: "..."                  # one line for humans (optional)
+ *   paper: {table: 4, cells: "..."}     # what this reproduces: {table: N} or {figure: N}
  *   base:                               # one run's configuration (lbbt_run_spec)
  *     seed: 0
- *     backbone: {plugin: llama, checkpoint: ../shared/models/stories260K.bin, init: language,
+ *     backbone: {plugin: llama, checkpoint: models:stories260K.bin, init: language,
  *                patch_size: 4, pool: mean}
  *     data: {dataset: fashion-mnist, limit: 2000, test_limit: 1000}
  *     stages:
@@ -17,16 +19,43 @@
  *     seed: [0, 1, 2]
  *     stages.bridge.label_ratio: [0.15, 0.3, 1.0]   # stages are addressed by name
  *   tiers:                              # overrides merged into base/matrix; --tier picks one
- *     smoke: {base: {data: {limit: 200}}, matrix: {seed: [0]}}
+ *     smoke: {base: {data: {limit: 200}, stages: {bridge: {epochs: 1}}}, matrix: {seed: [0]}}
  *     cpu: {}
  *     paper: {base: {data: {dataset: cifar10}}}
  *
- * Every key is one row of a directive table (name, type, offset, default, check) in
- * core/src/spec.c, so validation and "file:line:col" errors come from one place.  Unknown
- * keys get the nearest valid key suggested.  Errors return LBBT_E_INPUT. */
+ * Resolution, in order:
+ *  1. Tier: tiers.<tier>.base is deep-merged into base and tiers.<tier>.matrix into matrix
+ *     (mappings merge key by key; a scalar or list replaces; `key: null` restores the
+ *     default).  In a tier, `stages` may be a mapping from stage name to overrides (merged
+ *     into that stage) or a list (replaces all stages).  The default tier is "cpu"; a tier
+ *     the file does not declare is an error listing the declared ones (a file without
+ *     `tiers:` has only "cpu").
+ *  2. Matrix: each key is a dotted path into the run config (`seed`, `backbone.init`,
+ *     `data.dataset`, `stages.<stage name>.label_ratio`, `backbone.options.dim`) whose value
+ *     is a non-empty list.  Runs are the cartesian product in file order, the last key
+ *     varying fastest.  A list item that is a mapping is merged into the addressed mapping.
+ *  3. Binding: every key is one row of a directive table (name, type, offset, default or
+ *     REQUIRED, check, doc) in core/src/spec_keys.c, so validation and "file:line:col"
+ *     errors come from one place.  Unknown keys get the nearest valid key suggested.
+ *
+ * Paths: a relative path in the file is relative to the current working directory, which
+ * is the repository root for `make` and the tests (not the YAML file's folder).  A path
+ * written "models:NAME" means $LBBT_MODELS/NAME (default ../shared/models), so experiment
+ * files do not depend on where models are kept.  backbone.checkpoint and data.root must
+ * exist when set; the error names the line where the path was written.
+ *
+ * Run ids: the first 16 hex digits of the SHA-256 of the run's canonical config text
+ * (run->config_yaml): every key of the run with its resolved value (defaults included), keys
+ * in table order, numbers in shortest round-trip form, paths as written.  The same run
+ * therefore has the same id whatever the key order, spacing or number spelling in the file,
+ * and any change of a value changes it.  (Adding a new key to the tables changes all ids.)
+ *
+ * Errors return LBBT_E_INPUT with lbbt_last_error() = "file:line:col: what; what to do". */
 #ifndef LBBT_SPEC_H
 #define LBBT_SPEC_H
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lbbt/status.h"
 
@@ -58,10 +87,14 @@ typedef struct lbbt_layer_range {
   int k;          /* FIRST/LAST: how many blocks */
   int from, to;   /* RANGE */
 } lbbt_layer_range;
-/* Parse "first:5" etc.; returns LBBT_E_INPUT with a message on bad text. */
+/* Parse "first:5" etc. (K >= 1; 0 <= A <= B); returns LBBT_E_INPUT with a message on bad
+ * text (the message does not name a file: callers prefix their own location). */
 lbbt_status lbbt_layer_range_parse(const char *text, lbbt_layer_range *out);
-/* Is block `layer` (0-based) of n_layers selected? */
+/* Is block `layer` (0-based) of n_layers selected?  0 for layers outside [0, n_layers);
+ * first:K / last:K with K > n_layers select every block. */
 int lbbt_layer_range_contains(const lbbt_layer_range *r, int layer, int n_layers);
+/* The canonical text of a range ("all", "last:14", "range:2-4") into out (size n). */
+void lbbt_layer_range_format(const lbbt_layer_range *r, char *out, size_t n);
 
 /* Free-form plugin options (key: scalar) kept as text, validated by the plugin. */
 typedef struct lbbt_option {
@@ -72,7 +105,8 @@ typedef struct lbbt_option {
 
 typedef struct lbbt_backbone_spec {
   char plugin[LBBT_NAME_MAX];      /* gpt2, llama, chronos_t5, ... (required) */
-  char checkpoint[LBBT_PATH_MAX];  /* file or folder; "" = none (scratch from `arch`) */
+  char checkpoint[LBBT_PATH_MAX];  /* file or folder, resolved (models:NAME expanded);
+                                    * "" = none (scratch from `arch`) */
   char arch[LBBT_NAME_MAX];        /* preset when no checkpoint: gpt2, gpt2-medium, tiny, ... */
   lbbt_init_mode init;             /* default scratch */
   int patch_size;                  /* default 4 */
@@ -124,35 +158,63 @@ typedef struct lbbt_stage_spec {
 
 typedef struct lbbt_run_spec {
   char id[17];                 /* 16 hex chars: hash of the canonical resolved config */
-  char label[256];             /* human summary of the matrix values: "init=language seed=0" */
+  char label[256];             /* the matrix values as written, in matrix order:
+                                * "backbone.init=language seed=0" ("" without a matrix;
+                                * cut with "..." past 255 bytes) */
   uint64_t seed;
   lbbt_backbone_spec backbone;
   lbbt_data_spec data;
   lbbt_stage_spec stages[LBBT_MAX_STAGES];
   int n_stages;
   char *config_yaml;           /* canonical resolved config as YAML text (owned) */
-  /* matrix values of this run, "key=value" pairs (owned strings) */
+  /* matrix values of this run: matrix_keys[i] is the dotted path ("stages.bridge.lr"),
+   * matrix_values[i] the value as written (mappings in flow form).  Owned strings. */
   char **matrix_keys, **matrix_values;
   int n_matrix;
+  int index;                   /* position in the expansion, 0-based */
 } lbbt_run_spec;
 
+#define LBBT_TIER_MAX 16   /* bytes of a tier name, NUL included */
+#define LBBT_MAX_TIERS 8
+
 typedef struct lbbt_experiment {
-  char file[LBBT_PATH_MAX];
-  char name[LBBT_NAME_MAX];
-  char tier[16];
+  char file[LBBT_PATH_MAX];    /* the path given to lbbt_experiment_load */
+  char name[LBBT_NAME_MAX];    /* `experiment:`, default the file name without .yaml */
+  char description[LBBT_PATH_MAX]; /* `description:` ("" when absent) */
+  char tier[LBBT_TIER_MAX];    /* the tier applied */
+  char tiers[LBBT_MAX_TIERS][LBBT_TIER_MAX]; /* tiers declared in the file, in file order */
+  int n_tiers;                 /* 0 when the file has no `tiers:` */
   int paper_table;             /* 0 when not a table */
   int paper_figure;            /* 0 when not a figure */
+  char paper_cells[LBBT_PATH_MAX]; /* `paper.cells`: which cells/panels ("" when absent) */
   char *yaml_text;             /* the file verbatim (owned) */
   char sha256[65];             /* of yaml_text */
   lbbt_run_spec *runs;         /* n_runs entries (owned) */
   int n_runs;
 } lbbt_experiment;
 
-/* Parse, apply the tier, expand the matrix, validate.  tier: "smoke" | "cpu" | "paper".
+/* Parse, apply the tier, expand the matrix, validate.  tier: "smoke" | "cpu" | "paper" (or
+ * any tier the file declares); NULL means "cpu".  On success *out is owned by the caller
+ * (lbbt_experiment_free); on failure *out is NULL and the message names file:line:col.
  * Plugin names are not checked here (see lbbt_experiment_check_plugins in runner.h). */
 lbbt_status lbbt_experiment_load(const char *path, const char *tier, lbbt_experiment **out);
-void lbbt_experiment_free(lbbt_experiment *e);
+/* Flags for lbbt_experiment_load_flags. */
+#define LBBT_SPEC_SKIP_FILE_CHECKS 1u /* do not require checkpoints / data roots to exist
+                                       * (validating a tier meant for another machine) */
+lbbt_status lbbt_experiment_load_flags(const char *path, const char *tier, unsigned flags,
+                                       lbbt_experiment **out);
+void lbbt_experiment_free(lbbt_experiment *e); /* NULL-safe */
 /* Find an option by key; NULL when absent. */
 const lbbt_option *lbbt_option_find(const lbbt_option *opts, int n, const char *key);
+
+/* The models folder: $LBBT_MODELS when set and non-empty, else "../shared/models". */
+const char *lbbt_models_dir(void);
+/* Resolve a path as written in an experiment file: "models:NAME" -> <models dir>/NAME;
+ * anything else is copied unchanged.  LBBT_E_INPUT when the result does not fit in n. */
+lbbt_status lbbt_resolve_path(const char *written, char *out, size_t n);
+
+/* Print the key reference (every directive table row: key path, type, default, allowed
+ * values, meaning) as Markdown; experiments/README.md holds a copy (`lbbt check --keys`). */
+void lbbt_spec_write_reference(FILE *f);
 
 #endif

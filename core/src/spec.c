@@ -1,0 +1,618 @@
+/* Experiment files: read, apply the tier, expand the matrix, bind each run; see spec.h.
+ * Key-level validation lives in the directive tables (spec_keys.c, spec_bind.c); this file
+ * handles the file's structure: tiers, matrix paths, run ids. */
+#include "lbbt/spec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbbt/sha256.h"
+#include "spec_keys.h"
+
+#define DEFAULT_TIER "cpu"
+/* A run struct is ~90 KB (option tables); this bounds memory to a few hundred MB. */
+enum { MAX_RUNS = 4096, MAX_FILE_BYTES = 16 << 20, PATH_TEXT_MAX = 512 };
+
+const lbbt_option *lbbt_option_find(const lbbt_option *opts, int n, const char *key) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(opts[i].key, key)) return &opts[i];
+  return NULL;
+}
+
+const char *lbbt_models_dir(void) {
+  const char *e = getenv("LBBT_MODELS");
+  return e && *e ? e : "../shared/models";
+}
+
+lbbt_status lbbt_resolve_path(const char *written, char *out, size_t n) {
+  int len = !strncmp(written, "models:", 7) ? snprintf(out, n, "%s/%s", lbbt_models_dir(), written + 7)
+                                            : snprintf(out, n, "%s", written);
+  if (len < 0 || (size_t)len >= n)
+    return lbbt_fail(LBBT_E_INPUT, "path '%.64s...' is longer than %zu bytes once resolved", written, n - 1);
+  return LBBT_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+static lbbt_status read_file(const char *path, char **text, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return lbbt_fail(LBBT_E_INPUT, "%s: cannot open the experiment file: %s (relative paths are relative to the "
+                     "current directory)", path, strerror(errno));
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap + 1);
+  lbbt_status st = LBBT_OK;
+  while (buf) {
+    if (n == cap) {
+      if (cap >= MAX_FILE_BYTES) {
+        st = lbbt_fail(LBBT_E_INPUT, "%s: larger than %d MiB; an experiment file is a few KB of YAML", path,
+                       MAX_FILE_BYTES >> 20);
+        break;
+      }
+      cap *= 2;
+      char *grown = realloc(buf, cap + 1);
+      if (!grown) break;
+      buf = grown;
+    }
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (got == 0) {
+      if (ferror(f)) st = lbbt_fail(LBBT_E_IO, "%s: read failed: %s", path, strerror(errno));
+      break;
+    }
+  }
+  fclose(f);
+  if (!buf) return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory reading the file", path);
+  if (st != LBBT_OK) {
+    free(buf);
+    return st;
+  }
+  buf[n] = 0;
+  *text = buf;
+  *len = n;
+  return LBBT_OK;
+}
+
+/* ---- tiers --------------------------------------------------------------------------- */
+
+typedef struct load_ctx {
+  const char *file;
+  const char *tier;
+} load_ctx;
+
+static lbbt_status oom(const load_ctx *c) { return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory", c->file); }
+
+static lbbt_status put_clone(const load_ctx *c, yt_node *map, const yt_node *key, const yt_node *val) {
+  yt_node *k = yt_clone(key), *v = yt_clone(val);
+  if (!k || !v) {
+    yt_free(k);
+    yt_free(v);
+    return oom(c);
+  }
+  return yt_put(map, k, v);
+}
+
+/* Deep merge: mappings merge key by key, anything else replaces (keeping the override's
+ * position, so errors point at the tier or matrix line that set the value). */
+static lbbt_status merge_map(const load_ctx *c, yt_node *dst, const yt_node *src, int run_root);
+
+/* A tier's `stages: {bridge: {epochs: 1}}` merges into the stage named bridge. */
+static lbbt_status merge_stages_by_name(const load_ctx *c, yt_node *seq, const yt_node *src, const yt_node *src_key) {
+  if (!seq || seq->kind != YT_SEQ)
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: tier '%s' overrides stages by name, but base has no list of stages",
+                     c->file, src_key->line, src_key->col, c->tier);
+  for (int i = 0; i < src->n; i++) {
+    const yt_node *name = src->keys[i], *over = src->vals[i];
+    yt_node *target = NULL;
+    const char *names[LBBT_MAX_STAGES * 4];
+    int n_names = 0;
+    for (int j = 0; j < seq->n; j++) {
+      const yt_node *nm = yt_get(seq->vals[j], "name");
+      if (!nm || nm->kind != YT_SCALAR) continue;
+      if (n_names < (int)(sizeof names / sizeof names[0])) names[n_names++] = nm->text;
+      if (!strcmp(nm->text, name->text)) target = seq->vals[j];
+    }
+    if (!target) {
+      const char *near = spec_suggest(name->text, names, n_names);
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: tier '%s' overrides stage '%s', which base.stages does not define%s%s%s",
+                       c->file, name->line, name->col, c->tier, name->text, near ? "; did you mean '" : "",
+                       near ? near : "", near ? "'?" : "");
+    }
+    if (yt_is_null(over)) continue;
+    if (over->kind != YT_MAP || target->kind != YT_MAP) {
+      char buf[64];
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: tier '%s': the override of stage '%s' must be a mapping of keys, got %s",
+                       c->file, over->line, over->col, c->tier, name->text, yt_describe(over, buf, sizeof buf));
+    }
+    LBBT_TRY(merge_map(c, target, over, 0));
+  }
+  return LBBT_OK;
+}
+
+static lbbt_status merge_map(const load_ctx *c, yt_node *dst, const yt_node *src, int run_root) {
+  for (int i = 0; i < src->n; i++) {
+    const yt_node *key = src->keys[i], *val = src->vals[i];
+    yt_node *old = yt_get(dst, key->text);
+    if (run_root && !strcmp(key->text, "stages") && val->kind == YT_MAP) {
+      LBBT_TRY(merge_stages_by_name(c, old, val, key));
+    } else if (old && old->kind == YT_MAP && val->kind == YT_MAP) {
+      LBBT_TRY(merge_map(c, old, val, 0));
+    } else {
+      LBBT_TRY(put_clone(c, dst, key, val));
+    }
+  }
+  return LBBT_OK;
+}
+
+/* Check tiers: and record the declared names in e->tiers. */
+static lbbt_status read_tiers(const load_ctx *c, const yt_node *tiers, lbbt_experiment *e) {
+  e->n_tiers = 0;
+  if (!tiers || yt_is_null(tiers)) return LBBT_OK;
+  if (tiers->kind != YT_MAP) {
+    char buf[64];
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: tiers: expected a mapping of tier name -> overrides, got %s",
+                     c->file, tiers->line, tiers->col, yt_describe(tiers, buf, sizeof buf));
+  }
+  for (int i = 0; i < tiers->n; i++) {
+    const yt_node *name = tiers->keys[i], *t = tiers->vals[i];
+    if (e->n_tiers == LBBT_MAX_TIERS)
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: more than %d tiers", c->file, name->line, name->col, LBBT_MAX_TIERS);
+    if (strlen(name->text) >= LBBT_TIER_MAX || !name->text[0])
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: tier name '%s' must be 1 to %d characters", c->file, name->line,
+                       name->col, name->text, LBBT_TIER_MAX - 1);
+    snprintf(e->tiers[e->n_tiers++], LBBT_TIER_MAX, "%s", name->text);
+    char noun[LBBT_TIER_MAX + 16];
+    snprintf(noun, sizeof noun, "tier '%s'", name->text);
+    char path[LBBT_TIER_MAX + 16];
+    snprintf(path, sizeof path, "tiers.%s", name->text);
+    spec_bind b = {c->file, 0, NULL, 0};
+    spec_where w = {path, noun, t, name};
+    LBBT_TRY(spec_bind_section(&b, &spec_tier_section, &w, NULL, 0));
+    static const char *const parts[] = {"base", "matrix"};
+    for (int p = 0; p < 2; p++) {
+      const yt_node *v = yt_get(t, parts[p]);
+      if (v && !yt_is_null(v) && v->kind != YT_MAP) {
+        char buf[64];
+        return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s.%s: expected a mapping, got %s", c->file, v->line, v->col, path,
+                         parts[p], yt_describe(v, buf, sizeof buf));
+      }
+    }
+  }
+  return LBBT_OK;
+}
+
+static lbbt_status unknown_tier(const load_ctx *c, const lbbt_experiment *e, const yt_node *at) {
+  if (!e->n_tiers)
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown tier '%s': this file declares no tiers (no 'tiers:' section), "
+                     "so only the default tier '" DEFAULT_TIER "' applies", c->file, at->line, at->col, c->tier);
+  char list[LBBT_MAX_TIERS * (LBBT_TIER_MAX + 2)] = "";
+  const char *names[LBBT_MAX_TIERS];
+  for (int i = 0; i < e->n_tiers; i++) {
+    names[i] = e->tiers[i];
+    strcat(list, i ? ", " : "");
+    strcat(list, e->tiers[i]);
+  }
+  const char *near = spec_suggest(c->tier, names, e->n_tiers);
+  return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown tier '%s'; tiers in this file: %s%s%s%s", c->file, at->line,
+                   at->col, c->tier, list, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+}
+
+/* ---- matrix -------------------------------------------------------------------------- */
+
+/* Find (or create, when create is set) the mapping value of key in map. */
+static lbbt_status child_map(const load_ctx *c, yt_node *map, const char *key, const yt_node *at, yt_node **out) {
+  yt_node *v = yt_get(map, key);
+  if (!v || yt_is_null(v)) {
+    yt_node *k = yt_scalar(key, 1, at->line, at->col), *m = yt_map(at->line, at->col);
+    if (!k || !m) {
+      yt_free(k);
+      yt_free(m);
+      return oom(c);
+    }
+    LBBT_TRY(yt_put(map, k, m));
+    v = m;
+  }
+  *out = v; /* a non-mapping here is reported by the binder with its own position */
+  return LBBT_OK;
+}
+
+/* Set key in map to value: a mapping merges into an existing mapping, anything else
+ * replaces.  The key takes the matrix key's position. */
+static lbbt_status set_value(const load_ctx *c, yt_node *map, const char *key, const yt_node *value,
+                             const yt_node *at) {
+  if (map->kind != YT_MAP) return LBBT_OK; /* the binder reports the non-mapping */
+  yt_node *old = yt_get(map, key);
+  if (old && old->kind == YT_MAP && value->kind == YT_MAP) return merge_map(c, old, value, 0);
+  yt_node *k = yt_scalar(key, 1, at->line, at->col), *v = yt_clone(value);
+  if (!k || !v) {
+    yt_free(k);
+    yt_free(v);
+    return oom(c);
+  }
+  return yt_put(map, k, v);
+}
+
+static lbbt_status bad_matrix_key(const load_ctx *c, const yt_node *at, const char *why_fmt, const char *seg,
+                                  const spec_section *sec) {
+  char why[256];
+  snprintf(why, sizeof why, why_fmt, seg);
+  const char *names[64];
+  int n = 0;
+  for (int i = 0; sec && i < sec->n_keys && n < 64; i++) names[n++] = sec->keys[i].name;
+  const char *near = sec ? spec_suggest(seg, names, n) : NULL;
+  return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': %s%s%s%s", c->file, at->line, at->col, at->text, why,
+                   near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+}
+
+/* Write value at the dotted path key->text of the run tree.  The path is checked against
+ * the directive tables, so a path to a key that does not exist is an error even when no
+ * run would read it. */
+static lbbt_status matrix_set(const load_ctx *c, yt_node *root, const yt_node *key, const yt_node *value) {
+  char path[PATH_TEXT_MAX];
+  if (snprintf(path, sizeof path, "%s", key->text) >= (int)sizeof path)
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key is too long", c->file, key->line, key->col);
+  char *segs[32];
+  int n = 0;
+  for (char *p = path, *save = NULL;; p = NULL) {
+    char *s = strtok_r(p, ".", &save);
+    if (!s) break;
+    if (n == 32) return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key is too deep", c->file, key->line, key->col);
+    segs[n++] = s;
+  }
+  if (!n || key->text[0] == '.' || key->text[strlen(key->text) - 1] == '.' || strstr(key->text, ".."))
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s' is not a dotted path like stages.NAME.lr", c->file,
+                     key->line, key->col, key->text);
+  const spec_section *sec = &spec_run_section;
+  const char *where = "base";
+  yt_node *cur = root;
+  for (int i = 0; i < n; i++) {
+    const spec_key *k = spec_find_key(sec, segs[i]);
+    char why[160];
+    if (!k) {
+      snprintf(why, sizeof why, "'%%s' is not a key of %s", where);
+      return bad_matrix_key(c, key, why, segs[i], sec);
+    }
+    int last = i == n - 1;
+    switch (k->type) {
+      case KEY_SECTION:
+        if (last) return set_value(c, cur, segs[i], value, key);
+        LBBT_TRY(child_map(c, cur, segs[i], key, &cur));
+        if (cur->kind != YT_MAP) return set_value(c, cur, segs[i], value, key);
+        sec = k->sub;
+        where = k->sub->noun;
+        break;
+      case KEY_LIST: {
+        if (last) return set_value(c, cur, segs[i], value, key);
+        const yt_node *seq = yt_get(cur, segs[i]);
+        const char *names[LBBT_MAX_STAGES * 4];
+        int n_names = 0;
+        yt_node *item = NULL;
+        for (int j = 0; seq && seq->kind == YT_SEQ && j < seq->n; j++) {
+          const yt_node *nm = yt_get(seq->vals[j], "name");
+          if (!nm || nm->kind != YT_SCALAR) continue;
+          if (n_names < (int)(sizeof names / sizeof names[0])) names[n_names++] = nm->text;
+          if (!strcmp(nm->text, segs[i + 1])) item = seq->vals[j];
+        }
+        if (!item) {
+          char list[256] = "";
+          for (int j = 0; j < n_names; j++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "", names[j]);
+          const char *near = spec_suggest(segs[i + 1], names, n_names);
+          return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': no %s named '%s' in base.%s (%s: %s)%s%s%s",
+                           c->file, key->line, key->col, key->text, k->sub->noun, segs[i + 1], segs[i], segs[i],
+                           n_names ? list : "none", near ? "; did you mean '" : "", near ? near : "",
+                           near ? "'?" : "");
+        }
+        i++;
+        if (i == n - 1) { /* the whole stage: merge a mapping into it */
+          if (value->kind != YT_MAP || item->kind != YT_MAP) {
+            char buf[64];
+            return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': a value for a whole %s must be a mapping, got %s",
+                             c->file, value->line, value->col, key->text, k->sub->noun, yt_describe(value, buf, sizeof buf));
+          }
+          return merge_map(c, item, value, 0);
+        }
+        cur = item;
+        sec = k->sub;
+        where = k->sub->noun;
+        break;
+      }
+      case KEY_OPTIONS:
+        if (last) return set_value(c, cur, segs[i], value, key);
+        if (i + 2 != n) {
+          snprintf(why, sizeof why, "options are 'name: value' pairs, so '%s' takes one more segment, not %d",
+                   segs[i], n - i - 1);
+          return bad_matrix_key(c, key, "%s", why, NULL);
+        }
+        LBBT_TRY(child_map(c, cur, segs[i], key, &cur));
+        return set_value(c, cur, segs[i + 1], value, key);
+      case KEY_LOADER:
+        return bad_matrix_key(c, key, "'%s' is not part of a run", segs[i], NULL);
+      default:
+        if (!last) {
+          snprintf(why, sizeof why, "'%%s' is a single value in %s; nothing lies below it", where);
+          return bad_matrix_key(c, key, why, segs[i], NULL);
+        }
+        return set_value(c, cur, segs[i], value, key);
+    }
+  }
+  return LBBT_OK;
+}
+
+/* ---- runs ---------------------------------------------------------------------------- */
+
+static void run_clear(lbbt_run_spec *r) {
+  free(r->config_yaml);
+  for (int i = 0; i < r->n_matrix; i++) {
+    if (r->matrix_keys) free(r->matrix_keys[i]);
+    if (r->matrix_values) free(r->matrix_values[i]);
+  }
+  free(r->matrix_keys);
+  free(r->matrix_values);
+}
+
+void lbbt_experiment_free(lbbt_experiment *e) {
+  if (!e) return;
+  for (int i = 0; i < e->n_runs; i++) run_clear(&e->runs[i]);
+  free(e->runs);
+  free(e->yaml_text);
+  free(e);
+}
+
+/* The label "backbone.init=language seed=0", cut with "..." when it does not fit. */
+static void make_label(lbbt_run_spec *r) {
+  size_t len = 0, cap = sizeof r->label;
+  r->label[0] = 0;
+  for (int i = 0; i < r->n_matrix; i++) {
+    int n = snprintf(r->label + len, cap - len, "%s%s=%s", i ? " " : "", r->matrix_keys[i], r->matrix_values[i]);
+    if (n < 0 || (size_t)n >= cap - len) {
+      memcpy(r->label + cap - 4, "...", 4);
+      return;
+    }
+    len += (size_t)n;
+  }
+}
+
+static lbbt_status build_run(const load_ctx *c, unsigned flags, const yt_node *base, const yt_node *matrix,
+                             const int *choice, lbbt_run_spec *r) {
+  yt_node *tree = yt_clone(base);
+  if (!tree) return oom(c);
+  lbbt_status st = LBBT_OK;
+  r->n_matrix = 0;
+  r->matrix_keys = calloc((size_t)matrix->n + 1, sizeof(char *));
+  r->matrix_values = calloc((size_t)matrix->n + 1, sizeof(char *));
+  if (!r->matrix_keys || !r->matrix_values) st = oom(c);
+  for (int j = 0; st == LBBT_OK && j < matrix->n; j++) {
+    const yt_node *value = matrix->vals[j]->vals[choice[j]];
+    r->matrix_keys[j] = strdup(matrix->keys[j]->text);
+    r->matrix_values[j] = yt_flow_text(value);
+    r->n_matrix = j + 1;
+    if (!r->matrix_keys[j] || !r->matrix_values[j]) st = oom(c);
+    else st = matrix_set(c, tree, matrix->keys[j], value);
+  }
+  if (st == LBBT_OK) make_label(r);
+  spec_buf canon = {0};
+  if (st == LBBT_OK) {
+    spec_bind b = {c->file, flags, &canon, 0};
+    spec_where w = {"", "base", tree, tree};
+    st = spec_bind_section(&b, &spec_run_section, &w, r, 0);
+  }
+  yt_free(tree);
+  if (st == LBBT_OK) {
+    uint8_t digest[32];
+    lbbt_sha256(canon.s, canon.len, digest);
+    for (int i = 0; i < 8; i++) snprintf(r->id + 2 * i, 3, "%02x", digest[i]);
+    r->config_yaml = canon.s;
+    canon.s = NULL;
+  }
+  spec_buf_free(&canon);
+  return st;
+}
+
+typedef struct id_index {
+  const char *id;
+  int run;
+} id_index;
+
+static int id_cmp(const void *a, const void *b) {
+  const id_index *x = a, *y = b;
+  int d = strcmp(x->id, y->id);
+  return d ? d : x->run - y->run;
+}
+
+/* Two runs with one id would share a results group: a repeated matrix value. */
+static lbbt_status check_distinct_ids(const load_ctx *c, const lbbt_experiment *e, const yt_node *matrix,
+                                      int *const *choices) {
+  id_index *ix = malloc((size_t)e->n_runs * sizeof *ix);
+  if (!ix) return oom(c);
+  for (int i = 0; i < e->n_runs; i++) ix[i] = (id_index){e->runs[i].id, i};
+  qsort(ix, (size_t)e->n_runs, sizeof *ix, id_cmp);
+  lbbt_status st = LBBT_OK;
+  for (int i = 1; i < e->n_runs && st == LBBT_OK; i++) {
+    if (strcmp(ix[i].id, ix[i - 1].id)) continue;
+    int a = ix[i - 1].run, b = ix[i].run, j = 0;
+    while (j < matrix->n && choices[a][j] == choices[b][j]) j++;
+    const yt_node *at = j < matrix->n ? matrix->vals[j]->vals[choices[b][j]] : matrix;
+    st = lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: runs %d (%s) and %d (%s) resolve to the same config (id %s); "
+                   "remove the repeated matrix value", c->file, at->line, at->col, a + 1, e->runs[a].label, b + 1,
+                   e->runs[b].label, e->runs[a].id);
+  }
+  free(ix);
+  return st;
+}
+
+static int subtree_has_line(const yt_node *n, int line) {
+  if (n->line == line) return 1;
+  for (int i = 0; i < n->n; i++)
+    if (subtree_has_line(n->vals[i], line) || (n->keys && n->keys[i]->line == line)) return 1;
+  return 0;
+}
+
+/* Does the current error message point at a line holding one of this run's matrix values?
+ * Then it depends on the combination, and the message says which run failed; an error in
+ * base would fail every run and is reported without that noise. */
+static int error_in_matrix_value(const load_ctx *c, const yt_node *matrix, const int *choice) {
+  const char *msg = lbbt_last_error();
+  size_t n = strlen(c->file);
+  int line;
+  if (strncmp(msg, c->file, n) || msg[n] != ':' || sscanf(msg + n + 1, "%d", &line) != 1) return 0;
+  for (int j = 0; j < matrix->n; j++)
+    if (subtree_has_line(matrix->vals[j]->vals[choice[j]], line)) return 1;
+  return 0;
+}
+
+static lbbt_status expand(const load_ctx *c, unsigned flags, const yt_node *base, const yt_node *matrix,
+                          lbbt_experiment *e) {
+  long total = 1;
+  for (int j = 0; j < matrix->n; j++) {
+    const yt_node *key = matrix->keys[j], *list = matrix->vals[j];
+    if (list->kind != YT_SEQ) {
+      char buf[64];
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': expected a list of values ([a, b, ...]), got %s",
+                       c->file, list->line, list->col, key->text, yt_describe(list, buf, sizeof buf));
+    }
+    if (list->n == 0)
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s' has no values; give at least one or remove the key",
+                       c->file, list->line, list->col, key->text);
+    total *= list->n;
+    if (total > MAX_RUNS)
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: the matrix expands to more than %d runs; split the experiment",
+                       c->file, key->line, key->col, MAX_RUNS);
+  }
+  /* Paths first, so that a bad matrix key is reported as such and not as a failing run. */
+  for (int j = 0; j < matrix->n; j++) {
+    yt_node *scratch = yt_clone(base);
+    if (!scratch) return oom(c);
+    lbbt_status st = matrix_set(c, scratch, matrix->keys[j], matrix->vals[j]->vals[0]);
+    yt_free(scratch);
+    LBBT_TRY(st);
+  }
+  e->runs = calloc((size_t)total, sizeof *e->runs);
+  int **choices = calloc((size_t)total, sizeof *choices);
+  lbbt_status st = e->runs && choices ? LBBT_OK : oom(c);
+  for (long i = 0; st == LBBT_OK && i < total; i++) {
+    choices[i] = calloc((size_t)matrix->n + 1, sizeof **choices);
+    if (!choices[i]) {
+      st = oom(c);
+      break;
+    }
+    long rest = i; /* mixed-radix digits, the last key varying fastest */
+    for (int j = matrix->n - 1; j >= 0; j--) {
+      choices[i][j] = (int)(rest % matrix->vals[j]->n);
+      rest /= matrix->vals[j]->n;
+    }
+    lbbt_run_spec *r = &e->runs[i];
+    r->index = (int)i;
+    e->n_runs = (int)i + 1;
+    st = build_run(c, flags, base, matrix, choices[i], r);
+    if (st != LBBT_OK && error_in_matrix_value(c, matrix, choices[i])) { /* which combination failed */
+      char msg[2048];
+      snprintf(msg, sizeof msg, "%s", lbbt_last_error());
+      st = lbbt_fail(st, "%s [run %ld of %ld: %s]", msg, i + 1, total, r->label[0] ? r->label : "?");
+    }
+  }
+  if (st == LBBT_OK) st = check_distinct_ids(c, e, matrix, choices);
+  for (long i = 0; choices && i < total; i++) free(choices[i]);
+  free(choices);
+  return st;
+}
+
+/* ---- loading ------------------------------------------------------------------------- */
+
+static void default_name(lbbt_experiment *e) {
+  const char *slash = strrchr(e->file, '/');
+  const char *stem = slash ? slash + 1 : e->file;
+  size_t n = strlen(stem);
+  if (n > 5 && !strcmp(stem + n - 5, ".yaml")) n -= 5;
+  else if (n > 4 && !strcmp(stem + n - 4, ".yml")) n -= 4;
+  if (n >= sizeof e->name) n = sizeof e->name - 1;
+  memcpy(e->name, stem, n);
+  e->name[n] = 0;
+}
+
+static lbbt_status load(lbbt_experiment *e, const char *tier, unsigned flags) {
+  load_ctx c = {e->file, tier};
+  size_t len = 0;
+  LBBT_TRY(read_file(e->file, &e->yaml_text, &len));
+  lbbt_sha256_hex(e->yaml_text, len, e->sha256);
+  yt_node *root = NULL, *base = NULL, *matrix = NULL;
+  lbbt_status st = yt_parse(e->yaml_text, len, e->file, &root);
+  if (st == LBBT_OK && root->kind != YT_MAP)
+    st = lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: an experiment file is a mapping (experiment:, base:, matrix:, tiers:)",
+                   e->file, root->line, root->col);
+  if (st == LBBT_OK) {
+    spec_bind b = {e->file, flags, NULL, 0};
+    spec_where w = {"", "the top-level mapping", root, root};
+    st = spec_bind_section(&b, &spec_top_section, &w, e, 0);
+  }
+  if (st == LBBT_OK && !e->name[0]) default_name(e);
+  if (st == LBBT_OK) st = read_tiers(&c, yt_get(root, "tiers"), e);
+  const yt_node *tier_node = NULL;
+  if (st == LBBT_OK) {
+    int found = !e->n_tiers && !strcmp(tier, DEFAULT_TIER);
+    const yt_node *tiers = yt_get(root, "tiers");
+    for (int i = 0; i < e->n_tiers; i++)
+      if (!strcmp(e->tiers[i], tier)) {
+        found = 1;
+        tier_node = tiers->vals[i];
+      }
+    if (!found) st = unknown_tier(&c, e, tiers && !yt_is_null(tiers) ? tiers : root);
+  }
+  if (st == LBBT_OK) {
+    const yt_node *b0 = yt_get(root, "base"), *m0 = yt_get(root, "matrix");
+    if (b0->kind != YT_MAP) {
+      char buf[64];
+      st = lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: base: expected a mapping (one run's configuration), got %s", e->file,
+                     b0->line, b0->col, yt_describe(b0, buf, sizeof buf));
+    } else if (m0 && !yt_is_null(m0) && m0->kind != YT_MAP) {
+      char buf[64];
+      st = lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix: expected a mapping of path: [values], got %s", e->file,
+                     m0->line, m0->col, yt_describe(m0, buf, sizeof buf));
+    }
+    if (st == LBBT_OK) {
+      base = yt_clone(b0);
+      matrix = m0 && !yt_is_null(m0) ? yt_clone(m0) : yt_map(root->line, root->col);
+      if (!base || !matrix) st = oom(&c);
+    }
+  }
+  if (st == LBBT_OK && tier_node && !yt_is_null(tier_node)) {
+    const yt_node *tb = yt_get(tier_node, "base"), *tm = yt_get(tier_node, "matrix");
+    if (tb && !yt_is_null(tb)) st = merge_map(&c, base, tb, 1);
+    for (int i = 0; st == LBBT_OK && tm && !yt_is_null(tm) && i < tm->n; i++)
+      st = put_clone(&c, matrix, tm->keys[i], tm->vals[i]);
+  }
+  if (st == LBBT_OK) st = expand(&c, flags, base, matrix, e);
+  yt_free(root);
+  yt_free(base);
+  yt_free(matrix);
+  return st;
+}
+
+lbbt_status lbbt_experiment_load_flags(const char *path, const char *tier, unsigned flags, lbbt_experiment **out) {
+  *out = NULL;
+  if (!tier) tier = DEFAULT_TIER;
+  lbbt_experiment *e = calloc(1, sizeof *e);
+  if (!e) return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory", path);
+  if (snprintf(e->file, sizeof e->file, "%s", path) >= (int)sizeof e->file) {
+    free(e);
+    return lbbt_fail(LBBT_E_INPUT, "experiment path is longer than %d bytes", LBBT_PATH_MAX - 1);
+  }
+  if (strlen(tier) >= sizeof e->tier || !tier[0]) {
+    free(e);
+    return lbbt_fail(LBBT_E_INPUT, "tier name '%.32s' must be 1 to %d characters", tier, LBBT_TIER_MAX - 1);
+  }
+  snprintf(e->tier, sizeof e->tier, "%s", tier);
+  lbbt_status st = load(e, tier, flags);
+  if (st != LBBT_OK) {
+    lbbt_experiment_free(e);
+    return st;
+  }
+  *out = e;
+  return LBBT_OK;
+}
+
+lbbt_status lbbt_experiment_load(const char *path, const char *tier, lbbt_experiment **out) {
+  return lbbt_experiment_load_flags(path, tier, 0, out);
+}
