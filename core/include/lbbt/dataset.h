@@ -1,0 +1,216 @@
+/* Image datasets: loading, class-balanced subsets, resizing, batching with augmentation, and
+ * random-label corruption.
+ *
+ * Storage.  An lbbt_dataset keeps its N images as raw 8-bit pixels, u8 [N, C, H, W]
+ * (channel planes, row-major), exactly as decoded, and normalises on the fly whenever it
+ * writes floats (lbbt_dataset_image_f32, lbbt_dataset_gather_f32, the batcher):
+ *     x = (pixel / 255 - mean[c]) / std[c]
+ * Why u8: a quarter of the memory of f32 (CIFAR-10 train is 150 MB as u8, 600 MB as f32),
+ * crops and flips move pixels exactly, and it is what torchvision's pipeline holds before
+ * ToTensor + Normalize, so resizing rounds to u8 the same way a PIL image does.
+ *
+ * Normalisation constants (per channel, pixel scaled to [0, 1]), set by every loader from
+ * the dataset name (lbbt_dataset_norm_lookup); a name not in the table gets the per-channel
+ * mean/std of the loaded pixels (lbbt_dataset_compute_norm):
+ *     fashion-mnist  mean 0.2860                     std 0.3530
+ *     mnist          mean 0.1307                     std 0.3081
+ *     cifar10        mean (0.4914, 0.4822, 0.4465)   std (0.2470, 0.2435, 0.2616)
+ *     cifar100       mean (0.5071, 0.4865, 0.4409)   std (0.2673, 0.2564, 0.2762)
+ *     folder, imagenet, tiny-imagenet
+ *                    mean (0.485, 0.456, 0.406)      std (0.229, 0.224, 0.225)   (ImageNet)
+ *
+ * Datasets and default locations used by lbbt_dataset_open when spec->root is "":
+ *     fashion-mnist  /usr/share/datasets/fashion-mnist          (Debian dataset-fashion-mnist)
+ *     mnist          $LBBT_DATA/mnist
+ *     cifar10        $LBBT_DATA/cifar-10-batches-bin            (the "binary version" tarball)
+ *     cifar100       $LBBT_DATA/cifar-100-binary
+ *     tiny-imagenet  $LBBT_DATA/tiny-imagenet-200               (folder layout, see below)
+ *     imagenet       $LBBT_DATA/imagenet                        (folder layout)
+ *     folder         (no default: spec->root is required)
+ * $LBBT_DATA defaults to "data" (relative to the working directory) when unset.
+ *
+ * File formats:
+ *   IDX (MNIST, Fashion-MNIST): {train,t10k}-{images-idx3,labels-idx1}-ubyte, gzip-compressed
+ *   (".gz", tried first) or plain.
+ *   CIFAR-10: data_batch_1..5.bin (train) and test_batch.bin, records of 1 label byte + 3072
+ *   pixel bytes.  CIFAR-100: train.bin and test.bin, records of 1 coarse + 1 fine label byte
+ *   + 3072 pixel bytes; the fine labels (100 classes) are used.
+ *   Folders (torchvision ImageFolder): root/train/<class>/ holds files ending in .JPEG, .jpg,
+ *   .jpeg or .png (any case) at any depth, so Tiny-ImageNet's train/<wnid>/images/ works;
+ *   classes are the sorted sub-folder names of root/train, images are taken in sorted path
+ *   order.  The test split is root/val/<class>/ (classes must be train classes) or, when
+ *   root/val/images/ and root/val/val_annotations.txt exist, Tiny-ImageNet's layout (lines
+ *   "file<TAB>wnid<TAB>..."; images in annotation order).  Images become RGB as PIL's
+ *   convert("RGB") makes them: grey replicated, alpha dropped (not composited), palettes
+ *   expanded, 16-bit samples cut to their high byte; CMYK JPEGs (a few in ImageNet) are
+ *   converted as Adobe inverted CMYK.  The decoder is chosen by magic bytes, not extension;
+ *   a truncated JPEG is an error, libjpeg's other warnings are not.
+ *
+ * Resizing (spec->image_size, or lbbt_dataset_resize) is bilinear with half-pixel centres
+ * (PyTorch interpolate(mode="bilinear", align_corners=False), no antialiasing) to a square
+ * image_size x image_size; aspect ratio is not kept.  JPEGs much larger than the target are
+ * first reduced by libjpeg's DCT scaling to no less than the target side, so the bilinear
+ * step never shrinks by more than 2x.
+ *
+ * Class-balanced subsets (spec->limit, spec->test_limit): with K classes and a limit L,
+ * every class gets floor(L/K) images and L mod K classes get one more; those classes are the
+ * first L mod K of a permutation of the classes drawn from (subset_seed, "subset-extra-<split>").
+ * Class c's images are drawn without replacement from the stream (subset_seed,
+ * "subset-<split>", c), independent of the other classes, and kept in file order.  So every
+ * run and arm with the same subset_seed sees the same images.  A limit above N, or a class
+ * with fewer images than its share, is LBBT_E_INPUT.
+ *
+ * Ownership: every lbbt_dataset returned by a function here belongs to the caller and is
+ * released with lbbt_dataset_free; likewise lbbt_batcher_create / lbbt_batcher_free. */
+#ifndef LBBT_DATASET_H
+#define LBBT_DATASET_H
+#include <stdint.h>
+
+#include "lbbt/spec.h"
+#include "lbbt/status.h"
+
+typedef struct lbbt_dataset {
+  int64_t n;              /* number of images */
+  int channels;           /* C: 1 (MNIST family) or 3 */
+  int height, width;      /* H, W */
+  int num_classes;        /* labels lie in [0, num_classes) */
+  uint8_t *pixels;        /* u8 [n, C, H, W], owned */
+  int32_t *labels;        /* int32 [n], owned: the true labels */
+  float mean[3], std[3];  /* per-channel normalisation, on pixels scaled to [0, 1] */
+  char **class_names;     /* [num_classes] owned strings, or NULL when unknown */
+  char *source;           /* provenance, owned: "fashion-mnist train (/path), 2000 class-
+                             balanced of 60000, subset seed 0" */
+} lbbt_dataset;
+
+/* ---- lifecycle and access ------------------------------------------------------------- */
+/* A zero-filled dataset of n images (n >= 0, dims >= 1, channels 1 or 3, num_classes >= 1),
+ * normalisation mean 0 / std 1, no class names, empty source. */
+lbbt_status lbbt_dataset_create(int64_t n, int channels, int height, int width, int num_classes,
+                                lbbt_dataset **out);
+void lbbt_dataset_free(lbbt_dataset *ds);
+/* Replace / extend the provenance string (printf format). */
+lbbt_status lbbt_dataset_set_source(lbbt_dataset *ds, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+lbbt_status lbbt_dataset_append_source(lbbt_dataset *ds, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Copy n class names (strings are copied). */
+lbbt_status lbbt_dataset_set_class_names(lbbt_dataset *ds, const char *const *names, int n);
+/* Pixels per image, C*H*W. */
+int64_t lbbt_dataset_image_numel(const lbbt_dataset *ds);
+/* Normalised f32 [C, H, W] of image i into out. */
+void lbbt_dataset_image_f32(const lbbt_dataset *ds, int64_t i, float *out);
+/* Gather n images by index into images f32 [n, C, H, W] (normalised) and, when labels_out is
+ * not NULL, their labels from `labels` (NULL = ds->labels).  Indices are checked (E_INPUT). */
+lbbt_status lbbt_dataset_gather_f32(const lbbt_dataset *ds, const int32_t *idx, int64_t n,
+                                    const int32_t *labels, float *images, int32_t *labels_out);
+
+/* ---- normalisation --------------------------------------------------------------------- */
+/* The constants above for a dataset name: returns 1 and fills mean/std (all three entries;
+ * a grey dataset repeats its one value) if known, 0 otherwise. */
+int lbbt_dataset_norm_lookup(const char *name, float mean[3], float std[3]);
+/* Set ds->mean/std to the per-channel statistics of its pixels (std floored at 1e-3). */
+void lbbt_dataset_compute_norm(lbbt_dataset *ds);
+
+/* ---- loaders (all errors naming the file are LBBT_E_INPUT; see the header comment) --- */
+/* IDX images (magic 0x00000803, u8, [N, H, W]) and labels (magic 0x00000801, u8, [N]),
+ * gzip or plain.  `name` ("fashion-mnist", "mnist", or NULL) picks normalisation and class
+ * names; num_classes is 10 for those names, else max label + 1. */
+lbbt_status lbbt_dataset_load_idx(const char *images_path, const char *labels_path,
+                                  const char *name, lbbt_dataset **out);
+/* CIFAR-10 / CIFAR-100 binary version from root (train: 1 = train split, 0 = test). */
+lbbt_status lbbt_dataset_load_cifar10(const char *root, int train, lbbt_dataset **out);
+lbbt_status lbbt_dataset_load_cifar100(const char *root, int train, lbbt_dataset **out);
+/* Image folder (ImageNet / Tiny-ImageNet layout).  image_size 0 keeps the native size, which
+ * must then be the same for every image.  limit > 0 picks a class-balanced subset (rules
+ * above, seed subset_seed) BEFORE decoding, so a 2000-image ImageNet subset decodes 2000
+ * files.  Decoding runs on OpenMP threads; the result does not depend on their number.
+ * `name` picks normalisation (NULL = "folder"). */
+lbbt_status lbbt_dataset_load_folder(const char *root, int train, int image_size, int64_t limit,
+                                     uint64_t subset_seed, const char *name, lbbt_dataset **out);
+/* The front door: spec->dataset in lbbt_dataset_names(), spec->root ("" = default above),
+ * train 1 = train split (spec->limit), 0 = test split (spec->test_limit); applies the
+ * class-balanced subset with spec->subset_seed and the resize to spec->image_size, and
+ * writes the provenance string.  Augmentation fields of spec are for lbbt_batcher. */
+lbbt_status lbbt_dataset_open(const lbbt_data_spec *spec, int train, lbbt_dataset **out);
+/* NULL-terminated list of the names lbbt_dataset_open accepts (for spec validation). */
+const char *const *lbbt_dataset_names(void);
+/* The folder lbbt_dataset_open reads for `name` when root is "" (into buf, size n);
+ * LBBT_E_INPUT for an unknown name or "folder". */
+lbbt_status lbbt_dataset_default_root(const char *name, char *buf, int n);
+
+/* ---- subsets and resizing ------------------------------------------------------------- */
+/* The class-balanced choice of `limit` indices (0 < limit <= n) out of labels [n], sorted
+ * ascending, into out_idx [limit].  `split_tag` ("train"/"test") keys the streams so both
+ * splits draw independently from one seed.  `what` names the data in error messages. */
+lbbt_status lbbt_subset_balanced(const int32_t *labels, int64_t n, int num_classes,
+                                 int64_t limit, uint64_t seed, const char *split_tag,
+                                 const char *what, int32_t *out_idx);
+/* A new dataset with images idx[0..n) of src (copies pixels, labels, names, normalisation
+ * and source). */
+lbbt_status lbbt_dataset_subset(const lbbt_dataset *src, const int32_t *idx, int64_t n,
+                                lbbt_dataset **out);
+/* Resize every image in place to height x width (bilinear, see above); no-op when equal. */
+lbbt_status lbbt_dataset_resize(lbbt_dataset *ds, int height, int width);
+/* Bilinear resize of one u8 [C, sh, sw] image to [C, dh, dw] (half-pixel centres). */
+void lbbt_resize_bilinear_u8(const uint8_t *src, int channels, int sh, int sw, uint8_t *dst,
+                             int dh, int dw);
+
+/* ---- synthetic data (tests and smoke runs only; real data is the default everywhere) -- */
+/* n images (labels i % classes, so balanced) of C x H x W: each class has a smooth random
+ * prototype (a 4x4 grid per channel, bilinearly upsampled) drawn from (seed,
+ * "synthetic-prototype", class); an image is its prototype plus per-pixel noise from
+ * (seed, "synthetic-noise", i), so a small model can learn the classes.  Normalisation is
+ * computed from the pixels. */
+lbbt_status lbbt_dataset_synthetic(int64_t n, int classes, int channels, int height, int width,
+                                   uint64_t seed, lbbt_dataset **out);
+
+/* ---- batching ------------------------------------------------------------------------- */
+typedef struct lbbt_batcher_config {
+  int batch_size;         /* B >= 1 */
+  int drop_last;          /* 1: drop the final partial batch; 0: keep it (fewer than B) */
+  int shuffle;            /* 1: seeded permutation per epoch; 0: dataset order (evaluation) */
+  int crop_padding;       /* random crop: pad by this many black pixels (raw value 0, as
+                             torchvision RandomCrop(padding=p) before Normalize), crop back
+                             to H x W at a uniform offset; 0 = off */
+  int flip;               /* 1: horizontal flip with probability 1/2 (after the crop) */
+  uint64_t seed;          /* the run's seed */
+  const int32_t *labels;  /* borrowed int32 [n] to serve instead of ds->labels (e.g. from
+                             lbbt_labels_randomize); NULL = ds->labels; must outlive batcher */
+} lbbt_batcher_config;
+
+/* Streams: epoch e's order is a Fisher-Yates permutation from (seed, "shuffle", e); sample
+ * i's augmentation in epoch e comes from (seed, "augment", e << 32 | i), keyed by dataset
+ * index, so it depends on neither batch size, position nor thread count, and a run resumed
+ * at (epoch, batch) reproduces the same images.  No allocation after create. */
+typedef struct lbbt_batcher lbbt_batcher;
+lbbt_status lbbt_batcher_create(const lbbt_dataset *ds, const lbbt_batcher_config *cfg,
+                                lbbt_batcher **out);
+void lbbt_batcher_free(lbbt_batcher *b);
+/* Batches per epoch: ceil(n / B), or floor(n / B) with drop_last. */
+int64_t lbbt_batcher_num_batches(const lbbt_batcher *b);
+/* Compute epoch `epoch`'s order (epoch >= 0); call before lbbt_batcher_get. */
+void lbbt_batcher_start_epoch(lbbt_batcher *b, int64_t epoch);
+/* Fill batch `batch` (0 <= batch < num_batches) of the current epoch: images f32
+ * [B, C, H, W] normalised and augmented, labels int32 [B], and when not NULL the dataset
+ * indices int32 [B]; *count = samples written (B, or fewer for a kept last batch).
+ * Buffers are the caller's, sized for B samples. */
+lbbt_status lbbt_batcher_get(lbbt_batcher *b, int64_t batch, float *images, int32_t *labels,
+                             int32_t *indices, int *count);
+/* The current epoch's order, int32 [n] (dataset indices), owned by the batcher. */
+const int32_t *lbbt_batcher_order(const lbbt_batcher *b);
+
+/* ---- label corruption (Zhang et al. 2017, "Understanding deep learning requires
+ *      rethinking generalization") ------------------------------------------------------ */
+/* Exactly m = round(ratio * n) indices, the first m of a permutation from (seed,
+ * "label-corruption-order", 0), get a label drawn uniformly from [0, num_classes) by the
+ * stream (seed, "label-corruption-value", index).  The new label may equal the true one (as
+ * in Zhang et al.), so about m/num_classes of them keep their true class; `corrupted` still
+ * marks all m (1 = replaced).  Because the order and each index's label depend only on the
+ * seed, the corrupted set at a smaller ratio is a subset of that at a larger one and shares
+ * its labels.  out_labels may equal true_labels; corrupted [n] may be NULL.  Use it for the
+ * training split only: test sets keep their true labels.  ratio outside [0, 1] is E_INPUT. */
+lbbt_status lbbt_labels_randomize(const int32_t *true_labels, int64_t n, int num_classes,
+                                  double ratio, uint64_t seed, int32_t *out_labels,
+                                  uint8_t *corrupted);
+
+#endif

@@ -1,0 +1,28 @@
+/* Helpers shared by the dataset sources in core/src/data/ (not part of the public API). */
+#ifndef LBBT_DATA_INTERNAL_H
+#define LBBT_DATA_INTERNAL_H
+#include <stdint.h>
+
+#include "lbbt/dataset.h"
+
+/* Decode one JPEG or PNG (chosen by magic bytes) to RGB u8 [3, *h, *w] in *out (malloc'd,
+ * the caller frees).  target_side > 0: bilinear resize to target_side x target_side (a JPEG
+ * is first shrunk by DCT scaling to no less than target_side); 0: native size.  Errors are
+ * LBBT_E_INPUT naming the file and set the calling thread's message. */
+lbbt_status lbbt_image_decode_rgb(const char *path, int target_side, uint8_t **out, int *h,
+                                  int *w);
+
+/* Read the whole file at path (E_INPUT naming it when missing or unreadable). */
+lbbt_status lbbt_read_file(const char *path, uint8_t **data, int64_t *size);
+
+/* Apply the class-balanced subset `limit` (0 = keep all) to *ds in place, appending
+ * ", L class-balanced of N, subset seed S" (or ", all N") to its source. */
+lbbt_status lbbt_dataset_apply_limit(lbbt_dataset **ds, int64_t limit, uint64_t seed,
+                                     const char *split_tag);
+
+/* Class names of the built-in datasets (NULL-free arrays of the stated length). */
+extern const char *const lbbt_fashion_mnist_classes[10];
+extern const char *const lbbt_cifar10_classes[10];
+extern const char *const lbbt_cifar100_classes[100];
+
+#endif
