@@ -1,0 +1,311 @@
+/* HDF5 helpers: error reporting, properties, attributes, link listing, opening lbbt files. */
+#include "h5util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void h5u_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* The deepest entry of HDF5's error stack is the most specific reason ("unable to open
+ * file: name = '...', errno = 2, ..."); the outer ones only repeat the API call. */
+typedef struct {
+  char desc[512];
+} h5u_reason;
+
+static herr_t take_deepest(unsigned n, const H5E_error2_t *err, void *data) {
+  h5u_reason *r = data;
+  if (err && err->desc && err->desc[0]) snprintf(r->desc, sizeof r->desc, "%s", err->desc);
+  else if (err && err->func_name) snprintf(r->desc, sizeof r->desc, "failed in %s", err->func_name);
+  return 0;
+}
+
+lbbt_status h5u_fail(lbbt_status code, const char *file, const char *fmt, ...) {
+  char what[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  h5u_reason r = {{0}};
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, take_deepest, &r);
+  H5Eclear2(H5E_DEFAULT);
+  if (r.desc[0]) return lbbt_fail(code, "%s: %s (HDF5: %s)", file, what, r.desc);
+  return lbbt_fail(code, "%s: %s", file, what);
+}
+
+hid_t h5u_fapl(void) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl < 0) return fapl;
+  if (H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
+      H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI) < 0) {
+    H5Pclose(fapl);
+    return -1;
+  }
+#if H5_VERSION_GE(1, 10, 7)
+  /* Keep HDF5's locking, but do not refuse to open on file systems that lack flock. */
+  H5Pset_file_locking(fapl, 1, 1);
+#endif
+  return fapl;
+}
+
+static const unsigned CRT_ORDER = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
+/* Attributes always stay in the object header ("compact"), never in dense storage: HDF5
+ * before 1.14.4 crashes in H5Ocopy on dense-stored variable-length string attributes
+ * (HDFGroup/hdf5#2414), and commits copy runs with H5Ocopy.  The object header has no
+ * practical limit on the number of attributes; each one here holds a heap reference. */
+static const unsigned MAX_COMPACT_ATTRS = 65535, MIN_DENSE_ATTRS = 65535;
+
+static herr_t set_order_and_compact(hid_t plist) {
+  if (H5Pset_link_creation_order(plist, CRT_ORDER) < 0 ||
+      H5Pset_attr_creation_order(plist, CRT_ORDER) < 0 ||
+      H5Pset_attr_phase_change(plist, MAX_COMPACT_ATTRS, MIN_DENSE_ATTRS) < 0)
+    return -1;
+  return 0;
+}
+
+hid_t h5u_fcpl(void) {
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+  if (fcpl < 0) return fcpl;
+  if (set_order_and_compact(fcpl) < 0) {
+    H5Pclose(fcpl);
+    return -1;
+  }
+  return fcpl;
+}
+
+hid_t h5u_group_create(hid_t loc, const char *name) {
+  hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  if (gcpl < 0) return gcpl;
+  hid_t g = -1;
+  if (set_order_and_compact(gcpl) >= 0) g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  H5Pclose(gcpl);
+  return g;
+}
+
+static herr_t attr_write(hid_t obj, const char *name, hid_t file_type, hid_t mem_type,
+                         const void *buf) {
+  if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) return -1;
+  hid_t space = H5Screate(H5S_SCALAR);
+  if (space < 0) return -1;
+  hid_t attr = H5Acreate2(obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t st = attr < 0 ? -1 : H5Awrite(attr, mem_type, buf);
+  if (attr >= 0 && H5Aclose(attr) < 0) st = -1;
+  H5Sclose(space);
+  return st;
+}
+
+herr_t h5u_attr_write_str(hid_t obj, const char *name, const char *value) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  if (type < 0) return -1;
+  herr_t st = -1;
+  if (H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0) {
+    const char *v = value ? value : "";
+    st = attr_write(obj, name, type, type, &v);
+  }
+  H5Tclose(type);
+  return st;
+}
+
+herr_t h5u_attr_write_i32(hid_t obj, const char *name, int32_t value) {
+  return attr_write(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT32, &value);
+}
+
+static char *text_dup(const char *s) {
+  char *d = strdup(s ? s : "");
+  return d;
+}
+
+static herr_t read_string_attr(hid_t attr, hid_t type, char **out) {
+  if (H5Tis_variable_str(type) > 0) {
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    char *p = NULL;
+    herr_t st = -1;
+    if (mem >= 0 && H5Tset_size(mem, H5T_VARIABLE) >= 0 &&
+        H5Tset_cset(mem, H5Tget_cset(type)) >= 0)
+      st = H5Aread(attr, mem, &p);
+    if (mem >= 0) H5Tclose(mem);
+    if (st < 0) return -1;
+    *out = text_dup(p);
+    H5free_memory(p);
+    return *out ? 0 : -1;
+  }
+  size_t size = H5Tget_size(type);
+  if (size == 0) return -1;
+  char *buf = calloc(size + 1, 1);
+  if (!buf) return -1;
+  hid_t mem = H5Tcopy(type);
+  herr_t st = mem < 0 ? -1 : H5Aread(attr, mem, buf);
+  if (mem >= 0) H5Tclose(mem);
+  if (st < 0) {
+    free(buf);
+    return -1;
+  }
+  *out = buf;
+  return 0;
+}
+
+herr_t h5u_attr_read_text(hid_t obj, const char *name, char **out) {
+  *out = NULL;
+  hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+  if (attr < 0) return -1;
+  hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
+  herr_t st = -1;
+  if (type >= 0 && space >= 0) {
+    hssize_t npoints = H5Sget_simple_extent_npoints(space);
+    H5T_class_t cls = H5Tget_class(type);
+    char buf[64];
+    if (npoints == 1 && cls == H5T_STRING) {
+      st = read_string_attr(attr, type, out);
+    } else if (npoints == 1 && cls == H5T_INTEGER) {
+      long long v;
+      if (H5Aread(attr, H5T_NATIVE_LLONG, &v) >= 0) {
+        snprintf(buf, sizeof buf, "%lld", v);
+        *out = text_dup(buf);
+        st = *out ? 0 : -1;
+      }
+    } else if (npoints == 1 && cls == H5T_FLOAT) {
+      double v;
+      if (H5Aread(attr, H5T_NATIVE_DOUBLE, &v) >= 0) {
+        snprintf(buf, sizeof buf, "%.17g", v);
+        *out = text_dup(buf);
+        st = *out ? 0 : -1;
+      }
+    } else {
+      snprintf(buf, sizeof buf, "<%lld values of class %d>", (long long)npoints, (int)cls);
+      *out = text_dup(buf);
+      st = *out ? 0 : -1;
+    }
+  }
+  if (type >= 0) H5Tclose(type);
+  if (space >= 0) H5Sclose(space);
+  H5Aclose(attr);
+  return st;
+}
+
+void h5u_free_names(char **names, int n) {
+  if (!names) return;
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(names);
+}
+
+static herr_t link_names_by(hid_t group, H5_index_t index, char ***names, int *n) {
+  H5G_info_t info;
+  if (H5Gget_info(group, &info) < 0) return -1;
+  char **list = calloc(info.nlinks ? info.nlinks : 1, sizeof *list);
+  if (!list) return -1;
+  for (hsize_t i = 0; i < info.nlinks; i++) {
+    ssize_t len = H5Lget_name_by_idx(group, ".", index, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
+    if (len < 0 || !(list[i] = malloc((size_t)len + 1)) ||
+        H5Lget_name_by_idx(group, ".", index, H5_ITER_INC, i, list[i], (size_t)len + 1,
+                           H5P_DEFAULT) < 0) {
+      h5u_free_names(list, (int)info.nlinks);
+      return -1;
+    }
+  }
+  *names = list;
+  *n = (int)info.nlinks;
+  return 0;
+}
+
+herr_t h5u_link_names(hid_t group, char ***names, int *n) {
+  /* Files written elsewhere may not track creation order: fall back to name order. */
+  if (link_names_by(group, H5_INDEX_CRT_ORDER, names, n) >= 0) return 0;
+  H5Eclear2(H5E_DEFAULT);
+  return link_names_by(group, H5_INDEX_NAME, names, n);
+}
+
+typedef struct {
+  char **names;
+  int n, cap;
+  int failed;
+} name_list;
+
+static herr_t collect_attr_name(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
+  name_list *l = data;
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 16;
+    char **grown = realloc(l->names, (size_t)cap * sizeof *grown);
+    if (!grown) {
+      l->failed = 1;
+      return -1;
+    }
+    l->names = grown;
+    l->cap = cap;
+  }
+  if (!(l->names[l->n] = strdup(name))) {
+    l->failed = 1;
+    return -1;
+  }
+  l->n++;
+  return 0;
+}
+
+static herr_t attr_names_by(hid_t obj, H5_index_t index, char ***names, int *n) {
+  name_list l = {0};
+  hsize_t idx = 0;
+  if (H5Aiterate2(obj, index, H5_ITER_INC, &idx, collect_attr_name, &l) < 0 || l.failed) {
+    h5u_free_names(l.names, l.n);
+    return -1;
+  }
+  *names = l.names;
+  *n = l.n;
+  return 0;
+}
+
+herr_t h5u_attr_names(hid_t obj, char ***names, int *n) {
+  if (attr_names_by(obj, H5_INDEX_CRT_ORDER, names, n) >= 0) return 0;
+  H5Eclear2(H5E_DEFAULT);
+  return attr_names_by(obj, H5_INDEX_NAME, names, n);
+}
+
+int h5u_valid_name(const char *name) {
+  if (!name || !name[0] || strlen(name) >= 256) return 0;
+  if (strchr(name, '/') || !strcmp(name, ".")) return 0;
+  return 1;
+}
+
+lbbt_status h5u_open_lbbt(const char *path, const char *kind, const char *what, hid_t *fid) {
+  h5u_quiet();
+  *fid = -1;
+  if (access(path, R_OK) != 0)
+    return lbbt_fail(LBBT_E_INPUT, "%s: cannot read %s: %s", path, what, strerror(errno));
+  htri_t is_h5 = H5Fis_hdf5(path);
+  if (is_h5 == 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return lbbt_fail(LBBT_E_INPUT, "%s: not an HDF5 file, so not an lbbt %s", path, what);
+  }
+  hid_t fapl = h5u_fapl();
+  hid_t f = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  if (fapl >= 0) H5Pclose(fapl);
+  if (is_h5 < 0 || f < 0)
+    return h5u_fail(LBBT_E_INPUT, path,
+                    "cannot open this HDF5 file (truncated or damaged?); move it aside and "
+                    "rerun to start a fresh %s", what);
+  char *format = NULL;
+  if (H5Aexists(f, "lbbt_format") <= 0 || h5u_attr_read_text(f, "lbbt_format", &format) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    H5Fclose(f);
+    return lbbt_fail(LBBT_E_INPUT,
+                     "%s: an HDF5 file but not an lbbt %s (it has no root attribute "
+                     "lbbt_format); was it written by another program?", path, what);
+  }
+  size_t klen = strlen(kind);
+  lbbt_status st = LBBT_OK;
+  if (strncmp(format, kind, klen) != 0 || format[klen] != '/')
+    st = lbbt_fail(LBBT_E_INPUT, "%s: lbbt_format is '%s', not '%s/1': this is not an lbbt %s",
+                   path, format, kind, what);
+  else if (strcmp(format + klen + 1, "1") != 0)
+    st = lbbt_fail(LBBT_E_UNSUPPORTED,
+                   "%s: written as '%s' by a newer lbbt; this lbbt reads '%s/1' (upgrade lbbt)",
+                   path, format, kind);
+  free(format);
+  if (st != LBBT_OK) {
+    H5Fclose(f);
+    return st;
+  }
+  *fid = f;
+  return LBBT_OK;
+}
