@@ -1,0 +1,252 @@
+/* Elementwise ops: add, mul (trailing broadcast), scale, gelu, silu, relu.
+ *
+ * add/mul/scale/relu are memory-bound one-liners: plain C loops (OpenMP + SIMD) that fuse
+ * the gradient accumulation (+=) into the same pass are as fast as any primitive.
+ * gelu and silu use oneDNN eltwise primitives (eltwise_gelu_tanh, eltwise_gelu_erf,
+ * eltwise_swish with alpha = 1) forward and backward: their JIT kernels vectorise tanh,
+ * erf and exp, which the C library does not.  The backward primitive writes dx into arena
+ * scratch, then it is accumulated into x->grad. */
+#include <string.h>
+
+#include "dnnl_util.h"
+#include "lbbt/ops.h"
+#include "op_util.h"
+
+/* ---- add / mul with trailing broadcast ------------------------------------------------ */
+/* b's shape must equal the trailing part of a's (same shape included). */
+static lbbt_status check_broadcast(const char *op, const lbbt_tensor *a, const lbbt_tensor *b) {
+  char sa[OP_SHAPE_BUF], sb[OP_SHAPE_BUF];
+  int ok = b->ndim <= a->ndim;
+  for (int i = 0; ok && i < b->ndim; i++) ok = b->shape[i] == a->shape[a->ndim - b->ndim + i];
+  if (!ok)
+    return lbbt_fail(LBBT_E_SHAPE,
+                     "%s: a %s and b %s: b's shape must equal a's or a trailing part of it", op,
+                     op_shape(a, sa), op_shape(b, sb));
+  return LBBT_OK;
+}
+
+typedef enum { BIN_ADD, BIN_MUL } binary_kind;
+
+/* out[r, j] = a[r, j] (+ or *) b[j]; a seen as [reps, nb]. */
+static void binary_forward(binary_kind k, float *restrict out, const float *restrict a,
+                           const float *restrict b, int64_t reps, int64_t nb) {
+  if (reps == 1) {
+#pragma omp parallel for simd if (nb >= LBBT_PAR_MIN_ELEMS) schedule(static)
+    for (int64_t j = 0; j < nb; j++) out[j] = k == BIN_ADD ? a[j] + b[j] : a[j] * b[j];
+    return;
+  }
+#pragma omp parallel for if (reps * nb >= LBBT_PAR_MIN_ELEMS) schedule(static)
+  for (int64_t r = 0; r < reps; r++) {
+    const float *ar = a + r * nb;
+    float *o = out + r * nb;
+    if (k == BIN_ADD) {
+#pragma omp simd
+      for (int64_t j = 0; j < nb; j++) o[j] = ar[j] + b[j];
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < nb; j++) o[j] = ar[j] * b[j];
+    }
+  }
+}
+
+static lbbt_status binary_backward(lbbt_tape *t, const lbbt_op_record *rec, binary_kind k) {
+  lbbt_tensor *a = rec->in[0], *b = rec->in[1];
+  const float *g = rec->out->grad;
+  int64_t nb = b->numel, reps = a->numel / nb;
+  if (a->requires_grad) {
+    if (k == BIN_ADD) {
+      op_accumulate(a->grad, g, a->numel);
+    } else {
+      float *da = a->grad;
+      const float *bd = b->data;
+#pragma omp parallel for if (a->numel >= LBBT_PAR_MIN_ELEMS) schedule(static)
+      for (int64_t r = 0; r < reps; r++) {
+#pragma omp simd
+        for (int64_t j = 0; j < nb; j++) da[r * nb + j] += g[r * nb + j] * bd[j];
+      }
+    }
+  }
+  if (!b->requires_grad) return LBBT_OK;
+  if (reps == 1) { /* same shape: no reduction */
+    if (k == BIN_ADD) {
+      op_accumulate(b->grad, g, nb);
+    } else {
+      float *db = b->grad;
+      const float *ad = a->data;
+#pragma omp parallel for simd if (nb >= LBBT_PAR_MIN_ELEMS) schedule(static)
+      for (int64_t j = 0; j < nb; j++) db[j] += g[j] * ad[j];
+    }
+    return LBBT_OK;
+  }
+  if (k == BIN_ADD) {
+    op_colsum_accumulate(b->grad, g, reps, nb);
+    return LBBT_OK;
+  }
+  /* db[j] += sum_r g[r, j] * a[r, j]: form the products in scratch, then reduce columns. */
+  float *prod = op_scratch(t, a->numel);
+  if (!prod) return LBBT_E_NOMEM;
+  const float *ad = a->data;
+#pragma omp parallel for simd if (a->numel >= LBBT_PAR_MIN_ELEMS) schedule(static)
+  for (int64_t i = 0; i < a->numel; i++) prod[i] = g[i] * ad[i];
+  op_colsum_accumulate(b->grad, prod, reps, nb);
+  return LBBT_OK;
+}
+
+static lbbt_status add_backward(lbbt_tape *t, const lbbt_op_record *rec) {
+  return binary_backward(t, rec, BIN_ADD);
+}
+static lbbt_status mul_backward(lbbt_tape *t, const lbbt_op_record *rec) {
+  return binary_backward(t, rec, BIN_MUL);
+}
+
+static lbbt_status binary_op(lbbt_tape *t, binary_kind k, lbbt_tensor *a, lbbt_tensor *b,
+                             lbbt_tensor **out) {
+  const char *name = k == BIN_ADD ? "add" : "mul";
+  *out = NULL;
+  LBBT_TRY(check_broadcast(name, a, b));
+  LBBT_TRY(lbbt_tape_tensor(t, a->ndim, a->shape, out));
+  binary_forward(k, (*out)->data, a->data, b->data, a->numel / b->numel, b->numel);
+  lbbt_tensor *in[2] = {a, b};
+  return lbbt_tape_push(t, name, k == BIN_ADD ? add_backward : mul_backward, *out, in, 2, NULL,
+                        0);
+}
+
+lbbt_status lbbt_add(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_tensor **out) {
+  return binary_op(t, BIN_ADD, a, b, out);
+}
+lbbt_status lbbt_mul(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_tensor **out) {
+  return binary_op(t, BIN_MUL, a, b, out);
+}
+
+/* ---- scale ---------------------------------------------------------------------------- */
+typedef struct scale_ctx {
+  float s;
+} scale_ctx;
+
+static lbbt_status scale_backward(lbbt_tape *t, const lbbt_op_record *rec) {
+  const scale_ctx *c = rec->ctx;
+  lbbt_tensor *x = rec->in[0];
+  const float *g = rec->out->grad, s = c->s;
+  float *dx = x->grad;
+#pragma omp parallel for simd if (x->numel >= LBBT_PAR_MIN_ELEMS) schedule(static)
+  for (int64_t i = 0; i < x->numel; i++) dx[i] += s * g[i];
+  return LBBT_OK;
+}
+
+lbbt_status lbbt_scale(lbbt_tape *t, lbbt_tensor *x, float s, lbbt_tensor **out) {
+  *out = NULL;
+  LBBT_TRY(lbbt_tape_tensor(t, x->ndim, x->shape, out));
+  float *y = (*out)->data;
+  const float *xd = x->data;
+#pragma omp parallel for simd if (x->numel >= LBBT_PAR_MIN_ELEMS) schedule(static)
+  for (int64_t i = 0; i < x->numel; i++) y[i] = s * xd[i];
+  scale_ctx c = {s};
+  return lbbt_tape_push(t, "scale", scale_backward, *out, &x, 1, &c, sizeof c);
+}
+
+/* ---- relu ----------------------------------------------------------------------------- */
+static lbbt_status relu_backward(lbbt_tape *t, const lbbt_op_record *rec) {
+  lbbt_tensor *x = rec->in[0];
+  const float *g = rec->out->grad, *xd = x->data;
+  float *dx = x->grad;
+#pragma omp parallel for simd if (x->numel >= LBBT_PAR_MIN_ELEMS) schedule(static)
+  for (int64_t i = 0; i < x->numel; i++) dx[i] += xd[i] > 0.0f ? g[i] : 0.0f;
+  return LBBT_OK;
+}
+
+lbbt_status lbbt_relu(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out) {
+  *out = NULL;
+  LBBT_TRY(lbbt_tape_tensor(t, x->ndim, x->shape, out));
+  float *y = (*out)->data;
+  const float *xd = x->data;
+#pragma omp parallel for simd if (x->numel >= LBBT_PAR_MIN_ELEMS) schedule(static)
+  for (int64_t i = 0; i < x->numel; i++) y[i] = xd[i] > 0.0f ? xd[i] : 0.0f;
+  return lbbt_tape_push(t, "relu", relu_backward, *out, &x, 1, NULL, 0);
+}
+
+/* ---- gelu / silu on oneDNN eltwise ---------------------------------------------------- */
+typedef struct eltwise_problem {
+  dnnl_alg_kind_t alg;
+  float alpha;
+  int backward;
+  dnnl_memory_desc_t md; /* the tensor as 1-D [numel]: every shape with that numel shares it */
+} eltwise_problem;
+
+static dnnl_status_t eltwise_build(dnnl_primitive_desc_t *pd, dnnl_engine_t engine,
+                                   dnnl_primitive_attr_t attr, const void *user) {
+  const eltwise_problem *p = user;
+  dnnl_eltwise_desc_t fd;
+  dnnl_status_t s =
+      dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training, p->alg, &p->md, p->alpha, 0.f);
+  if (s != dnnl_success) return s;
+  if (!p->backward) return dnnl_primitive_desc_create(pd, &fd, attr, engine, NULL);
+  /* The backward descriptor needs the forward one as a hint. */
+  dnnl_primitive_desc_t hint;
+  if ((s = dnnl_primitive_desc_create(&hint, &fd, NULL, engine, NULL)) != dnnl_success) return s;
+  dnnl_eltwise_desc_t bd;
+  s = dnnl_eltwise_backward_desc_init(&bd, p->alg, &p->md, &p->md, p->alpha, 0.f);
+  if (s == dnnl_success) s = dnnl_primitive_desc_create(pd, &bd, attr, engine, hint);
+  dnnl_primitive_desc_destroy(hint);
+  return s;
+}
+
+static lbbt_status eltwise_prim(const char *op, dnnl_alg_kind_t alg, float alpha, int backward,
+                                int64_t numel, lbbt_dnnl_prim **prim) {
+  eltwise_problem p;
+  memset(&p, 0, sizeof p);
+  p.alg = alg;
+  p.alpha = alpha;
+  p.backward = backward;
+  LBBT_TRY(lbbt_dnnl_md(&p.md, 1, &numel));
+  char key[LBBT_DNNL_KEY_MAX] = "";
+  lbbt_dnnl_key_add(key, "%s alg=%d alpha=%g", backward ? "bwd" : "fwd", (int)alg, alpha);
+  lbbt_dnnl_key_md(key, "data", &p.md);
+  return lbbt_dnnl_prim_get(op, key, eltwise_build, &p, prim);
+}
+
+typedef struct eltwise_ctx {
+  dnnl_alg_kind_t alg;
+  float alpha;
+} eltwise_ctx;
+
+static lbbt_status eltwise_backward(lbbt_tape *t, const lbbt_op_record *rec) {
+  const eltwise_ctx *c = rec->ctx;
+  lbbt_tensor *x = rec->in[0];
+  lbbt_dnnl_prim *prim;
+  LBBT_TRY(eltwise_prim(rec->op_name, c->alg, c->alpha, 1, x->numel, &prim));
+  float *dx = op_scratch(t, x->numel);
+  if (!dx) return LBBT_E_NOMEM;
+  lbbt_dnnl_arg args[3] = {{DNNL_ARG_SRC, x->data},
+                           {DNNL_ARG_DIFF_DST, rec->out->grad},
+                           {DNNL_ARG_DIFF_SRC, dx}};
+  LBBT_TRY(lbbt_dnnl_prim_exec(prim, args, 3));
+  op_accumulate(x->grad, dx, x->numel);
+  return LBBT_OK;
+}
+
+static lbbt_status eltwise_op(lbbt_tape *t, const char *op, dnnl_alg_kind_t alg, float alpha,
+                              lbbt_tensor *x, lbbt_tensor **out) {
+  *out = NULL;
+  LBBT_TRY(lbbt_tape_tensor(t, x->ndim, x->shape, out));
+  lbbt_dnnl_prim *prim;
+  LBBT_TRY(eltwise_prim(op, alg, alpha, 0, x->numel, &prim));
+  lbbt_dnnl_arg args[2] = {{DNNL_ARG_SRC, x->data}, {DNNL_ARG_DST, (*out)->data}};
+  LBBT_TRY(lbbt_dnnl_prim_exec(prim, args, 2));
+  eltwise_ctx c = {alg, alpha};
+  return lbbt_tape_push(t, op, eltwise_backward, *out, &x, 1, &c, sizeof c);
+}
+
+lbbt_status lbbt_gelu(lbbt_tape *t, lbbt_tensor *x, lbbt_gelu_form form, lbbt_tensor **out) {
+  if (form != LBBT_GELU_TANH && form != LBBT_GELU_ERF) {
+    *out = NULL;
+    return lbbt_fail(LBBT_E_INPUT, "gelu: unknown form %d (LBBT_GELU_TANH or LBBT_GELU_ERF)",
+                     (int)form);
+  }
+  return form == LBBT_GELU_TANH ? eltwise_op(t, "gelu_tanh", dnnl_eltwise_gelu_tanh, 0.f, x, out)
+                                : eltwise_op(t, "gelu_erf", dnnl_eltwise_gelu_erf, 0.f, x, out);
+}
+
+/* SiLU(x) = x * sigmoid(x) is oneDNN's swish with alpha = 1. */
+lbbt_status lbbt_silu(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out) {
+  return eltwise_op(t, "silu", dnnl_eltwise_swish, 1.f, x, out);
+}

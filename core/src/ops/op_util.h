@@ -1,0 +1,81 @@
+/* Small helpers shared by the dense ops' C loops (internal to the core library). */
+#ifndef LBBT_OPS_OP_UTIL_H
+#define LBBT_OPS_OP_UTIL_H
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "dnnl_util.h"
+#include "lbbt/tensor.h"
+
+/* Shape text for messages; each call site passes its own buffer. */
+#define OP_SHAPE_BUF 96
+static inline const char *op_shape(const lbbt_tensor *t, char buf[OP_SHAPE_BUF]) {
+  if (!t) return "(none)";
+  return lbbt_shape_str(t, buf, OP_SHAPE_BUF);
+}
+
+/* dst[i] += src[i]: how every backward that computed a gradient into scratch accumulates
+ * it (the contract is +=, since a tensor may feed several ops). */
+static inline void op_accumulate(float *restrict dst, const float *restrict src, int64_t n) {
+#pragma omp parallel for simd if (n >= LBBT_PAR_MIN_ELEMS) schedule(static)
+  for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* dst[j] += sum over rows of src[r, j], src [rows, cols] row-major (bias gradients and
+ * broadcast reductions).  Each thread owns a strip of columns and walks every row, so the
+ * summation order - hence the result - does not depend on the thread count. */
+static inline void op_colsum_accumulate(float *restrict dst, const float *restrict src,
+                                        int64_t rows, int64_t cols) {
+  enum { STRIP = 256 };
+  int64_t n_strips = (cols + STRIP - 1) / STRIP;
+#pragma omp parallel for if (rows * cols >= LBBT_PAR_MIN_ELEMS) schedule(static)
+  for (int64_t s = 0; s < n_strips; s++) {
+    int64_t c0 = s * STRIP, c1 = c0 + STRIP < cols ? c0 + STRIP : cols;
+    float acc[STRIP] = {0};
+    for (int64_t r = 0; r < rows; r++) {
+      const float *row = src + r * cols;
+#pragma omp simd
+      for (int64_t c = c0; c < c1; c++) acc[c - c0] += row[c];
+    }
+    for (int64_t c = c0; c < c1; c++) dst[c] += acc[c - c0];
+  }
+}
+
+/* exp(x) for f32 that GCC vectorises inside `omp simd` loops (the C library's expf is a
+ * scalar call): Cephes' range reduction x = n ln2 + r, |r| <= ln2/2, and a degree-6
+ * polynomial; relative error below 2e-7 over [-87, 88].  Inputs below -87.3 give ~1e-38
+ * instead of a denormal or 0, which is harmless for softmax and cross-entropy. */
+static inline float op_expf(float x) {
+  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+  float n = floorf(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  union {
+    int32_t i;
+    float f;
+  } scale = {((int32_t)n + 127) << 23};
+  return p * scale.f;
+}
+
+/* Normalise a possibly negative dim index against ndim; -1 when out of range. */
+static inline int op_norm_dim(int dim, int ndim) {
+  if (dim < 0) dim += ndim;
+  return dim >= 0 && dim < ndim ? dim : -1;
+}
+
+/* Rows of a tensor seen as [rows, last dim]. */
+static inline int64_t op_rows(const lbbt_tensor *t) { return t->numel / t->shape[t->ndim - 1]; }
+
+/* A float scratch buffer in the tape's arena (valid until reset); NULL sets a message. */
+static inline float *op_scratch(lbbt_tape *t, int64_t n) {
+  return (float *)lbbt_tape_alloc(t, (size_t)n * sizeof(float));
+}
+
+#endif

@@ -1,0 +1,977 @@
+/* Dense ops (matmul, linear, elementwise, norms, losses, reductions, shape ops, conv,
+ * pooling, batchnorm), in the style of ggml's test-backend-ops: ONE table of cases.  Each
+ * row names the op, a builder, the input shapes and parameters, a naive double-precision
+ * reference for the forward values, and its own finite-difference tolerance.  For a valid
+ * row the loop checks the forward against the reference, the gradient of every input that
+ * requires one against central differences (gradcheck.h), and that inputs without
+ * requires_grad never receive a gradient.  Rows with `expect` set are invalid calls that
+ * must fail with that status and a message naming the op.
+ * Separate tests cover what a table row cannot: steady-state allocation of a repeated
+ * training step, batch-norm running statistics, reshape aliasing, all-ignored targets. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "gradcheck.h"
+#include "lbbt/kernels.h"
+#include "lbbt/ops.h"
+#include "lbbt/rng.h"
+#include "test.h"
+
+/* ---- tolerances ----------------------------------------------------------------------- */
+/* Finite differences on f32: step h, and |analytic - numeric| <= atol + rtol * max(|.|). */
+static const gc_tolerance TOL_LINEAR = {1e-2, 2e-3, 1e-2};   /* ops linear in each input */
+static const gc_tolerance TOL_MATMUL = {1e-2, 4e-3, 1e-2};   /* sums of K products */
+static const gc_tolerance TOL_SMOOTH = {1e-2, 3e-3, 2e-2};   /* gelu, silu, softmax, losses */
+static const gc_tolerance TOL_NORM = {1e-2, 5e-3, 3e-2};     /* layer/rms/batch norm */
+static const gc_tolerance TOL_CONV = {1e-2, 5e-3, 2e-2};     /* conv2d */
+static const gc_tolerance TOL_KINK = {1e-3, 3e-3, 2e-2};     /* relu, l1, maxpool (inputs kept
+                                                               further than h from kinks) */
+/* Forward values against the double references: |got - want| <= atol + rtol * |want|. */
+static const double FWD_ATOL = 5e-5;
+static const double FWD_RTOL = 2e-4;
+/* Elements per input checked by finite differences (spread evenly). */
+enum { GC_MAX_CHECKS = 24 };
+/* Spacing of INIT_DISTINCT values: far above the kink step TOL_KINK.h. */
+static const double DISTINCT_SPACING = 0.05;
+
+/* ---- the table ------------------------------------------------------------------------ */
+#define MAX_IN 5
+typedef enum { INIT_NORMAL, INIT_DISTINCT, INIT_POSITIVE } init_kind;
+typedef struct op_case op_case;
+/* Naive reference: fills y (double) and the expected output shape. */
+typedef void (*ref_fn)(const op_case *c, lbbt_tensor **in, double *y, int *ndim, int64_t *shape);
+
+struct op_case {
+  const char *name;
+  gc_forward_fn build; /* user = the op_case */
+  ref_fn ref;
+  int n_in;
+  int nd[MAX_IN];
+  int64_t shape[MAX_IN][LBBT_MAX_DIMS];
+  unsigned no_grad;         /* bit i: input i does not require grad */
+  init_kind init[MAX_IN];
+  int ip[8];                /* integer parameters (flags, dims, kernel, ...) */
+  float fp[2];              /* float parameters (eps, scale, smoothing, momentum) */
+  gc_tolerance tol;
+  lbbt_status expect;       /* LBBT_OK, or the failure an invalid row must return */
+  const char *expect_msg;   /* text the failure message must contain */
+};
+
+/* ---- builders ------------------------------------------------------------------------- */
+#define CASE(u) ((const op_case *)(u))
+static lbbt_status build_matmul(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_matmul(t, in[0], in[1], CASE(u)->ip[0], CASE(u)->ip[1], out);
+}
+static lbbt_status build_matmul_self(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_matmul(t, in[0], in[0], 0, 1, out); /* x @ x^T: both grads land in x */
+}
+static lbbt_status build_linear(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_linear(t, in[0], in[1], CASE(u)->n_in > 2 ? in[2] : NULL, out);
+}
+static lbbt_status build_add(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_add(t, in[0], in[1], out);
+}
+static lbbt_status build_mul(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_mul(t, in[0], in[1], out);
+}
+static lbbt_status build_mul_self(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_mul(t, in[0], in[0], out);
+}
+static lbbt_status build_scale(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_scale(t, in[0], CASE(u)->fp[0], out);
+}
+static lbbt_status build_gelu(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_gelu(t, in[0], (lbbt_gelu_form)CASE(u)->ip[0], out);
+}
+static lbbt_status build_silu(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_silu(t, in[0], out);
+}
+static lbbt_status build_relu(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_relu(t, in[0], out);
+}
+static lbbt_status build_layernorm(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_layernorm(t, in[0], in[1], CASE(u)->n_in > 2 ? in[2] : NULL, CASE(u)->fp[0], out);
+}
+static lbbt_status build_rmsnorm(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_rmsnorm(t, in[0], in[1], CASE(u)->fp[0], out);
+}
+/* ip[0]: training mode; fp = {momentum, eps}; inputs x, w, b, running_mean, running_var. */
+static lbbt_status build_batchnorm(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  lbbt_tape_set_training(t, CASE(u)->ip[0]);
+  return lbbt_batchnorm2d(t, in[0], in[1], in[2], in[3], in[4], CASE(u)->fp[0], CASE(u)->fp[1],
+                          out);
+}
+static lbbt_status build_softmax(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_softmax(t, in[0], out);
+}
+
+/* Cross-entropy targets: every 4th row ignored (-1); mode 1 puts one target out of range. */
+enum { CE_MAX_ROWS = 64 };
+static void ce_targets(const op_case *c, int64_t N, int64_t V, int32_t *tg) {
+  for (int64_t i = 0; i < N; i++) tg[i] = i % 4 == 3 ? -1 : (int32_t)((i * 7 + 3) % V);
+  if (c->ip[0] == 1) tg[N - 1] = (int32_t)V;
+}
+static lbbt_status build_cross_entropy(lbbt_tape *t, lbbt_tensor **in, void *u,
+                                       lbbt_tensor **out) {
+  int32_t tg[CE_MAX_ROWS];
+  ce_targets(CASE(u), in[0]->shape[0], in[0]->shape[in[0]->ndim - 1], tg);
+  return lbbt_cross_entropy(t, in[0], tg, CASE(u)->fp[0], out);
+}
+static lbbt_status build_mse(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_mse(t, in[0], in[1], out);
+}
+static lbbt_status build_l1(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_l1(t, in[0], in[1], out);
+}
+static lbbt_status build_mean(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_mean(t, in[0], CASE(u)->ip[0], CASE(u)->ip[1], out);
+}
+static lbbt_status build_sum(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_sum(t, in[0], CASE(u)->ip[0], CASE(u)->ip[1], out);
+}
+static lbbt_status build_mean_all(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_mean_all(t, in[0], out);
+}
+static lbbt_status build_sum_all(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_sum_all(t, in[0], out);
+}
+/* ip[0] = ndim, ip[1..] = shape (may hold one -1). */
+static lbbt_status build_reshape(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  int64_t shape[LBBT_MAX_DIMS];
+  for (int i = 0; i < CASE(u)->ip[0] && i < LBBT_MAX_DIMS; i++) shape[i] = CASE(u)->ip[1 + i];
+  return lbbt_reshape(t, in[0], CASE(u)->ip[0], shape, out);
+}
+static lbbt_status build_transpose(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_transpose(t, in[0], CASE(u)->ip[0], CASE(u)->ip[1], out);
+}
+static lbbt_status build_permute(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_permute(t, in[0], CASE(u)->ip, out);
+}
+static lbbt_status build_concat(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_concat(t, in, CASE(u)->n_in, CASE(u)->ip[0], out);
+}
+static lbbt_status build_slice(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_slice(t, in[0], CASE(u)->ip[0], CASE(u)->ip[1], CASE(u)->ip[2], out);
+}
+/* ip = {stride, padding} */
+static lbbt_status build_conv2d(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_conv2d(t, in[0], in[1], CASE(u)->n_in > 2 ? in[2] : NULL, CASE(u)->ip[0],
+                     CASE(u)->ip[1], out);
+}
+/* ip = {kernel, stride, padding} */
+static lbbt_status build_maxpool(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_maxpool2d(t, in[0], CASE(u)->ip[0], CASE(u)->ip[1], CASE(u)->ip[2], out);
+}
+static lbbt_status build_avgpool(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_avgpool2d(t, in[0], CASE(u)->ip[0], CASE(u)->ip[1], CASE(u)->ip[2], out);
+}
+/* A small chain: linear -> gelu -> layernorm, so gradients flow through several records. */
+static lbbt_status build_chain(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  lbbt_tensor *h, *g;
+  LBBT_TRY(lbbt_linear(t, in[0], in[1], in[2], &h));
+  LBBT_TRY(lbbt_gelu(t, h, LBBT_GELU_ERF, &g));
+  return lbbt_layernorm(t, g, in[3], in[4], 1e-5f, out);
+}
+
+/* ---- naive references (double) -------------------------------------------------------- */
+static void same_shape_as(const lbbt_tensor *x, int *ndim, int64_t *shape) {
+  *ndim = x->ndim;
+  memcpy(shape, x->shape, sizeof x->shape);
+}
+
+static void ref_matmul(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  const lbbt_tensor *a = in[0], *b = in[1];
+  int ta = c->ip[0], tb = c->ip[1];
+  int64_t M = a->shape[a->ndim - (ta ? 1 : 2)], K = a->shape[a->ndim - (ta ? 2 : 1)];
+  int64_t N = b->shape[b->ndim - (tb ? 2 : 1)];
+  int64_t batch = a->numel / (M * K), bbatch = b->numel / (K * N);
+  for (int64_t bi = 0; bi < batch; bi++) {
+    const float *A = a->data + bi * M * K, *B = b->data + (bi % bbatch) * K * N;
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t n = 0; n < N; n++) {
+        double s = 0;
+        for (int64_t k = 0; k < K; k++)
+          s += (double)(ta ? A[k * M + m] : A[m * K + k]) * (tb ? B[n * K + k] : B[k * N + n]);
+        y[(bi * M + m) * N + n] = s;
+      }
+  }
+  same_shape_as(a, nd, shape);
+  shape[*nd - 2] = M;
+  shape[*nd - 1] = N;
+}
+static void ref_matmul_self(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                            int64_t *shape) {
+  op_case cc = *c;
+  cc.ip[0] = 0;
+  cc.ip[1] = 1;
+  lbbt_tensor *ab[2] = {in[0], in[0]};
+  ref_matmul(&cc, ab, y, nd, shape);
+}
+static void ref_linear(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  const lbbt_tensor *x = in[0], *w = in[1], *b = c->n_in > 2 ? in[2] : NULL;
+  int64_t O = w->shape[0], I = w->shape[1], R = x->numel / I;
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t o = 0; o < O; o++) {
+      double s = b ? b->data[o] : 0.0;
+      for (int64_t i = 0; i < I; i++) s += (double)x->data[r * I + i] * w->data[o * I + i];
+      y[r * O + o] = s;
+    }
+  same_shape_as(x, nd, shape);
+  shape[*nd - 1] = O;
+}
+static void ref_add(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  for (int64_t i = 0; i < in[0]->numel; i++)
+    y[i] = (double)in[0]->data[i] + in[1]->data[i % in[1]->numel];
+  same_shape_as(in[0], nd, shape);
+}
+static void ref_mul(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  for (int64_t i = 0; i < in[0]->numel; i++)
+    y[i] = (double)in[0]->data[i] * in[1]->data[i % in[1]->numel];
+  same_shape_as(in[0], nd, shape);
+}
+static void ref_mul_self(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  for (int64_t i = 0; i < in[0]->numel; i++) y[i] = (double)in[0]->data[i] * in[0]->data[i];
+  same_shape_as(in[0], nd, shape);
+}
+/* Pointwise references share one loop. */
+static double gelu_tanh_d(double x) {
+  return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+static double gelu_erf_d(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+static void ref_pointwise(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape,
+                          double (*f)(double, const op_case *)) {
+  for (int64_t i = 0; i < in[0]->numel; i++) y[i] = f(in[0]->data[i], c);
+  same_shape_as(in[0], nd, shape);
+}
+static double f_scale(double x, const op_case *c) { return x * c->fp[0]; }
+static double f_gelu(double x, const op_case *c) {
+  return c->ip[0] == LBBT_GELU_TANH ? gelu_tanh_d(x) : gelu_erf_d(x);
+}
+static double f_silu(double x, const op_case *c) { return x / (1.0 + exp(-x)); }
+static double f_relu(double x, const op_case *c) { return x > 0 ? x : 0; }
+static void ref_scale(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  ref_pointwise(c, in, y, nd, s, f_scale);
+}
+static void ref_gelu(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  ref_pointwise(c, in, y, nd, s, f_gelu);
+}
+static void ref_silu(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  ref_pointwise(c, in, y, nd, s, f_silu);
+}
+static void ref_relu(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  ref_pointwise(c, in, y, nd, s, f_relu);
+}
+static void ref_layernorm(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  const lbbt_tensor *x = in[0], *w = in[1], *b = c->n_in > 2 ? in[2] : NULL;
+  int64_t C = x->shape[x->ndim - 1], R = x->numel / C;
+  for (int64_t r = 0; r < R; r++) {
+    const float *xr = x->data + r * C;
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < C; j++) mean += xr[j];
+    mean /= C;
+    for (int64_t j = 0; j < C; j++) var += (xr[j] - mean) * (xr[j] - mean);
+    var /= C;
+    for (int64_t j = 0; j < C; j++)
+      y[r * C + j] = (xr[j] - mean) / sqrt(var + c->fp[0]) * w->data[j] + (b ? b->data[j] : 0);
+  }
+  same_shape_as(x, nd, shape);
+}
+static void ref_rmsnorm(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  const lbbt_tensor *x = in[0], *w = in[1];
+  int64_t C = x->shape[x->ndim - 1], R = x->numel / C;
+  for (int64_t r = 0; r < R; r++) {
+    const float *xr = x->data + r * C;
+    double ss = 0;
+    for (int64_t j = 0; j < C; j++) ss += (double)xr[j] * xr[j];
+    double inv = 1.0 / sqrt(ss / C + c->fp[0]);
+    for (int64_t j = 0; j < C; j++) y[r * C + j] = xr[j] * inv * w->data[j];
+  }
+  same_shape_as(x, nd, shape);
+}
+static void ref_batchnorm(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  const lbbt_tensor *x = in[0], *w = in[1], *b = in[2], *rm = in[3], *rv = in[4];
+  int64_t B = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
+  for (int64_t ch = 0; ch < C; ch++) {
+    double mean = rm->data[ch], var = rv->data[ch];
+    if (c->ip[0]) { /* training: batch statistics, biased variance */
+      mean = var = 0;
+      for (int64_t n = 0; n < B; n++)
+        for (int64_t i = 0; i < HW; i++) mean += x->data[(n * C + ch) * HW + i];
+      mean /= (double)(B * HW);
+      for (int64_t n = 0; n < B; n++)
+        for (int64_t i = 0; i < HW; i++) {
+          double d = x->data[(n * C + ch) * HW + i] - mean;
+          var += d * d;
+        }
+      var /= (double)(B * HW);
+    }
+    for (int64_t n = 0; n < B; n++)
+      for (int64_t i = 0; i < HW; i++) {
+        int64_t k = (n * C + ch) * HW + i;
+        y[k] = (x->data[k] - mean) / sqrt(var + c->fp[1]) * w->data[ch] + b->data[ch];
+      }
+  }
+  same_shape_as(x, nd, shape);
+}
+static void ref_softmax(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  const lbbt_tensor *x = in[0];
+  int64_t C = x->shape[x->ndim - 1], R = x->numel / C;
+  for (int64_t r = 0; r < R; r++) {
+    double mx = -INFINITY, s = 0;
+    for (int64_t j = 0; j < C; j++) mx = fmax(mx, x->data[r * C + j]);
+    for (int64_t j = 0; j < C; j++) s += exp(x->data[r * C + j] - mx);
+    for (int64_t j = 0; j < C; j++) y[r * C + j] = exp(x->data[r * C + j] - mx) / s;
+  }
+  same_shape_as(x, nd, shape);
+}
+/* torch.nn.functional.cross_entropy(logits, targets, ignore_index=-1, label_smoothing=e) */
+static void ref_cross_entropy(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                              int64_t *shape) {
+  const lbbt_tensor *x = in[0];
+  int64_t N = x->shape[0], V = x->shape[1], n = 0;
+  int32_t tg[CE_MAX_ROWS];
+  ce_targets(c, N, V, tg);
+  double e = c->fp[0], total = 0;
+  for (int64_t i = 0; i < N; i++) {
+    if (tg[i] < 0) continue;
+    double mx = -INFINITY, s = 0, mean_logp = 0;
+    for (int64_t j = 0; j < V; j++) mx = fmax(mx, x->data[i * V + j]);
+    for (int64_t j = 0; j < V; j++) s += exp(x->data[i * V + j] - mx);
+    double lse = mx + log(s);
+    for (int64_t j = 0; j < V; j++) mean_logp += (x->data[i * V + j] - lse) / V;
+    total += (1 - e) * (lse - x->data[i * V + tg[i]]) - e * mean_logp;
+    n++;
+  }
+  y[0] = total / n;
+  *nd = 1;
+  shape[0] = 1;
+}
+static void ref_mse(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  double s = 0;
+  for (int64_t i = 0; i < in[0]->numel; i++) {
+    double d = (double)in[0]->data[i] - in[1]->data[i];
+    s += d * d;
+  }
+  y[0] = s / in[0]->numel;
+  *nd = 1;
+  shape[0] = 1;
+}
+static void ref_l1(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  double s = 0;
+  for (int64_t i = 0; i < in[0]->numel; i++) s += fabs((double)in[0]->data[i] - in[1]->data[i]);
+  y[0] = s / in[0]->numel;
+  *nd = 1;
+  shape[0] = 1;
+}
+static void ref_reduce(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape,
+                       int mean) {
+  const lbbt_tensor *x = in[0];
+  int d = c->ip[0] < 0 ? c->ip[0] + x->ndim : c->ip[0];
+  int64_t outer = 1, D = x->shape[d], inner = 1;
+  for (int i = 0; i < d; i++) outer *= x->shape[i];
+  for (int i = d + 1; i < x->ndim; i++) inner *= x->shape[i];
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t i = 0; i < inner; i++) {
+      double s = 0;
+      for (int64_t k = 0; k < D; k++) s += x->data[(o * D + k) * inner + i];
+      y[o * inner + i] = mean ? s / D : s;
+    }
+  *nd = 0;
+  for (int i = 0; i < x->ndim; i++)
+    if (i != d || c->ip[1]) shape[(*nd)++] = i == d ? 1 : x->shape[i];
+  if (*nd == 0) shape[(*nd)++] = 1;
+}
+static void ref_mean(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  ref_reduce(c, in, y, nd, s, 1);
+}
+static void ref_sum(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  ref_reduce(c, in, y, nd, s, 0);
+}
+static void ref_reduce_all(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape,
+                           int mean) {
+  double s = 0;
+  for (int64_t i = 0; i < in[0]->numel; i++) s += in[0]->data[i];
+  y[0] = mean ? s / in[0]->numel : s;
+  *nd = 1;
+  shape[0] = 1;
+}
+static void ref_mean_all(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  ref_reduce_all(c, in, y, nd, s, 1);
+}
+static void ref_sum_all(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  ref_reduce_all(c, in, y, nd, s, 0);
+}
+static void ref_reshape(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  int64_t known = 1;
+  int infer = -1;
+  *nd = c->ip[0];
+  for (int i = 0; i < *nd; i++) {
+    shape[i] = c->ip[1 + i];
+    if (shape[i] == -1)
+      infer = i;
+    else
+      known *= shape[i];
+  }
+  if (infer >= 0) shape[infer] = in[0]->numel / known;
+  for (int64_t i = 0; i < in[0]->numel; i++) y[i] = in[0]->data[i];
+}
+/* y dim i = x dim perm[i], by explicit multi-index arithmetic. */
+static void permute_ref(const lbbt_tensor *x, const int *perm, double *y, int *nd,
+                        int64_t *shape) {
+  *nd = x->ndim;
+  for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[perm[i]];
+  for (int64_t k = 0; k < x->numel; k++) {
+    int64_t idx[LBBT_MAX_DIMS], rem = k, xoff = 0;
+    for (int i = x->ndim - 1; i >= 0; i--) {
+      idx[i] = rem % shape[i];
+      rem /= shape[i];
+    }
+    int64_t xidx[LBBT_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) xidx[perm[i]] = idx[i];
+    for (int i = 0; i < x->ndim; i++) xoff = xoff * x->shape[i] + xidx[i];
+    y[k] = x->data[xoff];
+  }
+}
+static void ref_permute(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  permute_ref(in[0], c->ip, y, nd, shape);
+}
+static void ref_transpose(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  int perm[LBBT_MAX_DIMS], n = in[0]->ndim;
+  int a = c->ip[0] < 0 ? c->ip[0] + n : c->ip[0], b = c->ip[1] < 0 ? c->ip[1] + n : c->ip[1];
+  for (int i = 0; i < n; i++) perm[i] = i;
+  perm[a] = b;
+  perm[b] = a;
+  permute_ref(in[0], perm, y, nd, shape);
+}
+static void ref_concat(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  int d = c->ip[0] < 0 ? c->ip[0] + in[0]->ndim : c->ip[0];
+  same_shape_as(in[0], nd, shape);
+  shape[d] = 0;
+  for (int k = 0; k < c->n_in; k++) shape[d] += in[k]->shape[d];
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < d; i++) outer *= shape[i];
+  for (int i = d + 1; i < *nd; i++) inner *= shape[i];
+  int64_t at = 0;
+  for (int64_t o = 0; o < outer; o++)
+    for (int k = 0; k < c->n_in; k++) {
+      int64_t len = in[k]->shape[d] * inner;
+      for (int64_t j = 0; j < len; j++) y[at++] = in[k]->data[o * len + j];
+    }
+}
+static void ref_slice(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  const lbbt_tensor *x = in[0];
+  int d = c->ip[0] < 0 ? c->ip[0] + x->ndim : c->ip[0];
+  same_shape_as(x, nd, shape);
+  shape[d] = c->ip[2];
+  int64_t outer = 1, inner = 1, D = x->shape[d], at = 0;
+  for (int i = 0; i < d; i++) outer *= x->shape[i];
+  for (int i = d + 1; i < x->ndim; i++) inner *= x->shape[i];
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t k = c->ip[1]; k < c->ip[1] + c->ip[2]; k++)
+      for (int64_t i = 0; i < inner; i++) y[at++] = x->data[(o * D + k) * inner + i];
+}
+static void ref_conv2d(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
+  const lbbt_tensor *x = in[0], *w = in[1], *b = c->n_in > 2 ? in[2] : NULL;
+  int s = c->ip[0], p = c->ip[1];
+  int64_t B = x->shape[0], Ci = x->shape[1], H = x->shape[2], W = x->shape[3];
+  int64_t Co = w->shape[0], KH = w->shape[2], KW = w->shape[3];
+  int64_t OH = (H + 2 * p - KH) / s + 1, OW = (W + 2 * p - KW) / s + 1;
+  for (int64_t n = 0; n < B; n++)
+    for (int64_t co = 0; co < Co; co++)
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          double acc = b ? b->data[co] : 0;
+          for (int64_t ci = 0; ci < Ci; ci++)
+            for (int64_t kh = 0; kh < KH; kh++)
+              for (int64_t kw = 0; kw < KW; kw++) {
+                int64_t ih = oh * s - p + kh, iw = ow * s - p + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                acc += (double)x->data[((n * Ci + ci) * H + ih) * W + iw] *
+                       w->data[((co * Ci + ci) * KH + kh) * KW + kw];
+              }
+          y[((n * Co + co) * OH + oh) * OW + ow] = acc;
+        }
+  *nd = 4;
+  shape[0] = B;
+  shape[1] = Co;
+  shape[2] = OH;
+  shape[3] = OW;
+}
+/* Pooling windows clipped to the image: max, or mean over the real (unpadded) elements. */
+static void ref_pool(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape,
+                     int is_max) {
+  const lbbt_tensor *x = in[0];
+  int k = c->ip[0], s = c->ip[1], p = c->ip[2];
+  int64_t BC = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
+  int64_t OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+  for (int64_t bc = 0; bc < BC; bc++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        double acc = is_max ? -INFINITY : 0;
+        int count = 0;
+        for (int64_t kh = 0; kh < k; kh++)
+          for (int64_t kw = 0; kw < k; kw++) {
+            int64_t ih = oh * s - p + kh, iw = ow * s - p + kw;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+            double v = x->data[(bc * H + ih) * W + iw];
+            acc = is_max ? fmax(acc, v) : acc + v;
+            count++;
+          }
+        y[(bc * OH + oh) * OW + ow] = is_max ? acc : acc / count;
+      }
+  *nd = 4;
+  shape[0] = x->shape[0];
+  shape[1] = x->shape[1];
+  shape[2] = OH;
+  shape[3] = OW;
+}
+static void ref_maxpool(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  ref_pool(c, in, y, nd, s, 1);
+}
+static void ref_avgpool(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  ref_pool(c, in, y, nd, s, 0);
+}
+
+/* ---- THE table ------------------------------------------------------------------------ */
+#define BN_NO_GRAD ((1u << 3) | (1u << 4)) /* running statistics are buffers */
+static const op_case CASES[] = {
+    /* matmul: plain, transposes, batched, broadcast of B, odd sizes, self-product */
+    {"matmul 2d", build_matmul, ref_matmul, 2, {2, 2}, {{5, 7}, {7, 3}}, .tol = TOL_MATMUL},
+    {"matmul trans_a", build_matmul, ref_matmul, 2, {2, 2}, {{7, 5}, {7, 3}}, .ip = {1, 0},
+     .tol = TOL_MATMUL},
+    {"matmul trans_b", build_matmul, ref_matmul, 2, {2, 2}, {{5, 7}, {3, 7}}, .ip = {0, 1},
+     .tol = TOL_MATMUL},
+    {"matmul trans_a trans_b", build_matmul, ref_matmul, 2, {2, 2}, {{7, 5}, {3, 7}},
+     .ip = {1, 1}, .tol = TOL_MATMUL},
+    {"matmul batched", build_matmul, ref_matmul, 2, {4, 4}, {{2, 3, 4, 5}, {2, 3, 5, 6}},
+     .tol = TOL_MATMUL},
+    {"matmul batched trans_b (q k^T)", build_matmul, ref_matmul, 2, {4, 4},
+     {{2, 2, 5, 4}, {2, 2, 6, 4}}, .ip = {0, 1}, .tol = TOL_MATMUL},
+    {"matmul broadcast 2-D B", build_matmul, ref_matmul, 2, {3, 2}, {{3, 4, 5}, {5, 6}},
+     .tol = TOL_MATMUL},
+    {"matmul broadcast 2-D B trans_b", build_matmul, ref_matmul, 2, {3, 2}, {{3, 4, 5}, {6, 5}},
+     .ip = {0, 1}, .tol = TOL_MATMUL},
+    {"matmul broadcast 2-D B trans_a", build_matmul, ref_matmul, 2, {3, 2}, {{3, 5, 4}, {5, 6}},
+     .ip = {1, 0}, .tol = TOL_MATMUL},
+    {"matmul broadcast 3-D B trans_a trans_b", build_matmul, ref_matmul, 2, {4, 3},
+     {{2, 3, 5, 4}, {3, 6, 5}}, .ip = {1, 1}, .tol = TOL_MATMUL},
+    {"matmul B without grad", build_matmul, ref_matmul, 2, {3, 2}, {{2, 4, 5}, {5, 3}},
+     .no_grad = 2, .tol = TOL_MATMUL},
+    {"matmul A without grad", build_matmul, ref_matmul, 2, {3, 2}, {{2, 5, 4}, {5, 3}},
+     .no_grad = 1, .ip = {1, 0}, .tol = TOL_MATMUL},
+    {"matmul larger odd", build_matmul, ref_matmul, 2, {3, 2}, {{2, 33, 47}, {47, 29}},
+     .tol = TOL_MATMUL},
+    {"matmul x @ x^T (shared input)", build_matmul_self, ref_matmul_self, 1, {2}, {{4, 6}},
+     .tol = TOL_MATMUL},
+    {"matmul inner mismatch", build_matmul, NULL, 2, {2, 2}, {{5, 7}, {6, 3}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "matmul"},
+    {"matmul batch mismatch", build_matmul, NULL, 2, {3, 3}, {{2, 4, 5}, {3, 5, 6}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "matmul"},
+    {"matmul B more dims", build_matmul, NULL, 2, {2, 3}, {{4, 5}, {2, 5, 6}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "matmul"},
+    /* linear */
+    {"linear bias", build_linear, ref_linear, 3, {2, 2, 1}, {{6, 5}, {4, 5}, {4}},
+     .tol = TOL_MATMUL},
+    {"linear no bias 3-D x", build_linear, ref_linear, 2, {3, 2}, {{2, 3, 5}, {7, 5}},
+     .tol = TOL_MATMUL},
+    {"linear odd sizes", build_linear, ref_linear, 3, {3, 2, 1}, {{3, 5, 19}, {13, 19}, {13}},
+     .tol = TOL_MATMUL},
+    {"linear frozen w", build_linear, ref_linear, 3, {2, 2, 1}, {{4, 6}, {3, 6}, {3}},
+     .no_grad = 2, .tol = TOL_MATMUL},
+    {"linear in mismatch", build_linear, NULL, 2, {2, 2}, {{4, 6}, {3, 5}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "linear"},
+    {"linear bias mismatch", build_linear, NULL, 3, {2, 2, 1}, {{4, 6}, {3, 6}, {4}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "linear"},
+    /* elementwise */
+    {"add same shape", build_add, ref_add, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}}, .tol = TOL_LINEAR},
+    {"add broadcast [C]", build_add, ref_add, 2, {3, 1}, {{2, 3, 5}, {5}}, .tol = TOL_LINEAR},
+    {"add broadcast [T, C]", build_add, ref_add, 2, {3, 2}, {{2, 3, 5}, {3, 5}},
+     .tol = TOL_LINEAR},
+    {"add mismatch", build_add, NULL, 2, {2, 1}, {{3, 5}, {3}}, .expect = LBBT_E_SHAPE,
+     .expect_msg = "add"},
+    {"mul same shape", build_mul, ref_mul, 2, {2, 2}, {{4, 7}, {4, 7}}, .tol = TOL_LINEAR},
+    {"mul broadcast [C]", build_mul, ref_mul, 2, {3, 1}, {{3, 4, 6}, {6}}, .tol = TOL_LINEAR},
+    {"mul x * x (shared input)", build_mul_self, ref_mul_self, 1, {2}, {{3, 5}},
+     .tol = TOL_LINEAR},
+    {"mul mismatch", build_mul, NULL, 2, {2, 2}, {{3, 5}, {5, 3}}, .expect = LBBT_E_SHAPE,
+     .expect_msg = "mul"},
+    {"scale", build_scale, ref_scale, 1, {3}, {{2, 3, 4}}, .fp = {-0.75f}, .tol = TOL_LINEAR},
+    {"gelu tanh", build_gelu, ref_gelu, 1, {2}, {{5, 9}}, .ip = {LBBT_GELU_TANH},
+     .tol = TOL_SMOOTH},
+    {"gelu erf", build_gelu, ref_gelu, 1, {3}, {{2, 3, 7}}, .ip = {LBBT_GELU_ERF},
+     .tol = TOL_SMOOTH},
+    {"silu", build_silu, ref_silu, 1, {2}, {{6, 11}}, .tol = TOL_SMOOTH},
+    {"relu", build_relu, ref_relu, 1, {2}, {{7, 9}}, .init = {INIT_DISTINCT}, .tol = TOL_KINK},
+    /* norms */
+    {"layernorm w b", build_layernorm, ref_layernorm, 3, {3, 1, 1}, {{2, 3, 8}, {8}, {8}},
+     .fp = {1e-5f}, .tol = TOL_NORM},
+    {"layernorm no bias odd C", build_layernorm, ref_layernorm, 2, {2, 1}, {{5, 13}, {13}},
+     .fp = {1e-5f}, .tol = TOL_NORM},
+    {"layernorm frozen params", build_layernorm, ref_layernorm, 3, {2, 1, 1}, {{4, 6}, {6}, {6}},
+     .no_grad = 6, .fp = {1e-6f}, .tol = TOL_NORM},
+    {"layernorm w mismatch", build_layernorm, NULL, 2, {2, 1}, {{4, 6}, {5}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "layernorm"},
+    {"rmsnorm", build_rmsnorm, ref_rmsnorm, 2, {3, 1}, {{2, 3, 8}, {8}}, .fp = {1e-6f},
+     .tol = TOL_NORM},
+    {"rmsnorm per-head [B,H,T,D]", build_rmsnorm, ref_rmsnorm, 2, {4, 1}, {{2, 2, 3, 5}, {5}},
+     .fp = {1e-5f}, .tol = TOL_NORM},
+    {"rmsnorm mismatch", build_rmsnorm, NULL, 2, {2, 1}, {{4, 6}, {4}}, .expect = LBBT_E_SHAPE,
+     .expect_msg = "rmsnorm"},
+    {"batchnorm2d training", build_batchnorm, ref_batchnorm, 5, {4, 1, 1, 1, 1},
+     {{3, 4, 3, 2}, {4}, {4}, {4}, {4}}, .no_grad = BN_NO_GRAD,
+     .init = {INIT_NORMAL, INIT_NORMAL, INIT_NORMAL, INIT_NORMAL, INIT_POSITIVE}, .ip = {1},
+     .fp = {0.1f, 1e-5f}, .tol = TOL_NORM},
+    {"batchnorm2d eval", build_batchnorm, ref_batchnorm, 5, {4, 1, 1, 1, 1},
+     {{2, 3, 4, 3}, {3}, {3}, {3}, {3}}, .no_grad = BN_NO_GRAD,
+     .init = {INIT_NORMAL, INIT_NORMAL, INIT_NORMAL, INIT_NORMAL, INIT_POSITIVE}, .ip = {0},
+     .fp = {0.1f, 1e-5f}, .tol = TOL_NORM},
+    {"batchnorm2d not 4-D", build_batchnorm, NULL, 5, {3, 1, 1, 1, 1},
+     {{2, 3, 4}, {3}, {3}, {3}, {3}}, .no_grad = BN_NO_GRAD, .ip = {1}, .fp = {0.1f, 1e-5f},
+     .expect = LBBT_E_SHAPE, .expect_msg = "batchnorm2d"},
+    /* softmax and losses */
+    {"softmax", build_softmax, ref_softmax, 1, {3}, {{2, 3, 7}}, .tol = TOL_SMOOTH},
+    {"softmax wide row", build_softmax, ref_softmax, 1, {2}, {{3, 67}}, .tol = TOL_SMOOTH},
+    {"cross_entropy", build_cross_entropy, ref_cross_entropy, 1, {2}, {{8, 5}},
+     .tol = TOL_SMOOTH},
+    {"cross_entropy label smoothing", build_cross_entropy, ref_cross_entropy, 1, {2}, {{12, 7}},
+     .fp = {0.1f}, .tol = TOL_SMOOTH},
+    {"cross_entropy not 2-D", build_cross_entropy, NULL, 1, {3}, {{2, 4, 5}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "cross_entropy"},
+    {"cross_entropy target out of range", build_cross_entropy, NULL, 1, {2}, {{4, 5}},
+     .ip = {1}, .expect = LBBT_E_INPUT, .expect_msg = "cross_entropy"},
+    {"mse", build_mse, ref_mse, 2, {2, 2}, {{4, 5}, {4, 5}}, .tol = TOL_SMOOTH},
+    {"mse mismatch", build_mse, NULL, 2, {2, 2}, {{4, 5}, {5, 4}}, .expect = LBBT_E_SHAPE,
+     .expect_msg = "mse"},
+    {"l1", build_l1, ref_l1, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}}, .tol = TOL_KINK},
+    {"l1 mismatch", build_l1, NULL, 2, {1, 1}, {{4}, {5}}, .expect = LBBT_E_SHAPE,
+     .expect_msg = "l1"},
+    /* reductions and shape ops */
+    {"mean dim 1", build_mean, ref_mean, 1, {3}, {{2, 5, 3}}, .ip = {1, 0}, .tol = TOL_LINEAR},
+    {"mean last dim keepdim", build_mean, ref_mean, 1, {3}, {{2, 3, 5}}, .ip = {-1, 1},
+     .tol = TOL_LINEAR},
+    {"sum dim 0 keepdim", build_sum, ref_sum, 1, {3}, {{4, 2, 3}}, .ip = {0, 1},
+     .tol = TOL_LINEAR},
+    {"sum 1-D to [1]", build_sum, ref_sum, 1, {1}, {{7}}, .ip = {0, 0}, .tol = TOL_LINEAR},
+    {"sum dim out of range", build_sum, NULL, 1, {2}, {{3, 4}}, .ip = {2, 0},
+     .expect = LBBT_E_SHAPE, .expect_msg = "sum"},
+    {"mean_all", build_mean_all, ref_mean_all, 1, {3}, {{2, 3, 4}}, .tol = TOL_LINEAR},
+    {"sum_all", build_sum_all, ref_sum_all, 1, {2}, {{5, 3}}, .tol = TOL_LINEAR},
+    {"reshape", build_reshape, ref_reshape, 1, {3}, {{2, 3, 4}}, .ip = {2, 6, 4},
+     .tol = TOL_LINEAR},
+    {"reshape inferred dim", build_reshape, ref_reshape, 1, {2}, {{6, 4}}, .ip = {3, 2, -1, 3},
+     .tol = TOL_LINEAR},
+    {"reshape count mismatch", build_reshape, NULL, 1, {2}, {{6, 4}}, .ip = {2, 5, 5},
+     .expect = LBBT_E_SHAPE, .expect_msg = "reshape"},
+    {"transpose last two", build_transpose, ref_transpose, 1, {3}, {{2, 3, 5}}, .ip = {1, 2},
+     .tol = TOL_LINEAR},
+    {"transpose [B,T,H,D] -> [B,H,T,D]", build_transpose, ref_transpose, 1, {4}, {{2, 3, 2, 4}},
+     .ip = {1, -2}, .tol = TOL_LINEAR},
+    {"transpose dim out of range", build_transpose, NULL, 1, {2}, {{3, 4}}, .ip = {0, 3},
+     .expect = LBBT_E_SHAPE, .expect_msg = "transpose"},
+    {"permute", build_permute, ref_permute, 1, {4}, {{2, 3, 4, 5}}, .ip = {2, 0, 3, 1},
+     .tol = TOL_LINEAR},
+    {"permute not a permutation", build_permute, NULL, 1, {3}, {{2, 3, 4}}, .ip = {0, 0, 1},
+     .expect = LBBT_E_SHAPE, .expect_msg = "permute"},
+    {"concat dim 1 of three", build_concat, ref_concat, 3, {3, 3, 3},
+     {{2, 3, 4}, {2, 1, 4}, {2, 2, 4}}, .ip = {1}, .tol = TOL_LINEAR},
+    {"concat last dim", build_concat, ref_concat, 2, {2, 2}, {{3, 2}, {3, 5}}, .ip = {-1},
+     .tol = TOL_LINEAR},
+    {"concat mismatch", build_concat, NULL, 2, {2, 2}, {{3, 2}, {4, 5}}, .ip = {1},
+     .expect = LBBT_E_SHAPE, .expect_msg = "concat"},
+    {"slice middle dim", build_slice, ref_slice, 1, {3}, {{2, 6, 3}}, .ip = {1, 2, 3},
+     .tol = TOL_LINEAR},
+    {"slice last dim", build_slice, ref_slice, 1, {2}, {{4, 9}}, .ip = {-1, 0, 4},
+     .tol = TOL_LINEAR},
+    {"slice out of range", build_slice, NULL, 1, {2}, {{4, 9}}, .ip = {1, 6, 4},
+     .expect = LBBT_E_SHAPE, .expect_msg = "slice"},
+    /* convolution and pooling */
+    {"conv2d 3x3 pad 1 bias", build_conv2d, ref_conv2d, 3, {4, 4, 1},
+     {{2, 3, 6, 5}, {4, 3, 3, 3}, {4}}, .ip = {1, 1}, .tol = TOL_CONV},
+    {"conv2d stride 2 no bias", build_conv2d, ref_conv2d, 2, {4, 4}, {{2, 2, 7, 7}, {3, 2, 3, 3}},
+     .ip = {2, 0}, .tol = TOL_CONV},
+    {"conv2d 1x1", build_conv2d, ref_conv2d, 3, {4, 4, 1}, {{1, 5, 4, 4}, {3, 5, 1, 1}, {3}},
+     .ip = {1, 0}, .tol = TOL_CONV},
+    {"conv2d patchify 4x4 stride 4", build_conv2d, ref_conv2d, 3, {4, 4, 1},
+     {{2, 1, 8, 8}, {6, 1, 4, 4}, {6}}, .ip = {4, 0}, .tol = TOL_CONV},
+    {"conv2d channel mismatch", build_conv2d, NULL, 2, {4, 4}, {{1, 3, 5, 5}, {2, 4, 3, 3}},
+     .ip = {1, 0}, .expect = LBBT_E_SHAPE, .expect_msg = "conv2d"},
+    {"maxpool 2x2", build_maxpool, ref_maxpool, 1, {4}, {{2, 3, 6, 6}}, .init = {INIT_DISTINCT},
+     .ip = {2, 2, 0}, .tol = TOL_KINK},
+    {"maxpool 3x3 stride 2 pad 1", build_maxpool, ref_maxpool, 1, {4}, {{1, 2, 7, 7}},
+     .init = {INIT_DISTINCT}, .ip = {3, 2, 1}, .tol = TOL_KINK},
+    {"avgpool 2x2", build_avgpool, ref_avgpool, 1, {4}, {{2, 2, 4, 6}}, .ip = {2, 2, 0},
+     .tol = TOL_LINEAR},
+    {"avgpool 3x3 pad 1 (padding excluded)", build_avgpool, ref_avgpool, 1, {4}, {{1, 3, 5, 5}},
+     .ip = {3, 1, 1}, .tol = TOL_LINEAR},
+    {"maxpool padding over half kernel", build_maxpool, NULL, 1, {4}, {{1, 1, 5, 5}},
+     .ip = {2, 1, 2}, .expect = LBBT_E_SHAPE, .expect_msg = "maxpool2d"},
+    /* a chain of ops, gradients through several records */
+    {"chain linear gelu layernorm", build_chain, NULL, 5, {3, 2, 1, 1, 1},
+     {{2, 3, 6}, {5, 6}, {5}, {5}, {5}}, .tol = TOL_NORM},
+};
+enum { N_CASES = sizeof CASES / sizeof CASES[0] };
+
+/* ---- the loop over the table ---------------------------------------------------------- */
+static void fill_input(lbbt_tensor *x, init_kind k, uint64_t seed) {
+  if (k == INIT_DISTINCT) { /* a shuffle of evenly spaced values, none near 0 */
+    int32_t *perm = malloc((size_t)x->numel * sizeof *perm);
+    for (int64_t i = 0; i < x->numel; i++) perm[i] = (int32_t)i;
+    lbbt_rng r;
+    lbbt_rng_seed(&r, seed);
+    lbbt_rng_shuffle_i32(&r, perm, x->numel);
+    for (int64_t i = 0; i < x->numel; i++)
+      x->data[i] = (float)((perm[i] - x->numel / 2 + 0.5) * DISTINCT_SPACING);
+    free(perm);
+    return;
+  }
+  gc_fill_normal(x, seed, 1.0);
+  if (k == INIT_POSITIVE)
+    for (int64_t i = 0; i < x->numel; i++) x->data[i] = fabsf(x->data[i]) + 0.5f;
+}
+
+/* Runs one row; returns 0 and a message in msg on failure. */
+static int run_case(int idx, const op_case *c, char *msg, size_t n) {
+  lbbt_tensor *in[MAX_IN] = {0};
+  int ok = 1;
+  for (int i = 0; i < c->n_in; i++) {
+    if (lbbt_tensor_create(&in[i], c->nd[i], c->shape[i]) != LBBT_OK) {
+      snprintf(msg, n, "cannot create input %d: %s", i, lbbt_last_error());
+      ok = 0;
+      goto done;
+    }
+    fill_input(in[i], c->init[i], 1000u * (uint64_t)idx + (uint64_t)i);
+    if (!(c->no_grad >> i & 1u)) lbbt_tensor_require_grad(in[i]);
+  }
+  lbbt_tape *t = NULL;
+  lbbt_tape_create(&t);
+  if (c->expect != LBBT_OK) { /* an invalid call: must fail cleanly, naming the op */
+    lbbt_clear_error();
+    lbbt_tensor *out = (lbbt_tensor *)1;
+    lbbt_status st = c->build(t, in, (void *)c, &out);
+    if (st != c->expect || out != NULL || !strstr(lbbt_last_error(), c->expect_msg)) {
+      snprintf(msg, n, "expected %s naming '%s', got %s (out %s): %s", lbbt_status_name(c->expect),
+               c->expect_msg, lbbt_status_name(st), out ? "set" : "NULL", lbbt_last_error());
+      ok = 0;
+    }
+    lbbt_tape_free(t);
+    goto done;
+  }
+  if (c->ref) { /* forward against the naive reference (computed first: batchnorm in
+                   training mode updates its running statistics) */
+    double *want = malloc(1 << 20);
+    int want_nd = 0;
+    int64_t want_shape[LBBT_MAX_DIMS] = {0};
+    c->ref(c, in, want, &want_nd, want_shape);
+    lbbt_tensor *out = NULL;
+    lbbt_status st = c->build(t, in, (void *)c, &out);
+    if (st != LBBT_OK) {
+      snprintf(msg, n, "forward failed: %s", lbbt_last_error());
+      ok = 0;
+    } else if (out->ndim != want_nd ||
+               memcmp(out->shape, want_shape, (size_t)want_nd * sizeof *want_shape) != 0) {
+      char got[96];
+      snprintf(msg, n, "output shape %s, want %d dims", lbbt_shape_str(out, got, sizeof got),
+               want_nd);
+      ok = 0;
+    } else {
+      for (int64_t i = 0; i < out->numel && ok; i++)
+        if (!(fabs(out->data[i] - want[i]) <= FWD_ATOL + FWD_RTOL * fabs(want[i]))) {
+          snprintf(msg, n, "forward [%lld]: got %.7g, want %.7g", (long long)i,
+                   (double)out->data[i], want[i]);
+          ok = 0;
+        }
+    }
+    free(want);
+  }
+  lbbt_tape_free(t);
+  if (!ok) goto done;
+  gc_result r = gradcheck(c->build, in, c->n_in, (void *)c, c->tol, GC_MAX_CHECKS);
+  if (r.status != LBBT_OK) {
+    snprintf(msg, n, "gradcheck failed to run: %s", lbbt_last_error());
+    ok = 0;
+  } else if (!r.ok) {
+    snprintf(msg, n, "gradient %s (max abs err %.3g)", r.where, r.max_abs_err);
+    ok = 0;
+  }
+  for (int i = 0; ok && i < c->n_in; i++)
+    if ((c->no_grad >> i & 1u) && in[i]->grad) {
+      snprintf(msg, n, "input %d has no requires_grad but received a gradient", i);
+      ok = 0;
+    }
+done:
+  for (int i = 0; i < c->n_in; i++) lbbt_tensor_free(in[i]);
+  return ok;
+}
+
+static void test_op_table(void) {
+  int failed = 0;
+  for (int i = 0; i < N_CASES; i++) {
+    char msg[512] = "";
+    if (!run_case(i, &CASES[i], msg, sizeof msg)) {
+      printf("  case '%s': %s\n", CASES[i].name, msg);
+      if (!failed) CHECK(0, "case '%s': %s", CASES[i].name, msg);
+      failed++;
+    }
+  }
+  CHECK(failed == 0, "%d of %d cases failed", failed, (int)N_CASES);
+}
+
+/* ---- beyond the table ----------------------------------------------------------------- */
+/* One small training step (a two-layer MLP on conv features + classifier): identical steps
+ * after a tape reset must reuse the arena (no new blocks) and the primitive cache. */
+typedef struct step_params {
+  lbbt_tensor *conv_w, *conv_b, *bn_w, *bn_b, *bn_rm, *bn_rv, *w1, *b1, *ln_w, *ln_b, *w2, *b2;
+  lbbt_tensor *x;
+} step_params;
+
+static lbbt_status training_step(lbbt_tape *t, step_params *p, const int32_t *labels) {
+  lbbt_tensor *h, *a, *f, *l, *g, *n, *logits, *loss;
+  LBBT_TRY(lbbt_conv2d(t, p->x, p->conv_w, p->conv_b, 1, 1, &h));
+  LBBT_TRY(lbbt_batchnorm2d(t, h, p->bn_w, p->bn_b, p->bn_rm, p->bn_rv, 0.1f, 1e-5f, &h));
+  LBBT_TRY(lbbt_relu(t, h, &a));
+  LBBT_TRY(lbbt_maxpool2d(t, a, 2, 2, 0, &a));
+  LBBT_TRY(lbbt_reshape(t, a, 2, (int64_t[]){a->shape[0], -1}, &f));
+  LBBT_TRY(lbbt_linear(t, f, p->w1, p->b1, &l));
+  LBBT_TRY(lbbt_gelu(t, l, LBBT_GELU_TANH, &g));
+  LBBT_TRY(lbbt_layernorm(t, g, p->ln_w, p->ln_b, 1e-5f, &n));
+  LBBT_TRY(lbbt_linear(t, n, p->w2, p->b2, &logits));
+  LBBT_TRY(lbbt_cross_entropy(t, logits, labels, 0.1f, &loss));
+  return lbbt_tape_backward(t, loss);
+}
+
+static void test_steady_state_step(void) {
+  enum { B = 4, C = 3, H = 6, F = 8 * 3 * 3, HID = 16, K = 5 };
+  step_params p;
+  lbbt_tensor **all[] = {&p.conv_w, &p.conv_b, &p.bn_w, &p.bn_b, &p.bn_rm, &p.bn_rv, &p.w1,
+                         &p.b1,     &p.ln_w,   &p.ln_b, &p.w2,  &p.b2,   &p.x};
+  const int64_t shapes[][4] = {{8, C, 3, 3}, {8}, {8}, {8}, {8}, {8}, {HID, F},
+                               {HID},        {HID}, {HID}, {K, HID}, {K}, {B, C, H, H}};
+  const int nds[] = {4, 1, 1, 1, 1, 1, 2, 1, 1, 1, 2, 1, 4};
+  for (int i = 0; i < 13; i++) {
+    REQUIRE(lbbt_tensor_create(all[i], nds[i], shapes[i]) == LBBT_OK, "%s", lbbt_last_error());
+    gc_fill_normal(*all[i], 77 + (uint64_t)i, 0.5);
+    if (i != 4 && i != 5 && i != 12) lbbt_tensor_require_grad(*all[i]);
+  }
+  for (int i = 0; i < 8; i++) p.bn_rv->data[i] = 1.0f;
+  int32_t labels[B] = {0, 3, -1, 4};
+  lbbt_tape *t;
+  REQUIRE(lbbt_tape_create(&t) == LBBT_OK, "tape");
+  lbbt_status st = training_step(t, &p, labels);
+  CHECK(st == LBBT_OK, "first step: %s", lbbt_last_error());
+  size_t reserved = lbbt_tape_bytes_reserved(t), used = lbbt_tape_bytes_used(t);
+  size_t prims = lbbt_kernels_cached_primitives();
+  for (int step = 0; step < 3 && st == LBBT_OK; step++) {
+    lbbt_tape_reset(t);
+    st = training_step(t, &p, labels);
+    CHECK(st == LBBT_OK, "step %d: %s", step + 2, lbbt_last_error());
+    CHECK(lbbt_tape_bytes_reserved(t) == reserved, "step %d reserved %zu bytes, first %zu",
+          step + 2, lbbt_tape_bytes_reserved(t), reserved);
+    CHECK(lbbt_tape_bytes_used(t) == used, "step %d used %zu bytes, first %zu", step + 2,
+          lbbt_tape_bytes_used(t), used);
+    CHECK(lbbt_kernels_cached_primitives() == prims, "step %d created primitives (%zu -> %zu)",
+          step + 2, prims, lbbt_kernels_cached_primitives());
+  }
+  CHECK(p.w1->grad && p.w1->grad[0] != 0.0f, "no gradient reached w1");
+  lbbt_tape_free(t);
+  for (int i = 0; i < 13; i++) lbbt_tensor_free(*all[i]);
+}
+
+/* Training-mode batchnorm updates the running estimates exactly as PyTorch; eval then uses
+ * them. */
+static void test_batchnorm_running_stats(void) {
+  static const double RUNNING_TOL = 1e-5;
+  enum { B = 2, C = 3, HW = 4 };
+  lbbt_tensor *x, *rm, *rv, *w, *b;
+  REQUIRE(lbbt_tensor_create(&x, 4, (int64_t[]){B, C, 2, 2}) == LBBT_OK, "x");
+  lbbt_tensor_create(&rm, 1, (int64_t[]){C});
+  lbbt_tensor_create(&rv, 1, (int64_t[]){C});
+  lbbt_tensor_create(&w, 1, (int64_t[]){C});
+  lbbt_tensor_create(&b, 1, (int64_t[]){C});
+  gc_fill_normal(x, 5, 2.0);
+  for (int c = 0; c < C; c++) {
+    rm->data[c] = 0.5f * (float)c;
+    rv->data[c] = 1.0f + (float)c;
+    w->data[c] = 1.0f;
+  }
+  double want_m[C], want_v[C];
+  const float momentum = 0.25f;
+  for (int c = 0; c < C; c++) {
+    double mean = 0, var = 0;
+    for (int n = 0; n < B; n++)
+      for (int i = 0; i < HW; i++) mean += x->data[(n * C + c) * HW + i];
+    mean /= B * HW;
+    for (int n = 0; n < B; n++)
+      for (int i = 0; i < HW; i++) {
+        double d = x->data[(n * C + c) * HW + i] - mean;
+        var += d * d;
+      }
+    want_m[c] = (1 - momentum) * rm->data[c] + momentum * mean;
+    want_v[c] = (1 - momentum) * rv->data[c] + momentum * var / (B * HW - 1);
+  }
+  lbbt_tape *t;
+  lbbt_tape_create(&t);
+  lbbt_tensor *y;
+  CHECK(lbbt_batchnorm2d(t, x, w, b, rm, rv, momentum, 1e-5f, &y) == LBBT_OK, "%s",
+        lbbt_last_error());
+  for (int c = 0; c < C; c++) {
+    CHECK_CLOSE(rm->data[c], want_m[c], RUNNING_TOL, RUNNING_TOL, "running_mean");
+    CHECK_CLOSE(rv->data[c], want_v[c], RUNNING_TOL, RUNNING_TOL, "running_var (unbiased)");
+  }
+  const float trained_mean = rm->data[0];
+  lbbt_tape_set_training(t, 0);
+  CHECK(lbbt_batchnorm2d(t, x, w, b, rm, rv, momentum, 1e-5f, &y) == LBBT_OK, "%s",
+        lbbt_last_error());
+  CHECK_CLOSE(y->data[0], (x->data[0] - want_m[0]) / sqrt(want_v[0] + 1e-5), RUNNING_TOL,
+              RUNNING_TOL, "eval output uses the running estimates");
+  CHECK(rm->data[0] == trained_mean, "eval changed running_mean");
+  lbbt_tape_free(t);
+  lbbt_tensor_free(x);
+  lbbt_tensor_free(rm);
+  lbbt_tensor_free(rv);
+  lbbt_tensor_free(w);
+  lbbt_tensor_free(b);
+}
+
+/* Reshape aliases its input; recording off pushes nothing. */
+static void test_reshape_aliases_and_no_record(void) {
+  lbbt_tensor *x, *y;
+  REQUIRE(lbbt_tensor_create(&x, 2, (int64_t[]){3, 4}) == LBBT_OK, "x");
+  lbbt_tensor_require_grad(x);
+  lbbt_tape *t;
+  lbbt_tape_create(&t);
+  CHECK(lbbt_reshape(t, x, 1, (int64_t[]){12}, &y) == LBBT_OK, "%s", lbbt_last_error());
+  CHECK(y->data == x->data, "reshape copied its input");
+  CHECK(y->requires_grad, "reshape of a trainable tensor must be recorded");
+  lbbt_tape_set_recording(t, 0);
+  CHECK(lbbt_scale(t, x, 2.0f, &y) == LBBT_OK, "%s", lbbt_last_error());
+  CHECK(!y->requires_grad, "an op recorded while recording is off");
+  lbbt_tape_free(t);
+  lbbt_tensor_free(x);
+}
+
+/* Every target ignored: the loss is 0 and so is its gradient (PyTorch would give NaN). */
+static void test_cross_entropy_all_ignored(void) {
+  lbbt_tensor *x, *loss;
+  REQUIRE(lbbt_tensor_create(&x, 2, (int64_t[]){3, 4}) == LBBT_OK, "x");
+  gc_fill_normal(x, 9, 1.0);
+  lbbt_tensor_require_grad(x);
+  const int32_t tg[3] = {-1, -1, -1};
+  lbbt_tape *t;
+  lbbt_tape_create(&t);
+  CHECK(lbbt_cross_entropy(t, x, tg, 0.1f, &loss) == LBBT_OK, "%s", lbbt_last_error());
+  CHECK(loss->data[0] == 0.0f, "loss %g", (double)loss->data[0]);
+  CHECK(lbbt_tape_backward(t, loss) == LBBT_OK, "%s", lbbt_last_error());
+  for (int i = 0; i < 12; i++) CHECK(x->grad[i] == 0.0f, "grad[%d] = %g", i, (double)x->grad[i]);
+  lbbt_tape_free(t);
+  lbbt_tensor_free(x);
+}
+
+TEST_MAIN_BEGIN("test_ops_dense")
+TEST_RUN(test_op_table);
+TEST_RUN(test_steady_state_step);
+TEST_RUN(test_batchnorm_running_stats);
+TEST_RUN(test_reshape_aliases_and_no_record);
+TEST_RUN(test_cross_entropy_all_ignored);
+lbbt_dnnl_shutdown();
+TEST_MAIN_END()
