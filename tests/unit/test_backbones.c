@@ -26,6 +26,8 @@ static const double PARITY_ATOL = 1e-4;
 static const double PARITY_RTOL = 1e-4;
 /* A saved and reloaded model recomputes the same numbers (same weights, same kernels). */
 static const double ROUNDTRIP_ATOL = 1e-6;
+/* ... and the same function in another weight layout (llama2.c -> Hugging Face RoPE order). */
+static const double LAYOUT_CHANGE_ATOL = 1e-4;
 /* Scratch-init sample std within this relative distance of the formula (>= 4096 draws). */
 static const double INIT_STD_RTOL = 0.05;
 
@@ -200,60 +202,75 @@ static void test_probe_picks_the_right_plugin(void) {
         "gpt2 claims test.h (score %d)", score);
 }
 
-/* save() then load_language() of the saved folder computes the same outputs. */
-static void roundtrip_one(const fixture *fx) {
-  const lbbt_backbone_ops *bb = backbone(fx->plugin);
-  REQUIRE(bb, "plugin %s not loaded", fx->plugin);
-  if (!test_file_exists(fixture_path(fx->dir, "config.json"))) SKIP("fixtures absent");
+/* save() then load_language() of the saved folder computes the same outputs (within atol:
+ * a llama2.c file comes back in the Hugging Face RoPE layout, which sums in another order). */
+static void roundtrip(const char *plugin, const char *src, const char *tag, const int32_t *ids,
+                      int64_t B, int64_t T, double atol) {
+  const lbbt_backbone_ops *bb = backbone(plugin);
+  REQUIRE(bb, "plugin %s not loaded", plugin);
   char out[600];
-  snprintf(out, sizeof out, "%s/save-%s", test_tmpdir(), fx->dir);
+  snprintf(out, sizeof out, "%s/save-%s", test_tmpdir(), tag);
   lbbt_model *a = NULL, *b = NULL;
   lbbt_tape *tape = NULL;
-  int32_t *ids = NULL;
-  int64_t B, T;
-  REQUIRE(bb->load_language(fixture_path(fx->dir, NULL), &a) == LBBT_OK, "load: %s",
-          lbbt_last_error());
+  float *first = NULL;
+  REQUIRE(bb->load_language(src, &a) == LBBT_OK, "load: %s", lbbt_last_error());
   lbbt_status st = a->ops->save(a, out);
-  CHECK(st == LBBT_OK, "%s: save: %s", fx->dir, lbbt_last_error());
+  CHECK(st == LBBT_OK, "%s: save: %s", tag, lbbt_last_error());
   if (st == LBBT_OK) st = bb->load_language(out, &b);
-  CHECK(st == LBBT_OK, "%s: reload of the saved model: %s", fx->dir, lbbt_last_error());
-  if (st != LBBT_OK || !read_ids(fx->dir, &ids, &B, &T) || lbbt_tape_create(&tape) != LBBT_OK)
-    goto done;
+  CHECK(st == LBBT_OK, "%s: reload of the saved model: %s", tag, lbbt_last_error());
+  if (st != LBBT_OK || lbbt_tape_create(&tape) != LBBT_OK) goto done;
   int score = 0;
-  CHECK(bb->probe(out, &score) == LBBT_OK && score > 0, "%s: the saved folder is not claimed",
-        fx->dir);
+  CHECK(bb->probe(out, &score) == LBBT_OK && score > 0, "%s: the saved folder is not claimed", tag);
   lbbt_tensor *ha, *hb, *la = NULL, *lb = NULL;
   st = forward_ids(a, tape, ids, B, T, &ha, &la);
-  float *first = NULL;
   if (st == LBBT_OK) {
-    int64_t n = ha->numel + (la ? la->numel : 0);
+    int64_t nh = ha->numel, n = nh + (la ? la->numel : 0);
     first = malloc((size_t)n * sizeof *first);
-    memcpy(first, ha->data, (size_t)ha->numel * sizeof *first);
-    if (la) memcpy(first + ha->numel, la->data, (size_t)la->numel * sizeof *first);
-    int64_t nh = ha->numel;
+    memcpy(first, ha->data, (size_t)nh * sizeof *first);
+    if (la) memcpy(first + nh, la->data, (size_t)la->numel * sizeof *first);
     st = forward_ids(b, tape, ids, B, T, &hb, &lb);
     if (st == LBBT_OK) {
       double err;
       int64_t bad;
-      CHECK(hb->numel == nh && compare(hb->data, first, nh, ROUNDTRIP_ATOL, 0, &err, &bad),
-            "%s: hidden differs after save/load (max err %g)", fx->dir, err);
-      if (lb)
-        CHECK(compare(lb->data, first + nh, lb->numel, ROUNDTRIP_ATOL, 0, &err, &bad),
-              "%s: logits differ after save/load (max err %g)", fx->dir, err);
+      CHECK(hb->numel == nh && compare(hb->data, first, nh, atol, 0, &err, &bad),
+            "%s: hidden differs after save/load (max err %g)", tag, err);
+      CHECK(!la == !lb, "%s: logits present before or after save/load only", tag);
+      if (la && lb)
+        CHECK(compare(lb->data, first + nh, lb->numel, atol, 0, &err, &bad),
+              "%s: logits differ after save/load (max err %g)", tag, err);
     }
   }
-  CHECK(st == LBBT_OK, "%s: forward: %s", fx->dir, lbbt_last_error());
-  free(first);
+  CHECK(st == LBBT_OK, "%s: forward: %s", tag, lbbt_last_error());
 done:
-  free(ids);
+  free(first);
   lbbt_tape_free(tape);
   lbbt_model_free(a);
   lbbt_model_free(b);
 }
 
+static void roundtrip_one(const fixture *fx) {
+  if (!test_file_exists(fixture_path(fx->dir, "config.json"))) SKIP("fixtures absent");
+  int32_t *ids = NULL;
+  int64_t B, T;
+  REQUIRE(read_ids(fx->dir, &ids, &B, &T), "%s: inputs.json", fx->dir);
+  roundtrip(fx->plugin, fixture_path(fx->dir, NULL), fx->dir, ids, B, T, ROUNDTRIP_ATOL);
+  free(ids);
+}
+
 static void test_save_roundtrip_gpt2(void) { roundtrip_one(&ALL_FIXTURES[1]); }
 static void test_save_roundtrip_qwen3(void) { roundtrip_one(&ALL_FIXTURES[4]); }
 static void test_save_roundtrip_chronos_t5(void) { roundtrip_one(&ALL_FIXTURES[5]); }
+
+/* stories260K (interleaved RoPE) saved as a Hugging Face Llama (half-split RoPE, q/k rows
+ * permuted as convert_llama_weights_to_hf.py does) computes the same logits. */
+static void test_save_roundtrip_llama2c_to_hf(void) {
+  char model[512];
+  snprintf(model, sizeof model, "%s/stories260K.bin", test_models_dir());
+  if (!test_file_exists(model)) SKIP("%s absent", model);
+  static const int32_t ids[2 * 9] = {1, 403, 29, 360, 261, 188, 7, 99, 311,
+                                     1, 2, 3, 4, 5, 6, 7, 8, 9};
+  roundtrip("llama", model, "stories260K", ids, 2, 9, LAYOUT_CHANGE_ATOL);
+}
 
 /* ---- vision mode ----------------------------------------------------------------------- */
 static lbbt_backbone_spec vision_spec(const char *plugin, const char *checkpoint, const char *arch,
@@ -602,6 +619,7 @@ int main(void) {
   TEST_RUN(test_save_roundtrip_gpt2);
   TEST_RUN(test_save_roundtrip_qwen3);
   TEST_RUN(test_save_roundtrip_chronos_t5);
+  TEST_RUN(test_save_roundtrip_llama2c_to_hf);
   TEST_RUN(test_vision_gpt2_scratch);
   TEST_RUN(test_vision_gpt2_pretrained_positions);
   TEST_RUN(test_vision_llama);
