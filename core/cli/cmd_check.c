@@ -51,11 +51,6 @@ int cmd_check(int argc, char **argv) {
   lbbt_experiment *e;
   lbbt_status st = lbbt_experiment_load(file, tier, &e);
   if (st != LBBT_OK) return cli_report(st, NULL);
-  for (int i = 0; i < e->n_runs; i++) {
-    const lbbt_run_spec *r = &e->runs[i];
-    printf("%s  %s\n", r->id, r->label[0] ? r->label : "(no matrix)");
-    if (print_config) printf("%s\n", r->config_yaml);
-  }
   /* A typo in a tier nobody runs today would otherwise wait for the day someone does. */
   char others[256] = "";
   for (int t = 0; t < e->n_tiers; t++) {
@@ -72,6 +67,11 @@ int cmd_check(int argc, char **argv) {
     snprintf(others + len, sizeof others - len, "%s%s (%d run%s)", len ? ", " : "", o->tiers[t], o->n_runs,
              o->n_runs == 1 ? "" : "s");
     lbbt_experiment_free(o);
+  }
+  for (int i = 0; i < e->n_runs; i++) {
+    const lbbt_run_spec *r = &e->runs[i];
+    printf("%s  %s\n", r->id, r->label[0] ? r->label : "(no matrix)");
+    if (print_config) printf("%s\n", r->config_yaml);
   }
   fprintf(stderr, "%s: ok: experiment %s, tier %s, %d run%s%s%s\n", file, e->name, e->tier, e->n_runs,
           e->n_runs == 1 ? "" : "s", others[0] ? "; other tiers valid: " : "", others);

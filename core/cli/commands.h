@@ -35,8 +35,11 @@ int cli_open_backbone(const char *cmd, const char *path, const char *plugin_name
 void cli_close_backbone(cli_backbone *b);
 
 int cmd_version(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_table(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void h5u_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
@@ -270,8 +271,11 @@ int h5u_valid_name(const char *name) {
 lbbt_status h5u_open_lbbt(const char *path, const char *kind, const char *what, hid_t *fid) {
   h5u_quiet();
   *fid = -1;
-  if (access(path, R_OK) != 0)
+  struct stat sb;
+  if (access(path, R_OK) != 0 || stat(path, &sb) != 0)
     return lbbt_fail(LBBT_E_INPUT, "%s: cannot read %s: %s", path, what, strerror(errno));
+  if (!S_ISREG(sb.st_mode))
+    return lbbt_fail(LBBT_E_INPUT, "%s: not a regular file, so not an lbbt %s", path, what);
   htri_t is_h5 = H5Fis_hdf5(path);
   if (is_h5 == 0) {
     H5Eclear2(H5E_DEFAULT);

@@ -153,6 +153,10 @@ void lbbt_progress_update(lbbt_progress *p, int run_i, int epoch, int n_epochs, 
   }
   p->t_last_check = now;
   p->since_check = 0;
+  /* The step rate changes at epoch boundaries (evaluation, the next stage or run, another
+   * model), and a stride tuned to fast steps would delay lines when slow ones follow:
+   * start the ramp again.  It costs about log2(stride) extra reads per epoch. */
+  if (epoch_end) p->stride = 1;
 
   int ne = n_epochs > 0 ? n_epochs : 1, ns = n_steps > 0 ? n_steps : 1;
   double frac = (run_i + (epoch + (double)(step + 1) / ns) / ne) / p->total_runs;

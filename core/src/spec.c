@@ -1,6 +1,7 @@
 /* Experiment files: read, apply the tier, expand the matrix, bind each run; see spec.h.
- * Key-level validation lives in the directive tables (spec_keys.c, spec_bind.c); this file
- * handles the file's structure: tiers, matrix paths, run ids. */
+ * Key-level validation lives in the directive tables (spec_keys.c, spec_bind.c), tree
+ * edits (tier merge, matrix paths) in spec_merge.c; this file handles the file's
+ * structure, the expansion into runs and their ids. */
 #include "lbbt/spec.h"
 
 #include <errno.h>
@@ -10,10 +11,11 @@
 
 #include "lbbt/sha256.h"
 #include "spec_keys.h"
+#include "spec_merge.h"
 
 #define DEFAULT_TIER "cpu"
 /* A run struct is ~90 KB (option tables); this bounds memory to a few hundred MB. */
-enum { MAX_RUNS = 4096, MAX_FILE_BYTES = 16 << 20, PATH_TEXT_MAX = 512 };
+enum { MAX_RUNS = 4096, MAX_FILE_BYTES = 16 << 20 };
 
 const lbbt_option *lbbt_option_find(const lbbt_option *opts, int n, const char *key) {
   for (int i = 0; i < n; i++)
@@ -77,77 +79,8 @@ static lbbt_status read_file(const char *path, char **text, size_t *len) {
 
 /* ---- tiers --------------------------------------------------------------------------- */
 
-typedef struct load_ctx {
-  const char *file;
-  const char *tier;
-} load_ctx;
-
-static lbbt_status oom(const load_ctx *c) { return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory", c->file); }
-
-static lbbt_status put_clone(const load_ctx *c, yt_node *map, const yt_node *key, const yt_node *val) {
-  yt_node *k = yt_clone(key), *v = yt_clone(val);
-  if (!k || !v) {
-    yt_free(k);
-    yt_free(v);
-    return oom(c);
-  }
-  return yt_put(map, k, v);
-}
-
-/* Deep merge: mappings merge key by key, anything else replaces (keeping the override's
- * position, so errors point at the tier or matrix line that set the value). */
-static lbbt_status merge_map(const load_ctx *c, yt_node *dst, const yt_node *src, int run_root);
-
-/* A tier's `stages: {bridge: {epochs: 1}}` merges into the stage named bridge. */
-static lbbt_status merge_stages_by_name(const load_ctx *c, yt_node *seq, const yt_node *src, const yt_node *src_key) {
-  if (!seq || seq->kind != YT_SEQ)
-    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: tier '%s' overrides stages by name, but base has no list of stages",
-                     c->file, src_key->line, src_key->col, c->tier);
-  for (int i = 0; i < src->n; i++) {
-    const yt_node *name = src->keys[i], *over = src->vals[i];
-    yt_node *target = NULL;
-    const char *names[LBBT_MAX_STAGES * 4];
-    int n_names = 0;
-    for (int j = 0; j < seq->n; j++) {
-      const yt_node *nm = yt_get(seq->vals[j], "name");
-      if (!nm || nm->kind != YT_SCALAR) continue;
-      if (n_names < (int)(sizeof names / sizeof names[0])) names[n_names++] = nm->text;
-      if (!strcmp(nm->text, name->text)) target = seq->vals[j];
-    }
-    if (!target) {
-      const char *near = spec_suggest(name->text, names, n_names);
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: tier '%s' overrides stage '%s', which base.stages does not define%s%s%s",
-                       c->file, name->line, name->col, c->tier, name->text, near ? "; did you mean '" : "",
-                       near ? near : "", near ? "'?" : "");
-    }
-    if (yt_is_null(over)) continue;
-    if (over->kind != YT_MAP || target->kind != YT_MAP) {
-      char buf[64];
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: tier '%s': the override of stage '%s' must be a mapping of keys, got %s",
-                       c->file, over->line, over->col, c->tier, name->text, yt_describe(over, buf, sizeof buf));
-    }
-    LBBT_TRY(merge_map(c, target, over, 0));
-  }
-  return LBBT_OK;
-}
-
-static lbbt_status merge_map(const load_ctx *c, yt_node *dst, const yt_node *src, int run_root) {
-  for (int i = 0; i < src->n; i++) {
-    const yt_node *key = src->keys[i], *val = src->vals[i];
-    yt_node *old = yt_get(dst, key->text);
-    if (run_root && !strcmp(key->text, "stages") && val->kind == YT_MAP) {
-      LBBT_TRY(merge_stages_by_name(c, old, val, key));
-    } else if (old && old->kind == YT_MAP && val->kind == YT_MAP) {
-      LBBT_TRY(merge_map(c, old, val, 0));
-    } else {
-      LBBT_TRY(put_clone(c, dst, key, val));
-    }
-  }
-  return LBBT_OK;
-}
-
-/* Check tiers: and record the declared names in e->tiers. */
-static lbbt_status read_tiers(const load_ctx *c, const yt_node *tiers, lbbt_experiment *e) {
+/* Validate `tiers:` (each entry is {base, matrix}) and record the names in e->tiers. */
+static lbbt_status read_tiers(const spec_load_ctx *c, const yt_node *tiers, lbbt_experiment *e) {
   e->n_tiers = 0;
   if (!tiers || yt_is_null(tiers)) return LBBT_OK;
   if (tiers->kind != YT_MAP) {
@@ -183,12 +116,12 @@ static lbbt_status read_tiers(const load_ctx *c, const yt_node *tiers, lbbt_expe
   return LBBT_OK;
 }
 
-static lbbt_status unknown_tier(const load_ctx *c, const lbbt_experiment *e, const yt_node *at) {
+static lbbt_status unknown_tier(const spec_load_ctx *c, const lbbt_experiment *e, const yt_node *at) {
   if (!e->n_tiers)
     return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown tier '%s': this file declares no tiers (no 'tiers:' section), "
                      "so only the default tier '" DEFAULT_TIER "' applies", c->file, at->line, at->col, c->tier);
   char list[LBBT_MAX_TIERS * (LBBT_TIER_MAX + 2)] = "";
-  const char *names[LBBT_MAX_TIERS];
+  const char *names[LBBT_MAX_TIERS] = {0};
   for (int i = 0; i < e->n_tiers; i++) {
     names[i] = e->tiers[i];
     strcat(list, i ? ", " : "");
@@ -197,148 +130,6 @@ static lbbt_status unknown_tier(const load_ctx *c, const lbbt_experiment *e, con
   const char *near = spec_suggest(c->tier, names, e->n_tiers);
   return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown tier '%s'; tiers in this file: %s%s%s%s", c->file, at->line,
                    at->col, c->tier, list, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
-}
-
-/* ---- matrix -------------------------------------------------------------------------- */
-
-/* Find (or create, when create is set) the mapping value of key in map. */
-static lbbt_status child_map(const load_ctx *c, yt_node *map, const char *key, const yt_node *at, yt_node **out) {
-  yt_node *v = yt_get(map, key);
-  if (!v || yt_is_null(v)) {
-    yt_node *k = yt_scalar(key, 1, at->line, at->col), *m = yt_map(at->line, at->col);
-    if (!k || !m) {
-      yt_free(k);
-      yt_free(m);
-      return oom(c);
-    }
-    LBBT_TRY(yt_put(map, k, m));
-    v = m;
-  }
-  *out = v; /* a non-mapping here is reported by the binder with its own position */
-  return LBBT_OK;
-}
-
-/* Set key in map to value: a mapping merges into an existing mapping, anything else
- * replaces.  The key takes the matrix key's position. */
-static lbbt_status set_value(const load_ctx *c, yt_node *map, const char *key, const yt_node *value,
-                             const yt_node *at) {
-  if (map->kind != YT_MAP) return LBBT_OK; /* the binder reports the non-mapping */
-  yt_node *old = yt_get(map, key);
-  if (old && old->kind == YT_MAP && value->kind == YT_MAP) return merge_map(c, old, value, 0);
-  yt_node *k = yt_scalar(key, 1, at->line, at->col), *v = yt_clone(value);
-  if (!k || !v) {
-    yt_free(k);
-    yt_free(v);
-    return oom(c);
-  }
-  return yt_put(map, k, v);
-}
-
-static lbbt_status bad_matrix_key(const load_ctx *c, const yt_node *at, const char *why_fmt, const char *seg,
-                                  const spec_section *sec) {
-  char why[256];
-  snprintf(why, sizeof why, why_fmt, seg);
-  const char *names[64];
-  int n = 0;
-  for (int i = 0; sec && i < sec->n_keys && n < 64; i++) names[n++] = sec->keys[i].name;
-  const char *near = sec ? spec_suggest(seg, names, n) : NULL;
-  return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': %s%s%s%s", c->file, at->line, at->col, at->text, why,
-                   near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
-}
-
-/* Write value at the dotted path key->text of the run tree.  The path is checked against
- * the directive tables, so a path to a key that does not exist is an error even when no
- * run would read it. */
-static lbbt_status matrix_set(const load_ctx *c, yt_node *root, const yt_node *key, const yt_node *value) {
-  char path[PATH_TEXT_MAX];
-  if (snprintf(path, sizeof path, "%s", key->text) >= (int)sizeof path)
-    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key is too long", c->file, key->line, key->col);
-  char *segs[32];
-  int n = 0;
-  for (char *p = path, *save = NULL;; p = NULL) {
-    char *s = strtok_r(p, ".", &save);
-    if (!s) break;
-    if (n == 32) return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key is too deep", c->file, key->line, key->col);
-    segs[n++] = s;
-  }
-  if (!n || key->text[0] == '.' || key->text[strlen(key->text) - 1] == '.' || strstr(key->text, ".."))
-    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s' is not a dotted path like stages.NAME.lr", c->file,
-                     key->line, key->col, key->text);
-  const spec_section *sec = &spec_run_section;
-  const char *where = "base";
-  yt_node *cur = root;
-  for (int i = 0; i < n; i++) {
-    const spec_key *k = spec_find_key(sec, segs[i]);
-    char why[160];
-    if (!k) {
-      snprintf(why, sizeof why, "'%%s' is not a key of %s", where);
-      return bad_matrix_key(c, key, why, segs[i], sec);
-    }
-    int last = i == n - 1;
-    switch (k->type) {
-      case KEY_SECTION:
-        if (last) return set_value(c, cur, segs[i], value, key);
-        LBBT_TRY(child_map(c, cur, segs[i], key, &cur));
-        if (cur->kind != YT_MAP) return set_value(c, cur, segs[i], value, key);
-        sec = k->sub;
-        where = k->sub->noun;
-        break;
-      case KEY_LIST: {
-        if (last) return set_value(c, cur, segs[i], value, key);
-        const yt_node *seq = yt_get(cur, segs[i]);
-        const char *names[LBBT_MAX_STAGES * 4];
-        int n_names = 0;
-        yt_node *item = NULL;
-        for (int j = 0; seq && seq->kind == YT_SEQ && j < seq->n; j++) {
-          const yt_node *nm = yt_get(seq->vals[j], "name");
-          if (!nm || nm->kind != YT_SCALAR) continue;
-          if (n_names < (int)(sizeof names / sizeof names[0])) names[n_names++] = nm->text;
-          if (!strcmp(nm->text, segs[i + 1])) item = seq->vals[j];
-        }
-        if (!item) {
-          char list[256] = "";
-          for (int j = 0; j < n_names; j++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "", names[j]);
-          const char *near = spec_suggest(segs[i + 1], names, n_names);
-          return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': no %s named '%s' in base.%s (%s: %s)%s%s%s",
-                           c->file, key->line, key->col, key->text, k->sub->noun, segs[i + 1], segs[i], segs[i],
-                           n_names ? list : "none", near ? "; did you mean '" : "", near ? near : "",
-                           near ? "'?" : "");
-        }
-        i++;
-        if (i == n - 1) { /* the whole stage: merge a mapping into it */
-          if (value->kind != YT_MAP || item->kind != YT_MAP) {
-            char buf[64];
-            return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': a value for a whole %s must be a mapping, got %s",
-                             c->file, value->line, value->col, key->text, k->sub->noun, yt_describe(value, buf, sizeof buf));
-          }
-          return merge_map(c, item, value, 0);
-        }
-        cur = item;
-        sec = k->sub;
-        where = k->sub->noun;
-        break;
-      }
-      case KEY_OPTIONS:
-        if (last) return set_value(c, cur, segs[i], value, key);
-        if (i + 2 != n) {
-          snprintf(why, sizeof why, "options are 'name: value' pairs, so '%s' takes one more segment, not %d",
-                   segs[i], n - i - 1);
-          return bad_matrix_key(c, key, "%s", why, NULL);
-        }
-        LBBT_TRY(child_map(c, cur, segs[i], key, &cur));
-        return set_value(c, cur, segs[i + 1], value, key);
-      case KEY_LOADER:
-        return bad_matrix_key(c, key, "'%s' is not part of a run", segs[i], NULL);
-      default:
-        if (!last) {
-          snprintf(why, sizeof why, "'%%s' is a single value in %s; nothing lies below it", where);
-          return bad_matrix_key(c, key, why, segs[i], NULL);
-        }
-        return set_value(c, cur, segs[i], value, key);
-    }
-  }
-  return LBBT_OK;
 }
 
 /* ---- runs ---------------------------------------------------------------------------- */
@@ -375,22 +166,22 @@ static void make_label(lbbt_run_spec *r) {
   }
 }
 
-static lbbt_status build_run(const load_ctx *c, unsigned flags, const yt_node *base, const yt_node *matrix,
+static lbbt_status build_run(const spec_load_ctx *c, unsigned flags, const yt_node *base, const yt_node *matrix,
                              const int *choice, lbbt_run_spec *r) {
   yt_node *tree = yt_clone(base);
-  if (!tree) return oom(c);
+  if (!tree) return spec_oom(c);
   lbbt_status st = LBBT_OK;
   r->n_matrix = 0;
   r->matrix_keys = calloc((size_t)matrix->n + 1, sizeof(char *));
   r->matrix_values = calloc((size_t)matrix->n + 1, sizeof(char *));
-  if (!r->matrix_keys || !r->matrix_values) st = oom(c);
+  if (!r->matrix_keys || !r->matrix_values) st = spec_oom(c);
   for (int j = 0; st == LBBT_OK && j < matrix->n; j++) {
     const yt_node *value = matrix->vals[j]->vals[choice[j]];
     r->matrix_keys[j] = strdup(matrix->keys[j]->text);
     r->matrix_values[j] = yt_flow_text(value);
     r->n_matrix = j + 1;
-    if (!r->matrix_keys[j] || !r->matrix_values[j]) st = oom(c);
-    else st = matrix_set(c, tree, matrix->keys[j], value);
+    if (!r->matrix_keys[j] || !r->matrix_values[j]) st = spec_oom(c);
+    else st = spec_matrix_set(c, tree, matrix->keys[j], value);
   }
   if (st == LBBT_OK) make_label(r);
   spec_buf canon = {0};
@@ -423,10 +214,10 @@ static int id_cmp(const void *a, const void *b) {
 }
 
 /* Two runs with one id would share a results group: a repeated matrix value. */
-static lbbt_status check_distinct_ids(const load_ctx *c, const lbbt_experiment *e, const yt_node *matrix,
+static lbbt_status check_distinct_ids(const spec_load_ctx *c, const lbbt_experiment *e, const yt_node *matrix,
                                       int *const *choices) {
   id_index *ix = malloc((size_t)e->n_runs * sizeof *ix);
-  if (!ix) return oom(c);
+  if (!ix) return spec_oom(c);
   for (int i = 0; i < e->n_runs; i++) ix[i] = (id_index){e->runs[i].id, i};
   qsort(ix, (size_t)e->n_runs, sizeof *ix, id_cmp);
   lbbt_status st = LBBT_OK;
@@ -453,7 +244,7 @@ static int subtree_has_line(const yt_node *n, int line) {
 /* Does the current error message point at a line holding one of this run's matrix values?
  * Then it depends on the combination, and the message says which run failed; an error in
  * base would fail every run and is reported without that noise. */
-static int error_in_matrix_value(const load_ctx *c, const yt_node *matrix, const int *choice) {
+static int error_in_matrix_value(const spec_load_ctx *c, const yt_node *matrix, const int *choice) {
   const char *msg = lbbt_last_error();
   size_t n = strlen(c->file);
   int line;
@@ -463,7 +254,7 @@ static int error_in_matrix_value(const load_ctx *c, const yt_node *matrix, const
   return 0;
 }
 
-static lbbt_status expand(const load_ctx *c, unsigned flags, const yt_node *base, const yt_node *matrix,
+static lbbt_status expand(const spec_load_ctx *c, unsigned flags, const yt_node *base, const yt_node *matrix,
                           lbbt_experiment *e) {
   long total = 1;
   for (int j = 0; j < matrix->n; j++) {
@@ -484,18 +275,18 @@ static lbbt_status expand(const load_ctx *c, unsigned flags, const yt_node *base
   /* Paths first, so that a bad matrix key is reported as such and not as a failing run. */
   for (int j = 0; j < matrix->n; j++) {
     yt_node *scratch = yt_clone(base);
-    if (!scratch) return oom(c);
-    lbbt_status st = matrix_set(c, scratch, matrix->keys[j], matrix->vals[j]->vals[0]);
+    if (!scratch) return spec_oom(c);
+    lbbt_status st = spec_matrix_set(c, scratch, matrix->keys[j], matrix->vals[j]->vals[0]);
     yt_free(scratch);
     LBBT_TRY(st);
   }
   e->runs = calloc((size_t)total, sizeof *e->runs);
   int **choices = calloc((size_t)total, sizeof *choices);
-  lbbt_status st = e->runs && choices ? LBBT_OK : oom(c);
+  lbbt_status st = e->runs && choices ? LBBT_OK : spec_oom(c);
   for (long i = 0; st == LBBT_OK && i < total; i++) {
     choices[i] = calloc((size_t)matrix->n + 1, sizeof **choices);
     if (!choices[i]) {
-      st = oom(c);
+      st = spec_oom(c);
       break;
     }
     long rest = i; /* mixed-radix digits, the last key varying fastest */
@@ -533,7 +324,7 @@ static void default_name(lbbt_experiment *e) {
 }
 
 static lbbt_status load(lbbt_experiment *e, const char *tier, unsigned flags) {
-  load_ctx c = {e->file, tier};
+  spec_load_ctx c = {e->file, tier};
   size_t len = 0;
   LBBT_TRY(read_file(e->file, &e->yaml_text, &len));
   lbbt_sha256_hex(e->yaml_text, len, e->sha256);
@@ -574,14 +365,14 @@ static lbbt_status load(lbbt_experiment *e, const char *tier, unsigned flags) {
     if (st == LBBT_OK) {
       base = yt_clone(b0);
       matrix = m0 && !yt_is_null(m0) ? yt_clone(m0) : yt_map(root->line, root->col);
-      if (!base || !matrix) st = oom(&c);
+      if (!base || !matrix) st = spec_oom(&c);
     }
   }
   if (st == LBBT_OK && tier_node && !yt_is_null(tier_node)) {
     const yt_node *tb = yt_get(tier_node, "base"), *tm = yt_get(tier_node, "matrix");
-    if (tb && !yt_is_null(tb)) st = merge_map(&c, base, tb, 1);
+    if (tb && !yt_is_null(tb)) st = spec_merge_map(&c, base, tb, 1);
     for (int i = 0; st == LBBT_OK && tm && !yt_is_null(tm) && i < tm->n; i++)
-      st = put_clone(&c, matrix, tm->keys[i], tm->vals[i]);
+      st = spec_put_clone(&c, matrix, tm->keys[i], tm->vals[i]);
   }
   if (st == LBBT_OK) st = expand(&c, flags, base, matrix, e);
   yt_free(root);

@@ -35,7 +35,7 @@ static const char *join_names(const char *const *names, int n, char *out, size_t
 }
 
 lbbt_status spec_unknown_key(const char *file, const yt_node *key, const spec_section *sec, const char *noun) {
-  const char *names[64];
+  const char *names[64] = {0};
   int n = 0;
   for (int i = 0; i < sec->n_keys && n < 64; i++) names[n++] = sec->keys[i].name;
   const char *near = spec_suggest(key->text, names, n);

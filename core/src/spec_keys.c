@@ -144,6 +144,8 @@ static const spec_key STAGE_KEYS[] = {
      .doc = "train the final norm and the head"},
     {.name = "lr_sweep", .type = KEY_STRING, FIELD(S, lr_sweep), .def = "", NAMES(LR_SWEEP_NAMES),
      .doc = "per-arm: pick the best learning rate per matrix arm (\"\" = off)"},
+    {.name = "skip", .type = KEY_BOOL, FIELD(S, skip), .def = "false",
+     .doc = "leave this stage out (a matrix over stages.NAME.skip compares with and without it)"},
     {.name = "options", .type = KEY_OPTIONS, .offset = offsetof(S, options),
      .count_offset = offsetof(S, n_options), .max_count = LBBT_MAX_OPTIONS, .def = "{}",
      .doc = "plugin-specific settings (key: scalar), checked by the task or analysis plugin"},

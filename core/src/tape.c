@@ -4,6 +4,7 @@
  * keeps every block, so after the first training step the same memory is reused: no
  * allocation per step in the steady state.  Op records live in a growable array that is
  * likewise kept across resets. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +192,19 @@ static lbbt_status run_backward(lbbt_tape *t) {
     if (s != LBBT_OK) return lbbt_fail_context(s, "backward of %s", r->op_name);
   }
   return LBBT_OK;
+}
+
+int lbbt_tape_first_nonfinite(const lbbt_tape *t, const char **op_name, int64_t *index) {
+  for (size_t i = 0; i < t->n_recs; i++) {
+    const lbbt_tensor *o = t->recs[i].out;
+    for (int64_t j = 0; j < o->numel; j++)
+      if (!isfinite(o->data[j])) {
+        *op_name = t->recs[i].op_name;
+        *index = (int64_t)i;
+        return 1;
+      }
+  }
+  return 0;
 }
 
 size_t lbbt_tape_bytes_used(const lbbt_tape *t) {

@@ -556,6 +556,8 @@ static const op_case CASES[] = {
      .ip = {1, 0}, .tol = TOL_MATMUL},
     {"matmul broadcast 3-D B trans_a trans_b", build_matmul, ref_matmul, 2, {4, 3},
      {{2, 3, 5, 4}, {3, 6, 5}}, .ip = {1, 1}, .tol = TOL_MATMUL},
+    {"matmul broadcast 3-D B", build_matmul, ref_matmul, 2, {4, 3}, {{2, 3, 4, 5}, {3, 5, 6}},
+     .tol = TOL_MATMUL},
     {"matmul B without grad", build_matmul, ref_matmul, 2, {3, 2}, {{2, 4, 5}, {5, 3}},
      .no_grad = 2, .tol = TOL_MATMUL},
     {"matmul A without grad", build_matmul, ref_matmul, 2, {3, 2}, {{2, 5, 4}, {5, 3}},
@@ -587,6 +589,8 @@ static const op_case CASES[] = {
     {"add same shape", build_add, ref_add, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}}, .tol = TOL_LINEAR},
     {"add broadcast [C]", build_add, ref_add, 2, {3, 1}, {{2, 3, 5}, {5}}, .tol = TOL_LINEAR},
     {"add broadcast [T, C]", build_add, ref_add, 2, {3, 2}, {{2, 3, 5}, {3, 5}},
+     .tol = TOL_LINEAR},
+    {"add broadcast [1, 1, C]", build_add, ref_add, 2, {3, 3}, {{2, 3, 5}, {1, 1, 5}},
      .tol = TOL_LINEAR},
     {"add mismatch", build_add, NULL, 2, {2, 1}, {{3, 5}, {3}}, .expect = LBBT_E_SHAPE,
      .expect_msg = "add"},
@@ -690,6 +694,8 @@ static const op_case CASES[] = {
      {{2, 3, 6, 5}, {4, 3, 3, 3}, {4}}, .ip = {1, 1}, .tol = TOL_CONV},
     {"conv2d stride 2 no bias", build_conv2d, ref_conv2d, 2, {4, 4}, {{2, 2, 7, 7}, {3, 2, 3, 3}},
      .ip = {2, 0}, .tol = TOL_CONV},
+    {"conv2d stride 2 pad 1 (floor)", build_conv2d, ref_conv2d, 3, {4, 4, 1},
+     {{1, 2, 6, 6}, {2, 2, 3, 3}, {2}}, .ip = {2, 1}, .tol = TOL_CONV},
     {"conv2d 1x1", build_conv2d, ref_conv2d, 3, {4, 4, 1}, {{1, 5, 4, 4}, {3, 5, 1, 1}, {3}},
      .ip = {1, 0}, .tol = TOL_CONV},
     {"conv2d patchify 4x4 stride 4", build_conv2d, ref_conv2d, 3, {4, 4, 1},
@@ -704,6 +710,10 @@ static const op_case CASES[] = {
      .tol = TOL_LINEAR},
     {"avgpool 3x3 pad 1 (padding excluded)", build_avgpool, ref_avgpool, 1, {4}, {{1, 3, 5, 5}},
      .ip = {3, 1, 1}, .tol = TOL_LINEAR},
+    {"maxpool 2x2 on odd size (floor)", build_maxpool, ref_maxpool, 1, {4}, {{1, 2, 5, 5}},
+     .init = {INIT_DISTINCT}, .ip = {2, 2, 0}, .tol = TOL_KINK},
+    {"avgpool 3x3 stride 2 pad 1 (floor)", build_avgpool, ref_avgpool, 1, {4}, {{2, 1, 6, 6}},
+     .ip = {3, 2, 1}, .tol = TOL_LINEAR},
     {"maxpool padding over half kernel", build_maxpool, NULL, 1, {4}, {{1, 1, 5, 5}},
      .ip = {2, 1, 2}, .expect = LBBT_E_SHAPE, .expect_msg = "maxpool2d"},
     /* a chain of ops, gradients through several records */
@@ -804,17 +814,66 @@ done:
   return ok;
 }
 
-static void test_op_table(void) {
-  int failed = 0;
+/* The rows of one op (the first word of their names), so that each op gets its own
+ * PASS/FAIL line; every row must belong to one of the ops run (test_table_fully_run). */
+static int g_row_ran[N_CASES];
+
+static int row_is_op(const op_case *c, const char *op) {
+  size_t n = strlen(op);
+  return strncmp(c->name, op, n) == 0 && (c->name[n] == ' ' || c->name[n] == 0);
+}
+
+static void run_table_rows(const char *op) {
+  int failed = 0, ran = 0;
   for (int i = 0; i < N_CASES; i++) {
+    if (!row_is_op(&CASES[i], op)) continue;
     char msg[512] = "";
+    ran++;
+    g_row_ran[i] = 1;
     if (!run_case(i, &CASES[i], msg, sizeof msg)) {
       printf("  case '%s': %s\n", CASES[i].name, msg);
       if (!failed) CHECK(0, "case '%s': %s", CASES[i].name, msg);
       failed++;
     }
   }
-  CHECK(failed == 0, "%d of %d cases failed", failed, (int)N_CASES);
+  CHECK(ran > 0, "no table row for op '%s'", op);
+  CHECK(failed == 0, "%d of %d '%s' rows failed", failed, ran, op);
+}
+
+#define TABLE_TEST(op) \
+  static void test_##op(void) { run_table_rows(#op); }
+TABLE_TEST(matmul)
+TABLE_TEST(linear)
+TABLE_TEST(add)
+TABLE_TEST(mul)
+TABLE_TEST(scale)
+TABLE_TEST(gelu)
+TABLE_TEST(silu)
+TABLE_TEST(relu)
+TABLE_TEST(layernorm)
+TABLE_TEST(rmsnorm)
+TABLE_TEST(batchnorm2d)
+TABLE_TEST(softmax)
+TABLE_TEST(cross_entropy)
+TABLE_TEST(mse)
+TABLE_TEST(l1)
+TABLE_TEST(mean)
+TABLE_TEST(sum)
+TABLE_TEST(mean_all)
+TABLE_TEST(sum_all)
+TABLE_TEST(reshape)
+TABLE_TEST(transpose)
+TABLE_TEST(permute)
+TABLE_TEST(concat)
+TABLE_TEST(slice)
+TABLE_TEST(conv2d)
+TABLE_TEST(maxpool)
+TABLE_TEST(avgpool)
+TABLE_TEST(chain)
+
+static void test_table_fully_run(void) {
+  for (int i = 0; i < N_CASES; i++)
+    CHECK(g_row_ran[i], "row '%s' belongs to no op test", CASES[i].name);
 }
 
 /* ---- beyond the table ----------------------------------------------------------------- */
@@ -950,6 +1009,43 @@ static void test_reshape_aliases_and_no_record(void) {
   lbbt_tensor_free(x);
 }
 
+/* More inputs than a tape record holds: concat chains records and stays correct. */
+static void test_concat_many(void) {
+  enum { N = 11 };
+  lbbt_tensor *xs[N], *y;
+  for (int k = 0; k < N; k++) {
+    REQUIRE(lbbt_tensor_create(&xs[k], 3, (int64_t[]){2, 1 + k % 2, 3}) == LBBT_OK, "x");
+    gc_fill_normal(xs[k], 40 + (uint64_t)k, 1.0);
+    lbbt_tensor_require_grad(xs[k]);
+  }
+  lbbt_tape *t;
+  lbbt_tape_create(&t);
+  CHECK(lbbt_concat(t, xs, N, 1, &y) == LBBT_OK, "%s", lbbt_last_error());
+  if (y) {
+    int64_t at = 0;
+    for (int o = 0; o < 2; o++)
+      for (int k = 0; k < N; k++) {
+        int64_t len = xs[k]->shape[1] * 3;
+        for (int64_t j = 0; j < len; j++, at++)
+          CHECK(y->data[at] == xs[k]->data[o * len + j], "value [%lld]", (long long)at);
+      }
+    /* output gradient = each element's index, so every input's grad shows where it went */
+    float *g = malloc((size_t)y->numel * sizeof *g);
+    for (int64_t i = 0; i < y->numel; i++) g[i] = (float)i;
+    CHECK(lbbt_tape_backward_from(t, y, g) == LBBT_OK, "%s", lbbt_last_error());
+    at = 0;
+    for (int o = 0; o < 2; o++)
+      for (int k = 0; k < N; k++) {
+        int64_t len = xs[k]->shape[1] * 3;
+        for (int64_t j = 0; j < len; j++, at++)
+          CHECK(xs[k]->grad[o * len + j] == (float)at, "grad of x%d [%lld]", k, (long long)j);
+      }
+    free(g);
+  }
+  lbbt_tape_free(t);
+  for (int k = 0; k < N; k++) lbbt_tensor_free(xs[k]);
+}
+
 /* Every target ignored: the loss is 0 and so is its gradient (PyTorch would give NaN). */
 static void test_cross_entropy_all_ignored(void) {
   lbbt_tensor *x, *loss;
@@ -968,10 +1064,39 @@ static void test_cross_entropy_all_ignored(void) {
 }
 
 TEST_MAIN_BEGIN("test_ops_dense")
-TEST_RUN(test_op_table);
+TEST_RUN(test_matmul);
+TEST_RUN(test_linear);
+TEST_RUN(test_add);
+TEST_RUN(test_mul);
+TEST_RUN(test_scale);
+TEST_RUN(test_gelu);
+TEST_RUN(test_silu);
+TEST_RUN(test_relu);
+TEST_RUN(test_layernorm);
+TEST_RUN(test_rmsnorm);
+TEST_RUN(test_batchnorm2d);
+TEST_RUN(test_softmax);
+TEST_RUN(test_cross_entropy);
+TEST_RUN(test_mse);
+TEST_RUN(test_l1);
+TEST_RUN(test_mean);
+TEST_RUN(test_sum);
+TEST_RUN(test_mean_all);
+TEST_RUN(test_sum_all);
+TEST_RUN(test_reshape);
+TEST_RUN(test_transpose);
+TEST_RUN(test_permute);
+TEST_RUN(test_concat);
+TEST_RUN(test_slice);
+TEST_RUN(test_conv2d);
+TEST_RUN(test_maxpool);
+TEST_RUN(test_avgpool);
+TEST_RUN(test_chain);
+TEST_RUN(test_table_fully_run);
 TEST_RUN(test_steady_state_step);
 TEST_RUN(test_batchnorm_running_stats);
 TEST_RUN(test_reshape_aliases_and_no_record);
 TEST_RUN(test_cross_entropy_all_ignored);
+TEST_RUN(test_concat_many);
 lbbt_dnnl_shutdown();
 TEST_MAIN_END()

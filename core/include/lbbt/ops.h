@@ -107,12 +107,6 @@ typedef struct lbbt_attention_opts {
 lbbt_status lbbt_attention(lbbt_tape *t, lbbt_tensor *q, lbbt_tensor *k, lbbt_tensor *v,
                            const lbbt_attention_opts *opts, lbbt_tensor **out);
 
-/* T5 relative position bias: out [H, T, S] = table[bucket(s - t), h] with transformers'
- * T5Attention._relative_position_bucket (bidirectional for the encoder). */
-lbbt_status lbbt_relative_position_bias(lbbt_tape *t, lbbt_tensor *table /*[num_buckets, H]*/,
-                                        int64_t T, int64_t S, int bidirectional, int num_buckets,
-                                        int max_distance, lbbt_tensor **out /*[H,T,S]*/);
-
 /* ---- convolution and pooling (core/src/ops/conv.c) ------------------------------------ */
 /* x [B, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout] or NULL. */
 lbbt_status lbbt_conv2d(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,

@@ -9,7 +9,8 @@
  *
  * Updates are meant to be called every training step, so they must cost next to nothing:
  * the clock is read only every `stride` updates, where the stride adapts so that reads
- * happen about four times per interval (and at each epoch end, which always prints).
+ * happen about four times per interval (and at each epoch end, which always prints and
+ * restarts the adaptation, since the step rate may change there).
  *
  * ETA is linear in the fraction of work done since the first update (runs skipped on
  * resume do not distort it): fraction = (run_i + (epoch + (step+1)/n_steps)/n_epochs)

@@ -41,11 +41,15 @@
  *    attributes track creation order, so runs and items read back in the order written.
  *
  *    Crash safety: a commit never modifies the existing file.  It builds
- *    "<path>.tmp.<pid>" (the existing runs copied with H5Ocopy, plus the new run), fsyncs
+ *    "<path>.<pid>.tmp" (the existing runs copied with H5Ocopy, plus the new run), fsyncs
  *    it, rename()s it over <path> and fsyncs the directory.  A process killed at any moment
  *    leaves either the old file or the new one, both complete; its stale tmp file is
- *    removed by the next commit.  Commits to one file are serialised with flock() on a
- *    hidden lock file "<dir>/.<name>.lock" (left in place; it holds no data).
+ *    removed by the next commit.  Commits are serialised with flock() on the file's
+ *    directory (no lock file; the kernel releases it when a process dies), so two
+ *    processes committing to one file cannot lose each other's runs.  Each commit copies
+ *    the whole file: cost grows with the file, which is fine for tables of tens to
+ *    hundreds of runs.  Attributes are kept in object headers (never "dense" storage; see
+ *    h5util.c for the HDF5 bug this avoids).
  *
  * None of these functions are thread-safe (HDF5 serial builds are not): call them from one
  * thread.  HDF5's own error printing is silenced; failures become lbbt messages naming the

@@ -152,6 +152,7 @@ typedef struct lbbt_stage_spec {
   int train_embed;              /* train patch embedding / positions (default 1) */
   int train_head;               /* train final norm + head (default 1) */
   char lr_sweep[LBBT_NAME_MAX]; /* "" or "per-arm" */
+  int skip;                     /* 1: leave the stage out (e.g. Table 14 "w/o bridge training") */
   lbbt_option options[LBBT_MAX_OPTIONS];
   int n_options;
 } lbbt_stage_spec;

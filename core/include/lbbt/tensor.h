@@ -95,6 +95,10 @@ lbbt_status lbbt_tape_backward(lbbt_tape *tape, lbbt_tensor *loss);
 /* Backward from any tensor with a given output gradient (out->numel floats), e.g. for
  * gradient checks and for chaining a frozen feature extractor. */
 lbbt_status lbbt_tape_backward_from(lbbt_tape *tape, lbbt_tensor *out, const float *grad_out);
+/* After a non-finite loss: the first recorded op (in forward order) whose output holds a
+ * NaN or Inf; *op_name and *index (its position on the tape) are set.  Returns 0 when every
+ * recorded output is finite (only recorded ops are seen). */
+int lbbt_tape_first_nonfinite(const lbbt_tape *tape, const char **op_name, int64_t *index);
 /* Bytes of arena currently in use / reserved (for memory reports). */
 size_t lbbt_tape_bytes_used(const lbbt_tape *tape);
 size_t lbbt_tape_bytes_reserved(const lbbt_tape *tape);

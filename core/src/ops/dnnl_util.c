@@ -144,6 +144,14 @@ void lbbt_dnnl_key_md(char *key, const char *name, const dnnl_memory_desc_t *md)
   lbbt_dnnl_key_add(key, "]");
 }
 
+/* The shapes part of a cache key "op| src[..] ...", for messages. */
+static const char *key_shapes(const char *full_key) {
+  const char *s = strchr(full_key, '|');
+  s = s ? s + 1 : full_key;
+  while (*s == ' ') s++;
+  return s;
+}
+
 static uint64_t hash_key(const char *s) {
   uint64_t h = 1469598103934665603ULL;
   for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
@@ -164,7 +172,7 @@ static lbbt_status prim_create_locked(const char *op, const char *full_key, uint
                                       lbbt_dnnl_pd_builder build, const void *user,
                                       lbbt_dnnl_prim **out) {
   LBBT_TRY(engine_locked());
-  const char *shapes = strchr(full_key, '|') ? strchr(full_key, '|') + 1 : full_key;
+  const char *shapes = key_shapes(full_key);
   lbbt_dnnl_prim *p = calloc(1, sizeof *p);
   if (!p) return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory for a primitive cache entry", op);
   p->key = strdup(full_key);
@@ -202,6 +210,10 @@ static lbbt_status prim_create_locked(const char *op, const char *full_key, uint
 
 lbbt_status lbbt_dnnl_prim_get(const char *op, const char *key, lbbt_dnnl_pd_builder build,
                                const void *user, lbbt_dnnl_prim **out) {
+  /* A truncated key could name two different problems: refuse rather than collide. */
+  if (strlen(key) >= LBBT_DNNL_KEY_MAX - 1 || strlen(op) >= 48)
+    return lbbt_fail(LBBT_E_INTERNAL, "%s: primitive cache key too long (%zu bytes): %.80s...",
+                     op, strlen(key), key);
   char full[LBBT_DNNL_KEY_MAX + 64];
   snprintf(full, sizeof full, "%s|%s", op, key);
   uint64_t h = hash_key(full);
@@ -227,7 +239,7 @@ static lbbt_status arg_memory_locked(lbbt_dnnl_prim *p, int arg, dnnl_memory_t *
       *mem = p->mems[i].mem;
       return LBBT_OK;
     }
-  const char *shapes = strchr(p->key, '|') + 1;
+  const char *shapes = key_shapes(p->key);
   if (p->n_mems == MAX_PRIM_ARGS)
     return lbbt_fail(LBBT_E_INTERNAL, "%s: more than %d execution arguments for %s", p->op,
                      MAX_PRIM_ARGS, shapes);
@@ -247,7 +259,7 @@ static lbbt_status arg_memory_locked(lbbt_dnnl_prim *p, int arg, dnnl_memory_t *
 /* The primitive's scratchpad memory over the shared buffer, grown to at least its need.
  * Caller holds g_lock. */
 static lbbt_status scratchpad_locked(lbbt_dnnl_prim *p, dnnl_memory_t *mem) {
-  const char *shapes = strchr(p->key, '|') + 1;
+  const char *shapes = key_shapes(p->key);
   if (p->scratchpad_bytes > g_scratch_bytes) {
     free(g_scratch);
     g_scratch = NULL;
@@ -274,7 +286,7 @@ static lbbt_status scratchpad_locked(lbbt_dnnl_prim *p, dnnl_memory_t *mem) {
 
 lbbt_status lbbt_dnnl_prim_exec(lbbt_dnnl_prim *p, const lbbt_dnnl_arg *args, int n_args) {
   dnnl_exec_arg_t ea[MAX_PRIM_ARGS + 1];
-  const char *shapes = strchr(p->key, '|') + 1;
+  const char *shapes = key_shapes(p->key);
   if (n_args > MAX_PRIM_ARGS)
     return lbbt_fail(LBBT_E_INTERNAL, "%s: %d execution arguments (max %d) for %s", p->op,
                      n_args, MAX_PRIM_ARGS, shapes);

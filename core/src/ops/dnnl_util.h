@@ -62,7 +62,8 @@ typedef dnnl_status_t (*lbbt_dnnl_pd_builder)(dnnl_primitive_desc_t *pd, dnnl_en
                                               dnnl_primitive_attr_t attr, const void *user);
 
 /* The cached primitive for (op, key), created with build(user) on a miss.  The pointer
- * stays valid until lbbt_dnnl_shutdown(). */
+ * stays valid until lbbt_dnnl_shutdown().  op is at most 47 characters; a key that filled
+ * LBBT_DNNL_KEY_MAX (so may have been truncated) is refused with LBBT_E_INTERNAL. */
 lbbt_status lbbt_dnnl_prim_get(const char *op, const char *key, lbbt_dnnl_pd_builder build,
                                const void *user, lbbt_dnnl_prim **out);
 /* Bytes the primitive needs for an execution argument (e.g. DNNL_ARG_WORKSPACE); 0 when it

@@ -13,11 +13,14 @@
 #include "op_util.h"
 
 /* ---- add / mul with trailing broadcast ------------------------------------------------ */
-/* b's shape must equal the trailing part of a's (same shape included). */
+/* b's shape must equal the trailing part of a's (same shape included); leading 1s of b are
+ * ignored ([1, 1, C] broadcasts like [C]). */
 static lbbt_status check_broadcast(const char *op, const lbbt_tensor *a, const lbbt_tensor *b) {
   char sa[OP_SHAPE_BUF], sb[OP_SHAPE_BUF];
-  int ok = b->ndim <= a->ndim;
-  for (int i = 0; ok && i < b->ndim; i++) ok = b->shape[i] == a->shape[a->ndim - b->ndim + i];
+  int lead = 0;
+  while (lead < b->ndim - 1 && b->shape[lead] == 1) lead++;
+  int nb = b->ndim - lead, ok = nb <= a->ndim;
+  for (int i = 0; ok && i < nb; i++) ok = b->shape[lead + i] == a->shape[a->ndim - nb + i];
   if (!ok)
     return lbbt_fail(LBBT_E_SHAPE,
                      "%s: a %s and b %s: b's shape must equal a's or a trailing part of it", op,

@@ -1,0 +1,72 @@
+/* lbbt run: run an experiment (what is missing), resuming killed runs. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "lbbt/plugin.h"
+#include "lbbt/runner.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: lbbt run EXPERIMENT.yaml [--tier smoke|cpu|paper] [--out FILE.h5] [--threads N]\n"
+          "                [--dry-run]\n\n"
+          "Expands the experiment's matrix into runs and runs those not yet complete in the\n"
+          "results file (default results/<experiment>.h5, or results/<experiment>-<tier>.h5 for\n"
+          "tiers other than cpu).  A killed run resumes from its last epoch checkpoint.\n"
+          "  --tier T     which tier's overrides to apply (default cpu)\n"
+          "  --out F      results file\n"
+          "  --threads N  threads for kernels (default: OMP_NUM_THREADS, else all cores)\n"
+          "  --dry-run    list the runs and whether each is complete; run nothing\n");
+}
+
+static void warn_line(const char *line) { fprintf(stderr, "lbbt: %s\n", line); }
+
+int cmd_run(int argc, char **argv) {
+  if (cli_wants_help(argc, argv)) {
+    usage(stdout);
+    return 0;
+  }
+  lbbt_run_options o;
+  memset(&o, 0, sizeof o);
+  o.tier = "cpu";
+  o.threads = omp_get_max_threads();
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--tier") && i + 1 < argc) o.tier = argv[++i];
+    else if (!strcmp(argv[i], "--out") && i + 1 < argc) o.results_path = argv[++i];
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+      char *end;
+      long n = strtol(argv[++i], &end, 10);
+      if (*end || n < 1 || n > 1024) {
+        fprintf(stderr, "lbbt run: --threads wants a positive integer, got '%s'\n", argv[i]);
+        return 2;
+      }
+      o.threads = (int)n;
+    } else if (!strcmp(argv[i], "--dry-run")) o.dry_run = 1;
+    else if (argv[i][0] == '-' ) {
+      fprintf(stderr, "lbbt run: unknown option '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    } else if (!o.experiment_path) o.experiment_path = argv[i];
+    else {
+      fprintf(stderr, "lbbt run: one experiment file at a time ('%s' is extra)\n", argv[i]);
+      return 2;
+    }
+  }
+  if (!o.experiment_path) {
+    usage(stderr);
+    return 2;
+  }
+  omp_set_num_threads(o.threads);
+  char plugdir[4096];
+  snprintf(plugdir, sizeof plugdir, "%s/plugins", cli_build_dir());
+  lbbt_registry *reg = NULL;
+  lbbt_status st = lbbt_registry_load(&reg, plugdir, warn_line);
+  if (st != LBBT_OK) return cli_report(st, "loading plugins");
+  lbbt_registry_set_global(reg);
+  st = lbbt_run_experiment(&o, reg);
+  lbbt_registry_free(reg);
+  if (st != LBBT_OK) return cli_report(st, NULL);
+  return 0;
+}

@@ -1,0 +1,51 @@
+/* lbbt table: render a paper table from results beside the paper's numbers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "lbbt/table.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: lbbt table N [--tier smoke|cpu|paper] [--results FILE.h5] [--out-dir DIR]\n\n"
+          "Joins paper-tables/table-N.yaml (layout and the paper's numbers) with the results of\n"
+          "its experiment and writes DIR/table-N[-tier].{md,tex,csv} (default DIR: results);\n"
+          "prints the Markdown.  Run the experiment first: make table-N TIER=...\n");
+}
+
+int cmd_table(int argc, char **argv) {
+  if (cli_wants_help(argc, argv)) {
+    usage(stdout);
+    return 0;
+  }
+  lbbt_table_options o;
+  memset(&o, 0, sizeof o);
+  o.tier = "cpu";
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--tier") && i + 1 < argc) o.tier = argv[++i];
+    else if (!strcmp(argv[i], "--results") && i + 1 < argc) o.results_path = argv[++i];
+    else if (!strcmp(argv[i], "--out-dir") && i + 1 < argc) o.out_dir = argv[++i];
+    else if (!strcmp(argv[i], "--paper-tables") && i + 1 < argc) o.paper_dir = argv[++i];
+    else if (!o.table && argv[i][0] != '-') {
+      char *end;
+      long n = strtol(argv[i], &end, 10);
+      if (*end || n < 1 || n > 99) {
+        fprintf(stderr, "lbbt table: N must be a table number, got '%s'\n", argv[i]);
+        return 2;
+      }
+      o.table = (int)n;
+    } else {
+      fprintf(stderr, "lbbt table: unexpected argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (!o.table) {
+    usage(stderr);
+    return 2;
+  }
+  lbbt_status st = lbbt_table_render(&o, stdout);
+  if (st != LBBT_OK) return cli_report(st, NULL);
+  return 0;
+}

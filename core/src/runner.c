@@ -1,0 +1,240 @@
+/* The runner; see runner.h.  One experiment -> runs -> stages, resuming what was killed. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lbbt/runner.h"
+
+static volatile sig_atomic_t g_interrupted;
+static void on_signal(int sig) {
+  (void)sig;
+  g_interrupted = 1;
+}
+
+const char *lbbt_stage_key(const lbbt_stage_ctx *ctx, const char *key, char *buf, size_t n) {
+  snprintf(buf, n, "%s/%s", ctx->stage->name, key);
+  return buf;
+}
+
+void lbbt_results_default_path(const char *name, const char *tier, char *buf, size_t n) {
+  if (!tier || !strcmp(tier, "cpu"))
+    snprintf(buf, n, "results/%s.h5", name);
+  else
+    snprintf(buf, n, "results/%s-%s.h5", name, tier);
+}
+
+/* mkdir -p */
+static lbbt_status make_dirs(const char *path) {
+  char tmp[LBBT_PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+      return lbbt_fail(LBBT_E_IO, "cannot create folder %s: %s", tmp, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+    return lbbt_fail(LBBT_E_IO, "cannot create folder %s: %s", tmp, strerror(errno));
+  return LBBT_OK;
+}
+
+static void remove_tree(const char *path) {
+  char cmd[LBBT_PATH_MAX + 32];
+  /* The partial folder holds only files lbbt wrote (a ckpt/ folder of two files). */
+  snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", path);
+  if (system(cmd) != 0) { /* a leftover folder is only disk space; the next run reuses it */
+  }
+}
+
+/* The stage's plugin (task or analysis). */
+static const lbbt_task_ops *stage_plugin(lbbt_registry *reg, const lbbt_stage_spec *s,
+                                        const char **kind_name) {
+  if (s->task[0]) {
+    *kind_name = "task";
+    const lbbt_plugin *p = lbbt_registry_find(reg, LBBT_KIND_TASK, s->task);
+    return p ? p->task : NULL;
+  }
+  *kind_name = "analysis";
+  const lbbt_plugin *p = lbbt_registry_find(reg, LBBT_KIND_ANALYSIS, s->analysis);
+  return p ? p->task : NULL;
+}
+
+static lbbt_status check_plugins(const lbbt_experiment *e, lbbt_registry *reg) {
+  for (int r = 0; r < e->n_runs; r++) {
+    const lbbt_run_spec *run = &e->runs[r];
+    if (!lbbt_registry_find(reg, LBBT_KIND_BACKBONE, run->backbone.plugin))
+      return lbbt_fail(LBBT_E_INPUT, "%s: backbone plugin '%s' is not installed (see `lbbt plugins`)",
+                       e->file, run->backbone.plugin);
+    for (int k = 0; k < run->n_stages; k++) {
+      const lbbt_stage_spec *s = &run->stages[k];
+      const char *kind;
+      const lbbt_task_ops *ops = stage_plugin(reg, s, &kind);
+      if (!ops)
+        return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': %s plugin '%s' is not installed (see `lbbt plugins`)",
+                         e->file, s->name, kind, s->task[0] ? s->task : s->analysis);
+      if (ops->validate) LBBT_TRY(ops->validate(s, e->file));
+    }
+  }
+  return LBBT_OK;
+}
+
+/* Datasets are loaded once and reused by every run with the same data section. */
+typedef struct data_cache {
+  lbbt_data_spec spec;
+  lbbt_dataset *train, *test;
+  int valid;
+} data_cache;
+
+static lbbt_status data_get(data_cache *c, const lbbt_data_spec *spec, lbbt_progress *pr) {
+  if (c->valid && !memcmp(&c->spec, spec, sizeof *spec)) return LBBT_OK;
+  lbbt_dataset_free(c->train);
+  lbbt_dataset_free(c->test);
+  c->train = c->test = NULL;
+  c->valid = 0;
+  LBBT_TRY(lbbt_dataset_open(spec, 1, &c->train));
+  LBBT_TRY(lbbt_dataset_open(spec, 0, &c->test));
+  lbbt_progress_log(pr, "data: %s", c->train->source);
+  lbbt_progress_log(pr, "data: %s", c->test->source);
+  c->spec = *spec;
+  c->valid = 1;
+  return LBBT_OK;
+}
+
+static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_options *o,
+                           lbbt_registry *reg, data_cache *dc, lbbt_progress *pr,
+                           const char *results_path, const char *partial_root) {
+  const lbbt_run_spec *run = &e->runs[ri];
+  LBBT_TRY(data_get(dc, &run->data, pr));
+  const lbbt_plugin *bp = lbbt_registry_find(reg, LBBT_KIND_BACKBONE, run->backbone.plugin);
+  lbbt_stage_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.version = LBBT_STAGE_CTX_VERSION;
+  ctx.exp = e;
+  ctx.run = run;
+  ctx.run_index = ri;
+  ctx.n_runs = e->n_runs;
+  ctx.registry = reg;
+  ctx.train = dc->train;
+  ctx.test = dc->test;
+  ctx.progress = pr;
+  ctx.threads = o->threads;
+  ctx.interrupted = &g_interrupted;
+  snprintf(ctx.partial_dir, sizeof ctx.partial_dir, "%s/%s", partial_root, run->id);
+  LBBT_TRY(make_dirs(ctx.partial_dir));
+  lbbt_status st = bp->backbone->create_vision(
+      &run->backbone, dc->train->channels, dc->train->height, dc->train->num_classes,
+      run->seed + (uint64_t)run->backbone.init_seed_offset, &ctx.model);
+  if (st != LBBT_OK) return lbbt_fail_context(st, "run %s (%s): building the %s backbone", run->id, run->label, run->backbone.plugin);
+  st = lbbt_record_create(&ctx.record);
+  if (st != LBBT_OK) goto done;
+  lbbt_record_string(ctx.record, "data/train", dc->train->source);
+  lbbt_record_string(ctx.record, "data/test", dc->test->source);
+  lbbt_record_scalar(ctx.record, "model/params", (double)lbbt_model_numel(ctx.model, 0));
+  lbbt_record_string(ctx.record, "model/source", ctx.model->source);
+  int found = 0, done_stage = 0, stage_done = 0;
+  /* lbbt_checkpoint_restore_run reads ctx.stage->name only through the record; set stage 0 */
+  ctx.stage = &run->stages[0];
+  st = lbbt_checkpoint_restore_run(&ctx, &found, &done_stage, &stage_done);
+  if (st != LBBT_OK) goto done;
+  if (found)
+    lbbt_progress_log(pr, "run %d/%d %s: resuming from its checkpoint (stage %d%s)", ri + 1, e->n_runs,
+                      run->id, done_stage + 1, stage_done ? ", finished" : "");
+  for (int k = 0; k < run->n_stages; k++) {
+    if (found && (k < done_stage || (k == done_stage && stage_done))) continue;
+    ctx.stage = &run->stages[k];
+    ctx.stage_index = k;
+    if (ctx.stage->skip) {
+      char key[LBBT_NAME_MAX + 16];
+      lbbt_progress_log(pr, "run %d/%d %s [%s]: stage %s skipped (skip: true)", ri + 1, e->n_runs,
+                        run->id, run->label, ctx.stage->name);
+      st = lbbt_record_scalar(ctx.record, lbbt_stage_key(&ctx, "skipped", key, sizeof key), 1.0);
+      if (st != LBBT_OK) goto done;
+      continue;
+    }
+    const char *kind;
+    const lbbt_task_ops *ops = stage_plugin(reg, ctx.stage, &kind);
+    lbbt_progress_log(pr, "run %d/%d %s [%s]: stage %s (%s %s)", ri + 1, e->n_runs, run->id, run->label,
+                      ctx.stage->name, kind, ctx.stage->task[0] ? ctx.stage->task : ctx.stage->analysis);
+    st = ops->run(&ctx);
+    if (st != LBBT_OK) {
+      st = lbbt_fail_context(st, "run %s (%s), stage '%s'", run->id, run->label, ctx.stage->name);
+      goto done;
+    }
+    st = lbbt_checkpoint_save(&ctx, NULL, 0, 1, NULL, NULL, 0);
+    if (st != LBBT_OK) goto done;
+  }
+  st = lbbt_results_commit_run(results_path, e, run, ctx.record, o->threads);
+  if (st == LBBT_OK) remove_tree(ctx.partial_dir);
+done:
+  lbbt_record_free(ctx.record);
+  lbbt_model_free(ctx.model);
+  return st;
+}
+
+lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
+  lbbt_experiment *e = NULL;
+  LBBT_TRY(lbbt_experiment_load(o->experiment_path, o->tier, &e));
+  lbbt_status st = check_plugins(e, reg);
+  char results_path[LBBT_PATH_MAX], partial_root[LBBT_PATH_MAX + 16];
+  if (o->results_path)
+    snprintf(results_path, sizeof results_path, "%s", o->results_path);
+  else
+    lbbt_results_default_path(e->name, e->tier, results_path, sizeof results_path);
+  snprintf(partial_root, sizeof partial_root, "%s.partial", results_path);
+  lbbt_progress *pr = NULL;
+  data_cache dc;
+  memset(&dc, 0, sizeof dc);
+  if (st == LBBT_OK) st = lbbt_progress_create(&pr, stderr, e->name, e->n_runs);
+  if (st == LBBT_OK) {
+    char dir[LBBT_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", results_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+      *slash = 0;
+      st = make_dirs(dir);
+    }
+  }
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C stops at once */
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  g_interrupted = 0;
+  int done = 0, skipped = 0;
+  if (st == LBBT_OK)
+    lbbt_progress_log(pr, "%s (tier %s): %d runs -> %s", e->file, e->tier, e->n_runs, results_path);
+  for (int i = 0; st == LBBT_OK && i < e->n_runs; i++) {
+    int present = 0;
+    st = lbbt_results_has_run(results_path, e->runs[i].id, &present);
+    if (st != LBBT_OK) break;
+    if (present) {
+      skipped++;
+      lbbt_progress_log(pr, "run %d/%d %s [%s]: complete in %s, skipped", i + 1, e->n_runs,
+                        e->runs[i].id, e->runs[i].label, results_path);
+      continue;
+    }
+    if (o->dry_run) {
+      lbbt_progress_log(pr, "run %d/%d %s [%s]: to run", i + 1, e->n_runs, e->runs[i].id, e->runs[i].label);
+      continue;
+    }
+    st = run_one(e, i, o, reg, &dc, pr, results_path, partial_root);
+    if (st == LBBT_OK) done++;
+  }
+  if (st == LBBT_OK) {
+    lbbt_progress_log(pr, "%s: %d runs done now, %d already complete", e->name, done, skipped);
+    rmdir(partial_root); /* only when empty */
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  lbbt_dataset_free(dc.train);
+  lbbt_dataset_free(dc.test);
+  lbbt_progress_free(pr);
+  lbbt_experiment_free(e);
+  return st;
+}

@@ -1,0 +1,196 @@
+/* Task plugin `linear-probe`: freeze the backbone, extract pooled features once, train a
+ * linear classifier on them with the TRUE labels, report test top-1 (Table 14's protocol).
+ *
+ * Features are standardised with the training set's per-dimension mean and std (a
+ * parameter-free BatchNorm, as MAE's linear probe does) so one learning rate suits
+ * backbones whose feature scales differ.  The classifier is W [classes, dim], b [classes],
+ * zero-initialised (the optimum of a convex problem does not depend on the start), trained
+ * with the stage's optimizer, batch size, epochs, lr, weight decay and cosine schedule.
+ * Per epoch under "<stage>/": train_loss, train_acc1, test_acc1, test_loss. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbbt/ops.h"
+#include "lbbt/optim.h"
+#include "lbbt/plugin.h"
+#include "lbbt/rng.h"
+#include "lbbt/runner.h"
+#include "lbbt/train.h"
+
+#define FEATURE_BATCH 256
+
+static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
+  if (s->epochs < 1) return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': epochs must be >= 1", file, s->name);
+  if (s->batch_size < 1)
+    return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': batch_size must be >= 1", file, s->name);
+  return LBBT_OK;
+}
+
+static void standardise(float *f, int64_t n, int64_t d, const double *mean, const double *std) {
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < d; j++) f[i * d + j] = (float)((f[i * d + j] - mean[j]) / std[j]);
+}
+
+typedef struct probe {
+  float *ftrain, *ftest, *batch;
+  int32_t *order, *blabels;
+  double *mean, *std;
+  lbbt_tensor *w, *b;
+  lbbt_optim *opt;
+  lbbt_tape *tape;
+} probe;
+
+static void probe_free(probe *p) {
+  free(p->ftrain);
+  free(p->ftest);
+  free(p->batch);
+  free(p->order);
+  free(p->blabels);
+  free(p->mean);
+  free(p->std);
+  lbbt_optim_free(p->opt);
+  lbbt_tensor_free(p->w);
+  lbbt_tensor_free(p->b);
+  lbbt_tape_free(p->tape);
+}
+
+/* Accuracy (%) and mean loss of the classifier on features f [n, d]. */
+static lbbt_status probe_eval(probe *p, const float *f, const int32_t *labels, int64_t n, int64_t d,
+                              double *acc, double *loss) {
+  lbbt_tape_reset(p->tape);
+  lbbt_tape_set_recording(p->tape, 0);
+  lbbt_tensor *x, *logits, *l;
+  int64_t shape[2] = {n, d};
+  LBBT_TRY(lbbt_tape_input(p->tape, 2, shape, f, &x));
+  LBBT_TRY(lbbt_linear(p->tape, x, p->w, p->b, &logits));
+  LBBT_TRY(lbbt_cross_entropy(p->tape, logits, labels, 0.0f, &l));
+  *acc = 100.0 * (double)lbbt_count_correct(logits, labels, n) / (double)n;
+  *loss = l->data[0];
+  lbbt_tape_set_recording(p->tape, 1);
+  return LBBT_OK;
+}
+
+static lbbt_status append(lbbt_stage_ctx *ctx, const char *name, double v) {
+  char key[300];
+  return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
+}
+
+static lbbt_status train(lbbt_stage_ctx *ctx, probe *p) {
+  const lbbt_stage_spec *s = ctx->stage;
+  lbbt_model *m = ctx->model;
+  const lbbt_dataset *tr = ctx->train, *te = ctx->test;
+  int64_t d = m->dim, n = tr->n, nt = te->n, K = tr->num_classes;
+  p->ftrain = malloc((size_t)(n * d) * sizeof(float));
+  p->ftest = malloc((size_t)(nt * d) * sizeof(float));
+  p->batch = malloc((size_t)(s->batch_size * d) * sizeof(float));
+  p->order = malloc((size_t)n * sizeof(int32_t));
+  p->blabels = malloc((size_t)s->batch_size * sizeof(int32_t));
+  p->mean = calloc((size_t)d, sizeof(double));
+  p->std = calloc((size_t)d, sizeof(double));
+  if (!p->ftrain || !p->ftest || !p->batch || !p->order || !p->blabels || !p->mean || !p->std)
+    return lbbt_fail(LBBT_E_NOMEM, "linear-probe: out of memory");
+  lbbt_progress_log(ctx->progress, "run %d/%d stage %s: extracting features of %lld + %lld images",
+                    ctx->run_index + 1, ctx->n_runs, s->name, (long long)n, (long long)nt);
+  LBBT_TRY(lbbt_extract_features(m, tr, FEATURE_BATCH, p->ftrain));
+  LBBT_TRY(lbbt_extract_features(m, te, FEATURE_BATCH, p->ftest));
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < d; j++) p->mean[j] += p->ftrain[i * d + j] / (double)n;
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < d; j++) {
+      double c = p->ftrain[i * d + j] - p->mean[j];
+      p->std[j] += c * c / (double)n;
+    }
+  for (int64_t j = 0; j < d; j++) p->std[j] = sqrt(p->std[j]) + 1e-6;
+  standardise(p->ftrain, n, d, p->mean, p->std);
+  standardise(p->ftest, nt, d, p->mean, p->std);
+
+  int64_t ws[2] = {K, d}, bs[1] = {K};
+  LBBT_TRY(lbbt_tensor_create(&p->w, 2, ws));
+  LBBT_TRY(lbbt_tensor_create(&p->b, 1, bs));
+  LBBT_TRY(lbbt_tensor_require_grad(p->w));
+  LBBT_TRY(lbbt_tensor_require_grad(p->b));
+  lbbt_optim_config oc;
+  lbbt_optim_config_from_stage(&oc, s);
+  LBBT_TRY(lbbt_optim_create(&p->opt, &oc));
+  LBBT_TRY(lbbt_optim_add_param(p->opt, "probe.weight", p->w, 0));
+  LBBT_TRY(lbbt_optim_add_param(p->opt, "probe.bias", p->b, 1));
+  LBBT_TRY(lbbt_tape_create(&p->tape));
+  lbbt_tensor *extra[2] = {p->w, p->b};
+  const char *extra_names[2] = {"probe.weight", "probe.bias"};
+  int start = 0;
+  LBBT_TRY(lbbt_checkpoint_resume_stage(ctx, p->opt, &start, extra, extra_names, 2));
+  int64_t steps = (n + s->batch_size - 1) / s->batch_size;
+  lbbt_lr_schedule sched = {LBBT_SCHEDULE_COSINE, s->lr, 0.0,
+                            (int64_t)llround(s->warmup_epochs * (double)steps), (int64_t)s->epochs * steps};
+  if (sched.total_steps <= sched.warmup_steps) sched.kind = LBBT_SCHEDULE_CONSTANT;
+  LBBT_TRY(lbbt_lr_schedule_check(&sched));
+  for (int epoch = start; epoch < s->epochs; epoch++) {
+    if (ctx->interrupted && *ctx->interrupted)
+      return lbbt_fail(LBBT_E_INTERRUPTED, "interrupted in stage '%s' (saved)", s->name);
+    lbbt_rng r;
+    lbbt_rng_derive(&r, ctx->run->seed, "probe-shuffle", (uint64_t)epoch);
+    for (int64_t i = 0; i < n; i++) p->order[i] = (int32_t)i;
+    lbbt_rng_shuffle_i32(&r, p->order, n);
+    double loss_sum = 0;
+    int64_t correct = 0;
+    for (int64_t b = 0; b < steps; b++) {
+      int64_t lo = b * s->batch_size, cnt = n - lo < s->batch_size ? n - lo : s->batch_size;
+      for (int64_t i = 0; i < cnt; i++) {
+        int32_t k = p->order[lo + i];
+        memcpy(p->batch + i * d, p->ftrain + (int64_t)k * d, (size_t)d * sizeof(float));
+        p->blabels[i] = tr->labels[k];
+      }
+      lbbt_tape_reset(p->tape);
+      lbbt_tensor *x, *logits, *loss;
+      int64_t shape[2] = {cnt, d};
+      LBBT_TRY(lbbt_tape_input(p->tape, 2, shape, p->batch, &x));
+      LBBT_TRY(lbbt_linear(p->tape, x, p->w, p->b, &logits));
+      LBBT_TRY(lbbt_cross_entropy(p->tape, logits, p->blabels, 0.0f, &loss));
+      if (!isfinite(loss->data[0])) return lbbt_fail_nonfinite(p->tape, s->name, epoch * steps + b, loss->data[0]);
+      LBBT_TRY(lbbt_tape_backward(p->tape, loss));
+      lbbt_optim_set_lr(p->opt, lbbt_lr_at(&sched, epoch * steps + b));
+      LBBT_TRY(lbbt_optim_step(p->opt));
+      lbbt_optim_zero_grad(p->opt);
+      loss_sum += loss->data[0] * (double)cnt;
+      correct += lbbt_count_correct(logits, p->blabels, cnt);
+    }
+    double test_acc, test_loss;
+    LBBT_TRY(probe_eval(p, p->ftest, te->labels, nt, d, &test_acc, &test_loss));
+    LBBT_TRY(append(ctx, "train_loss", loss_sum / (double)n));
+    LBBT_TRY(append(ctx, "train_acc1", 100.0 * (double)correct / (double)n));
+    LBBT_TRY(append(ctx, "test_loss", test_loss));
+    LBBT_TRY(append(ctx, "test_acc1", test_acc));
+    lbbt_progress_update(ctx->progress, ctx->run_index, epoch, s->epochs, (int)steps - 1, (int)steps,
+                         loss_sum / (double)n, test_acc / 100.0, -1.0);
+    LBBT_TRY(lbbt_checkpoint_save(ctx, p->opt, epoch + 1, epoch + 1 == s->epochs, extra, extra_names, 2));
+  }
+  double acc, loss;
+  LBBT_TRY(probe_eval(p, p->ftest, te->labels, nt, d, &acc, &loss));
+  lbbt_progress_log(ctx->progress, "run %d/%d %s stage %s: linear-probe test acc %.2f%%",
+                    ctx->run_index + 1, ctx->n_runs, ctx->run->id, s->name, acc);
+  return LBBT_OK;
+}
+
+static lbbt_status run(lbbt_stage_ctx *ctx) {
+  probe p = {0};
+  lbbt_status st = train(ctx, &p);
+  probe_free(&p);
+  return st;
+}
+
+static const lbbt_task_ops TASK_OPS = {
+    .version = LBBT_TASK_OPS_VERSION,
+    .validate = validate,
+    .run = run,
+};
+
+LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
+    .abi_version = LBBT_ABI_VERSION,
+    .struct_size = sizeof(lbbt_plugin),
+    .kind = LBBT_KIND_TASK,
+    .name = "linear-probe",
+    .summary = "freeze the backbone, extract pooled features, train a linear classifier (true labels)",
+    .task = &TASK_OPS,
+};
