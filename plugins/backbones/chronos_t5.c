@@ -69,13 +69,12 @@ typedef struct t5_impl {
 /* ---- architecture ---------------------------------------------------------------------- */
 static const char *ffn_name(t5_ffn f) { return f == FFN_RELU ? "relu" : "gated-gelu"; }
 
-static lbbt_status ffn_parse(const char *s, const char *where, t5_ffn *out) {
+/* "relu" or "gated-gelu" -> *out; 0 for anything else. */
+static int ffn_from_name(const char *s, t5_ffn *out) {
   if (!strcmp(s, "relu")) *out = FFN_RELU;
   else if (!strcmp(s, "gated-gelu")) *out = FFN_GATED_GELU;
-  else
-    return lbbt_fail(LBBT_E_UNSUPPORTED,
-                     "%s: feed_forward_proj '%s' is not supported (relu, gated-gelu are)", where, s);
-  return LBBT_OK;
+  else return 0;
+  return 1;
 }
 
 static void arch_defaults(t5_arch *a) {
@@ -126,7 +125,9 @@ static lbbt_status arch_from_config(json_t *cfg, const char *path, t5_arch *a) {
   a->eps = (float)json_num(cfg, "layer_norm_epsilon", 1e-6);
   a->init_factor = json_num(cfg, "initializer_factor", 1.0);
   const char *ff = json_string_value(json_object_get(cfg, "feed_forward_proj"));
-  LBBT_TRY(ffn_parse(ff ? ff : "relu", path, &a->ffn));
+  if (!ffn_from_name(ff ? ff : "relu", &a->ffn))
+    return lbbt_fail(LBBT_E_UNSUPPORTED,
+                     "%s: feed_forward_proj '%s' is not supported (relu, gated-gelu are)", path, ff);
   return arch_check(a, path);
 }
 
@@ -190,9 +191,11 @@ static lbbt_status options_apply(const lbbt_backbone_spec *spec, t5_arch *a, int
       *field = (int)v;
       *sizes_given = 1;
     } else if (!strcmp(o->key, "feed_forward_proj")) {
-      lbbt_status st = ffn_parse(o->value, "chronos_t5 option", &a->ffn);
-      if (st != LBBT_OK)
-        return lbbt_fail(LBBT_E_INPUT, "line %d:%d: %s", o->line, o->col, lbbt_last_error());
+      if (!ffn_from_name(o->value, &a->ffn))
+        return lbbt_fail(LBBT_E_INPUT,
+                         "line %d:%d: chronos_t5 option feed_forward_proj: '%s' is not supported "
+                         "(relu, gated-gelu are)",
+                         o->line, o->col, o->value);
       *sizes_given = 1;
     } else if (!strcmp(o->key, "initializer_factor")) {
       double v = strtod(o->value, &end);
