@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lbbt/init_mode.h"
 #include "lbbt/runner.h"
 
 static volatile sig_atomic_t g_interrupted;
@@ -136,6 +137,8 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
   lbbt_record_string(ctx.record, "data/test", dc->test->source);
   lbbt_record_scalar(ctx.record, "model/params", (double)lbbt_model_numel(ctx.model, 0));
   lbbt_record_string(ctx.record, "model/source", ctx.model->source);
+  lbbt_record_string(ctx.record, "model/init", lbbt_init_mode_name(run->backbone.init));
+  lbbt_record_scalar(ctx.record, "model/init_seed", (double)(run->seed + (uint64_t)run->backbone.init_seed_offset));
   int found = 0, done_stage = 0, stage_done = 0;
   /* lbbt_checkpoint_restore_run reads ctx.stage->name only through the record; set stage 0 */
   ctx.stage = &run->stages[0];
