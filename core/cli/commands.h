@@ -22,4 +22,5 @@ int cmd_table(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_verdicts(int argc, char **argv);
 #endif
