@@ -292,17 +292,24 @@ static lbbt_verdict compare_cells(const table_cell *a, const table_cell *b, lbbt
   return lbbt_compare_arms(a->values, a->n, b->values, b->n, rel, VERDICT_LEVEL, w);
 }
 
-static const char *verdict_reason(lbbt_relation rel, lbbt_verdict v, const lbbt_welch *w) {
+/* Why: "the interval lies above 0", or for a not-worse claim supported by an interval that
+ * contains 0, how large a loss the seeds cannot exclude. */
+static void verdict_reason(spec_buf *b, lbbt_relation rel, lbbt_verdict v, const lbbt_welch *w) {
   switch (v) {
   case LBBT_VERDICT_SUPPORTS:
-    return rel == LBBT_RELATION_NOT_WORSE && w->lo <= 0 ? "the interval contains 0: the rows match within noise"
-                                                         : "the interval lies above 0";
-  case LBBT_VERDICT_CONTRADICTS: return "the interval lies below 0";
-  case LBBT_VERDICT_WITHIN_NOISE: return "the interval contains 0";
-  case LBBT_VERDICT_TOO_FEW: return "a row has a single run, so there is no spread to draw an interval from";
-  case LBBT_VERDICT_NOT_RUN: return "a row has no runs yet";
+    if (rel == LBBT_RELATION_NOT_WORSE && w->lo <= 0)
+      spec_buf_addf(b, "the interval contains 0: the rows match within noise (these seeds cannot exclude a loss of "
+                       "up to %.1f)", -w->lo);
+    else
+      spec_buf_add(b, "the interval lies above 0");
+    return;
+  case LBBT_VERDICT_CONTRADICTS: spec_buf_add(b, "the interval lies below 0"); return;
+  case LBBT_VERDICT_WITHIN_NOISE: spec_buf_add(b, "the interval contains 0"); return;
+  case LBBT_VERDICT_TOO_FEW:
+    spec_buf_add(b, "a row has a single run, so there is no spread to draw an interval from");
+    return;
+  case LBBT_VERDICT_NOT_RUN: spec_buf_add(b, "a row has no runs yet"); return;
   }
-  return "";
 }
 
 static void render_paper_values(spec_buf *md, const table_data *d, const claim *c, int better, int baseline) {
@@ -353,6 +360,8 @@ static void render_controls(spec_buf *md, const table_data *d, const claim *c, i
       lbbt_verdict v = compare_cells(cc, cbb, c->rel, &w1);
       spec_buf_add(md, "; difference ");
       comparison_text(md, v, &w1);
+      if (v == LBBT_VERDICT_SUPPORTS && c->rel == LBBT_RELATION_NOT_WORSE && w1.lo <= 0)
+        spec_buf_addf(md, " (within noise: a loss of up to %.1f is not excluded)", -w1.lo);
       reading = lbbt_control_read_pair(claim_verdict, v);
     }
     spec_buf_addf(md, ". → %s.\n", lbbt_control_reading_text(reading));
@@ -424,7 +433,8 @@ static void render_claim(spec_buf *md, const lbbt_verdicts_options *o, const cha
       if (first) *summary = verdicts[k];
       spec_buf_addf(md, "%s %s**", first ? "" : "; **", lbbt_verdict_name(verdicts[k]));
       if (n_shown > 1) spec_buf_addf(md, " (%s)", d->datasets[k]);
-      spec_buf_addf(md, " — %s", verdict_reason(c->rel, verdicts[k], &ws[k]));
+      spec_buf_add(md, " — ");
+      verdict_reason(md, c->rel, verdicts[k], &ws[k]);
       first = 0;
     }
     spec_buf_add(md, ".\n\n");
@@ -510,5 +520,25 @@ done:
   free(cf);
   spec_buf_free(&body);
   spec_buf_free(&md);
+  return st;
+}
+
+lbbt_status lbbt_verdicts_tables(const char *claims_path, int *tables, int max, int *n) {
+  *n = 0;
+  claims_file *cf = calloc(1, sizeof *cf);
+  if (!cf) return lbbt_fail(LBBT_E_NOMEM, "verdicts: out of memory");
+  lbbt_status st = load_claims(claims_path ? claims_path : "paper-tables/claims.yaml", "cpu", cf);
+  for (int i = 0; st == LBBT_OK && i < cf->n; i++) {
+    int seen = 0;
+    for (int k = 0; k < *n; k++) seen |= tables[k] == cf->claims[i].table;
+    if (seen) continue;
+    if (*n == max) {
+      st = lbbt_fail(LBBT_E_INPUT, "%s: the claims use more than %d tables", cf->path, max);
+      break;
+    }
+    tables[(*n)++] = cf->claims[i].table;
+  }
+  yt_free(cf->root);
+  free(cf);
   return st;
 }

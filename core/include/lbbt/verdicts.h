@@ -106,4 +106,8 @@ typedef struct lbbt_verdicts_options {
  * LBBT_E_INPUT with file:line:col. */
 lbbt_status lbbt_verdicts_render(const lbbt_verdicts_options *o, FILE *echo);
 
+/* The distinct table numbers the claims use, in the order first used (for `make verdicts`).
+ * claims_path NULL = "paper-tables/claims.yaml"; at most max are stored, *n counts them. */
+lbbt_status lbbt_verdicts_tables(const char *claims_path, int *tables, int max, int *n);
+
 #endif
