@@ -381,9 +381,9 @@ static void reproduce_command(spec_buf *b, const lbbt_verdicts_options *o, const
   if (o->paper_dir) spec_buf_addf(b, " --paper-tables %s", o->paper_dir);
 }
 
-/* One claim's section; *summary is the verdict on the first dataset shown (for the summary table). */
+/* One claim's section into md, and its verdict per dataset into summary (for the table on top). */
 static void render_claim(spec_buf *md, const lbbt_verdicts_options *o, const char *tier, int index, const claim *c,
-                         table_data *d, lbbt_verdict *summary) {
+                         table_data *d, spec_buf *summary) {
   int better = table_data_row_index(d, c->better), baseline = table_data_row_index(d, c->baseline);
   int group = table_data_group_index(d, c->metric);
   spec_buf_addf(md, "## %d. %s (Table %d)\n\n", index + 1, c->text, c->table);
@@ -419,7 +419,7 @@ static void render_claim(spec_buf *md, const lbbt_verdicts_options *o, const cha
     spec_buf_addf(md, " %s |\n", lbbt_verdict_name(verdicts[k]));
   }
   spec_buf_add(md, "\n");
-  *summary = LBBT_VERDICT_NOT_RUN;
+  if (!d->res || n_shown == 0) spec_buf_add(summary, lbbt_verdict_name(LBBT_VERDICT_NOT_RUN));
   if (!d->res) {
     spec_buf_addf(md, "**Verdict: not run yet** — `%s` does not exist.\n\n", d->results_path);
   } else if (n_shown == 0) {
@@ -430,9 +430,12 @@ static void render_claim(spec_buf *md, const lbbt_verdicts_options *o, const cha
     int first = 1;
     for (int k = 0; k < d->n_datasets; k++) {
       if (!shown[k]) continue;
-      if (first) *summary = verdicts[k];
       spec_buf_addf(md, "%s %s**", first ? "" : "; **", lbbt_verdict_name(verdicts[k]));
-      if (n_shown > 1) spec_buf_addf(md, " (%s)", d->datasets[k]);
+      spec_buf_addf(summary, "%s%s", first ? "" : "; ", lbbt_verdict_name(verdicts[k]));
+      if (n_shown > 1) {
+        spec_buf_addf(md, " (%s)", d->datasets[k]);
+        spec_buf_addf(summary, " (%s)", d->datasets[k]);
+      }
       spec_buf_add(md, " — ");
       verdict_reason(md, c->rel, verdicts[k], &ws[k]);
       first = 0;
@@ -471,16 +474,17 @@ lbbt_status lbbt_verdicts_render(const lbbt_verdicts_options *o, FILE *echo) {
   const char *claims_path = o->claims_path ? o->claims_path : "paper-tables/claims.yaml";
   claims_file *cf = calloc(1, sizeof *cf);
   table_cache *tc = calloc(1, sizeof *tc);
-  spec_buf body = {0}, md = {0};
+  spec_buf body = {0}, summary = {0}, md = {0};
   lbbt_status st = cf && tc ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "verdicts: out of memory");
   if (st == LBBT_OK) st = load_claims(claims_path, tier, cf);
   if (st == LBBT_OK) st = check_claims(cf, tc, o);
   if (st != LBBT_OK) goto done;
-  lbbt_verdict summary[MAX_CLAIMS];
   for (int i = 0; i < cf->n; i++) {
     table_data *d;
     LBBT_TRY_GOTO(st, cached_table(tc, o, cf->claims[i].table, &d), done);
-    render_claim(&body, o, tier, i, &cf->claims[i], d, &summary[i]);
+    spec_buf_addf(&summary, "| %d | %s | %d | ", i + 1, cf->claims[i].text, cf->claims[i].table);
+    render_claim(&body, o, tier, i, &cf->claims[i], d, &summary);
+    spec_buf_add(&summary, " |\n");
   }
   spec_buf_addf(&md, "# Verdicts — the paper's claims tested at tier %s\n\n", tier);
   spec_buf_addf(&md,
@@ -494,12 +498,10 @@ lbbt_status lbbt_verdicts_render(const lbbt_verdicts_options *o, FILE *echo) {
                 "with `make verdicts TIER=%s`.\n\n",
                 tier, claims_path, 100 * VERDICT_LEVEL, tier);
   spec_buf_add(&md, "| # | claim | table | verdict |\n|---|---|---|---|\n");
-  for (int i = 0; i < cf->n; i++)
-    spec_buf_addf(&md, "| %d | %s | %d | %s |\n", i + 1, cf->claims[i].text, cf->claims[i].table,
-                  lbbt_verdict_name(summary[i]));
+  spec_buf_add(&md, summary.s ? summary.s : "");
   spec_buf_add(&md, "\n");
   spec_buf_add(&md, body.s ? body.s : "");
-  if (md.oom || body.oom) {
+  if (md.oom || body.oom || summary.oom) {
     st = lbbt_fail(LBBT_E_NOMEM, "verdicts: out of memory");
     goto done;
   }
@@ -519,6 +521,7 @@ done:
   if (cf) yt_free(cf->root);
   free(cf);
   spec_buf_free(&body);
+  spec_buf_free(&summary);
   spec_buf_free(&md);
   return st;
 }

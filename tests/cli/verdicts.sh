@@ -49,6 +49,8 @@ if [ $ok = 1 ]; then
     check smoke_table_12_too_few claim_verdict_is "$md" 6 "too few seeds"
     check missing_table_not_run claim_verdict_is "$md" 1 "not run yet"
     check missing_table_14_not_run claim_verdict_is "$md" 8 "not run yet"
+    # claim 1 reads the LLaMA rows below the paper tier (its `tiers:` override)
+    check tier_override_rows grep -q '^Claim `pretrained_test_true_labels`: \*Pretrained-LLAMA3.2-1B\* higher than \*Scratch-LLAMA3.2-1B\*' "$md"
     check reproduce_command grep -q 'Reproduce: `build/lbbt run experiments/table-4.yaml --tier smoke' "$md"
   else
     echo "FAIL verdicts.smoke_render: $(tail -n 3 "$CLI_TMP/verdicts.out" | tr '\n' ' ')"
@@ -92,6 +94,9 @@ check bad_relation expect_exit 2 "relation must be 'greater' or 'not-worse'" \
   "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
 printf 'claims:\n  - {id: a, claim: x, table: 90, metric: test_acc1, better: language, baseline: scratch, relation: greater}\n' >"$bad"
 check unknown_metric expect_exit 2 "no column group or metric 'test_acc1'" \
+  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: language, baseline: scratch, relation: greater,\n     tiers: {smoke: {bettr: language}}}\n' >"$bad"
+check tier_override_unknown_key expect_exit 2 "bad-claims.yaml:3:22: unknown key 'bettr'.*did you mean 'better'" \
   "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
 check missing_claims_file expect_exit 2 "cannot open the claims file" \
   "$LBBT" verdicts --claims "$CLI_TMP/none.yaml"
