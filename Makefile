@@ -3,6 +3,7 @@
 #   make test       the whole test suite; last line "N passed, N failed[, N skipped]"
 #   make asan       the same suite built with AddressSanitizer + UBSan (in build-asan/)
 #   make table-N    run experiments/table-N.yaml (TIER=smoke|cpu|paper, default cpu) and render it
+#   make verdicts   run the tables the paper's claims use (TIER) and test each claim
 #   make bench      throughput and memory against PyTorch and the oneDNN matmul ceiling
 # Dependencies are Debian packages; tools/install-deps installs what is missing, and runs by
 # itself the first time (build/.deps-ok records that they were present).
@@ -103,6 +104,13 @@ table-%: all
 
 figure-%: all
 	$(BUILD)/lbbt figure $* --tier $(TIER)
+
+# Test the paper's claims (paper-tables/claims.yaml): run and render every table they use at
+# TIER, then write results/verdicts[-TIER].md.
+verdicts: all
+	@tables=$$($(BUILD)/lbbt verdicts --list-tables) || exit 1; \
+	for t in $$tables; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
+	$(BUILD)/lbbt verdicts --tier $(TIER)
 
 paper: all
 	@for t in 1 2 3 4 8 12 14; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done

@@ -43,4 +43,5 @@ int cmd_inspect(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_verdicts(int argc, char **argv);
 #endif

@@ -13,6 +13,7 @@
 static const lbbt_command COMMANDS[] = {
     {"run", "run an experiment's missing runs (resuming killed ones) into an HDF5 file", cmd_run},
     {"table", "render a paper table from results beside the paper's numbers", cmd_table},
+    {"verdicts", "test the paper's claims on the reproduced tables (interval, verdict, controls)", cmd_verdicts},
     {"version", "print lbbt and library versions", cmd_version},
     {"plugins", "list installed plugins (and those refused, with the reason)", cmd_plugins},
     {"check", "validate an experiment file and list its runs", cmd_check},
