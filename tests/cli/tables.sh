@@ -23,7 +23,7 @@ PY
 }
 mkdir -p "$CLI_TMP/out"
 for n in 1 2 3 4 8 12 14; do
-  if "$LBBT" run experiments/table-$n.yaml --tier smoke --out "$CLI_TMP/table-$n-smoke.h5" >"$CLI_TMP/run-$n.log" 2>&1 \
+  if "$LBBT" run experiments/table-$n.yaml --tier smoke --threads 1 --out "$CLI_TMP/table-$n-smoke.h5" >"$CLI_TMP/run-$n.log" 2>&1 \
      && "$LBBT" table $n --tier smoke --results "$CLI_TMP/table-$n-smoke.h5" --out-dir "$CLI_TMP/out" >/dev/null 2>"$CLI_TMP/table-$n.log"; then
     check table_${n}_smoke has_rows_and_columns $n
   else
