@@ -73,7 +73,7 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c $(BUILD)/liblbbt.so $(wildcard co
 	@echo "  PLUGIN  $@"
 	@$(CC) $(CFLAGS) -shared $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/../..' $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/liblbbt.so
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/liblbbt.so
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
@@ -93,9 +93,13 @@ parity: all $(TESTS)
 fuzz:
 	tools/run-fuzz
 
-bench: all
+bench: all $(BUILD)/bench_train
 	tools/install-deps --reference
-	tools/bench
+	LBBT_BUILD=$(BUILD) tools/bench
+
+$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/liblbbt.so
+	@echo "  BENCH   $@"
+	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
 
 table-%: all
 	$(BUILD)/lbbt run experiments/scratch-health.yaml --tier $(TIER) --threads $(THREADS)

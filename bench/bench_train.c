@@ -1,0 +1,196 @@
+/* Training and inference throughput of lbbt on the reference workload (run by tools/bench;
+ * not a test).
+ *
+ *   build/bench_train --dim 128 --layers 4 --heads 4 --batch 128 [--seconds 8]
+ *   build/bench_train --sgemm [--size 1024]
+ *
+ * Workload: a ViT-style classifier of GPT-2 blocks (tests/unit/vit_gpt2.h: patch 4 on 28x28
+ * single-channel images = 49 tokens, learned positions, bidirectional attention, MLP 4x, final
+ * LayerNorm, mean pool, 10-class head), f32, cross-entropy, clip_grad_norm 1.0, AdamW
+ * (lr 1e-3, wd 0.01 on the no-decay rule's complement).  Random images and labels: the
+ * speed does not depend on the data.
+ *
+ * Output: one line "RESULT key=value ..." (parsed by tools/bench) with
+ *   train_img_s, infer_img_s        images per second (steady state, after warm-up steps)
+ *   train_gflops, infer_gflops      achieved GFLOP/s counting matmul FLOPs only (below)
+ *   fwd_mflop_per_img               the analytic forward count
+ *   peak_rss_mb                     getrusage max RSS of the process
+ *   tape_reserved_mb, tape_used_mb  activation arena after a training step
+ *                                   (lbbt_tape_bytes_reserved / _used)
+ * and with --sgemm the best-of-N GFLOP/s of oneDNN's dnnl_sgemm on size^3 (the ceiling).
+ *
+ * FLOPs (multiply-adds count 2), per image, N tokens, C dim, L blocks, P patch, Cin, K classes:
+ *   patch conv 2 N C Cin P^2;  per block: qkv 6 N C^2, scores and P@V 4 N^2 C, attn proj
+ *   2 N C^2, MLP 16 N C^2  => 24 N C^2 + 4 N^2 C;  head 2 C K.
+ * A training step counts 3x the forward (backward = 2 matmuls per forward matmul). */
+#include <oneapi/dnnl/dnnl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "lbbt/optim.h"
+#include "lbbt/rng.h"
+#include "vit_gpt2.h"
+
+enum { IMAGE = 28, PATCH = 4, CLASSES = 10, WARMUP_STEPS = 2, MIN_STEPS = 3 };
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double peak_rss_mb(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
+}
+
+static double forward_flops_per_image(int C, int L) {
+  const double N = (double)(IMAGE / PATCH) * (IMAGE / PATCH);
+  double f = 2.0 * N * C * 1 * PATCH * PATCH;
+  f += L * (24.0 * N * C * C + 4.0 * N * N * C);
+  f += 2.0 * C * CLASSES;
+  return f;
+}
+
+static int run_sgemm(int n, int reps) {
+  float *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b),
+        *c = malloc((size_t)n * n * sizeof *c);
+  if (!a || !b || !c) return 1;
+  lbbt_rng r;
+  lbbt_rng_seed(&r, 1);
+  for (int64_t i = 0; i < (int64_t)n * n; i++) {
+    a[i] = (float)lbbt_rng_uniform(&r);
+    b[i] = (float)lbbt_rng_uniform(&r);
+  }
+  double best = 1e30;
+  for (int i = 0; i < reps + 1; i++) { /* the first call warms up (JIT kernels, pages) */
+    double t0 = now_s();
+    if (dnnl_sgemm('N', 'N', n, n, n, 1.0f, a, n, b, n, 0.0f, c, n) != dnnl_success) return 1;
+    double dt = now_s() - t0;
+    if (i > 0 && dt < best) best = dt;
+  }
+  const dnnl_version_t *v = dnnl_version();
+  printf("RESULT impl=lbbt sgemm_n=%d sgemm_gflops=%.1f onednn=%d.%d.%d onednn_isa=0x%x\n", n,
+         2.0 * n * n * n / best * 1e-9, v->major, v->minor, v->patch,
+         (unsigned)dnnl_get_effective_cpu_isa());
+  free(a);
+  free(b);
+  free(c);
+  return 0;
+}
+
+static int fail(const char *what) {
+  fprintf(stderr, "bench_train: %s: %s\n", what, lbbt_last_error());
+  return 1;
+}
+
+/* One training step: forward, loss, backward, clip, AdamW, zero grads. */
+static lbbt_status train_step(vit_gpt2 *g, lbbt_tape *t, lbbt_optim *o, lbbt_tensor *images,
+                              const int32_t *labels) {
+  lbbt_tensor *logits, *loss;
+  double norm;
+  lbbt_tape_reset(t);
+  LBBT_TRY(lbbt_vision_forward(g->m, &g->v, t, images, NULL, &logits));
+  LBBT_TRY(lbbt_cross_entropy(t, logits, labels, 0.0f, &loss));
+  LBBT_TRY(lbbt_tape_backward(t, loss));
+  LBBT_TRY(lbbt_optim_clip_grad_norm(o, 1.0, &norm));
+  LBBT_TRY(lbbt_optim_step(o));
+  lbbt_optim_zero_grad(o);
+  return LBBT_OK;
+}
+
+int main(int argc, char **argv) {
+  int dim = 128, layers = 4, heads = 4, batch = 128, sgemm = 0, size = 1024;
+  double seconds = 8.0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--sgemm")) { sgemm = 1; continue; }
+    if (!v) { fprintf(stderr, "bench_train: %s needs a value\n", a); return 2; }
+    if (!strcmp(a, "--dim")) dim = atoi(v);
+    else if (!strcmp(a, "--layers")) layers = atoi(v);
+    else if (!strcmp(a, "--heads")) heads = atoi(v);
+    else if (!strcmp(a, "--batch")) batch = atoi(v);
+    else if (!strcmp(a, "--seconds")) seconds = atof(v);
+    else if (!strcmp(a, "--size")) size = atoi(v);
+    else { fprintf(stderr, "bench_train: unknown option %s\n", a); return 2; }
+    i++;
+  }
+  if (sgemm) return run_sgemm(size, 5);
+  if (dim < 1 || layers < 1 || heads < 1 || batch < 1) {
+    fprintf(stderr, "bench_train: --dim, --layers, --heads, --batch must be >= 1\n");
+    return 2;
+  }
+
+  vit_gpt2_config c = {IMAGE, 1, PATCH, CLASSES, dim, heads, layers, 4, 1e-5f, 0};
+  vit_gpt2 g;
+  if (vit_gpt2_build(&c, 0, &g) != LBBT_OK) return fail("build");
+  lbbt_tensor *images = NULL;
+  int64_t ishape[4] = {batch, 1, IMAGE, IMAGE};
+  int32_t *labels = malloc((size_t)batch * sizeof *labels);
+  if (!labels || lbbt_tensor_create(&images, 4, ishape) != LBBT_OK) return fail("inputs");
+  lbbt_rng r;
+  lbbt_rng_seed(&r, 7);
+  for (int64_t i = 0; i < images->numel; i++) images->data[i] = (float)lbbt_rng_normal(&r);
+  for (int i = 0; i < batch; i++) labels[i] = (int32_t)lbbt_rng_below(&r, CLASSES);
+
+  lbbt_optim_config oc;
+  lbbt_optim_config_default(&oc, LBBT_OPT_ADAMW);
+  lbbt_optim *o = NULL;
+  lbbt_tape *t = NULL;
+  if (lbbt_model_select_trainable(g.m, NULL, 1, 1) != LBBT_OK) return fail("select_trainable");
+  lbbt_model_apply_no_decay_rule(g.m);
+  if (lbbt_optim_create_for_model(&o, &oc, g.m) != LBBT_OK) return fail("optimizer");
+  if (lbbt_tape_create(&t) != LBBT_OK) return fail("tape");
+
+  /* training */
+  for (int i = 0; i < WARMUP_STEPS; i++)
+    if (train_step(&g, t, o, images, labels) != LBBT_OK) return fail("train step");
+  double tape_reserved = (double)lbbt_tape_bytes_reserved(t) / (1 << 20);
+  double tape_used = (double)lbbt_tape_bytes_used(t) / (1 << 20);
+  int steps = 0;
+  double t0 = now_s(), elapsed = 0;
+  while (steps < MIN_STEPS || elapsed < seconds) {
+    if (train_step(&g, t, o, images, labels) != LBBT_OK) return fail("train step");
+    steps++;
+    elapsed = now_s() - t0;
+  }
+  double train_img_s = steps * (double)batch / elapsed;
+
+  /* inference: nothing recorded, eval mode */
+  lbbt_tape_set_recording(t, 0);
+  lbbt_tape_set_training(t, 0);
+  lbbt_tensor *logits;
+  for (int i = 0; i < WARMUP_STEPS; i++) {
+    lbbt_tape_reset(t);
+    if (lbbt_vision_forward(g.m, &g.v, t, images, NULL, &logits) != LBBT_OK) return fail("infer");
+  }
+  int passes = 0;
+  t0 = now_s();
+  elapsed = 0;
+  while (passes < MIN_STEPS || elapsed < seconds / 2) {
+    lbbt_tape_reset(t);
+    if (lbbt_vision_forward(g.m, &g.v, t, images, NULL, &logits) != LBBT_OK) return fail("infer");
+    passes++;
+    elapsed = now_s() - t0;
+  }
+  double infer_img_s = passes * (double)batch / elapsed;
+
+  double fwd = forward_flops_per_image(dim, layers);
+  printf("RESULT impl=lbbt dim=%d layers=%d heads=%d batch=%d train_steps=%d train_img_s=%.2f "
+         "infer_img_s=%.2f fwd_mflop_per_img=%.3f train_gflops=%.2f infer_gflops=%.2f "
+         "peak_rss_mb=%.1f tape_reserved_mb=%.1f tape_used_mb=%.1f params=%lld\n",
+         dim, layers, heads, batch, steps, train_img_s, infer_img_s, fwd * 1e-6,
+         train_img_s * 3 * fwd * 1e-9, infer_img_s * fwd * 1e-9, peak_rss_mb(), tape_reserved,
+         tape_used, (long long)lbbt_model_numel(g.m, 0));
+  lbbt_tape_free(t);
+  lbbt_optim_free(o);
+  lbbt_tensor_free(images);
+  free(labels);
+  vit_gpt2_free(&g);
+  return 0;
+}

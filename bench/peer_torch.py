@@ -1,0 +1,201 @@
+#!/usr/bin/python3
+"""PyTorch peer of build/bench_train (run by tools/bench; not a test).
+
+    /usr/bin/python3 bench/peer_torch.py --dim 128 --layers 4 --heads 4 --batch 128 [--seconds 8]
+    /usr/bin/python3 bench/peer_torch.py --sgemm [--size 1024]
+    /usr/bin/python3 bench/peer_torch.py --config     (which BLAS / oneDNN torch uses)
+
+The same workload as bench/bench_train.c, written the way a PyTorch user would: a ViT-style
+classifier of GPT-2 blocks (patch 4 on 28x28 single-channel images = 49 tokens, learned
+positions, bidirectional attention with an explicit softmax as GPT-2's eager attention does,
+MLP 4x with GELU tanh, final LayerNorm, mean pool, 10 classes), f32, cross-entropy,
+clip_grad_norm_(1.0), torch.optim.AdamW (lr 1e-3, weight decay 0.01 except on the
+parameters lbbt's no-decay rule excludes).  torch.set_num_threads(2) unless --threads says
+otherwise.  Prints one "RESULT key=value ..." line with the same keys as bench_train (no tape
+figures; peak_rss_mb includes the Python interpreter and libtorch, baseline_rss_mb is the
+RSS before the model is built).
+"""
+import argparse
+import math
+import os
+import re
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+IMAGE, PATCH, CLASSES, WARMUP_STEPS, MIN_STEPS = 28, 4, 10, 2, 3
+
+
+def rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class Conv1D(nn.Module):
+    """GPT-2's Conv1D: weight [in, out], y = x @ W + b."""
+
+    def __init__(self, nin, nout):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(nin, nout) * 0.02)
+        self.bias = nn.Parameter(torch.zeros(nout))
+
+    def forward(self, x):
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).reshape(
+            *x.shape[:-1], -1)
+
+
+class Block(nn.Module):
+    def __init__(self, C, H):
+        super().__init__()
+        self.H = H
+        self.ln_1 = nn.LayerNorm(C, eps=1e-5)
+        self.c_attn = Conv1D(C, 3 * C)
+        self.c_proj = Conv1D(C, C)
+        self.ln_2 = nn.LayerNorm(C, eps=1e-5)
+        self.c_fc = Conv1D(C, 4 * C)
+        self.mlp_proj = Conv1D(4 * C, C)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        D = C // self.H
+        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
+        q, k, v = (t.reshape(B, N, self.H, D).transpose(1, 2) for t in (q, k, v))
+        att = torch.softmax((q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(D)), -1)
+        a = (att @ v).transpose(1, 2).reshape(B, N, C)
+        x = x + self.c_proj(a)
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class VitGpt2(nn.Module):
+    def __init__(self, C, L, H):
+        super().__init__()
+        n = (IMAGE // PATCH) ** 2
+        self.patch_embed = nn.Conv2d(1, C, PATCH, stride=PATCH)
+        self.pos_embed = nn.Parameter(torch.randn(n, C) * 0.02)
+        self.h = nn.ModuleList(Block(C, H) for _ in range(L))
+        self.ln_f = nn.LayerNorm(C, eps=1e-5)
+        self.head = nn.Linear(C, CLASSES)
+
+    def forward(self, images):
+        x = self.patch_embed(images).flatten(2).transpose(1, 2) + self.pos_embed
+        for blk in self.h:
+            x = blk(x)
+        return self.head(self.ln_f(x).mean(1))
+
+
+def no_decay_rule(name, ndim):  # lbbt_no_decay_rule
+    return ndim < 2 or any(s in name for s in ("norm", "ln_", "bias", "embed"))
+
+
+def forward_flops_per_image(C, L):  # as bench/bench_train.c
+    N = (IMAGE // PATCH) ** 2
+    return 2.0 * N * C * PATCH * PATCH + L * (24.0 * N * C * C + 4.0 * N * N * C) + 2.0 * C * CLASSES
+
+
+def blas_line():
+    """Which BLAS torch's CPU matmuls call: torch's build info plus the library libblas.so.3
+    resolves to in this process (Debian's alternatives pick OpenBLAS when installed)."""
+    cfg = torch.__config__.show()
+    m = re.search(r"BLAS_INFO=([^,\s]+)", cfg)
+    libs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                p = line.split()[-1]
+                if re.search(r"lib(open)?blas|libmkl|libblis|libdnnl", p):
+                    libs.add(os.path.realpath(p))
+    except OSError:
+        pass
+    return "torch %s BLAS_INFO=%s mkldnn=%s loaded: %s" % (
+        torch.__version__, m.group(1) if m else "?", torch.backends.mkldnn.is_available(),
+        " ".join(sorted(libs)) or "?")
+
+
+def run_sgemm(n, reps):
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    torch.mm(a, b)
+    best = 1e30
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    print("RESULT impl=torch sgemm_n=%d sgemm_gflops=%.1f" % (n, 2.0 * n ** 3 / best * 1e-9))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sgemm", action="store_true")
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--config", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    if a.config:
+        print("BLAS", blas_line())
+        return
+    if a.sgemm:
+        run_sgemm(a.size, 5)
+        return
+    baseline = rss_mb()
+    model = VitGpt2(a.dim, a.layers, a.heads)
+    named = list(model.named_parameters())
+    opt = torch.optim.AdamW(
+        [{"params": [p for n, p in named if not no_decay_rule(n, p.dim())], "weight_decay": 0.01},
+         {"params": [p for n, p in named if no_decay_rule(n, p.dim())], "weight_decay": 0.0}],
+        lr=1e-3)
+    images = torch.randn(a.batch, 1, IMAGE, IMAGE)
+    labels = torch.randint(0, CLASSES, (a.batch,))
+    params = [p for _, p in named]
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        loss = F.cross_entropy(model(images), labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    model.train()
+    for _ in range(WARMUP_STEPS):
+        step()
+    steps, t0 = 0, time.perf_counter()
+    while True:
+        step()
+        steps += 1
+        el = time.perf_counter() - t0
+        if steps >= MIN_STEPS and el >= a.seconds:
+            break
+    train_img_s = steps * a.batch / el
+
+    model.eval()
+    with torch.no_grad():
+        for _ in range(WARMUP_STEPS):
+            model(images)
+        passes, t0 = 0, time.perf_counter()
+        while True:
+            model(images)
+            passes += 1
+            el = time.perf_counter() - t0
+            if passes >= MIN_STEPS and el >= a.seconds / 2:
+                break
+    infer_img_s = passes * a.batch / el
+    fwd = forward_flops_per_image(a.dim, a.layers)
+    print("RESULT impl=torch dim=%d layers=%d heads=%d batch=%d train_steps=%d train_img_s=%.2f "
+          "infer_img_s=%.2f fwd_mflop_per_img=%.3f train_gflops=%.2f infer_gflops=%.2f "
+          "peak_rss_mb=%.1f baseline_rss_mb=%.1f params=%d" % (
+              a.dim, a.layers, a.heads, a.batch, steps, train_img_s, infer_img_s, fwd * 1e-6,
+              train_img_s * 3 * fwd * 1e-9, infer_img_s * fwd * 1e-9, rss_mb(), baseline,
+              sum(p.numel() for p in params)))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
