@@ -1,7 +1,7 @@
 /* Clustering of features for Figure 5: k-means (k-means++ seeding, Lloyd iterations),
  * exact t-SNE, and agreement of two labelings (normalised mutual information, adjusted Rand
- * index).  All results are pure functions of the inputs and the seed (no dependence on the
- * thread count: parallel loops write per-row results that are summed in a fixed order).
+ * index).  All results are pure functions of the inputs and the seed; the loops are
+ * single-threaded (see tsne.c for why), so the thread count cannot change them.
  *
  * Definitions (docs/analyses.md repeats them):
  *  - k-means: minimise the sum of squared Euclidean distances to the nearest of k centroids.

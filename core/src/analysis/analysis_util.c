@@ -125,18 +125,41 @@ lbbt_status lbbt_option_number(const lbbt_stage_spec *stage, const lbbt_option_d
 
 lbbt_status lbbt_options_record(lbbt_stage_ctx *ctx, const lbbt_option_decl *decls, int n) {
   for (int i = 0; i < n; i++) {
-    char sub[LBBT_NAME_MAX + 16], key[300];
+    char sub[LBBT_NAME_MAX + 16];
     snprintf(sub, sizeof sub, "options/%s", decls[i].key);
-    lbbt_stage_key(ctx, sub, key, sizeof key);
     if (decls[i].type == LBBT_OPTION_CHOICE) {
-      LBBT_TRY(lbbt_record_string(ctx->record, key, lbbt_option_text(ctx->stage, decls, n, decls[i].key)));
+      LBBT_TRY(lbbt_stage_string(ctx, sub, lbbt_option_text(ctx->stage, decls, n, decls[i].key)));
     } else {
       double v;
       LBBT_TRY(lbbt_option_number(ctx->stage, decls, n, decls[i].key, &v));
-      LBBT_TRY(lbbt_record_scalar(ctx->record, key, v));
+      LBBT_TRY(lbbt_stage_scalar(ctx, sub, v));
     }
   }
   return LBBT_OK;
+}
+
+#define STAGE_KEY_MAX (LBBT_NAME_MAX + LBBT_RECORD_PATH_MAX)
+
+lbbt_status lbbt_stage_scalar(lbbt_stage_ctx *ctx, const char *key, double v) {
+  char k[STAGE_KEY_MAX];
+  return lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), v);
+}
+
+lbbt_status lbbt_stage_string(lbbt_stage_ctx *ctx, const char *key, const char *s) {
+  char k[STAGE_KEY_MAX];
+  return lbbt_record_string(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), s);
+}
+
+lbbt_status lbbt_stage_array_f32(lbbt_stage_ctx *ctx, const char *key, int ndim,
+                                 const int64_t *shape, const float *data) {
+  char k[STAGE_KEY_MAX];
+  return lbbt_record_array_f32(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), ndim, shape, data);
+}
+
+lbbt_status lbbt_stage_array_i32(lbbt_stage_ctx *ctx, const char *key, int ndim,
+                                 const int64_t *shape, const int32_t *data) {
+  char k[STAGE_KEY_MAX];
+  return lbbt_record_array_i32(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), ndim, shape, data);
 }
 
 lbbt_status lbbt_analysis_pick_images(const lbbt_dataset *ds, int64_t want, uint64_t seed,

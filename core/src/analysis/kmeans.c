@@ -58,7 +58,6 @@ static double lloyd(const float *x, int64_t n, int d, int k, int max_iter, doubl
   *iters = 0;
   for (int it = 0; it < max_iter; it++) {
     int64_t changed = 0;
-    #pragma omp parallel for reduction(+ : changed) schedule(static)
     for (int64_t i = 0; i < n; i++) {
       int best = 0;
       double bd = DBL_MAX;
