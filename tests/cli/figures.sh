@@ -82,4 +82,19 @@ done
 check figure_7_cov_align_png is_png "$CLI_TMP/out/figure-7-smoke-cov-align.png"
 check plot_without_results expect_exit 1 "does not exist" $PY tools/plot/figure-2.py "$CLI_TMP/none.h5" "$CLI_TMP/x.png"
 check plot_usage expect_exit 1 "usage" $PY tools/plot/figure-5.py
-check make_unknown_figure expect_exit 2 "no figure 99" make --no-print-directory -s figure-99 BUILD="${LBBT_BUILD:-build}"
+# -o all: the rule alone, without (re)building anything in this build folder
+check make_unknown_figure expect_exit 2 "no figure 99" make --no-print-directory -s -o all figure-99
+# analysis options are checked before anything runs, naming file:line:col
+cat >"$CLI_TMP/bad.yaml" <<'YAML'
+experiment: bad
+base:
+  backbone: {plugin: llama, checkpoint: models:stories260K.bin, init: language}
+  data: {dataset: fashion-mnist, limit: 100, test_limit: 50}
+  stages:
+    - {name: act, analysis: activation-ratio, options: {tau: abc}}
+YAML
+check bad_option expect_exit 2 "bad.yaml:6:[0-9]+: stage 'act': option 'tau' is 'abc', expected a number" \
+  "$LBBT" run "$CLI_TMP/bad.yaml" --out "$CLI_TMP/bad.h5"
+sed -i 's/tau: abc/taus: 0/' "$CLI_TMP/bad.yaml"
+check unknown_option expect_exit 2 "has no option 'taus' \(valid: images, tau, split" \
+  "$LBBT" run "$CLI_TMP/bad.yaml" --out "$CLI_TMP/bad.h5"
