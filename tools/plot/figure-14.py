@@ -23,9 +23,8 @@ def series(res):
             continue
         r = runs[0]
         c = lp.INIT_COLORS[init]
-        name = "language" if init == "language" else "scratch"
-        out.append((f"{name}, as initialised", r, "weights_init", c, None, 0.45))
-        out.append((f"{name}, after image training (correct labels)", r, "weights_after", c, "//", 1.0))
+        out.append((f"{init}: " + ("as loaded" if init == "language" else "at init"), r, "weights_init", c, None, 0.45))
+        out.append((f"{init}: after image training", r, "weights_after", c, "//", 1.0))
     return out
 
 
@@ -44,8 +43,7 @@ def main():
     gs = fig.add_gridspec(G, 3, width_ratios=[1, 1, 1.5], hspace=0.15, wspace=0.28, top=0.9, bottom=0.11,
                           left=0.07, right=0.98)
     # left: small multiples of z per group (as loaded language vs image-trained scratch)
-    picks = [s for s in states if s[0] in ("language, as initialised",
-                                            "scratch, after image training (correct labels)")]
+    picks = [s for s in states if s[0] in ("language: as loaded", "scratch: after image training")]
     for col, (label, run, stage, color, _, _) in enumerate(picks[:2]):
         zedges = run.get(f"{stage}/hist/z_edges")
         hz = run.get(f"{stage}/hist/group_z")
@@ -65,7 +63,7 @@ def main():
                     ha="right", color="#d62728" if sig[g] else "#555555")
             ax.tick_params(labelsize=7)
             if g == 0:
-                ax.set_title(label, fontsize=10)
+                ax.set_title(label + (" (correct labels)" if "after" in label else ""), fontsize=10)
             if g < G - 1:
                 ax.set_xticklabels([])
             else:
@@ -88,7 +86,7 @@ def main():
         ax.set_title(title, fontsize=10)
         ax.axhline(0, color="black", lw=0.6)
         if row == len(items) - 1:
-            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
+            ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
     fig.suptitle("Layer-wise weight outliers: language-pretrained backbone vs its image-trained counterpart "
                  "(Fig. 14)\nweight matrices; embed = new patch embedding, head = new classifier; red bins: |z| > "
                  f"{k:g}", fontsize=12)
