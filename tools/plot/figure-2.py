@@ -116,7 +116,7 @@ def main():
             bars = ax.bar(x, vals, width, color=lp.INIT_COLORS.get(init), label=init)
             for b, v in zip(bars, vals):
                 if np.isfinite(v):
-                    ax.text(b.get_x() + b.get_width() / 2, b.get_height(), f"{v:.3g}" if item == "kurtosis" else f"{int(v)}",
+                    ax.text(b.get_x() + b.get_width() / 2, b.get_height(), f"{v:.2f}" if item == "kurtosis" else f"{int(v)}",
                             ha="center", va="bottom", fontsize=7)
         ax.set_xticks(np.arange(len(STATES)))
         ax.set_xticklabels(["init", "correct labels", "random labels"])
@@ -125,7 +125,7 @@ def main():
         if col == 1:
             ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(inits), frameon=False)
     fig.suptitle("Weight distributions: language-pretrained vs scratch (Fig. 2 right, Figs. 10–11)\n"
-                 "transformer-block weights (matrices); shuffled = language values permuted per tensor, "
+                 "transformer-block weight matrices; shuffled = language values permuted per tensor (same histogram as language at init), "
                  "moment-matched = Gaussian with each tensor's mean/std", fontsize=12)
     lp.save(fig, res, out)
 
