@@ -45,7 +45,7 @@ def main():
     res = lp.Results(path)
     inits = lp.init_sorted(res.values("backbone.init"))
     fig = plt.figure(figsize=(15, 12.5))
-    gs = fig.add_gridspec(3, 3, hspace=0.42, wspace=0.25, top=0.92, bottom=0.07, left=0.06, right=0.98)
+    gs = fig.add_gridspec(3, 3, hspace=0.42, wspace=0.25, top=0.9, bottom=0.07, left=0.06, right=0.98)
     k = tau = None
     for col, (title, stage, labels) in enumerate(STATES):
         ax_m = fig.add_subplot(gs[0, col])
@@ -125,8 +125,8 @@ def main():
         if col == 1:
             ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(inits), frameon=False)
     fig.suptitle("Weight distributions: language-pretrained vs scratch (Fig. 2 right, Figs. 10–11)\n"
-                 "transformer-block weight matrices; shuffled = language values permuted per tensor (same histogram as language at init), "
-                 "moment-matched = Gaussian with each tensor's mean/std", fontsize=12)
+                 "transformer-block weight matrices; shuffled = language values permuted per tensor (same histogram as language "
+                 "at init),\nmoment-matched = Gaussian with each tensor's mean/std", fontsize=12)
     lp.save(fig, res, out)
 
 
