@@ -46,7 +46,7 @@ def activation_figure(res, out):
         ax.set_xlabel("transformer block")
         ax.set_xticks(np.arange(1, 1 + n_blocks))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left")
+        ax.legend(fontsize=8, loc="best")
         if col == 0:
             ax.set_ylabel("activated (image, neuron) pairs, %")
     n_img = int(res.runs[0].get("act_init/images", 0))
