@@ -32,6 +32,9 @@ typedef struct paper_col {
 
 typedef struct paper_row {
   const char *id, *label;
+  const char *metric; /* when set, every cell of the row reads this metric (rows are metrics,
+                         as in Table 15) instead of its column's */
+  int digits;         /* decimals of rendered cells (default 1) */
   selector sel;
   const char *paper[MAX_COLS]; /* text of the published value per paper column, NULL = n.r. */
   const char *source[MAX_COLS];
@@ -115,9 +118,9 @@ static lbbt_status load_def(const char *path, const char *tier, table_def *d) {
     pc->id = scalar(yt_get(c, "id"));
     pc->dataset = scalar(yt_get(c, "dataset"));
     pc->metric = scalar(yt_get(c, "metric"));
-    if (!pc->id || !pc->metric)
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: a column needs id and metric", path, c->line, c->col);
-    if (!scalar(yt_get(d->metrics, pc->metric)))
+    if (!pc->id)
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: a column needs an id", path, c->line, c->col);
+    if (pc->metric && !scalar(yt_get(d->metrics, pc->metric)))
       return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: metric '%s' is not defined under 'metrics'", path, c->line,
                        c->col, pc->metric);
     LBBT_TRY(read_selector(yt_get(c, "select"), &pc->sel, path));
@@ -129,6 +132,18 @@ static lbbt_status load_def(const char *path, const char *tier, table_def *d) {
     pr->label = scalar(yt_get(rn, "label"));
     if (!pr->id || !pr->label)
       return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: a row needs id and label", path, rn->line, rn->col);
+    pr->metric = scalar(yt_get(rn, "metric"));
+    if (pr->metric && !scalar(yt_get(d->metrics, pr->metric)))
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: row '%s': metric '%s' is not defined under 'metrics'", path,
+                       rn->line, rn->col, pr->id, pr->metric);
+    for (int c = 0; c < d->n_cols && !pr->metric; c++)
+      if (!d->cols[c].metric)
+        return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: row '%s' names no metric and column '%s' has none either: give "
+                         "the column a metric or the row one", path, rn->line, rn->col, pr->id, d->cols[c].id);
+    const char *digits = scalar(yt_get(rn, "digits"));
+    pr->digits = digits ? atoi(digits) : 1;
+    if (pr->digits < 0 || pr->digits > 9)
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: row '%s': digits must be 0..9", path, rn->line, rn->col, pr->id);
     LBBT_TRY(read_selector(yt_get(rn, "select"), &pr->sel, path));
     /* tier_select: {cpu: {...}}: this tier reads the row through other config values
      * (e.g. last:3 of a 5-block model for the paper's last:14 of 24). */
@@ -220,13 +235,13 @@ static void cell_finish(cell *c) {
   c->std = c->n > 1 ? sqrt(v / (c->n - 1)) : 0.0;
 }
 
-static void cell_text(const cell *c, char *buf, size_t n) {
+static void cell_text(const cell *c, int digits, char *buf, size_t n) {
   if (c->n == 0)
     snprintf(buf, n, "—");
   else if (c->n == 1)
-    snprintf(buf, n, "%.1f (n=1)", c->mean);
+    snprintf(buf, n, "%.*f (n=1)", digits, c->mean);
   else
-    snprintf(buf, n, "%.1f ± %.1f (n=%d)", c->mean, c->std, c->n);
+    snprintf(buf, n, "%.*f ± %.*f (n=%d)", digits, c->mean, digits, c->std, c->n);
 }
 
 /* Write text to path atomically. */
@@ -305,11 +320,12 @@ lbbt_status lbbt_table_render(const lbbt_table_options *o, FILE *echo) {
   for (int c = 0; c < d->n_cols; c++) {
     int seen = 0;
     for (int g = 0; g < n_groups; g++)
-      seen |= !strcmp(groups[g].metric, d->cols[c].metric) && selector_equal(groups[g].sel, &d->cols[c].sel);
+      seen |= !strcmp(groups[g].metric ? groups[g].metric : "", d->cols[c].metric ? d->cols[c].metric : "") &&
+            selector_equal(groups[g].sel, &d->cols[c].sel);
     if (!seen && n_groups < MAX_GROUPS) {
       groups[n_groups].metric = d->cols[c].metric;
       groups[n_groups].sel = &d->cols[c].sel;
-      groups[n_groups].label = d->cols[c].sel.n ? d->cols[c].id : d->cols[c].metric;
+      groups[n_groups].label = d->cols[c].sel.n || !d->cols[c].metric ? d->cols[c].id : d->cols[c].metric;
       n_groups++;
     }
   }
@@ -335,7 +351,8 @@ lbbt_status lbbt_table_render(const lbbt_table_options *o, FILE *echo) {
     for (int k = 0; k < n_ds; k++)
       for (int g = 0; g < n_groups; g++) {
         cell *c = &cells[r * n_rep + k * n_groups + g];
-        const char *mpath = scalar(yt_get(d->metrics, groups[g].metric));
+        const char *metric = d->rows[r].metric ? d->rows[r].metric : groups[g].metric;
+        const char *mpath = scalar(yt_get(d->metrics, metric));
         for (int i = 0; i < e->n_runs; i++) {
           if (!rr[i] || strcmp(e->runs[i].data.dataset, datasets[k])) continue;
           if (!matches(cfgs[i], &d->rows[r].sel) || !matches(cfgs[i], groups[g].sel)) continue;
@@ -353,7 +370,8 @@ lbbt_status lbbt_table_render(const lbbt_table_options *o, FILE *echo) {
                 commit ? commit : "unknown");
   spec_buf_add(&md, "| Row |");
   for (int c = 0; c < d->n_cols; c++)
-    spec_buf_addf(&md, " paper: %s %s |", d->cols[c].dataset ? d->cols[c].dataset : "", d->cols[c].metric);
+    spec_buf_addf(&md, " paper: %s%s%s |", d->cols[c].dataset ? d->cols[c].dataset : "", d->cols[c].dataset ? " " : "",
+                  d->cols[c].metric ? d->cols[c].metric : d->cols[c].id);
   for (int k = 0; k < n_ds; k++)
     for (int g = 0; g < n_groups; g++) spec_buf_addf(&md, " lbbt: %s %s |", datasets[k], groups[g].label);
   spec_buf_add(&md, "\n|---|");
@@ -366,15 +384,17 @@ lbbt_status lbbt_table_render(const lbbt_table_options *o, FILE *echo) {
     for (int c = 0; c < d->n_cols; c++) {
       spec_buf_addf(&md, " %s%s |", pr->paper[c] ? pr->paper[c] : "n.r.", pr->source[c] ? "*" : "");
       spec_buf_addf(&csv, "%s,\"%s\",%s,paper,%s,%s,%s,,,\n", pr->id, pr->label, d->cols[c].id,
-                    d->cols[c].dataset ? d->cols[c].dataset : "", d->cols[c].metric, pr->paper[c] ? pr->paper[c] : "");
+                    d->cols[c].dataset ? d->cols[c].dataset : "", pr->metric ? pr->metric : d->cols[c].metric,
+                    pr->paper[c] ? pr->paper[c] : "");
     }
     for (int k = 0; k < n_ds; k++)
       for (int g = 0; g < n_groups; g++) {
         const cell *c = &cells[r * n_rep + k * n_groups + g];
         char txt[64];
-        cell_text(c, txt, sizeof txt);
+        cell_text(c, pr->digits, txt, sizeof txt);
         spec_buf_addf(&md, " %s |", txt);
-        spec_buf_addf(&csv, "%s,\"%s\",%s,lbbt,%s,%s,", pr->id, pr->label, groups[g].label, datasets[k], groups[g].metric);
+        spec_buf_addf(&csv, "%s,\"%s\",%s,lbbt,%s,%s,", pr->id, pr->label, groups[g].label, datasets[k],
+                      pr->metric ? pr->metric : groups[g].metric);
         if (c->n)
           spec_buf_addf(&csv, "%.4f,%.4f,%d,\"", c->mean, c->std, c->n);
         else
@@ -390,17 +410,22 @@ lbbt_status lbbt_table_render(const lbbt_table_options *o, FILE *echo) {
   for (int k = 0; k < n_ds; k++)
     spec_buf_addf(&md, "\nData `%s`: %s.", datasets[k], dsource[k] ? dsource[k] : "(no run yet)");
   spec_buf_add(&md, "\n");
-  /* Which backbone each row used (from the first matching run). */
+  /* Which backbone each row used (from the first matching run); when rows are metrics the
+   * backbones vary by column instead. */
+  int rows_are_metrics = 0;
+  for (int r = 0; r < d->n_rows; r++) rows_are_metrics |= d->rows[r].metric != NULL;
   spec_buf_add(&md, "\nBackbones:\n");
-  for (int r = 0; r < d->n_rows; r++)
-    for (int i = 0; i < e->n_runs; i++)
-      if (cfgs[i] && matches(cfgs[i], &d->rows[r].sel)) {
+  for (int r = 0; r < (rows_are_metrics ? d->n_cols : d->n_rows); r++)
+    for (int i = 0; i < e->n_runs; i++) {
+      const selector *sel = rows_are_metrics ? &d->cols[r].sel : &d->rows[r].sel;
+      if (cfgs[i] && matches(cfgs[i], sel)) {
         const char *cp = config_value(cfgs[i], "backbone.checkpoint");
-        spec_buf_addf(&md, "- %s: `%s` plugin, init `%s`%s%s\n", d->rows[r].label,
+        spec_buf_addf(&md, "- %s: `%s` plugin, init `%s`%s%s\n", rows_are_metrics ? d->cols[r].id : d->rows[r].label,
                       config_value(cfgs[i], "backbone.plugin"), config_value(cfgs[i], "backbone.init"),
                       cp && *cp ? ", checkpoint " : "", cp && *cp ? cp : "");
         break;
       }
+    }
   if (d->notes && d->notes->kind == YT_SEQ) {
     spec_buf_add(&md, "\nNotes:\n");
     for (int i = 0; i < d->notes->n; i++)
@@ -429,7 +454,7 @@ lbbt_status lbbt_table_render(const lbbt_table_options *o, FILE *echo) {
     for (int k = 0; k < n_rep; k++) {
       const cell *c = &cells[r * n_rep + k];
       if (c->n)
-        spec_buf_addf(&tex, " & $%.1f \\pm %.1f$ (%d)", c->mean, c->std, c->n);
+        spec_buf_addf(&tex, " & $%.*f \\pm %.*f$ (%d)", d->rows[r].digits, c->mean, d->rows[r].digits, c->std, c->n);
       else
         spec_buf_add(&tex, " & --");
     }

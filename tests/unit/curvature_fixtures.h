@@ -28,7 +28,7 @@ typedef struct linreg {
   double *r;     /* residual scratch [n] */
 } linreg;
 
-static lbbt_status linreg_eval(lbbt_objective *o, const double *w, double *loss, double *grad) {
+static inline lbbt_status linreg_eval(lbbt_objective *o, const double *w, double *loss, double *grad) {
   linreg *lr = o->user;
   double s = 0;
   for (int i = 0; i < lr->n; i++) {
@@ -48,7 +48,7 @@ static lbbt_status linreg_eval(lbbt_objective *o, const double *w, double *loss,
 }
 
 /* Column j of X scaled by col_scale(j), so X'X/n has a spread-out spectrum. */
-static linreg *linreg_create(int n, int d, uint64_t seed, double (*col_scale)(int j)) {
+static inline linreg *linreg_create(int n, int d, uint64_t seed, double (*col_scale)(int j)) {
   linreg *lr = calloc(1, sizeof *lr);
   lr->n = n;
   lr->d = d;
@@ -67,7 +67,7 @@ static linreg *linreg_create(int n, int d, uint64_t seed, double (*col_scale)(in
   return lr;
 }
 
-static void linreg_hessian(const linreg *lr, double *H) { /* [d, d] = X'X / n */
+static inline void linreg_hessian(const linreg *lr, double *H) { /* [d, d] = X'X / n */
   for (int a = 0; a < lr->d; a++)
     for (int b = 0; b < lr->d; b++) {
       double s = 0;
@@ -76,7 +76,7 @@ static void linreg_hessian(const linreg *lr, double *H) { /* [d, d] = X'X / n */
     }
 }
 
-static void linreg_free(linreg *lr) {
+static inline void linreg_free(linreg *lr) {
   if (!lr) return;
   free(lr->X);
   free(lr->y);
@@ -89,7 +89,7 @@ typedef struct softmax_impl {
   lbbt_tensor *w, *b; /* [K, D], [K] */
 } softmax_impl;
 
-static lbbt_status softmax_forward(lbbt_model *m, lbbt_tape *t, lbbt_tensor *images,
+static inline lbbt_status softmax_forward(lbbt_model *m, lbbt_tape *t, lbbt_tensor *images,
                                    lbbt_tensor **features, lbbt_tensor **logits) {
   softmax_impl *im = m->impl;
   lbbt_tensor *x;
@@ -100,14 +100,14 @@ static lbbt_status softmax_forward(lbbt_model *m, lbbt_tape *t, lbbt_tensor *ima
   return LBBT_OK;
 }
 
-static void softmax_destroy(lbbt_model *m) { free(m->impl); }
+static inline void softmax_destroy(lbbt_model *m) { free(m->impl); }
 
 static const lbbt_model_ops SOFTMAX_OPS = {.version = LBBT_MODEL_OPS_VERSION,
                                            .forward_vision = softmax_forward,
                                            .destroy = softmax_destroy};
 
 /* K classes over D = C*H*W inputs; weights N(0, w_std). */
-static lbbt_model *softmax_model_create(int D, int K, double w_std, uint64_t seed) {
+static inline lbbt_model *softmax_model_create(int D, int K, double w_std, uint64_t seed) {
   lbbt_model *m = NULL;
   if (lbbt_model_create(&m, &SOFTMAX_OPS, "softmax") != LBBT_OK) return NULL;
   softmax_impl *im = calloc(1, sizeof *im);
@@ -128,7 +128,7 @@ static lbbt_model *softmax_model_create(int D, int K, double w_std, uint64_t see
 /* Exact Hv of the mean cross-entropy at the model's current (f32) parameters, in double:
  * H = 1/N sum_n (diag(p) - p p') (x) xt xt', xt = [x; 1], parameters ordered W (row-major
  * [K, D]) then b [K], as lbbt_model_objective flattens them. */
-static void softmax_exact_hv(const lbbt_model *m, const float *images, int N, int D,
+static inline void softmax_exact_hv(const lbbt_model *m, const float *images, int N, int D,
                              const double *v, double *out) {
   const softmax_impl *im = m->impl;
   int K = m->num_classes;
@@ -169,13 +169,13 @@ typedef struct tiny_impl {
   lbbt_vision v;
 } tiny_impl;
 
-static lbbt_status tiny_forward(lbbt_model *m, lbbt_tape *t, lbbt_tensor *images,
+static inline lbbt_status tiny_forward(lbbt_model *m, lbbt_tape *t, lbbt_tensor *images,
                                 lbbt_tensor **features, lbbt_tensor **logits) {
   tiny_impl *im = m->impl;
   return lbbt_vision_forward(m, &im->v, t, images, features, logits);
 }
 
-static void tiny_destroy(lbbt_model *m) {
+static inline void tiny_destroy(lbbt_model *m) {
   tiny_impl *im = m->impl;
   if (im) lbbt_vision_destroy(&im->v);
   free(im);
@@ -192,7 +192,7 @@ static const lbbt_model_ops TINY_OPS = {.version = LBBT_MODEL_OPS_VERSION,
 
 /* 1 block, dim 8, 2 query heads sharing 1 kv head of dim 4, SwiGLU hidden 8, RoPE, causal
  * attention, mean pooling: 475 parameters.  Weights N(0, w_std) (norm gains 1), seeded. */
-static lbbt_model *tiny_transformer_create(double w_std, uint64_t seed) {
+static inline lbbt_model *tiny_transformer_create(double w_std, uint64_t seed) {
   lbbt_model *m = NULL;
   if (lbbt_model_create(&m, &TINY_OPS, "tiny-llama") != LBBT_OK) return NULL;
   tiny_impl *im = calloc(1, sizeof *im);
@@ -251,7 +251,7 @@ static lbbt_model *tiny_transformer_create(double w_std, uint64_t seed) {
 }
 
 /* n random images [n, 1, 4, 4] (N(0,1) pixels) and labels in [0, classes). */
-static void random_batch(int n, int pixels, int classes, uint64_t seed, float *images,
+static inline void random_batch(int n, int pixels, int classes, uint64_t seed, float *images,
                          int32_t *labels) {
   lbbt_rng r;
   lbbt_rng_derive(&r, seed, "test-batch", 0);
@@ -265,7 +265,7 @@ typedef struct dense_op {
   const double *A; /* [n, n] */
 } dense_op;
 
-static lbbt_status dense_apply(lbbt_linop *op, const double *v, double *out) {
+static inline lbbt_status dense_apply(lbbt_linop *op, const double *v, double *out) {
   const dense_op *d = op->user;
   for (int64_t i = 0; i < op->n; i++) {
     double s = 0;
@@ -275,7 +275,7 @@ static lbbt_status dense_apply(lbbt_linop *op, const double *v, double *out) {
   return LBBT_OK;
 }
 
-static void dense_op_init(dense_op *d, const double *A, int64_t n) {
+static inline void dense_op_init(dense_op *d, const double *A, int64_t n) {
   memset(d, 0, sizeof *d);
   d->A = A;
   d->op.n = n;

@@ -6,8 +6,8 @@
  *  - lbbt_linop: a symmetric operator v -> Av on R^n (the Hessian, or an explicit matrix).
  *  - lbbt_hvp: Hv by central differences of gradients of an lbbt_objective (objective.h):
  *        Hv ~ ||v|| (g(theta0 + eps u) - g(theta0 - eps u)) / (2 eps),   u = v / ||v||
- *    so eps is the length of the step along the unit direction (default LBBT_HVP_EPS; the
- *    error study in tests/unit/test_hessian.c chooses it).  2 gradient evaluations each.
+ *    so eps is the length of the step along the unit direction (chosen per analysis by
+ *    lbbt_hvp_choose_eps unless fixed).  2 gradient evaluations each.
  *  - lbbt_lanczos: m steps from a start vector, reorthogonalising every new vector against
  *    all previous ones (classical Gram-Schmidt, twice), so it stores m vectors of n doubles:
  *    memory O(n m).  The tridiagonal T is diagonalised with GSL (gsl_eigen_symmv); its
@@ -36,13 +36,26 @@ struct lbbt_linop {
 lbbt_status lbbt_linop_apply(lbbt_linop *op, const double *v, double *out);
 
 /* ---- Hessian-vector products by central differences ----------------------------------- */
-/* Chosen by the error study in tests/unit/test_hessian.c.  Softmax regression (exact Hessian
- * known, f32 gradients): the relative error of Hv is 3e-3 at eps 1e-4 (rounding, ~1/eps),
- * 3e-4 at 1e-3, 4e-5 at 1e-2 and 4e-3 at 3e-1 (truncation, ~eps^2).  The tiny transformer is
- * far less quadratic: at eps 1e-2 the Rayleigh quotient of its most negative eigenvector is
- * off by 3%, at 1e-3 by 0.03%.  1e-3 keeps both errors near 1e-3 or below; every analysis
- * also records a check of its own (hvp_check_*, see docs/analyses.md). */
-#define LBBT_HVP_EPS 1e-3
+/* The step eps.  No single value suits every model: with f32 gradients the rounding error of
+ * Hv grows like 1/eps and the truncation error like eps^2 times the third derivatives, which
+ * differ by orders of magnitude between models.  Measured (tests/unit/test_hessian.c and
+ * docs/analyses.md): softmax regression is most accurate near eps 1e-2 (3.5e-3 relative
+ * error at 1e-4); stories260K with language weights has y'Hy = 144.6 on its top eigenvector
+ * flat from eps 3e-5 to 3e-4 but 144.1 at 1e-3, 139.9 at 3e-3 and 107.6 at 1e-2.  So by
+ * default each analysis chooses eps itself (lbbt_hvp_choose_eps): along an estimate of the
+ * top eigenvector (where truncation matters most), the product on a ladder of steps from
+ * 1e-5 to 1e-2, and the step where it changes least. */
+#define LBBT_HVP_LADDER 7          /* steps 1e-5, 10^-4.5, ..., 1e-2 */
+#define LBBT_HVP_EPS_PROBE 1e-4    /* step of the 4 Lanczos products that find the direction */
+/* *eps = the ladder step k (1 <= k <= 5) minimising change[k] = ||Hy(eps[k+1]) -
+ * Hy(eps[k-1])|| / ||Hy(eps[k])|| (ties: the larger step), for y the top Ritz vector of 4
+ * Lanczos steps from a Gaussian vector of stream (seed, "eps-probe"): the step where the
+ * product is least sensitive to the step.  ladder_eps, ladder_q (y'Hy) and ladder_change
+ * (NaN at both ends) [LBBT_HVP_LADDER] receive the ladder; memory LBBT_HVP_LADDER vectors.
+ * Cost: 2 (4 + LBBT_HVP_LADDER) = 22 gradient evaluations. */
+lbbt_status lbbt_hvp_choose_eps(lbbt_objective *obj, const double *theta0, uint64_t seed,
+                                double *eps, double *ladder_eps, double *ladder_q,
+                                double *ladder_change);
 typedef struct lbbt_hvp lbbt_hvp;
 /* theta0 [obj->n] is copied; obj is borrowed.  eps > 0. */
 lbbt_status lbbt_hvp_create(lbbt_objective *obj, const double *theta0, double eps,
@@ -120,7 +133,7 @@ typedef struct lbbt_hessian_config {
   double predict_min, predict_max; /* gradient predictiveness step lengths, as fractions of
                                       ||theta0||, geometric grid of predict_steps points */
   int predict_steps;
-  double hvp_eps;       /* central-difference step (LBBT_HVP_EPS) */
+  double hvp_eps;       /* central-difference step; 0 (default): lbbt_hvp_choose_eps */
   uint64_t seed;        /* every random vector derives from it */
 } lbbt_hessian_config;
 void lbbt_hessian_config_default(lbbt_hessian_config *c);
@@ -138,6 +151,11 @@ typedef struct lbbt_hessian_report {
   int extremes_converged;         /* 1 when lambda_max and lambda_min both pass it */
   double lambda_max, lambda_min, lambda_max_residual, lambda_min_residual;
   lbbt_spectrum_stats topk_stats; /* + spectral_gap of the two largest Ritz values */
+  /* the step: chosen (ladder filled) or fixed by the configuration (ladder zero) */
+  double hvp_eps;
+  int hvp_eps_auto;
+  double hvp_ladder_eps[LBBT_HVP_LADDER], hvp_ladder_q[LBBT_HVP_LADDER];
+  double hvp_ladder_change[LBBT_HVP_LADDER];
   /* finite-difference check: y'Hy for the top Ritz vector y with steps eps/4, eps, 4 eps */
   double hvp_check_eps[3], hvp_check_rayleigh[3];
   double hvp_check_spread;        /* (max - min of the three) / |lambda_max| */

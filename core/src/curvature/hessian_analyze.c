@@ -24,10 +24,10 @@ void lbbt_hessian_config_default(lbbt_hessian_config *c) {
   c->noise_max = 0.05;
   c->noise_steps = 10;
   c->noise_draws = 4;
-  c->predict_min = 1e-3;
-  c->predict_max = 1e-1;
+  c->predict_min = 1e-4;
+  c->predict_max = 1e-2;
   c->predict_steps = 5;
-  c->hvp_eps = LBBT_HVP_EPS;
+  c->hvp_eps = 0; /* choose per run */
   c->seed = 0;
 }
 
@@ -50,7 +50,7 @@ lbbt_status lbbt_hessian_config_check(const lbbt_hessian_config *c) {
   BAD(!(c->predict_min > 0) || !(c->predict_max >= c->predict_min) || c->predict_steps < 1,
       "predictiveness steps need 0 < predict_min = %g <= predict_max = %g and predict_steps = %d >= 1",
       c->predict_min, c->predict_max, c->predict_steps);
-  BAD(!(c->hvp_eps > 0), "hvp_eps = %g must be > 0", c->hvp_eps);
+  BAD(!(c->hvp_eps >= 0), "hvp_eps = %g must be > 0 (or 0: choose it)", c->hvp_eps);
 #undef BAD
   return LBBT_OK;
 }
@@ -219,7 +219,7 @@ static lbbt_status hvp_check(lbbt_objective *obj, const double *theta0, const lb
   double lo = INFINITY, hi = -INFINITY;
   for (int k = 0; k < 3 && st == LBBT_OK; k++) {
     lbbt_hvp *h = NULL;
-    r->hvp_check_eps[k] = cfg->hvp_eps * factor[k];
+    r->hvp_check_eps[k] = r->hvp_eps * factor[k];
     st = lbbt_hvp_create(obj, theta0, r->hvp_check_eps[k], &h);
     if (st == LBBT_OK) st = lbbt_linop_apply(lbbt_hvp_linop(h), r->lanczos.y_max, hy);
     lbbt_hvp_free(h);
@@ -414,7 +414,14 @@ lbbt_status lbbt_hessian_analyze(lbbt_objective *obj, const double *theta0,
     }
     out->max_abs_grad = fmax(out->max_abs_grad, fabs(g0[i]));
   }
-  LBBT_TRY_GOTO(st, lbbt_hvp_create(obj, theta0, cfg->hvp_eps, &hvp), done);
+  out->hvp_eps = cfg->hvp_eps;
+  if (!(cfg->hvp_eps > 0)) {
+    if (progress) progress(progress_user, "eps-ladder", 0, 1);
+    out->hvp_eps_auto = 1;
+    LBBT_TRY_GOTO(st, lbbt_hvp_choose_eps(obj, theta0, cfg->seed, &out->hvp_eps, out->hvp_ladder_eps,
+                                          out->hvp_ladder_q, out->hvp_ladder_change), done);
+  }
+  LBBT_TRY_GOTO(st, lbbt_hvp_create(obj, theta0, out->hvp_eps, &hvp), done);
   counted_op op = {.op = {.n = n, .apply = counted_apply}, .inner = lbbt_hvp_linop(hvp),
                    .progress = progress, .user = progress_user};
   op.op.user = &op;

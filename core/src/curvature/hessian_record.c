@@ -72,6 +72,13 @@ lbbt_status lbbt_hessian_report_record(const lbbt_hessian_report *r,
   array(&w, "ritz", r->lanczos.ritz, 1, r->lanczos.steps, 0);
   array(&w, "ritz_residual", r->lanczos.residual, 1, r->lanczos.steps, 0);
   array(&w, "topk", r->topk, 1, r->topk_n, 0);
+  scalar(&w, "hvp_eps", r->hvp_eps);
+  scalar(&w, "hvp_eps_auto", r->hvp_eps_auto);
+  if (r->hvp_eps_auto) {
+    array(&w, "hvp_ladder_eps", r->hvp_ladder_eps, 1, LBBT_HVP_LADDER, 0);
+    array(&w, "hvp_ladder_rayleigh", r->hvp_ladder_q, 1, LBBT_HVP_LADDER, 0);
+    array(&w, "hvp_ladder_change", r->hvp_ladder_change, 1, LBBT_HVP_LADDER, 0);
+  }
   array(&w, "hvp_check_eps", r->hvp_check_eps, 1, 3, 0);
   array(&w, "hvp_check_rayleigh", r->hvp_check_rayleigh, 1, 3, 0);
   scalar(&w, "hvp_check_spread", r->hvp_check_spread);
