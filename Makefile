@@ -98,6 +98,7 @@ bench: all
 	tools/bench
 
 table-%: all
+	$(BUILD)/lbbt run experiments/scratch-health.yaml --tier $(TIER) --threads $(THREADS)
 	$(BUILD)/lbbt run experiments/table-$*.yaml --tier $(TIER) --threads $(THREADS)
 	$(BUILD)/lbbt table $* --tier $(TIER)
 

@@ -11,7 +11,15 @@
  *   lr, grad_norm            the last step's learning rate and pre-clip gradient norm
  *   images_per_s, seconds    training throughput and the epoch's wall time
  * and once: label_mode, label_ratio, corrupted (int32 indices of replaced labels),
- * trainable_params, epochs.  Accuracies are in percent. */
+ * trainable_params, epochs.  Accuracies are in percent.
+ *
+ * lr_sweep: per-arm (fair comparisons, beyond the paper): before training, each arm picks
+ * its own learning rate from options.lr_grid (default "0.0003,0.001,0.003") by training a
+ * copy for options.sweep_epochs (default max(1, epochs/4)) on (1 - options.sweep_holdout)
+ * of the training images (default holdout 0.2).  Criterion: with true labels, accuracy on
+ * the held-out images; with random labels, accuracy on the labels trained on (the fit,
+ * since held-out accuracy against random labels is chance by construction).  Records
+ * sweep_lr, sweep_score (arrays) and chosen_lr; then trains as usual with chosen_lr. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +34,7 @@
 #include "lbbt/train.h"
 
 #define EVAL_BATCH 256
+#define MAX_GRID 16
 
 static double now_s(void) {
   struct timespec ts;
@@ -33,12 +42,47 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* options.lr_grid as numbers; LBBT_E_INPUT naming the option on bad text. */
+static lbbt_status parse_grid(const lbbt_stage_spec *s, const char *file, double *grid, int *n) {
+  const lbbt_option *o = lbbt_option_find(s->options, s->n_options, "lr_grid");
+  const char *text = o ? o->value : "0.0003,0.001,0.003";
+  char buf[LBBT_PATH_MAX];
+  snprintf(buf, sizeof buf, "%s", text);
+  *n = 0;
+  for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+    char *end;
+    double v = strtod(tok, &end);
+    if (*end || !(v > 0) || *n == MAX_GRID)
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': options.lr_grid wants up to %d positive numbers "
+                       "separated by commas, got '%s'", file, o ? o->line : 0, o ? o->col : 0, s->name,
+                       MAX_GRID, text);
+    grid[(*n)++] = v;
+  }
+  if (*n == 0) return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': options.lr_grid is empty", file, s->name);
+  return LBBT_OK;
+}
+
+static double option_number(const lbbt_stage_spec *s, const char *key, double def) {
+  const lbbt_option *o = lbbt_option_find(s->options, s->n_options, key);
+  return o ? strtod(o->value, NULL) : def;
+}
+
 static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
-  if (s->epochs < 0) return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': epochs must be >= 0", file, s->name);
   if (s->batch_size < 1)
     return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': batch_size must be >= 1", file, s->name);
-  if (s->labels == LBBT_LABELS_RANDOM && (s->label_ratio < 0 || s->label_ratio > 1))
-    return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': label_ratio must be in [0, 1]", file, s->name);
+  for (int i = 0; i < s->n_options; i++) {
+    const char *k = s->options[i].key;
+    if (strcmp(k, "lr_grid") && strcmp(k, "sweep_epochs") && strcmp(k, "sweep_holdout"))
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': unknown option '%s' for task classification "
+                       "(known: lr_grid, sweep_epochs, sweep_holdout)", file, s->options[i].line,
+                       s->options[i].col, s->name, k);
+  }
+  double grid[MAX_GRID];
+  int n;
+  if (!strcmp(s->lr_sweep, "per-arm")) LBBT_TRY(parse_grid(s, file, grid, &n));
+  double h = option_number(s, "sweep_holdout", 0.2);
+  if (!(h > 0 && h < 1))
+    return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': options.sweep_holdout must be in (0, 1)", file, s->name);
   return LBBT_OK;
 }
 
@@ -49,8 +93,7 @@ static lbbt_status make_labels(lbbt_stage_ctx *ctx, int32_t *labels) {
   char key[300];
   if (s->labels == LBBT_LABELS_TRUE) {
     memcpy(labels, ds->labels, (size_t)ds->n * sizeof *labels);
-    LBBT_TRY(lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key), "true"));
-    return LBBT_OK;
+    return lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key), "true");
   }
   uint8_t *corrupted = calloc((size_t)ds->n, 1);
   int32_t *idx = malloc((size_t)ds->n * sizeof *idx);
@@ -80,98 +123,201 @@ static lbbt_status append(lbbt_stage_ctx *ctx, const char *name, double v) {
   return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
 }
 
-typedef struct train_state {
-  lbbt_optim *opt;
-  lbbt_batcher *batcher;
-  lbbt_tape *tape;
-  float *images;
-  int32_t *labels, *batch_labels;
-} train_state;
+/* One training job: `epochs` epochs on `ds` with `labels` at peak learning rate `lr`.
+ * The main job records every epoch and checkpoints; sweep trials do neither. */
+typedef struct train_job {
+  const lbbt_dataset *ds;
+  const int32_t *labels;   /* [ds->n], the labels trained on */
+  int epochs;
+  double lr;
+  int main_job;            /* record series, evaluate on ctx->test, checkpoint, resume */
+  double final_fit;        /* out: last epoch's running train accuracy (%) */
+} train_job;
 
-static void train_state_free(train_state *ts) {
-  lbbt_optim_free(ts->opt);
-  lbbt_batcher_free(ts->batcher);
-  lbbt_tape_free(ts->tape);
-  free(ts->images);
-  free(ts->labels);
-  free(ts->batch_labels);
-}
-
-static lbbt_status run_epochs(lbbt_stage_ctx *ctx, train_state *ts) {
+static lbbt_status train(lbbt_stage_ctx *ctx, train_job *job) {
   const lbbt_stage_spec *s = ctx->stage;
   lbbt_model *m = ctx->model;
-  const lbbt_dataset *ds = ctx->train;
-  char key[300];
+  const lbbt_dataset *ds = job->ds;
+  lbbt_optim *opt = NULL;
+  lbbt_batcher *batcher = NULL;
+  lbbt_tape *tape = NULL;
+  float *images = malloc((size_t)s->batch_size * (size_t)lbbt_dataset_image_numel(ds) * sizeof(float));
+  int32_t *batch_labels = malloc((size_t)s->batch_size * sizeof *batch_labels);
+  lbbt_status st = images && batch_labels ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "classification: out of memory");
+  lbbt_optim_config oc;
+  lbbt_optim_config_from_stage(&oc, s);
+  oc.lr = job->lr;
+  if (st == LBBT_OK) st = lbbt_optim_create_for_model(&opt, &oc, m);
+  lbbt_batcher_config bc = {0};
+  bc.batch_size = s->batch_size;
+  bc.shuffle = 1;
+  bc.crop_padding = ctx->run->data.crop_padding;
+  bc.flip = ctx->run->data.flip;
+  bc.seed = ctx->run->seed;
+  bc.labels = job->labels;
+  if (st == LBBT_OK) st = lbbt_batcher_create(ds, &bc, &batcher);
+  if (st == LBBT_OK) st = lbbt_tape_create(&tape);
   int start_epoch = 0;
-  LBBT_TRY(lbbt_checkpoint_resume_stage(ctx, ts->opt, &start_epoch, NULL, NULL, 0));
-  if (start_epoch > 0)
-    lbbt_progress_log(ctx->progress, "run %d/%d stage %s: resuming after epoch %d/%d",
-                      ctx->run_index + 1, ctx->n_runs, s->name, start_epoch, s->epochs);
-  int64_t steps = lbbt_batcher_num_batches(ts->batcher);
-  lbbt_lr_schedule sched = {LBBT_SCHEDULE_COSINE, s->lr, 0.0,
-                            (int64_t)llround(s->warmup_epochs * (double)steps),
-                            (int64_t)s->epochs * steps};
+  if (st == LBBT_OK && job->main_job) st = lbbt_checkpoint_resume_stage(ctx, opt, &start_epoch, NULL, NULL, 0);
+  if (st == LBBT_OK && start_epoch > 0)
+    lbbt_progress_log(ctx->progress, "run %d/%d stage %s: resuming after epoch %d/%d", ctx->run_index + 1,
+                      ctx->n_runs, s->name, start_epoch, job->epochs);
+  int64_t steps = st == LBBT_OK ? lbbt_batcher_num_batches(batcher) : 0;
+  lbbt_lr_schedule sched = {LBBT_SCHEDULE_COSINE, job->lr, 0.0,
+                            (int64_t)llround(s->warmup_epochs * (double)steps), (int64_t)job->epochs * steps};
   if (sched.total_steps <= sched.warmup_steps) sched.kind = LBBT_SCHEDULE_CONSTANT;
-  LBBT_TRY(lbbt_lr_schedule_check(&sched));
-  int64_t per = lbbt_dataset_image_numel(ds);
-  (void)per;
-  for (int epoch = start_epoch; epoch < s->epochs; epoch++) {
-    if (ctx->interrupted && *ctx->interrupted)
-      return lbbt_fail(LBBT_E_INTERRUPTED, "interrupted before epoch %d of stage '%s' (saved)",
-                       epoch + 1, s->name);
+  if (st == LBBT_OK) st = lbbt_lr_schedule_check(&sched);
+  for (int epoch = start_epoch; st == LBBT_OK && epoch < job->epochs; epoch++) {
+    if (ctx->interrupted && *ctx->interrupted) {
+      st = lbbt_fail(LBBT_E_INTERRUPTED, "interrupted before epoch %d of stage '%s' (saved)", epoch + 1, s->name);
+      break;
+    }
     double t0 = now_s(), loss_sum = 0, grad_norm = 0;
     int64_t correct = 0, seen = 0;
-    lbbt_batcher_start_epoch(ts->batcher, epoch);
-    for (int64_t b = 0; b < steps; b++) {
+    lbbt_batcher_start_epoch(batcher, epoch);
+    for (int64_t b = 0; st == LBBT_OK && b < steps; b++) {
       int64_t step = (int64_t)epoch * steps + b;
       int count = 0;
-      LBBT_TRY(lbbt_batcher_get(ts->batcher, b, ts->images, ts->batch_labels, NULL, &count));
-      lbbt_tape_reset(ts->tape);
-      lbbt_rng_derive(lbbt_tape_rng(ts->tape), ctx->run->seed, "drop-path", (uint64_t)step);
+      LBBT_TRY_GOTO(st, lbbt_batcher_get(batcher, b, images, batch_labels, NULL, &count), done);
+      lbbt_tape_reset(tape);
+      lbbt_rng_derive(lbbt_tape_rng(tape), ctx->run->seed, "drop-path", (uint64_t)step);
       lbbt_tensor *x, *logits, *loss;
       int64_t shape[4] = {count, ds->channels, ds->height, ds->width};
-      LBBT_TRY(lbbt_tape_input(ts->tape, 4, shape, ts->images, &x));
-      LBBT_TRY(m->ops->forward_vision(m, ts->tape, x, NULL, &logits));
-      LBBT_TRY(lbbt_cross_entropy(ts->tape, logits, ts->batch_labels, (float)s->label_smoothing, &loss));
+      LBBT_TRY_GOTO(st, lbbt_tape_input(tape, 4, shape, images, &x), done);
+      LBBT_TRY_GOTO(st, m->ops->forward_vision(m, tape, x, NULL, &logits), done);
+      LBBT_TRY_GOTO(st, lbbt_cross_entropy(tape, logits, batch_labels, (float)s->label_smoothing, &loss), done);
       double lv = loss->data[0];
-      if (!isfinite(lv)) return lbbt_fail_nonfinite(ts->tape, s->name, step, lv);
-      if (loss->requires_grad) {
-        LBBT_TRY(lbbt_tape_backward(ts->tape, loss));
-        LBBT_TRY(lbbt_optim_clip_grad_norm(ts->opt, s->clip, &grad_norm));
-        LBBT_TRY(lbbt_optim_check_finite(ts->opt));
-        lbbt_optim_set_lr(ts->opt, lbbt_lr_at(&sched, step));
-        LBBT_TRY(lbbt_optim_step(ts->opt));
-        lbbt_optim_zero_grad(ts->opt);
+      if (!isfinite(lv)) {
+        st = lbbt_fail_nonfinite(tape, s->name, step, lv);
+        goto done;
       }
-      correct += lbbt_count_correct(logits, ts->batch_labels, count);
+      if (loss->requires_grad) {
+        LBBT_TRY_GOTO(st, lbbt_tape_backward(tape, loss), done);
+        LBBT_TRY_GOTO(st, lbbt_optim_clip_grad_norm(opt, s->clip, &grad_norm), done);
+        LBBT_TRY_GOTO(st, lbbt_optim_check_finite(opt), done);
+        lbbt_optim_set_lr(opt, lbbt_lr_at(&sched, step));
+        LBBT_TRY_GOTO(st, lbbt_optim_step(opt), done);
+        lbbt_optim_zero_grad(opt);
+      }
+      correct += lbbt_count_correct(logits, batch_labels, count);
       seen += count;
       loss_sum += lv * count;
       double el = now_s() - t0;
-      lbbt_progress_update(ctx->progress, ctx->run_index, epoch, s->epochs, (int)b, (int)steps,
+      lbbt_progress_update(ctx->progress, ctx->run_index, epoch, job->epochs, (int)b, (int)steps,
                            loss_sum / (double)seen, (double)correct / (double)seen,
                            el > 0 ? (double)seen / el : -1.0);
     }
     double train_seconds = now_s() - t0;
+    double fit = seen ? 100.0 * (double)correct / (double)seen : 0, mean_loss = seen ? loss_sum / (double)seen : 0;
+    job->final_fit = fit;
+    if (!job->main_job) continue;
     double test_acc = 0, test_loss = 0;
-    LBBT_TRY(lbbt_evaluate(m, ctx->test, NULL, EVAL_BATCH, &test_acc, &test_loss));
-    LBBT_TRY(append(ctx, "train_loss", seen ? loss_sum / (double)seen : 0));
-    LBBT_TRY(append(ctx, "train_acc1", seen ? 100.0 * (double)correct / (double)seen : 0));
-    LBBT_TRY(append(ctx, "test_loss", test_loss));
-    LBBT_TRY(append(ctx, "test_acc1", test_acc));
-    LBBT_TRY(append(ctx, "lr", lbbt_optim_lr(ts->opt)));
-    LBBT_TRY(append(ctx, "grad_norm", grad_norm));
-    LBBT_TRY(append(ctx, "images_per_s", train_seconds > 0 ? (double)seen / train_seconds : 0));
-    LBBT_TRY(append(ctx, "seconds", now_s() - t0));
+    LBBT_TRY_GOTO(st, lbbt_evaluate(m, ctx->test, NULL, EVAL_BATCH, &test_acc, &test_loss), done);
+    LBBT_TRY_GOTO(st, append(ctx, "train_loss", mean_loss), done);
+    LBBT_TRY_GOTO(st, append(ctx, "train_acc1", fit), done);
+    LBBT_TRY_GOTO(st, append(ctx, "test_loss", test_loss), done);
+    LBBT_TRY_GOTO(st, append(ctx, "test_acc1", test_acc), done);
+    LBBT_TRY_GOTO(st, append(ctx, "lr", lbbt_optim_lr(opt)), done);
+    LBBT_TRY_GOTO(st, append(ctx, "grad_norm", grad_norm), done);
+    LBBT_TRY_GOTO(st, append(ctx, "images_per_s", train_seconds > 0 ? (double)seen / train_seconds : 0), done);
+    LBBT_TRY_GOTO(st, append(ctx, "seconds", now_s() - t0), done);
     lbbt_progress_log(ctx->progress,
-                      "run %d/%d %s stage %s epoch %d/%d: train loss %.4f acc %.2f%%, test acc "
-                      "%.2f%%, %.0f img/s",
-                      ctx->run_index + 1, ctx->n_runs, ctx->run->id, s->name, epoch + 1, s->epochs,
-                      seen ? loss_sum / (double)seen : 0, seen ? 100.0 * (double)correct / (double)seen : 0,
-                      test_acc, train_seconds > 0 ? (double)seen / train_seconds : 0);
-    LBBT_TRY(lbbt_checkpoint_save(ctx, ts->opt, epoch + 1, epoch + 1 == s->epochs, NULL, NULL, 0));
+                      "run %d/%d %s stage %s epoch %d/%d: train loss %.4f acc %.2f%%, test acc %.2f%%, "
+                      "%.0f img/s",
+                      ctx->run_index + 1, ctx->n_runs, ctx->run->id, s->name, epoch + 1, job->epochs,
+                      mean_loss, fit, test_acc, train_seconds > 0 ? (double)seen / train_seconds : 0);
+    LBBT_TRY_GOTO(st, lbbt_checkpoint_save(ctx, opt, epoch + 1, epoch + 1 == job->epochs, NULL, NULL, 0), done);
   }
-  LBBT_TRY(lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "epochs", key, sizeof key), s->epochs));
-  return LBBT_OK;
+done:
+  lbbt_optim_free(opt);
+  lbbt_batcher_free(batcher);
+  lbbt_tape_free(tape);
+  free(images);
+  free(batch_labels);
+  return st;
+}
+
+/* Copy every parameter's values (to restore the starting point between sweep trials). */
+static float *snapshot(const lbbt_model *m) {
+  float *buf = malloc((size_t)lbbt_model_numel(m, 0) * sizeof(float));
+  if (!buf) return NULL;
+  int64_t off = 0;
+  for (int i = 0; i < m->n_params; i++) {
+    memcpy(buf + off, m->params[i].t->data, (size_t)m->params[i].t->numel * sizeof(float));
+    off += m->params[i].t->numel;
+  }
+  return buf;
+}
+static void restore(lbbt_model *m, const float *buf) {
+  int64_t off = 0;
+  for (int i = 0; i < m->n_params; i++) {
+    memcpy(m->params[i].t->data, buf + off, (size_t)m->params[i].t->numel * sizeof(float));
+    off += m->params[i].t->numel;
+  }
+}
+
+/* The per-arm learning-rate sweep; *chosen gets the winner. */
+static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *chosen) {
+  const lbbt_stage_spec *s = ctx->stage;
+  const lbbt_dataset *ds = ctx->train;
+  char key[300];
+  double grid[MAX_GRID], score[MAX_GRID];
+  int n;
+  LBBT_TRY(parse_grid(s, ctx->exp->file, grid, &n));
+  int epochs = (int)option_number(s, "sweep_epochs", s->epochs / 4 > 1 ? s->epochs / 4 : 1);
+  double holdout = option_number(s, "sweep_holdout", 0.2);
+  int64_t n_hold = (int64_t)llround(holdout * (double)ds->n), n_fit = ds->n - n_hold;
+  int32_t *perm = malloc((size_t)ds->n * sizeof *perm), *fit_labels = malloc((size_t)ds->n * sizeof *fit_labels);
+  float *start = snapshot(ctx->model);
+  lbbt_dataset *fit = NULL, *hold = NULL;
+  lbbt_status st = perm && fit_labels && start ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "lr sweep: out of memory");
+  if (st == LBBT_OK) {
+    lbbt_rng r;
+    lbbt_rng_derive(&r, ctx->run->seed, "lr-sweep-split", 0);
+    for (int64_t i = 0; i < ds->n; i++) perm[i] = (int32_t)i;
+    lbbt_rng_shuffle_i32(&r, perm, ds->n);
+    for (int64_t i = 0; i < n_fit; i++) fit_labels[i] = labels[perm[i]];
+    st = lbbt_dataset_subset(ds, perm, n_fit, &fit);
+  }
+  if (st == LBBT_OK) st = lbbt_dataset_subset(ds, perm + n_fit, n_hold, &hold);
+  for (int i = 0; st == LBBT_OK && i < n; i++) {
+    restore(ctx->model, start);
+    train_job job = {fit, fit_labels, epochs, grid[i], 0, 0.0};
+    st = train(ctx, &job);
+    if (st != LBBT_OK) break;
+    if (s->labels == LBBT_LABELS_TRUE) {
+      double loss;
+      st = lbbt_evaluate(ctx->model, hold, NULL, EVAL_BATCH, &score[i], &loss);
+    } else {
+      score[i] = job.final_fit;
+    }
+    lbbt_progress_log(ctx->progress, "run %d/%d stage %s: lr sweep %g -> %s %.2f%%", ctx->run_index + 1,
+                      ctx->n_runs, s->name, grid[i], s->labels == LBBT_LABELS_TRUE ? "held-out acc" : "fit",
+                      score[i]);
+  }
+  if (st == LBBT_OK) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+      if (score[i] > score[best]) best = i;
+    *chosen = grid[best];
+    int64_t shape[1] = {n};
+    float g32[MAX_GRID], s32[MAX_GRID];
+    for (int i = 0; i < n; i++) {
+      g32[i] = (float)grid[i];
+      s32[i] = (float)score[i];
+    }
+    st = lbbt_record_array_f32(ctx->record, lbbt_stage_key(ctx, "sweep_lr", key, sizeof key), 1, shape, g32);
+    if (st == LBBT_OK)
+      st = lbbt_record_array_f32(ctx->record, lbbt_stage_key(ctx, "sweep_score", key, sizeof key), 1, shape, s32);
+    if (st == LBBT_OK) st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "chosen_lr", key, sizeof key), *chosen);
+    restore(ctx->model, start);
+  }
+  lbbt_dataset_free(fit);
+  lbbt_dataset_free(hold);
+  free(perm);
+  free(fit_labels);
+  free(start);
+  return st;
 }
 
 static lbbt_status run(lbbt_stage_ctx *ctx) {
@@ -179,36 +325,29 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   lbbt_model *m = ctx->model;
   const lbbt_dataset *ds = ctx->train;
   char key[300];
-  train_state ts = {0};
-  lbbt_status st = LBBT_OK;
-  ts.labels = malloc((size_t)ds->n * sizeof *ts.labels);
-  ts.images = malloc((size_t)s->batch_size * (size_t)lbbt_dataset_image_numel(ds) * sizeof(float));
-  ts.batch_labels = malloc((size_t)s->batch_size * sizeof *ts.batch_labels);
-  if (!ts.labels || !ts.images || !ts.batch_labels) {
-    st = lbbt_fail(LBBT_E_NOMEM, "classification: out of memory");
-    goto done;
-  }
-  LBBT_TRY_GOTO(st, make_labels(ctx, ts.labels), done);
-  LBBT_TRY_GOTO(st, lbbt_model_select_trainable(m, &s->train_layers, s->train_embed, s->train_head), done);
+  int32_t *labels = malloc((size_t)ds->n * sizeof *labels);
+  if (!labels) return lbbt_fail(LBBT_E_NOMEM, "classification: out of memory");
+  lbbt_status st = make_labels(ctx, labels);
+  if (st == LBBT_OK) st = lbbt_model_select_trainable(m, &s->train_layers, s->train_embed, s->train_head);
   m->drop_path = (float)s->drop_path;
-  LBBT_TRY_GOTO(st, lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "trainable_params", key, sizeof key),
-                                       (double)lbbt_model_numel(m, 1)), done);
-  lbbt_optim_config oc;
-  lbbt_optim_config_from_stage(&oc, s);
-  LBBT_TRY_GOTO(st, lbbt_optim_create_for_model(&ts.opt, &oc, m), done);
-  lbbt_batcher_config bc = {0};
-  bc.batch_size = s->batch_size;
-  bc.shuffle = 1;
-  bc.crop_padding = ctx->run->data.crop_padding;
-  bc.flip = ctx->run->data.flip;
-  bc.seed = ctx->run->seed;
-  bc.labels = ts.labels;
-  LBBT_TRY_GOTO(st, lbbt_batcher_create(ds, &bc, &ts.batcher), done);
-  LBBT_TRY_GOTO(st, lbbt_tape_create(&ts.tape), done);
-  st = run_epochs(ctx, &ts);
-done:
+  if (st == LBBT_OK)
+    st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "trainable_params", key, sizeof key),
+                            (double)lbbt_model_numel(m, 1));
+  double lr = s->lr;
+  if (st == LBBT_OK && !strcmp(s->lr_sweep, "per-arm")) {
+    /* A resumed stage already chose (the record came back with the checkpoint). */
+    if (lbbt_record_get_scalar(ctx->record, lbbt_stage_key(ctx, "chosen_lr", key, sizeof key), &lr) != LBBT_OK) {
+      lbbt_clear_error();
+      st = sweep(ctx, labels, &lr);
+    }
+  }
+  if (st == LBBT_OK) {
+    train_job job = {ds, labels, s->epochs, lr, 1, 0.0};
+    st = train(ctx, &job);
+  }
+  if (st == LBBT_OK) st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "epochs", key, sizeof key), s->epochs);
   m->drop_path = 0;
-  train_state_free(&ts);
+  free(labels);
   return st;
 }
 

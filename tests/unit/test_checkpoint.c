@@ -873,6 +873,10 @@ static void test_llama2c_hostile(void) {
   CHECK_FAILS(lbbt_llama2c_load(tmp_file("absent.bin"), &m), LBBT_E_INPUT, "absent.bin", NULL,
               NULL);
   CHECK(m == NULL, "*out NULL after failures");
+  lbbt_llama2c_config zero = {0};
+  CHECK(lbbt_llama2c_expected_size(&zero) == 0, "expected size of an empty config");
+  lbbt_llama2c_config indivisible = {8, 12, 2, 3, 1, 6, 4, 0, 0, 1, 0};
+  CHECK(lbbt_llama2c_expected_size(&indivisible) == 0, "expected size with dim %% n_heads != 0");
 }
 
 static double sum_f64(const float *x, int64_t n, int absolute) {

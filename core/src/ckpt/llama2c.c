@@ -30,9 +30,14 @@ static const array_id g_order_v0[] = {A_EMBED, A_RMS_ATT, A_WQ,        A_WK,    
 static const array_id g_order_v1[] = {A_RMS_ATT, A_RMS_FFN, A_RMS_FINAL, A_EMBED, A_WQ, A_WK,
                                       A_WV,      A_WO,      A_W1,        A_W2,    A_W3, A_WCLS};
 
-/* Float counts of every array, with overflow checks.  Returns 0 on overflow. */
+/* Float counts of every array, with overflow checks.  Returns 0 on overflow or when a field is
+ * not positive or n_heads does not divide dim (head_size is derived here, not trusted). */
 static int array_counts(const lbbt_llama2c_config *c, int64_t n[A_COUNT]) {
-  int64_t L = c->n_layers, D = c->dim, H = c->hidden_dim, V = c->vocab_size, hs = c->head_size;
+  if (c->dim < 1 || c->hidden_dim < 1 || c->n_layers < 1 || c->n_heads < 1 ||
+      c->n_kv_heads < 1 || c->vocab_size < 1 || c->seq_len < 1 || c->dim % c->n_heads != 0)
+    return 0;
+  int64_t L = c->n_layers, D = c->dim, H = c->hidden_dim, V = c->vocab_size;
+  int64_t hs = c->dim / c->n_heads;
   int64_t q_rows = (int64_t)c->n_heads * hs, kv_rows = (int64_t)c->n_kv_heads * hs;
   int ok = 1;
 #define MUL3(out, a, b, cc)                                                              \
