@@ -89,3 +89,10 @@ sed 's/slq_steps: 3/slq_step: 3/' "$CLI_TMP/h.yaml" >"$CLI_TMP/bad3.yaml"
 check unknown_option expect_exit 2 "has no option 'slq_step'" "$LBBT" run "$CLI_TMP/bad3.yaml" --dry-run --out "$CLI_TMP/bad.h5"
 sed 's/analysis: hessian, labels: random, batch_size: 8/analysis: landscape, labels: random, batch_size: 8/; s/options: {label_stage: bridge, params: blocks, top_k.*$/options: {size: 1}}/; /trace_probes: 1, noise_steps/d' "$CLI_TMP/h.yaml" >"$CLI_TMP/bad4.yaml"
 check landscape_size expect_exit 2 "option 'size' is '1'" "$LBBT" run "$CLI_TMP/bad4.yaml" --dry-run --out "$CLI_TMP/bad.h5"
+
+# Table 15's layout: rows name their metric; a row without one under metric-less columns is
+# refused with the place to fix
+mkdir -p "$CLI_TMP/pt"
+sed '0,/metric: decay_rate, /s///' paper-tables/table-15.yaml >"$CLI_TMP/pt/table-15.yaml"
+check row_without_metric expect_exit 2 "row 'decay_rate' names no metric and column 'pretrained' has none" \
+  "$LBBT" table 15 --tier smoke --paper-tables "$CLI_TMP/pt"
