@@ -125,7 +125,7 @@ figure-%: all
 	/usr/bin/python3 tools/plot/figure-$*.py $$h5 results/figure-$*$(TIER_SUFFIX).png
 
 paper: all
-	@for t in 1 2 3 4 8 12 14; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
+	@for t in 1 2 3 4 8 12 14 15; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
 
 clean:
 	rm -rf build build-asan
