@@ -137,7 +137,7 @@ verdicts: all
 	$(BUILD)/lbbt verdicts --tier $(TIER)
 
 paper: all
-	@for t in 1 2 3 4 8 12 14; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
+	@for t in 1 2 3 4 8 12 14 15; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
 
 clean:
 	rm -rf build build-asan

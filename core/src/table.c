@@ -14,13 +14,13 @@
 #include "spec_text.h"
 #include "table_data.h"
 
-static void cell_text(const table_cell *c, char *buf, size_t n) {
+static void cell_text(const table_cell *c, int digits, char *buf, size_t n) {
   if (c->n == 0)
     snprintf(buf, n, "—");
   else if (c->n == 1)
-    snprintf(buf, n, "%.1f (n=1)", c->mean);
+    snprintf(buf, n, "%.*f (n=1)", digits, c->mean);
   else
-    snprintf(buf, n, "%.1f ± %.1f (n=%d)", c->mean, c->std, c->n);
+    snprintf(buf, n, "%.*f ± %.*f (n=%d)", digits, c->mean, digits, c->std, c->n);
 }
 
 static const char *latex_escape(const char *s, char *buf, size_t n) {
@@ -43,7 +43,8 @@ static void render_markdown(const lbbt_table_options *o, const table_data *d, sp
                 d->n_missing ? ", the missing cells are incomplete" : "", commit ? commit : "unknown");
   spec_buf_add(md, "| Row |");
   for (int c = 0; c < d->n_cols; c++)
-    spec_buf_addf(md, " paper: %s %s |", d->cols[c].dataset ? d->cols[c].dataset : "", d->cols[c].metric);
+    spec_buf_addf(md, " paper: %s%s%s |", d->cols[c].dataset ? d->cols[c].dataset : "", d->cols[c].dataset ? " " : "",
+                  d->cols[c].metric ? d->cols[c].metric : d->cols[c].id);
   for (int k = 0; k < d->n_datasets; k++)
     for (int g = 0; g < d->n_groups; g++) spec_buf_addf(md, " lbbt: %s %s |", d->datasets[k], d->groups[g].label);
   spec_buf_add(md, "\n|---|");
@@ -57,7 +58,7 @@ static void render_markdown(const lbbt_table_options *o, const table_data *d, sp
     for (int k = 0; k < d->n_datasets; k++)
       for (int g = 0; g < d->n_groups; g++) {
         char txt[64];
-        cell_text(table_data_cell(d, r, k, g), txt, sizeof txt);
+        cell_text(table_data_cell(d, r, k, g), pr->digits, txt, sizeof txt);
         spec_buf_addf(md, " %s |", txt);
       }
     spec_buf_add(md, "\n");
@@ -68,18 +69,23 @@ static void render_markdown(const lbbt_table_options *o, const table_data *d, sp
   for (int k = 0; k < d->n_datasets; k++)
     spec_buf_addf(md, "\nData `%s`: %s.", d->datasets[k], d->dsource[k] ? d->dsource[k] : "(no run yet)");
   spec_buf_add(md, "\n");
-  /* Which backbone each row used (from the first matching run). */
+  /* Which backbone each row used (from the first matching run); when rows are metrics
+   * (Table 15) the columns select the arms, so list one line per column group. */
+  int rows_are_metrics = 0;
+  for (int r = 0; r < d->n_rows; r++) rows_are_metrics |= d->rows[r].metric != NULL;
   spec_buf_add(md, "\nBackbones:\n");
-  for (int r = 0; r < d->n_rows; r++)
-    for (int i = 0; i < e->n_runs; i++)
-      if (table_data_run_in_row(d, i, r)) {
-        const char *cp = table_config_value(d->cfgs[i], "backbone.checkpoint");
-        spec_buf_addf(md, "- %s: `%s` plugin, init `%s`%s%s\n", d->rows[r].label,
-                      table_config_value(d->cfgs[i], "backbone.plugin"),
-                      table_config_value(d->cfgs[i], "backbone.init"), cp && *cp ? ", checkpoint " : "",
-                      cp && *cp ? cp : "");
-        break;
-      }
+  int n_lines = rows_are_metrics ? d->n_groups : d->n_rows;
+  for (int r = 0; r < n_lines; r++)
+    for (int i = 0; i < e->n_runs; i++) {
+      int in = rows_are_metrics ? table_data_run_in_group(d, i, r) : table_data_run_in_row(d, i, r);
+      if (!in) continue;
+      const char *cp = table_config_value(d->cfgs[i], "backbone.checkpoint");
+      spec_buf_addf(md, "- %s: `%s` plugin, init `%s`%s%s\n", rows_are_metrics ? d->groups[r].label : d->rows[r].label,
+                    table_config_value(d->cfgs[i], "backbone.plugin"),
+                    table_config_value(d->cfgs[i], "backbone.init"), cp && *cp ? ", checkpoint " : "",
+                    cp && *cp ? cp : "");
+      break;
+    }
   if (d->notes && d->notes->kind == YT_SEQ) {
     spec_buf_add(md, "\nNotes:\n");
     for (int i = 0; i < d->notes->n; i++)
@@ -130,12 +136,13 @@ static void render_csv(const table_data *d, spec_buf *csv) {
     const table_row *pr = &d->rows[r];
     for (int c = 0; c < d->n_cols; c++)
       spec_buf_addf(csv, "%s,\"%s\",%s,paper,%s,%s,%s,,,\n", pr->id, pr->label, d->cols[c].id,
-                    d->cols[c].dataset ? d->cols[c].dataset : "", d->cols[c].metric, pr->paper[c] ? pr->paper[c] : "");
+                    d->cols[c].dataset ? d->cols[c].dataset : "", pr->metric ? pr->metric : d->cols[c].metric,
+                    pr->paper[c] ? pr->paper[c] : "");
     for (int k = 0; k < d->n_datasets; k++)
       for (int g = 0; g < d->n_groups; g++) {
         const table_cell *c = table_data_cell(d, r, k, g);
         spec_buf_addf(csv, "%s,\"%s\",%s,lbbt,%s,%s,", pr->id, pr->label, d->groups[g].label, d->datasets[k],
-                      d->groups[g].metric);
+                      table_cell_metric(d, r, g));
         if (c->n)
           spec_buf_addf(csv, "%.4f,%.4f,%d,\"", c->mean, c->std, c->n);
         else
@@ -167,7 +174,7 @@ static void render_latex(const lbbt_table_options *o, const table_data *d, spec_
       for (int g = 0; g < d->n_groups; g++) {
         const table_cell *c = table_data_cell(d, r, k, g);
         if (c->n)
-          spec_buf_addf(tex, " & $%.1f \\pm %.1f$ (%d)", c->mean, c->std, c->n);
+          spec_buf_addf(tex, " & $%.*f \\pm %.*f$ (%d)", d->rows[r].digits, c->mean, d->rows[r].digits, c->std, c->n);
         else
           spec_buf_add(tex, " & --");
       }

@@ -78,9 +78,8 @@ static lbbt_status load_def(const char *path, const char *tier, table_data *d) {
     pc->id = scalar(yt_get(c, "id"));
     pc->dataset = scalar(yt_get(c, "dataset"));
     pc->metric = scalar(yt_get(c, "metric"));
-    if (!pc->id || !pc->metric)
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: a column needs id and metric", path, c->line, c->col);
-    if (!scalar(yt_get(d->metrics, pc->metric)))
+    if (!pc->id) return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: a column needs an id", path, c->line, c->col);
+    if (pc->metric && !scalar(yt_get(d->metrics, pc->metric)))
       return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: metric '%s' is not defined under 'metrics'", path, c->line,
                        c->col, pc->metric);
     LBBT_TRY(read_selector(yt_get(c, "select"), &pc->sel, path));
@@ -95,6 +94,18 @@ static lbbt_status load_def(const char *path, const char *tier, table_data *d) {
     for (int k = 0; k < i; k++)
       if (!strcmp(d->rows[k].id, pr->id))
         return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: row id '%s' is used twice", path, rn->line, rn->col, pr->id);
+    pr->metric = scalar(yt_get(rn, "metric"));
+    if (pr->metric && !scalar(yt_get(d->metrics, pr->metric)))
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: row '%s': metric '%s' is not defined under 'metrics'", path,
+                       rn->line, rn->col, pr->id, pr->metric);
+    for (int c = 0; c < d->n_cols && !pr->metric; c++)
+      if (!d->cols[c].metric)
+        return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: row '%s' names no metric and column '%s' has none either: give "
+                         "the column a metric or the row one", path, rn->line, rn->col, pr->id, d->cols[c].id);
+    const char *digits = scalar(yt_get(rn, "digits"));
+    pr->digits = digits ? atoi(digits) : 1;
+    if (pr->digits < 0 || pr->digits > 9)
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: row '%s': digits must be 0..9", path, rn->line, rn->col, pr->id);
     LBBT_TRY(read_selector(yt_get(rn, "select"), &pr->sel, path));
     /* tier_select: {cpu: {...}}: this tier reads the row through other config values
      * (e.g. last:3 of a 5-block model for the paper's last:14 of 24). */
@@ -204,6 +215,10 @@ int table_data_run_in_row(const table_data *d, int run, int row) {
   return d->cfgs[run] && matches(d->cfgs[run], &d->rows[row].sel);
 }
 
+int table_data_run_in_group(const table_data *d, int run, int group) {
+  return d->cfgs[run] && matches(d->cfgs[run], d->groups[group].sel);
+}
+
 const table_cell *table_data_cell(const table_data *d, int row, int dataset, int group) {
   return &d->cells[(row * d->n_datasets + dataset) * d->n_groups + group];
 }
@@ -218,7 +233,7 @@ int table_data_group_index(const table_data *d, const char *name) {
   for (int g = 0; g < d->n_groups; g++)
     if (!strcmp(d->groups[g].label, name)) return g;
   for (int g = 0; g < d->n_groups; g++)
-    if (!strcmp(d->groups[g].metric, name)) return g;
+    if (d->groups[g].metric && !strcmp(d->groups[g].metric, name)) return g;
   return -1;
 }
 
@@ -227,12 +242,13 @@ static void find_groups_and_datasets(table_data *d) {
   for (int c = 0; c < d->n_cols; c++) {
     int seen = 0;
     for (int g = 0; g < d->n_groups; g++)
-      seen |= !strcmp(d->groups[g].metric, d->cols[c].metric) && selector_equal(d->groups[g].sel, &d->cols[c].sel);
+      seen |= !strcmp(d->groups[g].metric ? d->groups[g].metric : "", d->cols[c].metric ? d->cols[c].metric : "") &&
+              selector_equal(d->groups[g].sel, &d->cols[c].sel);
     if (!seen && d->n_groups < TABLE_MAX_GROUPS) {
       table_group *g = &d->groups[d->n_groups++];
       g->metric = d->cols[c].metric;
       g->sel = &d->cols[c].sel;
-      g->label = d->cols[c].sel.n ? d->cols[c].id : d->cols[c].metric;
+      g->label = d->cols[c].sel.n || !d->cols[c].metric ? d->cols[c].id : d->cols[c].metric;
     }
   }
   const lbbt_experiment *e = d->exp;
@@ -251,13 +267,17 @@ static void find_groups_and_datasets(table_data *d) {
   lbbt_clear_error();
 }
 
+const char *table_cell_metric(const table_data *d, int row, int group) {
+  return d->rows[row].metric ? d->rows[row].metric : d->groups[group].metric;
+}
+
 static void fill_cells(table_data *d) {
   const lbbt_experiment *e = d->exp;
   for (int r = 0; r < d->n_rows; r++)
     for (int k = 0; k < d->n_datasets; k++)
       for (int g = 0; g < d->n_groups; g++) {
         table_cell *c = (table_cell *)table_data_cell(d, r, k, g);
-        const char *mpath = scalar(yt_get(d->metrics, d->groups[g].metric));
+        const char *mpath = scalar(yt_get(d->metrics, table_cell_metric(d, r, g)));
         for (int i = 0; i < e->n_runs; i++) {
           if (!d->runs[i] || strcmp(e->runs[i].data.dataset, d->datasets[k])) continue;
           if (!matches(d->cfgs[i], &d->rows[r].sel) || !matches(d->cfgs[i], d->groups[g].sel)) continue;

@@ -34,6 +34,9 @@ typedef struct table_col {
 
 typedef struct table_row {
   const char *id, *label;
+  const char *metric; /* when set, every cell of the row reads this metric (rows are metrics,
+                         as in Table 15) instead of its column group's */
+  int digits;         /* decimals of rendered cells (default 1) */
   table_selector sel; /* `select` with this tier's `tier_select` applied */
   const char *paper[TABLE_MAX_COLS];  /* published value per paper column, NULL = n.r. */
   const char *source[TABLE_MAX_COLS]; /* where a value comes from when not the table */
@@ -43,7 +46,7 @@ typedef struct table_row {
 typedef struct table_group {
   const char *metric;
   const table_selector *sel;
-  const char *label; /* the column id when the column has a selector, else the metric */
+  const char *label; /* the column id when the column has a selector or no metric, else the metric */
 } table_group;
 
 typedef struct table_cell {
@@ -92,6 +95,8 @@ int table_data_row_index(const table_data *d, const char *row_id);  /* -1 when a
 int table_data_group_index(const table_data *d, const char *name);
 /* Does experiment run i (with results) feed row r? */
 int table_data_run_in_row(const table_data *d, int run, int row);
+/* Does experiment run i (with results) fall under column group g's selector? */
+int table_data_run_in_group(const table_data *d, int run, int group);
 /* The value at a dotted path of a canonical run config ("stages.bridge.lr"); NULL if absent. */
 const char *table_config_value(const yt_node *cfg, const char *path);
 
@@ -102,6 +107,8 @@ void table_results_path(const char *results_dir, const char *name, const char *t
 /* Write text to path atomically (tmp file, fsync, rename). */
 lbbt_status table_write_text(const char *path, const char *text);
 
+/* The metric a cell of row r in group g reads: the row's own, else the group's. */
+const char *table_cell_metric(const table_data *d, int row, int group);
 /* mean and sample std of c->values[0..n). */
 void table_cell_finish(table_cell *c);
 
