@@ -52,7 +52,7 @@ lbbt_status lbbt_checkpoint_save(lbbt_stage_ctx *ctx, lbbt_optim *opt, int epoch
   lbbt_st_writer *w = NULL;
   LBBT_TRY(lbbt_st_writer_create(&w));
   lbbt_status st = LBBT_OK;
-  char name[300], val[64];
+  char name[LBBT_PATH_MAX + 64], val[64];
   const lbbt_model *m = ctx->model;
   for (int i = 0; i < m->n_params && st == LBBT_OK; i++)
     st = lbbt_st_writer_add_tensor(w, m->params[i].name, m->params[i].t);
