@@ -4,6 +4,8 @@
 #   make asan       the same suite built with AddressSanitizer + UBSan (in build-asan/)
 #   make table-N    run experiments/table-N.yaml (TIER=smoke|cpu|paper, default cpu) and render it
 #   make bench      throughput and memory against PyTorch and the oneDNN matmul ceiling
+#   make models     pretrain lbbt's own GPT-2-architecture language model (TIER=smoke|cpu) into
+#                   models/ (cached: free once the run is complete and the model folder exists)
 # Dependencies are Debian packages; tools/install-deps installs what is missing, and runs by
 # itself the first time (build/.deps-ok records that they were present).
 
@@ -102,6 +104,15 @@ table-%: all
 
 figure-%: all
 	$(BUILD)/lbbt figure $* --tier $(TIER)
+
+# The model folder each tier of experiments/lm-pretrain.yaml writes (its options.out).
+LM_MODEL = models/lbbt-gpt2-fortunes$(if $(filter-out cpu,$(TIER)),-$(TIER))
+LM_RESULTS = results/lm-pretrain$(if $(filter-out cpu,$(TIER)),-$(TIER)).h5
+models: all
+	@# A results file that marks the run complete skips it; without the model folder, start over.
+	@test -f $(LM_MODEL)/model.safetensors || rm -f $(LM_RESULTS)
+	$(BUILD)/lbbt run experiments/lm-pretrain.yaml --tier $(TIER) --threads $(THREADS)
+	@test -f $(LM_MODEL)/model.safetensors && echo "model: $(LM_MODEL)"
 
 paper: all
 	@for t in 1 2 3 4 8 12 14; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
