@@ -545,10 +545,10 @@ static lbbt_status save_model(lbbt_stage_ctx *ctx, lm_state *s, const char *dir,
   return st;
 }
 
-/* Snapshot at `steps` optimizer steps: <out>/step-<steps>/, evaluated and recorded. */
-static lbbt_status snapshot(lbbt_stage_ctx *ctx, lm_state *s, int64_t steps) {
-  double loss = 0;
-  LBBT_TRY(evaluate(s, ctx->stage->batch_size, &loss));
+/* Snapshot at `steps` optimizer steps: <out>/step-<steps>/, evaluated (unless the caller has
+ * just evaluated this model: loss not NaN) and recorded. */
+static lbbt_status snapshot(lbbt_stage_ctx *ctx, lm_state *s, int64_t steps, double loss) {
+  if (isnan(loss)) LBBT_TRY(evaluate(s, ctx->stage->batch_size, &loss));
   char dir[LBBT_PATH_MAX + 32];
   snprintf(dir, sizeof dir, "%s/step-%lld", s->o.out, (long long)steps);
   LBBT_TRY(save_model(ctx, s, dir, steps, loss, val_bpb(s, loss)));
@@ -562,6 +562,12 @@ static lbbt_status snapshot(lbbt_stage_ctx *ctx, lm_state *s, int64_t steps) {
 
 static int64_t snapshot_step(const lm_state *s, int i, int64_t total) {
   return llround(s->o.snapshots[i] * (double)total);
+}
+
+static int is_snapshot_step(const lm_state *s, int64_t step, int64_t total) {
+  for (int i = 0; i < s->o.n_snapshots; i++)
+    if (snapshot_step(s, i, total) == step) return 1;
+  return 0;
 }
 
 /* ---- training ------------------------------------------------------------------------------ */
@@ -631,7 +637,7 @@ static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
     LBBT_TRY(evaluate(s, st->batch_size, &loss0));
     LBBT_TRY(rec_scalar(ctx, "val_loss_init", loss0));
     LBBT_TRY(rec_scalar(ctx, "val_bpb_init", val_bpb(s, loss0)));
-    if (s->o.n_snapshots > 0 && snapshot_step(s, 0, total) == 0) LBBT_TRY(snapshot(ctx, s, 0));
+    if (s->o.n_snapshots > 0 && snapshot_step(s, 0, total) == 0) LBBT_TRY(snapshot(ctx, s, 0, loss0));
   }
   double train_seconds_all = 0;
   int64_t trained_tokens = 0;
@@ -645,12 +651,12 @@ static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
       double lv = 0;
       LBBT_TRY(train_step(ctx, s, &sched, step, &lv, &grad_norm));
       loss_sum += lv;
-      for (int i = 0; i < s->o.n_snapshots; i++)
-        if (snapshot_step(s, i, total) == step + 1 && (i == 0 || snapshot_step(s, i - 1, total) != step + 1)) {
-          double ts = now_s();
-          LBBT_TRY(snapshot(ctx, s, step + 1));
-          snap_seconds += now_s() - ts;
-        }
+      /* (the snapshot after the last step reuses the epoch's evaluation, below) */
+      if (step + 1 < total && is_snapshot_step(s, step + 1, total)) {
+        double ts = now_s();
+        LBBT_TRY(snapshot(ctx, s, step + 1, NAN));
+        snap_seconds += now_s() - ts;
+      }
       double el = now_s() - t0 - snap_seconds;
       lbbt_progress_update(ctx->progress, ctx->run_index, epoch, st->epochs, (int)k, (int)spe,
                            loss_sum / (double)(k + 1), NAN,
@@ -679,6 +685,7 @@ static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
     if (last) {
       /* The model folder is written before the checkpoint that marks the stage done, so a
        * kill in between redoes this epoch and writes it again. */
+      if (is_snapshot_step(s, total, total)) LBBT_TRY(snapshot(ctx, s, total, vloss));
       LBBT_TRY(save_model(ctx, s, s->o.out, total, vloss, val_bpb(s, vloss)));
       LBBT_TRY(rec_scalar(ctx, "val_loss_final", vloss));
       LBBT_TRY(rec_scalar(ctx, "val_bpb_final", val_bpb(s, vloss)));
