@@ -27,21 +27,26 @@
  *   n_embd, n_layer, n_head [192, 6, 6], n_inner [4 n_embd]: model sizes
  *   context        tokens per window = the model's positions [128]
  *   steps_per_epoch [100];  min_lr_ratio [0.1]
- *   eval_tokens    validation tokens evaluated each epoch, from the split's start; 0 = all [0]
+ *   eval_tokens    about how many validation tokens to evaluate after each epoch, in windows
+ *                  spread evenly over the split (every k-th window of `context` tokens); 0 =
+ *                  all [0].  The final numbers always cover the whole split.
  *   snapshots      fractions of the training steps at which to save the model as
  *                  <out>/step-<n>/, e.g. "0,0.1,0.3,1.0" (n = round(fraction * total steps))
  *
  * Record, under "<stage>/":
- *   per epoch:  train_loss (mean over the epoch's steps, nats/token), val_loss, val_bpb,
+ *   per epoch:  train_loss (mean over the epoch's steps, nats/token), val_loss, val_bpb (on
+ *               the eval_tokens sample),
  *               tokens_per_s (training tokens / training seconds), lr, grad_norm, seconds,
  *               steps (done so far)
  *   per snapshot: snapshot_steps, snapshot_val_bpb, snapshot_val_loss
- *   once:       val_loss_init, val_bpb_init (before training), unigram_entropy_bpb (entropy of
- *               the training bytes), val_unigram_bpb (a Laplace unigram model of the training
- *               tokens, measured on the validation tokens like the model), params, vocab_size,
- *               context, steps_total, corpus counts and sha256, out, tokenizer
- * Bits per byte (corpus.h): val_bpb = val_loss / ln 2 * val_tokens / val_bytes, where the
- * validation tokens include one end-of-document token per document. */
+ *   once:       val_loss_init, val_bpb_init (before training; sample), val_loss_final,
+ *               val_bpb_final (after training, the whole validation split),
+ *               unigram_entropy_bpb (entropy of the training bytes), val_unigram_bpb (a
+ *               Laplace unigram model of the training tokens, measured on the whole
+ *               validation split like the model), params, vocab_size, context, steps_total,
+ *               corpus counts and sha256, val_tokens_evaluated, out, tokenizer
+ * Bits per byte (corpus.h): bpb = loss / ln 2 * tokens / bytes over the predicted tokens of
+ * the windows evaluated (their end-of-document tokens count as tokens with no bytes). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -284,14 +289,53 @@ static lbbt_status corpus_sources(const char *spec, char (*out)[LBBT_PATH_MAX], 
   return LBBT_OK;
 }
 
+/* ---- evaluation windows ------------------------------------------------------------------- */
+/* Windows over the validation stream: each predicts the tokens [start + 1, start + len]
+ * from [start, start + len).  `tokens` counts the predicted tokens, `bytes` their bytes, so
+ * bits per byte = loss / ln 2 * tokens / bytes (corpus.h). */
+typedef struct eval_set {
+  int64_t *starts;
+  int64_t n, tokens, bytes;
+} eval_set;
+
+static void eval_set_free(eval_set *e) {
+  free(e->starts);
+  memset(e, 0, sizeof *e);
+}
+
+/* Consecutive windows of T tokens (the last one shorter) when stride is 1, so every token
+ * but the first is predicted once; with stride k only every k-th full window, spread evenly
+ * over the whole split. */
+static lbbt_status eval_set_build(const int32_t *val, int64_t n_val, int64_t T, int64_t stride,
+                                  const lbbt_tokenizer *tok, eval_set *e) {
+  memset(e, 0, sizeof *e);
+  int64_t cap = (n_val - 1 + T - 1) / T + 1;
+  e->starts = malloc((size_t)cap * sizeof *e->starts);
+  if (!e->starts) return lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
+  for (int64_t p = 0; p + 1 < n_val; p += T * stride) {
+    int64_t len = n_val - 1 - p < T ? n_val - 1 - p : T;
+    if (stride > 1 && len < T) break;
+    e->starts[e->n++] = p;
+    e->tokens += len;
+    for (int64_t i = p + 1; i <= p + len; i++) {
+      const char *b;
+      int bl;
+      LBBT_TRY(lbbt_tokenizer_token_bytes(tok, val[i], &b, &bl));
+      e->bytes += bl;
+    }
+  }
+  return LBBT_OK;
+}
+
 /* ---- state ---------------------------------------------------------------------------------- */
 typedef struct lm_state {
   lm_options o;
   lbbt_corpus *corpus;
   lbbt_tokenizer *tok;
   int32_t *train, *val;   /* token streams */
-  int64_t n_train, n_val, val_bytes, val_eval_bytes;
-  int64_t n_val_eval;     /* validation tokens evaluated (eval_tokens cap) */
+  int64_t n_train, n_val, val_bytes;
+  double val_unigram_bpb;
+  eval_set full, sample;  /* the whole validation split; the part evaluated each epoch */
   lbbt_model *model;
   lbbt_optim *opt;
   lbbt_tape *tape;
@@ -304,6 +348,8 @@ typedef struct lm_state {
 static void lm_state_free(lm_state *s) {
   lbbt_corpus_free(s->corpus);
   lbbt_tokenizer_free(s->tok);
+  eval_set_free(&s->full);
+  eval_set_free(&s->sample);
   free(s->train);
   free(s->val);
   lbbt_optim_free(s->opt);
@@ -372,15 +418,11 @@ static lbbt_status load_text(lbbt_stage_ctx *ctx, lm_state *s) {
   if (s->n_val < 2)
     return lbbt_fail(LBBT_E_INPUT, "lm-pretrain: the validation split has %lld tokens; raise "
                      "val_fraction or use more text", (long long)s->n_val);
-  s->n_val_eval = s->o.eval_tokens > 0 && s->o.eval_tokens + 1 < s->n_val ? s->o.eval_tokens + 1 : s->n_val;
-  /* Bytes of the evaluated prefix: each token's bytes (EOD has none). */
-  s->val_eval_bytes = 0;
-  for (int64_t i = 1; i < s->n_val_eval; i++) {
-    const char *b;
-    int len;
-    LBBT_TRY(lbbt_tokenizer_token_bytes(s->tok, s->val[i], &b, &len));
-    s->val_eval_bytes += len;
-  }
+  const int64_t T = s->o.context, windows = (s->n_val - 1 + T - 1) / T;
+  int64_t want = s->o.eval_tokens > 0 ? (s->o.eval_tokens + T - 1) / T : windows;
+  int64_t stride = want >= windows ? 1 : (windows + want - 1) / want; /* at most eval_tokens */
+  LBBT_TRY(eval_set_build(s->val, s->n_val, T, 1, s->tok, &s->full));
+  LBBT_TRY(eval_set_build(s->val, s->n_val, T, stride, s->tok, &s->sample));
   /* Corpus facts, recorded once (the same values again on resume). */
   LBBT_TRY(rec_string(ctx, "corpus_sha256", c->sha256));
   size_t cap = 256 + (size_t)c->n_files * (LBBT_PATH_MAX + 48);
@@ -402,14 +444,16 @@ static lbbt_status load_text(lbbt_stage_ctx *ctx, lm_state *s) {
   LBBT_TRY(rec_scalar(ctx, "val_bytes", (double)s->val_bytes));
   LBBT_TRY(rec_scalar(ctx, "train_tokens", (double)s->n_train));
   LBBT_TRY(rec_scalar(ctx, "val_tokens", (double)s->n_val));
-  LBBT_TRY(rec_scalar(ctx, "val_tokens_evaluated", (double)(s->n_val_eval - 1)));
+  LBBT_TRY(rec_scalar(ctx, "val_tokens_evaluated", (double)s->sample.tokens));
+  LBBT_TRY(rec_scalar(ctx, "val_bytes_evaluated", (double)s->sample.bytes));
   LBBT_TRY(rec_string(ctx, "tokenizer", lbbt_tokenizer_kind_name(lbbt_tokenizer_kind_of(s->tok))));
   LBBT_TRY(rec_scalar(ctx, "vocab_size", lbbt_tokenizer_vocab_size(s->tok)));
   LBBT_TRY(rec_scalar(ctx, "unigram_entropy_bpb", lbbt_corpus_unigram_entropy_bpb(c)));
   double uni = 0;
-  LBBT_TRY(lbbt_unigram_cross_entropy(s->train, s->n_train, s->val + 1, s->n_val_eval - 1,
+  LBBT_TRY(lbbt_unigram_cross_entropy(s->train, s->n_train, s->val + 1, s->n_val - 1,
                                       lbbt_tokenizer_vocab_size(s->tok), &uni));
-  LBBT_TRY(rec_scalar(ctx, "val_unigram_bpb", lbbt_bits_per_byte(uni, s->n_val_eval - 1, s->val_eval_bytes)));
+  s->val_unigram_bpb = lbbt_bits_per_byte(uni, s->full.tokens, s->full.bytes);
+  LBBT_TRY(rec_scalar(ctx, "val_unigram_bpb", s->val_unigram_bpb));
   lbbt_progress_log(ctx->progress,
                     "lm-pretrain: corpus %lld documents, %lld bytes (%d files; sha256 %.12s); "
                     "validation %lld documents, %lld tokens; %s tokenizer, vocab %d",
@@ -461,22 +505,21 @@ static lbbt_status build_model(lbbt_stage_ctx *ctx, lm_state *s) {
 }
 
 /* ---- evaluation ------------------------------------------------------------------------------ */
-/* Mean loss (nats/token) over the evaluated validation prefix: consecutive windows of up to T
- * tokens, each predicting the next token, so every token but the first is predicted once. */
-static lbbt_status evaluate(lm_state *s, int B, double *loss_out) {
-  const int64_t T = s->o.context, n = s->n_val_eval;
+/* Mean loss (nats/token) of the model over the windows of e, B windows of one length per
+ * forward pass, in eval mode. */
+static lbbt_status evaluate(lm_state *s, const eval_set *e, int B, double *loss_out) {
+  const int64_t T = s->o.context, n = s->n_val;
   lbbt_model *m = s->model;
   double sum = 0;
   int64_t counted = 0;
-  for (int64_t p = 0; p + 1 < n;) {
-    /* Up to B windows of one length: T, except the last window of the prefix. */
-    const int64_t len = n - 1 - p < T ? n - 1 - p : T;
+  for (int64_t w = 0; w < e->n;) {
+    const int64_t len = n - 1 - e->starts[w] < T ? n - 1 - e->starts[w] : T;
     int rows = 0;
-    while (rows < B && p + 1 < n && (n - 1 - p < T ? n - 1 - p : T) == len) {
+    for (; rows < B && w < e->n; rows++, w++) {
+      int64_t p = e->starts[w];
+      if ((n - 1 - p < T ? n - 1 - p : T) != len) break; /* the short last window: own batch */
       memcpy(s->inputs + rows * len, s->val + p, (size_t)len * sizeof *s->inputs);
       memcpy(s->targets + rows * len, s->val + p + 1, (size_t)len * sizeof *s->targets);
-      rows++;
-      p += len;
     }
     lbbt_tape_reset(s->tape);
     lbbt_tape_set_recording(s->tape, 0);
@@ -496,9 +539,8 @@ static lbbt_status evaluate(lm_state *s, int B, double *loss_out) {
   return LBBT_OK;
 }
 
-static double val_bpb(const lm_state *s, double loss) {
-  return lbbt_bits_per_byte(loss, s->n_val_eval - 1, s->val_eval_bytes);
-}
+static double bpb_of(const eval_set *e, double loss) { return lbbt_bits_per_byte(loss, e->tokens, e->bytes); }
+static double val_bpb(const lm_state *s, double loss) { return bpb_of(&s->sample, loss); }
 
 /* ---- saving models ----------------------------------------------------------------------------- */
 static lbbt_status make_dirs(const char *path) {
@@ -548,7 +590,7 @@ static lbbt_status save_model(lbbt_stage_ctx *ctx, lm_state *s, const char *dir,
 /* Snapshot at `steps` optimizer steps: <out>/step-<steps>/, evaluated (unless the caller has
  * just evaluated this model: loss not NaN) and recorded. */
 static lbbt_status snapshot(lbbt_stage_ctx *ctx, lm_state *s, int64_t steps, double loss) {
-  if (isnan(loss)) LBBT_TRY(evaluate(s, ctx->stage->batch_size, &loss));
+  if (isnan(loss)) LBBT_TRY(evaluate(s, &s->sample, ctx->stage->batch_size, &loss));
   char dir[LBBT_PATH_MAX + 32];
   snprintf(dir, sizeof dir, "%s/step-%lld", s->o.out, (long long)steps);
   LBBT_TRY(save_model(ctx, s, dir, steps, loss, val_bpb(s, loss)));
@@ -634,7 +676,7 @@ static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
                       ctx->n_runs, st->name, start_epoch, st->epochs);
   } else {
     double loss0 = 0;
-    LBBT_TRY(evaluate(s, st->batch_size, &loss0));
+    LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &loss0));
     LBBT_TRY(rec_scalar(ctx, "val_loss_init", loss0));
     LBBT_TRY(rec_scalar(ctx, "val_bpb_init", val_bpb(s, loss0)));
     if (s->o.n_snapshots > 0 && snapshot_step(s, 0, total) == 0) LBBT_TRY(snapshot(ctx, s, 0, loss0));
@@ -664,7 +706,7 @@ static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
     }
     double train_seconds = now_s() - t0 - snap_seconds;
     double vloss = 0;
-    LBBT_TRY(evaluate(s, st->batch_size, &vloss));
+    LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &vloss));
     double tps = train_seconds > 0 ? (double)(spe * tokens_per_step) / train_seconds : 0;
     train_seconds_all += train_seconds;
     trained_tokens += spe * tokens_per_step;
@@ -686,9 +728,15 @@ static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
       /* The model folder is written before the checkpoint that marks the stage done, so a
        * kill in between redoes this epoch and writes it again. */
       if (is_snapshot_step(s, total, total)) LBBT_TRY(snapshot(ctx, s, total, vloss));
-      LBBT_TRY(save_model(ctx, s, s->o.out, total, vloss, val_bpb(s, vloss)));
-      LBBT_TRY(rec_scalar(ctx, "val_loss_final", vloss));
-      LBBT_TRY(rec_scalar(ctx, "val_bpb_final", val_bpb(s, vloss)));
+      /* The final numbers are over the whole validation split. */
+      double full_loss = vloss;
+      if (s->sample.n != s->full.n) LBBT_TRY(evaluate(s, &s->full, st->batch_size, &full_loss));
+      LBBT_TRY(save_model(ctx, s, s->o.out, total, full_loss, bpb_of(&s->full, full_loss)));
+      LBBT_TRY(rec_scalar(ctx, "val_loss_final", full_loss));
+      LBBT_TRY(rec_scalar(ctx, "val_bpb_final", bpb_of(&s->full, full_loss)));
+      lbbt_progress_log(ctx->progress, "lm-pretrain: whole validation split (%lld tokens): loss %.4f = "
+                        "%.3f bits/byte; unigram baseline %.3f bits/byte", (long long)s->full.tokens,
+                        full_loss, bpb_of(&s->full, full_loss), s->val_unigram_bpb);
       lbbt_progress_log(ctx->progress, "lm-pretrain: model -> %s (%.0f tokens/s over this session's "
                         "%lld training tokens)", s->o.out,
                         train_seconds_all > 0 ? (double)trained_tokens / train_seconds_all : 0,
