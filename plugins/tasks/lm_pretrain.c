@@ -408,8 +408,7 @@ static lbbt_status load_text(lbbt_stage_ctx *ctx, lm_state *s) {
   } else {
     LBBT_TRY(lbbt_tokenizer_create_bytes(&s->tok));
   }
-  int64_t train_bytes = 0;
-  LBBT_TRY(lbbt_corpus_tokens(c, s->tok, 0, &s->train, &s->n_train, &train_bytes));
+  LBBT_TRY(lbbt_corpus_tokens(c, s->tok, 0, &s->train, &s->n_train, NULL));
   LBBT_TRY(lbbt_corpus_tokens(c, s->tok, 1, &s->val, &s->n_val, &s->val_bytes));
   if (s->n_train < (int64_t)s->o.context + 2)
     return lbbt_fail(LBBT_E_INPUT, "lm-pretrain: the training split has %lld tokens, fewer than a "
@@ -423,14 +422,21 @@ static lbbt_status load_text(lbbt_stage_ctx *ctx, lm_state *s) {
   int64_t stride = want >= windows ? 1 : (windows + want - 1) / want; /* at most eval_tokens */
   LBBT_TRY(eval_set_build(s->val, s->n_val, T, 1, s->tok, &s->full));
   LBBT_TRY(eval_set_build(s->val, s->n_val, T, stride, s->tok, &s->sample));
-  /* Corpus facts, recorded once (the same values again on resume). */
+  return LBBT_OK;
+}
+
+/* Corpus facts and the context-free baselines, recorded once (the same values again on
+ * resume). */
+static lbbt_status record_corpus(lbbt_stage_ctx *ctx, lm_state *s) {
+  const lbbt_corpus *c = s->corpus;
+  lbbt_status st;
   LBBT_TRY(rec_string(ctx, "corpus_sha256", c->sha256));
   size_t cap = 256 + (size_t)c->n_files * (LBBT_PATH_MAX + 48);
   char *files = malloc(cap);
   if (!files) return lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
   size_t used = 0;
   files[0] = 0;
-  for (int i = 0; i < c->n_files; i++)
+  for (int i = 0; i < c->n_files && used + 1 < cap; i++) /* a longer list is cut, not overrun */
     used += (size_t)snprintf(files + used, cap - used, "%s%s %lld bytes, %lld documents%s", i ? "\n" : "",
                              c->files[i].path, (long long)c->files[i].bytes,
                              (long long)c->files[i].n_docs, c->files[i].fortune ? " (fortune format)" : "");
@@ -440,7 +446,7 @@ static lbbt_status load_text(lbbt_stage_ctx *ctx, lm_state *s) {
   LBBT_TRY(rec_scalar(ctx, "corpus_docs", (double)c->n_docs));
   LBBT_TRY(rec_scalar(ctx, "corpus_bytes", (double)c->n_bytes));
   LBBT_TRY(rec_scalar(ctx, "val_docs", (double)c->n_val_docs));
-  LBBT_TRY(rec_scalar(ctx, "train_bytes", (double)train_bytes));
+  LBBT_TRY(rec_scalar(ctx, "train_bytes", (double)c->train_bytes));
   LBBT_TRY(rec_scalar(ctx, "val_bytes", (double)s->val_bytes));
   LBBT_TRY(rec_scalar(ctx, "train_tokens", (double)s->n_train));
   LBBT_TRY(rec_scalar(ctx, "val_tokens", (double)s->n_val));
@@ -754,6 +760,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   lbbt_status st = parse_options(ctx->stage, ctx->exp->file, &s.o);
   s.seed = ctx->run->seed ^ lbbt_hash_str(ctx->stage->name);
   if (st == LBBT_OK) st = load_text(ctx, &s);
+  if (st == LBBT_OK) st = record_corpus(ctx, &s);
   if (st == LBBT_OK) st = build_model(ctx, &s);
   if (st == LBBT_OK) st = train(ctx, &s);
   lm_state_free(&s);
