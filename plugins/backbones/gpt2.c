@@ -564,6 +564,47 @@ fail:
   return st;
 }
 
+/* A scratch language model (the lm-pretrain task): as load_language, but the sizes come from
+ * the preset and options (as create_vision), vocab_size and context from the caller, and
+ * the weights from the GPT-2 initialisation seeded by `seed`. */
+static lbbt_status create_language(const lbbt_backbone_spec *spec, int vocab_size, int context,
+                                   uint64_t seed, lbbt_model **out) {
+  *out = NULL;
+  if (spec->checkpoint[0])
+    return lbbt_fail(LBBT_E_INPUT,
+                     "gpt2: create_language builds a new model from sizes; backbone.checkpoint %s "
+                     "is for load_language",
+                     spec->checkpoint);
+  if (vocab_size < 1 || context < 1)
+    return lbbt_fail(LBBT_E_INPUT, "gpt2: create_language: vocab_size %d and context %d must be >= 1",
+                     vocab_size, context);
+  gpt2_arch a;
+  gpt2_options opt;
+  LBBT_TRY(arch_from_preset(spec->arch[0] ? spec->arch : "gpt2", &a));
+  LBBT_TRY(options_parse(spec, &opt, &a));
+  a.vocab_size = vocab_size;
+  a.n_positions = context;
+  LBBT_TRY(arch_check(&a, "gpt2 language model"));
+  lbbt_model *m = NULL;
+  gpt2_impl *im = NULL;
+  lbbt_status st;
+  LBBT_TRY_GOTO(st, new_model(&im, &m, &a), fail);
+  m->init = LBBT_INIT_SCRATCH;
+  snprintf(m->source, sizeof m->source, "scratch");
+  int64_t es[2] = {a.vocab_size, a.n_embd}, ps[2] = {a.n_positions, a.n_embd};
+  LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "wte.weight", LBBT_PART_EMBED, 0, 1, 2, es, &im->wte), fail);
+  LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "wpe.weight", LBBT_PART_EMBED, 0, 1, 2, ps, &im->wpe), fail);
+  LBBT_TRY_GOTO(st, build_blocks(m, &a, &im->blocks), fail);
+  LBBT_TRY_GOTO(st, add_final_norm(m, &a, &im->ln_f_w, &im->ln_f_b), fail);
+  LBBT_TRY_GOTO(st, fill_params(m, &a, NULL, LBBT_INIT_SCRATCH, seed), fail);
+  lbbt_model_apply_no_decay_rule(m);
+  *out = m;
+  return LBBT_OK;
+fail:
+  lbbt_model_free(m);
+  return st;
+}
+
 static lbbt_status describe(lbbt_model *m, void *f) {
   gpt2_impl *im = m->impl;
   const gpt2_arch *a = &im->a;
@@ -583,6 +624,7 @@ static const lbbt_backbone_ops BACKBONE_OPS = {
     .create_vision = create_vision,
     .load_language = load_language,
     .describe = describe,
+    .create_language = create_language,
 };
 
 LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
