@@ -57,6 +57,9 @@ for r in runs:
             ov = r[st]["overlap"][()]
             check(np.all((ov >= 0) & (ov <= 1 + 1e-6)), f"{label} {st}: overlap {ov}")
             check(len(r[st]["data_eigenvalues"]) == 16, f"{label} {st}: d for 4x4 grey patches")
+        up = r["cov_after/update"]
+        check(up.attrs["baseline"] == "cov_init" and up["relative_norm"][()] > 0, f"{label}: no update since cov_init")
+        check(np.all(np.diff(up["weight_eigenvalues"][()]) <= 0), f"{label}: update eigenvalues not descending")
 PY
 }
 

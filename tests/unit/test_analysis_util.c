@@ -10,8 +10,9 @@ static const lbbt_option_decl DECLS[] = {
     {"tau", LBBT_OPTION_NUMBER, "0", -10, 10, NULL, "threshold"},
     {"spectrum", LBBT_OPTION_BOOL, "true", 0, 0, NULL, "fit spectra"},
     {"split", LBBT_OPTION_CHOICE, "test", 0, 0, "test|train", "split"},
+    {"baseline", LBBT_OPTION_NAME, "", 0, 0, NULL, "an earlier stage"},
 };
-enum { N_DECLS = 4 };
+enum { N_DECLS = 5 };
 
 static void set_option(lbbt_stage_spec *s, const char *key, const char *value, int line) {
   lbbt_option *o = &s->options[s->n_options++];
@@ -34,7 +35,11 @@ static void test_check_and_read(void) {
   set_option(&s, "tau", "-0.5", 4);
   set_option(&s, "spectrum", "off", 5);
   set_option(&s, "split", "train", 6);
+  CHECK(!strcmp(lbbt_option_text(&s, DECLS, N_DECLS, "baseline"), ""), "default name");
+  set_option(&s, "baseline", "cov_init-2", 7);
   REQUIRE(lbbt_options_check(&s, "x.yaml", "demo", DECLS, N_DECLS) == LBBT_OK, "%s", lbbt_last_error());
+  CHECK(!strcmp(lbbt_option_text(&s, DECLS, N_DECLS, "baseline"), "cov_init-2"), "name");
+  CHECK(lbbt_option_number(&s, DECLS, N_DECLS, "baseline", &v) == LBBT_E_INTERNAL, "a name read as a number");
   CHECK(lbbt_option_number(&s, DECLS, N_DECLS, "images", &v) == LBBT_OK && v == 250, "images");
   CHECK(lbbt_option_number(&s, DECLS, N_DECLS, "tau", &v) == LBBT_OK && v == -0.5, "tau");
   CHECK(lbbt_option_number(&s, DECLS, N_DECLS, "spectrum", &v) == LBBT_OK && v == 0, "bool off");
@@ -54,13 +59,14 @@ static void expect_refused(const char *key, const char *value, const char *needl
 }
 
 static void test_refusals(void) {
-  expect_refused("imagez", "3", "valid: images, tau, spectrum, split");
+  expect_refused("imagez", "3", "valid: images, tau, spectrum, split, baseline");
   expect_refused("images", "0", "from 1 to 1000");
   expect_refused("images", "2.5", "whole number");
   expect_refused("tau", "nan", "a number from -10 to 10");
   expect_refused("tau", "11", "a number");
   expect_refused("spectrum", "maybe", "true or false");
   expect_refused("split", "val", "one of test|train");
+  expect_refused("baseline", "Cov Init", "a name of lower-case letters");
 }
 
 static void test_record(void) {
@@ -78,6 +84,7 @@ static void test_record(void) {
   CHECK(lbbt_record_get_scalar(ctx.record, "probe/options/tau", &v) == LBBT_OK && v == 0.25, "tau recorded");
   CHECK(lbbt_record_get_scalar(ctx.record, "probe/options/images", &v) == LBBT_OK && v == 100, "default recorded");
   CHECK(lbbt_record_get_string(ctx.record, "probe/options/split", &t) == LBBT_OK && !strcmp(t, "test"), "choice recorded");
+  CHECK(lbbt_record_get_string(ctx.record, "probe/options/baseline", &t) == LBBT_OK && !strcmp(t, ""), "empty name recorded");
   lbbt_record_free(ctx.record);
 }
 

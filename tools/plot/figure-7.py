@@ -7,7 +7,8 @@ labels and after bridge training with correct labels — one panel per initialis
 Reads the `activation-ratio` stages act_init / act_after of experiments/figure-7.yaml.  The
 same runs hold `cov-align` stages (Theorem 4.1); they are drawn into a second file beside
 OUT: <OUT without .png>-cov-align.png (subspace overlap of the top-k eigenvectors and the
-eigenvalue transfer function, before and after the bridge stage).
+eigenvalue transfer function, before and after the bridge stage; with cov_after's
+`baseline: cov_init`, a second row for the update W - W(init)).
 usage: figure-7.py RESULTS.h5 OUT.png"""
 import numpy as np
 
@@ -56,58 +57,68 @@ def activation_figure(res, out):
     lp.save(fig, res, out)
 
 
-def cov_align_figure(res, out):
-    runs = [r for r in res.runs if r.has("cov_init/overlap")]
-    if not runs:
-        return
-    inits = lp.init_sorted(res.values("backbone.init"))
-    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
-    # (a) overlap vs k, before and after, per label arm
-    ax = axes[0]
-    ks = runs[0].get("cov_init/ks")
+def overlap_panel(ax, res, runs, inits, prefix, what):
+    ks = runs[0].get(f"cov_init/ks")
     d = int(runs[0].get("cov_init/d"))
     ax.plot(ks, ks / d, "k:", lw=1.2, label=f"isotropic expectation k/d (d={d})")
-    seen_init = False
+    if not prefix:
+        ax.plot(ks, runs[0].get("cov_init/overlap"), "-", marker="o", color="#777777",
+                label="at init (new patch embedding, same in every arm)")
     for init in inits:
         color = lp.INIT_COLORS.get(init)
         for labels, ls, marker in (("random", "-", "s"), ("true", "--", "^")):
-            rs = [r for r in res.select(backbone__init=init, stages__bridge__labels=labels) if r.has("cov_after/overlap")]
-            if not rs:
-                continue
-            ax.plot(ks, rs[0].get("cov_after/overlap"), ls, marker=marker, color=color, label=f"{init}, after {labels}-label bridge")
-            if not seen_init:
-                ax.plot(ks, rs[0].get("cov_init/overlap"), "-", marker="o", color="#777777", label="at init (new patch embedding)")
-                seen_init = True
+            rs = [r for r in res.select(backbone__init=init, stages__bridge__labels=labels)
+                  if r.has(f"cov_after/{prefix}overlap")]
+            if rs:
+                ax.plot(ks, rs[0].get(f"cov_after/{prefix}overlap"), ls, marker=marker, color=color,
+                        label=f"{init}, {labels} labels")
     ax.set_xscale("log")
     ax.set_xticks(ks)
     ax.set_xticklabels([str(int(k)) for k in ks])
     ax.set_xlabel("k (top eigenvectors)")
     ax.set_ylabel("mean cos² of principal angles")
     ax.set_ylim(0, 1.02)
-    ax.set_title("top-k subspace overlap, Σ_w vs Σ_x", fontsize=11)
-    ax.legend(fontsize=7)
-    # (b) transfer function: data eigenvalue -> weight variance along its eigenvector
-    for j, labels in enumerate(("random", "true")):
-        ax = axes[1 + j]
-        for init in inits:
-            rs = [r for r in res.select(backbone__init=init, stages__bridge__labels=labels) if r.has("cov_after/transfer")]
-            if not rs:
-                continue
-            r = rs[0]
-            lam = r.get("cov_after/data_eigenvalues")
-            ax.plot(lam, r.get("cov_after/transfer"), "-o", ms=3, color=lp.INIT_COLORS.get(init),
-                    label=f"{init} (Spearman {r.get('cov_after/spearman'):.2f})")
-        r = [x for x in runs if x.has("cov_init/transfer")][0]
+    ax.set_title(f"top-k subspace overlap with Σ_x: {what}", fontsize=10.5)
+    ax.legend(fontsize=6.5, loc="best")
+
+
+def transfer_panel(ax, res, runs, inits, prefix, labels, what):
+    for init in inits:
+        rs = [r for r in res.select(backbone__init=init, stages__bridge__labels=labels)
+              if r.has(f"cov_after/{prefix}transfer")]
+        if not rs:
+            continue
+        r = rs[0]
+        ax.plot(r.get("cov_after/data_eigenvalues"), r.get(f"cov_after/{prefix}transfer"), "-o", ms=3,
+                color=lp.INIT_COLORS.get(init), label=f"{init} (Spearman {r.get(f'cov_after/{prefix}spearman'):.2f})")
+    if not prefix:
+        r = runs[0]
         ax.plot(r.get("cov_init/data_eigenvalues"), r.get("cov_init/transfer"), ":o", ms=3, color="#777777",
                 label=f"at init (Spearman {r.get('cov_init/spearman'):.2f})")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("data eigenvalue λ_i of Σ_x (patch covariance)")
-        ax.set_ylabel("u_i' Σ_w u_i (weight variance along u_i)")
-        ax.set_title(f"transfer function after {labels}-label bridge", fontsize=11)
-        ax.legend(fontsize=7)
-    fig.suptitle("Theorem 4.1: does random-label training align the first layer (patch embedding) with the "
-                 "image-patch covariance?", fontsize=12)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("data eigenvalue λ_i of Σ_x (patch covariance)")
+    ax.set_ylabel(f"u_i' Σ u_i, Σ = {what}")
+    ax.set_title(f"transfer function, {what}, after {labels}-label bridge", fontsize=10.5)
+    ax.legend(fontsize=7)
+
+
+def cov_align_figure(res, out):
+    runs = [r for r in res.runs if r.has("cov_init/overlap")]
+    if not runs:
+        return
+    inits = lp.init_sorted(res.values("backbone.init"))
+    has_update = any(r.has("cov_after/update/overlap") for r in runs)
+    rows = [("", "weights W'W/C")] + ([("update/", "update ΔW'ΔW/C")] if has_update else [])
+    fig, axes = plt.subplots(len(rows), 3, figsize=(17, 5.0 * len(rows) + 0.6), squeeze=False)
+    for row, (prefix, what) in enumerate(rows):
+        overlap_panel(axes[row][0], res, runs, inits, prefix, what)
+        for j, labels in enumerate(("random", "true")):
+            transfer_panel(axes[row][1 + j], res, runs, inits, prefix, labels, what)
+    rel = [r.get("cov_after/update/relative_norm") for r in runs if r.has("cov_after/update/relative_norm")]
+    sub = (f"; the bridge moved the patch embedding by |ΔW|/|W0| = {min(rel):.3f}–{max(rel):.3f}" if rel else "")
+    fig.suptitle("Theorem 4.1: does training align the first layer (patch embedding) with the image-patch "
+                 f"covariance?\nrow 1: the weights; row 2: the update ΔW = W − W(init){sub}", fontsize=12)
     fig.tight_layout(rect=(0, 0.03, 1, 0.93))
     lp.save(fig, res, out)
 

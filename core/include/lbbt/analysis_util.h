@@ -27,7 +27,8 @@ typedef enum {
   LBBT_OPTION_INT,    /* whole number in [min, max] */
   LBBT_OPTION_NUMBER, /* finite real number in [min, max] */
   LBBT_OPTION_BOOL,   /* true/false/yes/no/on/off/1/0; read as 1 or 0 */
-  LBBT_OPTION_CHOICE  /* one of the '|'-separated words in `choices` */
+  LBBT_OPTION_CHOICE, /* one of the '|'-separated words in `choices` */
+  LBBT_OPTION_NAME    /* "" or a name of [a-z0-9_-] characters (e.g. another stage's name) */
 } lbbt_option_type;
 
 typedef struct lbbt_option_decl {
@@ -53,7 +54,7 @@ lbbt_status lbbt_option_number(const lbbt_stage_spec *stage, const lbbt_option_d
 const char *lbbt_option_text(const lbbt_stage_spec *stage, const lbbt_option_decl *decls, int n,
                              const char *key);
 /* Write each option's effective value to "<stage>/options/<key>": a scalar for INT, NUMBER
- * and BOOL, a string for CHOICE. */
+ * and BOOL, a string for CHOICE and NAME. */
 lbbt_status lbbt_options_record(struct lbbt_stage_ctx *ctx, const lbbt_option_decl *decls, int n);
 
 /* Record items under "<stage name>/<key>" (the stage-prefixed forms of lbbt_record_*). */

@@ -66,6 +66,12 @@ static const char *parse_value(const lbbt_option_decl *d, const char *text, doub
       if (!parse_bool(text, &b)) return "true or false";
       *out = b;
       return NULL;
+    case LBBT_OPTION_NAME:
+      for (const char *c = text; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+          return "a name of lower-case letters, digits, '_' and '-'";
+      *out = 0;
+      return NULL;
     case LBBT_OPTION_CHOICE:
       if (!in_choices(d->choices, text)) {
         snprintf(buf, n, "one of %s", d->choices ? d->choices : "(none)");
@@ -112,7 +118,7 @@ const char *lbbt_option_text(const lbbt_stage_spec *stage, const lbbt_option_dec
 lbbt_status lbbt_option_number(const lbbt_stage_spec *stage, const lbbt_option_decl *decls, int n,
                                const char *key, double *out) {
   const lbbt_option_decl *d = find_decl(decls, n, key);
-  if (!d || d->type == LBBT_OPTION_CHOICE)
+  if (!d || d->type == LBBT_OPTION_CHOICE || d->type == LBBT_OPTION_NAME)
     return lbbt_fail(LBBT_E_INTERNAL, "stage '%s': option '%s' is not a declared number", stage->name, key);
   char buf[160];
   const char *text = lbbt_option_text(stage, decls, n, key);
@@ -127,7 +133,7 @@ lbbt_status lbbt_options_record(lbbt_stage_ctx *ctx, const lbbt_option_decl *dec
   for (int i = 0; i < n; i++) {
     char sub[LBBT_NAME_MAX + 16];
     snprintf(sub, sizeof sub, "options/%s", decls[i].key);
-    if (decls[i].type == LBBT_OPTION_CHOICE) {
+    if (decls[i].type == LBBT_OPTION_CHOICE || decls[i].type == LBBT_OPTION_NAME) {
       LBBT_TRY(lbbt_stage_string(ctx, sub, lbbt_option_text(ctx->stage, decls, n, decls[i].key)));
     } else {
       double v;
