@@ -17,6 +17,8 @@
  *   peak_rss_mb                     getrusage max RSS of the process
  *   tape_reserved_mb, tape_used_mb  activation arena after a training step
  *                                   (lbbt_tape_bytes_reserved / _used)
+ *   train_img_cpu_s, infer_img_cpu_s  images per CPU-second of the process (all threads):
+ *                                   the work per image, comparable on a loaded machine
  * and with --sgemm the best-of-N GFLOP/s of oneDNN's dnnl_sgemm on size^3 (the ceiling).
  *
  * FLOPs (multiply-adds count 2), per image, N tokens, C dim, L blocks, P patch, Cin, K classes:
@@ -39,6 +41,13 @@ enum { IMAGE = 28, PATCH = 4, CLASSES = 10, WARMUP_STEPS = 2, MIN_STEPS = 3 };
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of the whole process (all threads): work done, whatever the machine's load. */
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -153,13 +162,14 @@ int main(int argc, char **argv) {
   double tape_reserved = (double)lbbt_tape_bytes_reserved(t) / (1 << 20);
   double tape_used = (double)lbbt_tape_bytes_used(t) / (1 << 20);
   int steps = 0;
-  double t0 = now_s(), elapsed = 0;
+  double t0 = now_s(), c0 = cpu_s(), elapsed = 0;
   while (steps < MIN_STEPS || elapsed < seconds) {
     if (train_step(&g, t, o, images, labels) != LBBT_OK) return fail("train step");
     steps++;
     elapsed = now_s() - t0;
   }
   double train_img_s = steps * (double)batch / elapsed;
+  double train_img_cpu_s = steps * (double)batch / (cpu_s() - c0);
 
   /* inference: nothing recorded, eval mode */
   lbbt_tape_set_recording(t, 0);
@@ -171,6 +181,7 @@ int main(int argc, char **argv) {
   }
   int passes = 0;
   t0 = now_s();
+  c0 = cpu_s();
   elapsed = 0;
   while (passes < MIN_STEPS || elapsed < seconds / 2) {
     lbbt_tape_reset(t);
@@ -179,14 +190,16 @@ int main(int argc, char **argv) {
     elapsed = now_s() - t0;
   }
   double infer_img_s = passes * (double)batch / elapsed;
+  double infer_img_cpu_s = passes * (double)batch / (cpu_s() - c0);
 
   double fwd = forward_flops_per_image(dim, layers);
   printf("RESULT impl=lbbt dim=%d layers=%d heads=%d batch=%d train_steps=%d train_img_s=%.2f "
          "infer_img_s=%.2f fwd_mflop_per_img=%.3f train_gflops=%.2f infer_gflops=%.2f "
-         "peak_rss_mb=%.1f tape_reserved_mb=%.1f tape_used_mb=%.1f params=%lld\n",
+         "peak_rss_mb=%.1f tape_reserved_mb=%.1f tape_used_mb=%.1f params=%lld "
+         "train_img_cpu_s=%.2f infer_img_cpu_s=%.2f\n",
          dim, layers, heads, batch, steps, train_img_s, infer_img_s, fwd * 1e-6,
          train_img_s * 3 * fwd * 1e-9, infer_img_s * fwd * 1e-9, peak_rss_mb(), tape_reserved,
-         tape_used, (long long)lbbt_model_numel(g.m, 0));
+         tape_used, (long long)lbbt_model_numel(g.m, 0), train_img_cpu_s, infer_img_cpu_s);
   lbbt_tape_free(t);
   lbbt_optim_free(o);
   lbbt_tensor_free(images);

@@ -13,7 +13,7 @@ clip_grad_norm_(1.0), torch.optim.AdamW (lr 1e-3, weight decay 0.01 except on th
 parameters lbbt's no-decay rule excludes).  torch.set_num_threads(2) unless --threads says
 otherwise.  Prints one "RESULT key=value ..." line with the same keys as bench_train (no tape
 figures; peak_rss_mb includes the Python interpreter and libtorch, baseline_rss_mb is the
-RSS before the model is built).
+RSS before the model is built; *_img_cpu_s are images per CPU-second of the process).
 """
 import argparse
 import math
@@ -166,7 +166,7 @@ def main():
     model.train()
     for _ in range(WARMUP_STEPS):
         step()
-    steps, t0 = 0, time.perf_counter()
+    steps, t0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         step()
         steps += 1
@@ -174,12 +174,13 @@ def main():
         if steps >= MIN_STEPS and el >= a.seconds:
             break
     train_img_s = steps * a.batch / el
+    train_img_cpu_s = steps * a.batch / (time.process_time() - c0)
 
     model.eval()
     with torch.no_grad():
         for _ in range(WARMUP_STEPS):
             model(images)
-        passes, t0 = 0, time.perf_counter()
+        passes, t0, c0 = 0, time.perf_counter(), time.process_time()
         while True:
             model(images)
             passes += 1
@@ -187,13 +188,15 @@ def main():
             if passes >= MIN_STEPS and el >= a.seconds / 2:
                 break
     infer_img_s = passes * a.batch / el
+    infer_img_cpu_s = passes * a.batch / (time.process_time() - c0)
     fwd = forward_flops_per_image(a.dim, a.layers)
     print("RESULT impl=torch dim=%d layers=%d heads=%d batch=%d train_steps=%d train_img_s=%.2f "
           "infer_img_s=%.2f fwd_mflop_per_img=%.3f train_gflops=%.2f infer_gflops=%.2f "
-          "peak_rss_mb=%.1f baseline_rss_mb=%.1f params=%d" % (
+          "peak_rss_mb=%.1f baseline_rss_mb=%.1f params=%d train_img_cpu_s=%.2f "
+          "infer_img_cpu_s=%.2f" % (
               a.dim, a.layers, a.heads, a.batch, steps, train_img_s, infer_img_s, fwd * 1e-6,
               train_img_s * 3 * fwd * 1e-9, infer_img_s * fwd * 1e-9, rss_mb(), baseline,
-              sum(p.numel() for p in params)))
+              sum(p.numel() for p in params), train_img_cpu_s, infer_img_cpu_s))
     sys.stdout.flush()
 
 
