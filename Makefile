@@ -3,7 +3,11 @@
 #   make test       the whole test suite; last line "N passed, N failed[, N skipped]"
 #   make asan       the same suite built with AddressSanitizer + UBSan (in build-asan/)
 #   make table-N    run experiments/table-N.yaml (TIER=smoke|cpu|paper, default cpu) and render it
+#   make verdicts   run the tables the paper's claims use (TIER) and test each claim
+#   make figure-N   run experiments/figure-N.yaml (or figure N's table) and plot results/figure-N.png
 #   make bench      throughput and memory against PyTorch and the oneDNN matmul ceiling
+#   make models     pretrain lbbt's own GPT-2-architecture language model (TIER=smoke|cpu) into
+#                   models/ (cached: free once the run is complete and the model folder exists)
 # Dependencies are Debian packages; tools/install-deps installs what is missing, and runs by
 # itself the first time (build/.deps-ok records that they were present).
 
@@ -105,11 +109,48 @@ table-%: all
 	$(BUILD)/lbbt run experiments/table-$*.yaml --tier $(TIER) --threads $(THREADS)
 	$(BUILD)/lbbt table $* --tier $(TIER)
 
+# make figure-N: the figure's data, then its plot.  The data is experiments/figure-N.yaml run
+# at $(TIER) into results/figure-N[-tier].h5 when that file exists; figures drawn from a
+# table's runs name it in FIGURE_TABLE_N and `make table-M` runs (resuming) instead.  Then
+# tools/plot/figure-N.py RESULTS.h5 results/figure-N[-tier].png draws it (h5py, matplotlib).
+TIER_SUFFIX     = $(if $(filter cpu,$(TIER)),,-$(TIER))
+FIGURE_TABLE_3  = 2
+FIGURE_TABLE_8  = 8
 figure-%: all
-	$(BUILD)/lbbt figure $* --tier $(TIER)
+	@test -f tools/plot/figure-$*.py || { echo "no figure $* (tools/plot/figure-$*.py is absent)" >&2; exit 2; }
+	@mkdir -p results
+	@set -e; tab='$(FIGURE_TABLE_$*)'; \
+	if [ -f experiments/figure-$*.yaml ]; then \
+	  h5=results/figure-$*$(TIER_SUFFIX).h5; \
+	  echo "$(BUILD)/lbbt run experiments/figure-$*.yaml --tier $(TIER) --threads $(THREADS) --out $$h5"; \
+	  $(BUILD)/lbbt run experiments/figure-$*.yaml --tier $(TIER) --threads $(THREADS) --out $$h5; \
+	elif [ -n "$$tab" ]; then \
+	  $(MAKE) --no-print-directory table-$$tab TIER=$(TIER) THREADS=$(THREADS); \
+	  h5=results/table-$$tab$(TIER_SUFFIX).h5; \
+	else echo "figure $*: neither experiments/figure-$*.yaml nor a FIGURE_TABLE_$* in the Makefile" >&2; exit 2; fi; \
+	echo "/usr/bin/python3 tools/plot/figure-$*.py $$h5 results/figure-$*$(TIER_SUFFIX).png"; \
+	/usr/bin/python3 tools/plot/figure-$*.py $$h5 results/figure-$*$(TIER_SUFFIX).png
+
+# Test the paper's claims (paper-tables/claims.yaml): run and render every table they use at
+# TIER, then write results/verdicts[-TIER].md.
+verdicts: all
+	@tables=$$($(BUILD)/lbbt verdicts --list-tables) || exit 1; \
+	for t in $$tables; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
+	$(BUILD)/lbbt verdicts --tier $(TIER)
+
+# The model folder each tier of experiments/lm-pretrain.yaml writes (its options.out).
+LM_MODEL = models/lbbt-gpt2-fortunes$(if $(filter-out cpu,$(TIER)),-$(TIER))
+LM_RESULTS = results/lm-pretrain$(if $(filter-out cpu,$(TIER)),-$(TIER)).h5
+models: all
+	@# A results file that marks the run complete skips it; without the model folder, start over.
+	@test -f $(LM_MODEL)/model.safetensors || rm -f $(LM_RESULTS)
+	@# Passive OpenMP waiting: on a shared machine, spinning threads wait for descheduled
+	@# partners at every barrier (measured 5x slower under load); results are the same.
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(BUILD)/lbbt run experiments/lm-pretrain.yaml --tier $(TIER) --threads $(THREADS)
+	@test -f $(LM_MODEL)/model.safetensors && echo "model: $(LM_MODEL)"
 
 paper: all
-	@for t in 1 2 3 4 8 12 14; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
+	@for t in 1 2 3 4 8 12 14 15; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
 
 clean:
 	rm -rf build build-asan

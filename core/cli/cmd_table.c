@@ -8,10 +8,15 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: lbbt table N [--tier smoke|cpu|paper] [--results FILE.h5] [--out-dir DIR]\n\n"
+          "usage: lbbt table N [--tier smoke|cpu|paper] [--results FILE.h5] [--results-dir DIR]\n"
+          "                    [--out-dir DIR] [--paper-tables DIR]\n\n"
           "Joins paper-tables/table-N.yaml (layout and the paper's numbers) with the results of\n"
           "its experiment and writes DIR/table-N[-tier].{md,tex,csv} (default DIR: results);\n"
-          "prints the Markdown.  Run the experiment first: make table-N TIER=...\n");
+          "prints the Markdown.  Run the experiment first: make table-N TIER=...\n"
+          "  --results FILE      the experiment's results file (default: from the results folder)\n"
+          "  --results-dir DIR   the results folder (default results): the experiment's and the\n"
+          "                      scratch-health check's results files are looked up there, and\n"
+          "                      the rendered table is written there unless --out-dir says otherwise\n");
 }
 
 int cmd_table(int argc, char **argv) {
@@ -26,6 +31,7 @@ int cmd_table(int argc, char **argv) {
     if (!strcmp(argv[i], "--tier") && i + 1 < argc) o.tier = argv[++i];
     else if (!strcmp(argv[i], "--results") && i + 1 < argc) o.results_path = argv[++i];
     else if (!strcmp(argv[i], "--out-dir") && i + 1 < argc) o.out_dir = argv[++i];
+    else if (!strcmp(argv[i], "--results-dir") && i + 1 < argc) o.results_dir = argv[++i];
     else if (!strcmp(argv[i], "--paper-tables") && i + 1 < argc) o.paper_dir = argv[++i];
     else if (!o.table && argv[i][0] != '-') {
       char *end;

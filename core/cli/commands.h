@@ -16,10 +16,32 @@ const char *cli_build_dir(void);
 /* Is argv[i] "--help" or "-h" anywhere? */
 int cli_wants_help(int argc, char **argv);
 
+/* A checkpoint loaded as a language model by the backbone plugin that claims it
+ * (core/cli/cli_backbone.c), for `lbbt model`, `forward` and `generate`. */
+struct lbbt_registry;
+struct lbbt_model;
+struct lbbt_plugin;
+typedef struct cli_backbone {
+  struct lbbt_registry *registry; /* owns the plugin; also set as the global registry */
+  const struct lbbt_plugin *plugin;
+  int score;                      /* its probe score (0 when chosen with --plugin) */
+  struct lbbt_model *model;
+} cli_backbone;
+/* Pick the plugin (plugin_name, or the highest probe score among the loaded backbones),
+ * load path with it.  Returns 0, or the exit code after printing why to stderr (2: missing
+ * file, no plugin recognises it, bad checkpoint).  On failure *out holds nothing. */
+int cli_open_backbone(const char *cmd, const char *path, const char *plugin_name,
+                      cli_backbone *out);
+void cli_close_backbone(cli_backbone *b);
+
 int cmd_version(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_verdicts(int argc, char **argv);
 #endif

@@ -13,10 +13,14 @@
 static const lbbt_command COMMANDS[] = {
     {"run", "run an experiment's missing runs (resuming killed ones) into an HDF5 file", cmd_run},
     {"table", "render a paper table from results beside the paper's numbers", cmd_table},
+    {"verdicts", "test the paper's claims on the reproduced tables (interval, verdict, controls)", cmd_verdicts},
     {"version", "print lbbt and library versions", cmd_version},
     {"plugins", "list installed plugins (and those refused, with the reason)", cmd_plugins},
     {"check", "validate an experiment file and list its runs", cmd_check},
     {"inspect", "print a results file's provenance and runs", cmd_inspect},
+    {"model", "which plugin reads a checkpoint; architecture, parameters, weight statistics", cmd_model},
+    {"forward", "run a checkpoint on token ids (HDF5) and write hidden states and logits", cmd_forward},
+    {"generate", "continue a prompt of token ids with a checkpoint (greedy or sampled)", cmd_generate},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 

@@ -139,9 +139,8 @@ static lbbt_status collect(lbbt_registry *r, const char *dir, int depth, str_lis
 
 /* ---- loading one file ------------------------------------------------------------------ */
 static size_t backbone_ops_size(int version) {
-  /* Version 1 is the whole current struct.  When a field is appended (version 2), return
-   * offsetof(lbbt_backbone_ops, <first v2 field>) for version 1 here. */
-  (void)version;
+  /* Each version's table ends where the next version's first field starts. */
+  if (version == 1) return offsetof(lbbt_backbone_ops, create_language);
   return sizeof(lbbt_backbone_ops);
 }
 

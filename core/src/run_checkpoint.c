@@ -19,20 +19,7 @@
 #include "lbbt/checkpoint.h"
 #include "lbbt/optim.h"
 #include "lbbt/runner.h"
-
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[LBBT_PATH_MAX + 300];
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
+#include "fs_util.h"
 
 static int dir_exists(const char *p) {
   struct stat sb;
@@ -46,13 +33,13 @@ lbbt_status lbbt_checkpoint_save(lbbt_stage_ctx *ctx, lbbt_optim *opt, int epoch
   snprintf(dir_new, sizeof dir_new, "%s/ckpt.new", ctx->partial_dir);
   snprintf(dir_cur, sizeof dir_cur, "%s/ckpt", ctx->partial_dir);
   snprintf(dir_old, sizeof dir_old, "%s/ckpt.old", ctx->partial_dir);
-  remove_tree(dir_new);
+  lbbt_remove_tree(dir_new);
   if (mkdir(dir_new, 0755) != 0)
     return lbbt_fail(LBBT_E_IO, "checkpoint: cannot create %s: %s", dir_new, strerror(errno));
   lbbt_st_writer *w = NULL;
   LBBT_TRY(lbbt_st_writer_create(&w));
   lbbt_status st = LBBT_OK;
-  char name[300], val[64];
+  char name[LBBT_PATH_MAX + 64], val[64];
   const lbbt_model *m = ctx->model;
   for (int i = 0; i < m->n_params && st == LBBT_OK; i++)
     st = lbbt_st_writer_add_tensor(w, m->params[i].name, m->params[i].t);
@@ -88,16 +75,16 @@ lbbt_status lbbt_checkpoint_save(lbbt_stage_ctx *ctx, lbbt_optim *opt, int epoch
   snprintf(name, sizeof name, "%s/record.h5", dir_new);
   if (st == LBBT_OK) st = lbbt_record_save(ctx->record, name);
   if (st != LBBT_OK) {
-    remove_tree(dir_new);
+    lbbt_remove_tree(dir_new);
     return lbbt_fail_context(st, "saving the checkpoint of run %s", ctx->run->id);
   }
   /* Swap: cur -> old, new -> cur, drop old.  A reader prefers cur, then old. */
-  remove_tree(dir_old);
+  lbbt_remove_tree(dir_old);
   if (dir_exists(dir_cur) && rename(dir_cur, dir_old) != 0)
     return lbbt_fail(LBBT_E_IO, "checkpoint: rename %s: %s", dir_cur, strerror(errno));
   if (rename(dir_new, dir_cur) != 0)
     return lbbt_fail(LBBT_E_IO, "checkpoint: rename %s: %s", dir_new, strerror(errno));
-  remove_tree(dir_old);
+  lbbt_remove_tree(dir_old);
   return LBBT_OK;
 }
 

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lbbt/init_mode.h"
 #include "lbbt/runner.h"
+#include "fs_util.h"
 
 static volatile sig_atomic_t g_interrupted;
 static void on_signal(int sig) {
@@ -25,30 +27,6 @@ void lbbt_results_default_path(const char *name, const char *tier, char *buf, si
     snprintf(buf, n, "results/%s.h5", name);
   else
     snprintf(buf, n, "results/%s-%s.h5", name, tier);
-}
-
-/* mkdir -p */
-static lbbt_status make_dirs(const char *path) {
-  char tmp[LBBT_PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-      return lbbt_fail(LBBT_E_IO, "cannot create folder %s: %s", tmp, strerror(errno));
-    *p = '/';
-  }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-    return lbbt_fail(LBBT_E_IO, "cannot create folder %s: %s", tmp, strerror(errno));
-  return LBBT_OK;
-}
-
-static void remove_tree(const char *path) {
-  char cmd[LBBT_PATH_MAX + 32];
-  /* The partial folder holds only files lbbt wrote (a ckpt/ folder of two files). */
-  snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", path);
-  if (system(cmd) != 0) { /* a leftover folder is only disk space; the next run reuses it */
-  }
 }
 
 /* The stage's plugin (task or analysis). */
@@ -125,7 +103,7 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
   ctx.threads = o->threads;
   ctx.interrupted = &g_interrupted;
   snprintf(ctx.partial_dir, sizeof ctx.partial_dir, "%s/%s", partial_root, run->id);
-  LBBT_TRY(make_dirs(ctx.partial_dir));
+  LBBT_TRY(lbbt_make_dirs(ctx.partial_dir));
   lbbt_status st = bp->backbone->create_vision(
       &run->backbone, dc->train->channels, dc->train->height, dc->train->num_classes,
       run->seed + (uint64_t)run->backbone.init_seed_offset, &ctx.model);
@@ -136,6 +114,8 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
   lbbt_record_string(ctx.record, "data/test", dc->test->source);
   lbbt_record_scalar(ctx.record, "model/params", (double)lbbt_model_numel(ctx.model, 0));
   lbbt_record_string(ctx.record, "model/source", ctx.model->source);
+  lbbt_record_string(ctx.record, "model/init", lbbt_init_mode_name(run->backbone.init));
+  lbbt_record_scalar(ctx.record, "model/init_seed", (double)(run->seed + (uint64_t)run->backbone.init_seed_offset));
   int found = 0, done_stage = 0, stage_done = 0;
   /* lbbt_checkpoint_restore_run reads ctx.stage->name only through the record; set stage 0 */
   ctx.stage = &run->stages[0];
@@ -169,7 +149,7 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
     if (st != LBBT_OK) goto done;
   }
   st = lbbt_results_commit_run(results_path, e, run, ctx.record, o->threads);
-  if (st == LBBT_OK) remove_tree(ctx.partial_dir);
+  if (st == LBBT_OK) lbbt_remove_tree(ctx.partial_dir);
 done:
   lbbt_record_free(ctx.record);
   lbbt_model_free(ctx.model);
@@ -196,7 +176,7 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
     char *slash = strrchr(dir, '/');
     if (slash) {
       *slash = 0;
-      st = make_dirs(dir);
+      st = lbbt_make_dirs(dir);
     }
   }
   struct sigaction sa, old_int, old_term;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lbbt/sha256.h"
 #include "spec_keys.h"
@@ -23,9 +24,14 @@ const lbbt_option *lbbt_option_find(const lbbt_option *opts, int n, const char *
   return NULL;
 }
 
+/* $LBBT_MODELS; else ../shared/models when it exists (the machines this project runs on);
+ * else models/ in the checkout, where tools/fetch-models puts downloads. */
 const char *lbbt_models_dir(void) {
   const char *e = getenv("LBBT_MODELS");
-  return e && *e ? e : "../shared/models";
+  if (e && *e) return e;
+  struct stat sb;
+  if (stat("../shared/models", &sb) == 0 && S_ISDIR(sb.st_mode)) return "../shared/models";
+  return "models";
 }
 
 lbbt_status lbbt_resolve_path(const char *written, char *out, size_t n) {

@@ -22,7 +22,8 @@ typedef enum { LBBT_NORM_LAYERNORM, LBBT_NORM_RMSNORM } lbbt_norm_kind;
 typedef enum {
   LBBT_MLP_GELU,       /* GPT-2: proj(gelu(fc(x))) */
   LBBT_MLP_SWIGLU,     /* LLaMA/Qwen: down(silu(gate(x)) * up(x)) */
-  LBBT_MLP_GATED_GELU  /* T5 v1.1: wo(gelu(wi_0(x)) * wi_1(x)) */
+  LBBT_MLP_GATED_GELU, /* T5 v1.1: wo(gelu(wi_0(x)) * wi_1(x)) */
+  LBBT_MLP_RELU        /* T5 / Chronos-T5 "relu": wo(relu(wi(x))); fc_w = wi, proj_w = wo */
 } lbbt_mlp_kind;
 
 typedef struct lbbt_block_config {
@@ -51,7 +52,7 @@ typedef struct lbbt_block {
   lbbt_tensor *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
   lbbt_tensor *o_w, *o_b;
   lbbt_tensor *q_norm_w, *k_norm_w;      /* [D] when qk_norm */
-  lbbt_tensor *fc_w, *fc_b, *proj_w, *proj_b;   /* GELU MLP */
+  lbbt_tensor *fc_w, *fc_b, *proj_w, *proj_b;   /* GELU and ReLU MLP */
   lbbt_tensor *gate_w, *up_w, *down_w;          /* SwiGLU and gated GELU (wi_0, wi_1, wo) */
 } lbbt_block;
 

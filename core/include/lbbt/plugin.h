@@ -59,8 +59,17 @@ typedef struct lbbt_backbone_ops {
   lbbt_status (*load_language)(const char *path, lbbt_model **out);
   /* Print architecture, per-layer parameter counts and weight statistics.  May be NULL. */
   lbbt_status (*describe)(lbbt_model *m, void *file /* FILE* */);
+  /* ---- version 2 ---- */
+  /* A NEW language model for pretraining (token ids in, logits out), initialised as the
+   * architecture's own scratch init from `seed`: sizes from spec->arch and spec->options as
+   * in create_vision, then vocab_size and context (the number of positions) override the
+   * architecture's.  spec->checkpoint must be "" (checkpoints load with load_language).
+   * Its ops->save writes a folder that load_language reads back.  May be NULL: the plugin
+   * cannot build language models from scratch (the lm-pretrain task says so). */
+  lbbt_status (*create_language)(const lbbt_backbone_spec *spec, int vocab_size, int context,
+                                 uint64_t seed, lbbt_model **out);
 } lbbt_backbone_ops;
-#define LBBT_BACKBONE_OPS_VERSION 1
+#define LBBT_BACKBONE_OPS_VERSION 2
 
 /* ---- tasks and analyses -------------------------------------------------------------- */
 typedef struct lbbt_task_ops {

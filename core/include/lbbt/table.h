@@ -16,7 +16,9 @@ typedef struct lbbt_table_options {
   const char *tier;         /* smoke | cpu | paper */
   const char *paper_dir;    /* default "paper-tables" */
   const char *results_path; /* NULL: the experiment's default results file for the tier */
-  const char *out_dir;      /* default "results" */
+  const char *out_dir;      /* default: results_dir, else "results" */
+  const char *results_dir;  /* NULL: "results"; where results_path and the health check's
+                               results are looked up (same file names), e.g. a test's temp dir */
 } lbbt_table_options;
 
 /* Render; also prints the Markdown to `echo` when not NULL. */

@@ -76,10 +76,13 @@ static lbbt_status mlp_branch(lbbt_tape *t, const lbbt_block *blk, lbbt_tensor *
                               const lbbt_block_inputs *in, lbbt_tensor **out) {
   const lbbt_block_config *c = &blk->cfg;
   lbbt_tensor *act;
-  if (c->mlp == LBBT_MLP_GELU) {
+  if (c->mlp == LBBT_MLP_GELU || c->mlp == LBBT_MLP_RELU) {
     lbbt_tensor *fc;
     LBBT_TRY(lbbt_dense(t, h, blk->fc_w, blk->fc_b, c->layout, &fc));
-    LBBT_TRY(lbbt_gelu(t, fc, c->gelu, &act));
+    if (c->mlp == LBBT_MLP_GELU)
+      LBBT_TRY(lbbt_gelu(t, fc, c->gelu, &act));
+    else
+      LBBT_TRY(lbbt_relu(t, fc, &act));
     if (in->hook) in->hook(in->hook_user, "mlp.act", in->layer, act);
     return lbbt_dense(t, act, blk->proj_w, blk->proj_b, c->layout, out);
   }
@@ -163,7 +166,7 @@ lbbt_status lbbt_block_register(lbbt_model *m, lbbt_block *b, const lbbt_block_c
     LBBT_TRY(reg(m, prefix, n->q_norm_w, L, 1, 1, D, 0, &b->q_norm_w));
     LBBT_TRY(reg(m, prefix, n->k_norm_w, L, 1, 1, D, 0, &b->k_norm_w));
   }
-  if (c->mlp == LBBT_MLP_GELU) {
+  if (c->mlp == LBBT_MLP_GELU || c->mlp == LBBT_MLP_RELU) {
     LBBT_TRY(reg_w(m, c, prefix, n->fc_w, L, C, F, &b->fc_w));
     LBBT_TRY(reg(m, prefix, n->fc_b, L, 1, 1, F, 0, &b->fc_b));
     LBBT_TRY(reg_w(m, c, prefix, n->proj_w, L, F, C, &b->proj_w));

@@ -1,0 +1,80 @@
+/* Shared by `lbbt model`, `lbbt forward` and `lbbt generate`: find the backbone plugin that
+ * reads a checkpoint (highest probe score, or --plugin NAME) and load it as a language model. */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "lbbt/plugin.h"
+
+static void warn_line(const char *line) { fprintf(stderr, "lbbt: warning: %s\n", line); }
+
+int cli_open_backbone(const char *cmd, const char *path, const char *plugin_name,
+                      cli_backbone *out) {
+  memset(out, 0, sizeof *out);
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    fprintf(stderr, "lbbt %s: %s: no such file or folder\n", cmd, path);
+    return 2;
+  }
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s/plugins", cli_build_dir());
+  lbbt_status st = lbbt_registry_load(&out->registry, dir, warn_line);
+  if (st != LBBT_OK) return cli_report(st, cmd);
+  lbbt_registry_set_global(out->registry);
+
+  char tried[512] = "";
+  int best = 0;
+  for (int i = 0; i < lbbt_registry_count(out->registry); i++) {
+    const lbbt_plugin *p = lbbt_registry_at(out->registry, i)->plugin;
+    if (p->kind != LBBT_KIND_BACKBONE) continue;
+    if (plugin_name) {
+      if (!strcmp(p->name, plugin_name)) out->plugin = p;
+      continue;
+    }
+    size_t n = strlen(tried);
+    snprintf(tried + n, sizeof tried - n, "%s%s", n ? ", " : "", p->name);
+    if (!p->backbone->probe) continue;
+    int score = 0;
+    if (p->backbone->probe(path, &score) == LBBT_OK && score > best) {
+      best = score;
+      out->plugin = p;
+      out->score = score;
+    }
+  }
+  if (!out->plugin) {
+    if (plugin_name)
+      fprintf(stderr, "lbbt %s: no backbone plugin named '%s' (see lbbt plugins --kind backbone)\n",
+              cmd, plugin_name);
+    else
+      fprintf(stderr,
+              "lbbt %s: no backbone plugin recognises %s (probed: %s); expected a Hugging Face "
+              "folder (config.json + model.safetensors or an index with shards) or a llama2.c "
+              ".bin; name one with --plugin NAME\n",
+              cmd, path, tried[0] ? tried : "none installed");
+    cli_close_backbone(out);
+    return 2;
+  }
+  if (!out->plugin->backbone->load_language) {
+    fprintf(stderr, "lbbt %s: the %s plugin cannot load checkpoints as language models\n", cmd,
+            out->plugin->name);
+    cli_close_backbone(out);
+    return 2;
+  }
+  st = out->plugin->backbone->load_language(path, &out->model);
+  if (st != LBBT_OK) {
+    char what[128];
+    snprintf(what, sizeof what, "%s (plugin %s)", cmd, out->plugin->name);
+    int code = cli_report(st, what);
+    cli_close_backbone(out);
+    return code;
+  }
+  return 0;
+}
+
+void cli_close_backbone(cli_backbone *b) {
+  lbbt_model_free(b->model);
+  lbbt_registry_free(b->registry);
+  memset(b, 0, sizeof *b);
+}

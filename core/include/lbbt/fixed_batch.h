@@ -1,0 +1,33 @@
+/* The fixed batch a curvature analysis (hessian, landscape) evaluates the training loss on:
+ * the same images and labels for every evaluation, chosen by a seed and recorded by index.
+ *
+ * Images: `n` training images, the first n of a permutation of the dataset drawn from
+ * (batch_seed, "analysis-batch", 0), then sorted by index; normalised as everywhere, with no
+ * augmentation (crops and flips would change the function between evaluations).
+ * Labels: the true labels, or (LBBT_LABELS_RANDOM) the labels a classification stage trains
+ * on: lbbt_labels_randomize over the whole training set with `ratio` and `label_seed` — the
+ * classification task uses label_seed = run seed ^ lbbt_hash_str(its stage name), so passing
+ * the same value gives the analysis exactly the random labels that stage was trained with. */
+#ifndef LBBT_FIXED_BATCH_H
+#define LBBT_FIXED_BATCH_H
+#include <stdint.h>
+
+#include "lbbt/dataset.h"
+#include "lbbt/spec.h"
+
+typedef struct lbbt_fixed_batch {
+  int64_t n;
+  int channels, height, width;
+  float *images;    /* [n, C, H, W] */
+  int32_t *labels;  /* [n] the labels the loss uses */
+  int32_t *indices; /* [n] dataset indices, ascending */
+  int64_t n_changed; /* how many of the n labels differ from the true ones */
+} lbbt_fixed_batch;
+
+/* 1 <= n <= ds->n (else LBBT_E_INPUT naming both).  *out is owned by the caller. */
+lbbt_status lbbt_fixed_batch_create(const lbbt_dataset *ds, int64_t n, lbbt_label_mode mode,
+                                    double ratio, uint64_t label_seed, uint64_t batch_seed,
+                                    lbbt_fixed_batch **out);
+void lbbt_fixed_batch_free(lbbt_fixed_batch *b); /* NULL-safe */
+
+#endif

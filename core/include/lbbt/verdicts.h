@@ -1,0 +1,113 @@
+/* Verdicts: each claim of the paper tested on the reproduced tables.
+ *
+ * paper-tables/claims.yaml lists the paper's claims once; each names a table, a metric (a
+ * column group of the rendered table), the row the paper says is better, the baseline row,
+ * the relation (greater | not-worse) and the control rows that tell why.  `lbbt verdicts`
+ * reads the cells of those rows (the same join as `lbbt table`, core/src/table_data.h) and
+ * writes results/verdicts[-tier].md: for each claim both arms (mean ± std, n), the
+ * difference of means with its 95% Welch t interval over seeds, the verdict, what the
+ * controls say about the cause, and the command that reproduces it.
+ *
+ * The statistics: arms a (claimed better) and b (baseline) with n_a, n_b >= 2 runs (seeds),
+ * sample variances s_a^2, s_b^2:
+ *   diff = mean_a - mean_b,  se^2 = s_a^2/n_a + s_b^2/n_b,
+ *   df   = se^4 / ((s_a^2/n_a)^2/(n_a-1) + (s_b^2/n_b)^2/(n_b-1))   (Welch-Satterthwaite),
+ *   interval = diff -+ t_{(1+level)/2, df} * se                      (GSL gsl_cdf_tdist_Pinv).
+ * When both variances are 0 (every seed gave the same value) the interval is the point diff
+ * and df is reported as n_a + n_b - 2.
+ *
+ * Verdict of an interval [lo, hi] on the difference:
+ *   greater:   supports when lo > 0, contradicts when hi < 0, within noise otherwise;
+ *   not-worse: contradicts only when hi < 0, supports otherwise (an interval containing 0 is
+ *              what "matches" looks like; the report prints the interval, so how large a loss
+ *              the seeds cannot exclude stays visible).
+ * An arm without runs is "not run yet"; an arm with one run has no spread: "too few seeds". */
+#ifndef LBBT_VERDICTS_H
+#define LBBT_VERDICTS_H
+#include <stdio.h>
+
+#include "lbbt/status.h"
+
+typedef enum { LBBT_RELATION_GREATER, LBBT_RELATION_NOT_WORSE } lbbt_relation;
+
+typedef enum {
+  LBBT_VERDICT_SUPPORTS,
+  LBBT_VERDICT_CONTRADICTS,
+  LBBT_VERDICT_WITHIN_NOISE,
+  LBBT_VERDICT_TOO_FEW, /* an arm has a single run: no spread, no interval */
+  LBBT_VERDICT_NOT_RUN  /* an arm has no run */
+} lbbt_verdict;
+
+/* "supports", "contradicts", "within noise", "too few seeds", "not run yet". */
+const char *lbbt_verdict_name(lbbt_verdict v);
+/* "greater" / "not-worse" <-> relation; parse returns 0 for other text. */
+const char *lbbt_relation_name(lbbt_relation r);
+int lbbt_relation_parse(const char *text, lbbt_relation *out);
+
+typedef struct lbbt_welch {
+  int n_a, n_b;
+  double mean_a, mean_b;
+  double sd_a, sd_b; /* sample std (n - 1); 0 for a single run */
+  double diff;       /* mean_a - mean_b */
+  double se;         /* standard error of diff */
+  double df;         /* Welch-Satterthwaite degrees of freedom */
+  double t;          /* t quantile at (1 + level) / 2 with df degrees of freedom */
+  double lo, hi;     /* diff -+ t * se */
+} lbbt_welch;
+
+/* Welch t interval for mean(a) - mean(b) at `level` (e.g. 0.95).  LBBT_E_INPUT when an arm has
+ * fewer than 2 values, a value is not finite, or level is not in (0, 1). */
+lbbt_status lbbt_welch_interval(const double *a, int n_a, const double *b, int n_b, double level,
+                                lbbt_welch *out);
+
+/* The verdict of an interval [lo, hi] on (claimed - baseline) under `rel`. */
+lbbt_verdict lbbt_verdict_decide(lbbt_relation rel, double lo, double hi);
+
+/* Compare arm a (claimed better) with arm b (baseline): NOT_RUN when an arm is empty, TOO_FEW
+ * when an arm has one value (w holds the means, n and a zero interval width), else the
+ * Welch interval at `level` (in *w) and its verdict.  w may be NULL. */
+lbbt_verdict lbbt_compare_arms(const double *a, int n_a, const double *b, int n_b, lbbt_relation rel,
+                               double level, lbbt_welch *w);
+
+/* What a control says about the cause of a claimed effect. */
+typedef enum {
+  LBBT_CONTROL_UNKNOWN,      /* a comparison lacks runs (no row, or one seed) */
+  LBBT_CONTROL_NO_EFFECT,    /* the claim itself is not supported: nothing to attribute */
+  LBBT_CONTROL_STATISTICS,   /* the control reproduces the effect */
+  LBBT_CONTROL_EXCEEDS,      /* the control does better than the claimed arm */
+  LBBT_CONTROL_PARTIAL,      /* the control lands between the arms */
+  LBBT_CONTROL_STRUCTURE,    /* the control does not reproduce the effect */
+  LBBT_CONTROL_INCONCLUSIVE  /* within noise of both arms */
+} lbbt_control_reading;
+
+/* A control row in place of the claimed arm (e.g. shuffled language weights vs scratch):
+ *   claim               verdict of claimed vs baseline;
+ *   claimed_vs_control  verdict (greater) of claimed - control;
+ *   control_vs_baseline verdict (greater) of control - baseline. */
+lbbt_control_reading lbbt_control_read_arm(lbbt_verdict claim, lbbt_verdict claimed_vs_control,
+                                           lbbt_verdict control_vs_baseline);
+/* A control pair: both of the claim's rows rerun from the control init (e.g. first-K vs all
+ * layers from shuffled weights); control_pair is the verdict of the same relation on them. */
+lbbt_control_reading lbbt_control_read_pair(lbbt_verdict claim, lbbt_verdict control_pair);
+/* One sentence ("the control reproduces the effect: ..."). */
+const char *lbbt_control_reading_text(lbbt_control_reading r);
+
+typedef struct lbbt_verdicts_options {
+  const char *tier;        /* smoke | cpu | paper (default cpu) */
+  const char *claims_path; /* default "paper-tables/claims.yaml" */
+  const char *paper_dir;   /* default "paper-tables" */
+  const char *results_dir; /* where the tables' results are (default "results") */
+  const char *out_dir;     /* default: results_dir, else "results" */
+} lbbt_verdicts_options;
+
+/* Test every claim and write out_dir/verdicts[-tier].md (no suffix for cpu); also print it
+ * to `echo` when not NULL.  A table without results gives "not run yet" verdicts, not an
+ * error; a malformed claims file or a claim naming an unknown table, row or metric is
+ * LBBT_E_INPUT with file:line:col. */
+lbbt_status lbbt_verdicts_render(const lbbt_verdicts_options *o, FILE *echo);
+
+/* The distinct table numbers the claims use, in the order first used (for `make verdicts`).
+ * claims_path NULL = "paper-tables/claims.yaml"; at most max are stored, *n counts them. */
+lbbt_status lbbt_verdicts_tables(const char *claims_path, int *tables, int max, int *n);
+
+#endif

@@ -1,0 +1,783 @@
+/* Task plugin `lm-pretrain`: lbbt pretrains its own language model on text, so that the
+ * cpu tier has a GPT-2-architecture backbone whose language pretraining it controls (how
+ * much, on what), e.g. for experiments/pretrain-amount.yaml.
+ *
+ * The model is NOT the run's vision model: the task builds a new causal language model
+ * (wte + wpe, GPT-2 blocks, tied head) through a backbone plugin's create_language, sized by
+ * the stage's options, and trains it by next-token prediction on random contiguous windows of
+ * `context` tokens of the training split (window starts drawn from lbbt_rng_derive(seed,
+ * "lm-windows", step), so a run is reproducible and resumes exactly).  The runner still
+ * builds a vision model from base.backbone for every run; an experiment made only of this
+ * stage should make it tiny (experiments/lm-pretrain.yaml does).
+ *
+ * Optimisation follows the stage: optimizer (AdamW), lr with linear warm-up over
+ * warmup_epochs then cosine decay to lr * min_lr_ratio, weight_decay, clip, batch_size
+ * (windows per step), train_layers/train_embed/train_head.  An epoch is steps_per_epoch
+ * steps (the corpus is sampled, not swept).
+ *
+ * Options (stage.options; defaults in brackets):
+ *   out            folder for the final model, Hugging Face layout (model.safetensors,
+ *                  config.json) plus lbbt_tokenizer.json and lbbt_pretrain.json [required]
+ *   corpus         "default" or a comma-separated list of files/folders; "corpora:NAME" is
+ *                  $LBBT_CORPORA/NAME (default ../shared/corpora) [default]
+ *   offensive      also read fortunes' off/ folders [false]
+ *   val_fraction   documents held out for validation [0.05];  split_seed [0]
+ *   tokenizer      bytes | bpe [bytes];  bpe_vocab [1024] (bpe trained on the training split)
+ *   plugin         backbone plugin that builds the model [gpt2]
+ *   n_embd, n_layer, n_head [192, 6, 6], n_inner [4 n_embd]: model sizes
+ *   context        tokens per window = the model's positions [128]
+ *   steps_per_epoch [100];  min_lr_ratio [0.1]
+ *   eval_tokens    about how many validation tokens to evaluate after each epoch, in windows
+ *                  spread evenly over the split (every k-th window of `context` tokens); 0 =
+ *                  all [0].  The final numbers always cover the whole split.
+ *   snapshots      fractions of the training steps at which to save the model as
+ *                  <out>/step-<n>/, e.g. "0,0.1,0.3,1.0" (n = round(fraction * total steps))
+ *
+ * Record, under "<stage>/":
+ *   per epoch:  train_loss (mean over the epoch's steps, nats/token), val_loss, val_bpb (on
+ *               the eval_tokens sample),
+ *               tokens_per_s (training tokens / training seconds), lr, grad_norm, seconds,
+ *               steps (done so far)
+ *   per snapshot: snapshot_steps, snapshot_val_bpb, snapshot_val_loss
+ *   once:       val_loss_init, val_bpb_init (before training; sample), val_loss_final,
+ *               val_bpb_final (after training, the whole validation split),
+ *               unigram_entropy_bpb (entropy of the training bytes), val_unigram_bpb (a
+ *               Laplace unigram model of the training tokens, measured on the whole
+ *               validation split like the model), params, vocab_size, context, steps_total,
+ *               corpus counts and sha256, val_tokens_evaluated, out, tokenizer
+ * Bits per byte (corpus.h): bpb = loss / ln 2 * tokens / bytes over the predicted tokens of
+ * the windows evaluated (their end-of-document tokens count as tokens with no bytes). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "lbbt/checkpoint.h"
+#include "lbbt/corpus.h"
+#include "lbbt/ops.h"
+#include "lbbt/optim.h"
+#include "lbbt/plugin.h"
+#include "lbbt/rng.h"
+#include "lbbt/runner.h"
+#include "lbbt/tokenizer.h"
+#include "lbbt/train.h"
+
+#define MAX_SNAPSHOTS 32
+#define PRETRAIN_INFO_FILE "lbbt_pretrain.json"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- options ---------------------------------------------------------------------------- */
+typedef struct lm_options {
+  char out[LBBT_PATH_MAX];
+  char corpus[LBBT_PATH_MAX];
+  int offensive;
+  double val_fraction;
+  int split_seed;
+  lbbt_tokenizer_kind tokenizer;
+  int bpe_vocab;
+  char plugin[LBBT_NAME_MAX];
+  int context, steps_per_epoch, eval_tokens;
+  double min_lr_ratio;
+  double snapshots[MAX_SNAPSHOTS];
+  int n_snapshots;
+  lbbt_backbone_spec model; /* plugin, sizes as backbone options */
+} lm_options;
+
+static const char *const KNOWN[] = {"out", "corpus", "offensive", "val_fraction", "split_seed",
+                                    "tokenizer", "bpe_vocab", "plugin", "n_embd", "n_layer",
+                                    "n_head", "n_inner", "context", "steps_per_epoch",
+                                    "min_lr_ratio", "eval_tokens", "snapshots", NULL};
+/* Passed to the backbone plugin as its size options. */
+static const char *const MODEL_KEYS[] = {"n_embd", "n_layer", "n_head", "n_inner", NULL};
+
+static int in_list(const char *const *list, const char *key) {
+  for (int i = 0; list[i]; i++)
+    if (!strcmp(list[i], key)) return 1;
+  return 0;
+}
+
+static lbbt_status opt_fail(const char *file, const lbbt_stage_spec *s, const lbbt_option *o,
+                            const char *what) {
+  return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s' (lm-pretrain): options.%s: '%s' %s", file,
+                   o->line, o->col, s->name, o->key, o->value, what);
+}
+
+static lbbt_status opt_int(const char *file, const lbbt_stage_spec *s, const lbbt_option *o, int lo,
+                           int hi, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(o->value, &end, 10);
+  if (!o->value[0] || *end || errno || v < lo || v > hi) {
+    char what[96];
+    snprintf(what, sizeof what, "is not an integer in [%d, %d]", lo, hi);
+    return opt_fail(file, s, o, what);
+  }
+  *out = (int)v;
+  return LBBT_OK;
+}
+
+static lbbt_status opt_double(const char *file, const lbbt_stage_spec *s, const lbbt_option *o,
+                              double lo, double hi, double *out) {
+  char *end;
+  double v = strtod(o->value, &end);
+  if (!o->value[0] || *end || !(v >= lo && v <= hi)) {
+    char what[96];
+    snprintf(what, sizeof what, "is not a number in [%g, %g]", lo, hi);
+    return opt_fail(file, s, o, what);
+  }
+  *out = v;
+  return LBBT_OK;
+}
+
+/* "0, 0.1,0.3 ,1" -> sorted distinct fractions in [0, 1]. */
+static lbbt_status parse_snapshots(const char *file, const lbbt_stage_spec *s, const lbbt_option *o,
+                                   lm_options *lo) {
+  const char *p = o->value;
+  lo->n_snapshots = 0;
+  while (*p) {
+    while (*p == ' ' || *p == ',') p++;
+    if (!*p) break;
+    char *end;
+    double v = strtod(p, &end);
+    if (end == p || !(v >= 0 && v <= 1))
+      return opt_fail(file, s, o, "is not a comma-separated list of fractions in [0, 1]");
+    if (lo->n_snapshots == MAX_SNAPSHOTS) return opt_fail(file, s, o, "lists too many snapshots");
+    lo->snapshots[lo->n_snapshots++] = v;
+    p = end;
+    while (*p == ' ') p++;
+    if (*p && *p != ',') return opt_fail(file, s, o, "is not a comma-separated list of fractions in [0, 1]");
+  }
+  for (int i = 1; i < lo->n_snapshots; i++) /* insertion sort: a handful of values */
+    for (int j = i; j > 0 && lo->snapshots[j] < lo->snapshots[j - 1]; j--) {
+      double t = lo->snapshots[j];
+      lo->snapshots[j] = lo->snapshots[j - 1];
+      lo->snapshots[j - 1] = t;
+    }
+  return LBBT_OK;
+}
+
+static lbbt_status parse_options(const lbbt_stage_spec *s, const char *file, lm_options *lo) {
+  memset(lo, 0, sizeof *lo);
+  snprintf(lo->corpus, sizeof lo->corpus, "default");
+  lo->val_fraction = 0.05;
+  lo->tokenizer = LBBT_TOKENIZER_BYTES;
+  lo->bpe_vocab = 1024;
+  snprintf(lo->plugin, sizeof lo->plugin, "gpt2");
+  lo->context = 128;
+  lo->steps_per_epoch = 100;
+  lo->min_lr_ratio = 0.1;
+  /* The model's sizes: defaults first, then the stage's values replace them. */
+  static const char *const DEFAULT_SIZES[][2] = {{"n_embd", "192"}, {"n_layer", "6"}, {"n_head", "6"}};
+  lbbt_backbone_spec *m = &lo->model;
+  for (int i = 0; i < 3; i++) {
+    snprintf(m->options[m->n_options].key, LBBT_NAME_MAX, "%s", DEFAULT_SIZES[i][0]);
+    snprintf(m->options[m->n_options].value, LBBT_PATH_MAX, "%s", DEFAULT_SIZES[i][1]);
+    m->n_options++;
+  }
+  for (int i = 0; i < s->n_options; i++) {
+    const lbbt_option *o = &s->options[i];
+    if (!in_list(KNOWN, o->key)) {
+      char known[512] = "";
+      for (int k = 0; KNOWN[k]; k++) {
+        size_t n = strlen(known);
+        snprintf(known + n, sizeof known - n, "%s%s", k ? ", " : "", KNOWN[k]);
+      }
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s' (lm-pretrain): unknown option '%s' (known: %s)",
+                       file, o->line, o->col, s->name, o->key, known);
+    }
+    if (in_list(MODEL_KEYS, o->key)) {
+      int v;
+      LBBT_TRY(opt_int(file, s, o, 1, 1 << 16, &v));
+      int slot = m->n_options;
+      for (int k = 0; k < m->n_options; k++)
+        if (!strcmp(m->options[k].key, o->key)) slot = k;
+      m->options[slot] = *o;
+      if (slot == m->n_options) m->n_options++;
+    } else if (!strcmp(o->key, "out")) {
+      if (!o->value[0]) return opt_fail(file, s, o, "is empty: name the model folder to write");
+      snprintf(lo->out, sizeof lo->out, "%s", o->value);
+    } else if (!strcmp(o->key, "corpus")) {
+      if (!o->value[0]) return opt_fail(file, s, o, "is empty: write default or list files/folders");
+      snprintf(lo->corpus, sizeof lo->corpus, "%s", o->value);
+    } else if (!strcmp(o->key, "offensive")) {
+      if (!strcmp(o->value, "true")) lo->offensive = 1;
+      else if (strcmp(o->value, "false")) return opt_fail(file, s, o, "is not true or false");
+    } else if (!strcmp(o->key, "val_fraction")) {
+      LBBT_TRY(opt_double(file, s, o, 0, 0.5, &lo->val_fraction));
+      if (lo->val_fraction <= 0) return opt_fail(file, s, o, "must be above 0: validation loss needs text");
+    } else if (!strcmp(o->key, "split_seed")) {
+      LBBT_TRY(opt_int(file, s, o, 0, 1 << 30, &lo->split_seed));
+    } else if (!strcmp(o->key, "tokenizer")) {
+      if (!strcmp(o->value, "bpe")) lo->tokenizer = LBBT_TOKENIZER_BPE;
+      else if (strcmp(o->value, "bytes")) return opt_fail(file, s, o, "is not bytes or bpe");
+    } else if (!strcmp(o->key, "bpe_vocab")) {
+      LBBT_TRY(opt_int(file, s, o, LBBT_TOKENIZER_BYTES_VOCAB + 1, LBBT_TOKENIZER_MAX_VOCAB, &lo->bpe_vocab));
+    } else if (!strcmp(o->key, "plugin")) {
+      snprintf(lo->plugin, sizeof lo->plugin, "%s", o->value);
+    } else if (!strcmp(o->key, "context")) {
+      LBBT_TRY(opt_int(file, s, o, 2, 1 << 16, &lo->context));
+    } else if (!strcmp(o->key, "steps_per_epoch")) {
+      LBBT_TRY(opt_int(file, s, o, 1, 1 << 30, &lo->steps_per_epoch));
+    } else if (!strcmp(o->key, "min_lr_ratio")) {
+      LBBT_TRY(opt_double(file, s, o, 0, 1, &lo->min_lr_ratio));
+    } else if (!strcmp(o->key, "eval_tokens")) {
+      LBBT_TRY(opt_int(file, s, o, 0, 1 << 30, &lo->eval_tokens));
+    } else if (!strcmp(o->key, "snapshots")) {
+      LBBT_TRY(parse_snapshots(file, s, o, lo));
+    }
+  }
+  if (!lo->out[0])
+    return lbbt_fail(LBBT_E_INPUT,
+                     "%s: stage '%s' (lm-pretrain): options.out is required: the folder the "
+                     "pretrained model is written to (e.g. models/lbbt-gpt2-fortunes)",
+                     file, s->name);
+  snprintf(m->plugin, sizeof m->plugin, "%s", lo->plugin);
+  m->init = LBBT_INIT_SCRATCH;
+  return LBBT_OK;
+}
+
+static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
+  if (s->epochs < 1) return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': epochs must be >= 1", file, s->name);
+  if (s->labels == LBBT_LABELS_RANDOM)
+    return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': lm-pretrain predicts text and has no labels; "
+                     "remove labels: random", file, s->name);
+  lm_options lo;
+  return parse_options(s, file, &lo);
+}
+
+/* ---- corpus ------------------------------------------------------------------------------ */
+/* options.corpus -> source paths ("default" expands to the default sources). */
+static lbbt_status corpus_sources(const char *spec, char (*out)[LBBT_PATH_MAX], int *n) {
+  *n = 0;
+  char buf[LBBT_PATH_MAX];
+  snprintf(buf, sizeof buf, "%s", spec);
+  const char *env = getenv("LBBT_CORPORA");
+  const char *corpora = env && *env ? env : "../shared/corpora";
+  for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+    while (*item == ' ') item++;
+    char *e = item + strlen(item);
+    while (e > item && e[-1] == ' ') *--e = 0;
+    if (!*item) continue;
+    if (!strcmp(item, "default")) {
+      int k = lbbt_corpus_default_sources(out + *n, LBBT_CORPUS_MAX_SOURCES - *n);
+      if (k == 0)
+        return lbbt_fail(LBBT_E_INPUT, "corpus: the default corpus is missing: install the Debian "
+                         "package fortunes (tools/install-deps) or put tinyshakespeare.txt in "
+                         "$LBBT_CORPORA (default ../shared/corpora)");
+      *n += k;
+      continue;
+    }
+    if (*n == LBBT_CORPUS_MAX_SOURCES)
+      return lbbt_fail(LBBT_E_INPUT, "corpus: more than %d sources", LBBT_CORPUS_MAX_SOURCES);
+    if (!strncmp(item, "corpora:", 8))
+      snprintf(out[*n], LBBT_PATH_MAX, "%s/%s", corpora, item + 8);
+    else
+      snprintf(out[*n], LBBT_PATH_MAX, "%s", item);
+    (*n)++;
+  }
+  if (*n == 0) return lbbt_fail(LBBT_E_INPUT, "corpus: options.corpus '%s' names no source", spec);
+  return LBBT_OK;
+}
+
+/* ---- evaluation windows ------------------------------------------------------------------- */
+/* Windows over the validation stream: each predicts the tokens [start + 1, start + len]
+ * from [start, start + len).  `tokens` counts the predicted tokens, `bytes` their bytes, so
+ * bits per byte = loss / ln 2 * tokens / bytes (corpus.h). */
+typedef struct eval_set {
+  int64_t *starts;
+  int64_t n, tokens, bytes;
+} eval_set;
+
+static void eval_set_free(eval_set *e) {
+  free(e->starts);
+  memset(e, 0, sizeof *e);
+}
+
+/* Consecutive windows of T tokens (the last one shorter) when stride is 1, so every token
+ * but the first is predicted once; with stride k only every k-th full window, spread evenly
+ * over the whole split. */
+static lbbt_status eval_set_build(const int32_t *val, int64_t n_val, int64_t T, int64_t stride,
+                                  const lbbt_tokenizer *tok, eval_set *e) {
+  memset(e, 0, sizeof *e);
+  int64_t cap = (n_val - 1 + T - 1) / T + 1;
+  e->starts = malloc((size_t)cap * sizeof *e->starts);
+  if (!e->starts) return lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
+  for (int64_t p = 0; p + 1 < n_val; p += T * stride) {
+    int64_t len = n_val - 1 - p < T ? n_val - 1 - p : T;
+    if (stride > 1 && len < T) break;
+    e->starts[e->n++] = p;
+    e->tokens += len;
+    for (int64_t i = p + 1; i <= p + len; i++) {
+      const char *b;
+      int bl;
+      LBBT_TRY(lbbt_tokenizer_token_bytes(tok, val[i], &b, &bl));
+      e->bytes += bl;
+    }
+  }
+  return LBBT_OK;
+}
+
+/* ---- state ---------------------------------------------------------------------------------- */
+typedef struct lm_state {
+  lm_options o;
+  lbbt_corpus *corpus;
+  lbbt_tokenizer *tok;
+  int32_t *train, *val;   /* token streams */
+  int64_t n_train, n_val, val_bytes;
+  double val_unigram_bpb;
+  eval_set full, sample;  /* the whole validation split; the part evaluated each epoch */
+  lbbt_model *model;
+  lbbt_optim *opt;
+  lbbt_tape *tape;
+  int32_t *inputs, *targets; /* [B * T] */
+  lbbt_tensor **param_t;     /* the model's tensors, saved as checkpoint extras */
+  const char **param_names;
+  uint64_t seed;             /* the run seed mixed with the stage name */
+} lm_state;
+
+static void lm_state_free(lm_state *s) {
+  lbbt_corpus_free(s->corpus);
+  lbbt_tokenizer_free(s->tok);
+  eval_set_free(&s->full);
+  eval_set_free(&s->sample);
+  free(s->train);
+  free(s->val);
+  lbbt_optim_free(s->opt);
+  lbbt_model_free(s->model);
+  lbbt_tape_free(s->tape);
+  free(s->inputs);
+  free(s->targets);
+  free(s->param_t);
+  free(s->param_names);
+}
+
+static lbbt_status rec_scalar(lbbt_stage_ctx *ctx, const char *name, double v) {
+  char key[300];
+  return lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
+}
+static lbbt_status rec_string(lbbt_stage_ctx *ctx, const char *name, const char *v) {
+  char key[300];
+  return lbbt_record_string(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
+}
+static lbbt_status rec_append(lbbt_stage_ctx *ctx, const char *name, double v) {
+  char key[300];
+  return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
+}
+
+static lbbt_status load_text(lbbt_stage_ctx *ctx, lm_state *s) {
+  char (*sources)[LBBT_PATH_MAX] = malloc(LBBT_CORPUS_MAX_SOURCES * sizeof *sources);
+  const char **ptrs = malloc(LBBT_CORPUS_MAX_SOURCES * sizeof *ptrs);
+  lbbt_status st = sources && ptrs ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
+  int n = 0;
+  if (st == LBBT_OK) st = corpus_sources(s->o.corpus, sources, &n);
+  for (int i = 0; i < n; i++) ptrs[i] = sources[i];
+  lbbt_corpus_options co = {ptrs, n, s->o.offensive, s->o.val_fraction, (uint64_t)s->o.split_seed};
+  if (st == LBBT_OK) st = lbbt_corpus_load(&co, &s->corpus);
+  free(sources);
+  free(ptrs);
+  if (st != LBBT_OK) return st;
+  const lbbt_corpus *c = s->corpus;
+  if (s->o.tokenizer == LBBT_TOKENIZER_BPE) {
+    /* Merges are learned from the training documents only, joined by newlines (a chunk
+     * boundary), so validation text never shapes the vocabulary. */
+    char *text = malloc((size_t)(c->train_bytes + c->n_docs + 1));
+    if (!text) return lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
+    int64_t w = 0;
+    for (int64_t i = 0; i < c->n_docs; i++) {
+      if (c->docs[i].val) continue;
+      memcpy(text + w, c->text + c->docs[i].offset, (size_t)c->docs[i].length);
+      w += c->docs[i].length;
+      text[w++] = '\n';
+    }
+    double t0 = now_s();
+    st = lbbt_tokenizer_train_bpe(text, w, s->o.bpe_vocab, &s->tok);
+    free(text);
+    if (st != LBBT_OK) return st;
+    lbbt_progress_log(ctx->progress, "lm-pretrain: BPE of %d ids learned in %.1f s",
+                      lbbt_tokenizer_vocab_size(s->tok), now_s() - t0);
+  } else {
+    LBBT_TRY(lbbt_tokenizer_create_bytes(&s->tok));
+  }
+  LBBT_TRY(lbbt_corpus_tokens(c, s->tok, 0, &s->train, &s->n_train, NULL));
+  LBBT_TRY(lbbt_corpus_tokens(c, s->tok, 1, &s->val, &s->n_val, &s->val_bytes));
+  if (s->n_train < (int64_t)s->o.context + 2)
+    return lbbt_fail(LBBT_E_INPUT, "lm-pretrain: the training split has %lld tokens, fewer than a "
+                     "window of context %d + 1; use more text or a smaller context",
+                     (long long)s->n_train, s->o.context);
+  if (s->n_val < 2)
+    return lbbt_fail(LBBT_E_INPUT, "lm-pretrain: the validation split has %lld tokens; raise "
+                     "val_fraction or use more text", (long long)s->n_val);
+  const int64_t T = s->o.context, windows = (s->n_val - 1 + T - 1) / T;
+  int64_t want = s->o.eval_tokens > 0 ? (s->o.eval_tokens + T - 1) / T : windows;
+  int64_t stride = want >= windows ? 1 : (windows + want - 1) / want; /* at most eval_tokens */
+  LBBT_TRY(eval_set_build(s->val, s->n_val, T, 1, s->tok, &s->full));
+  LBBT_TRY(eval_set_build(s->val, s->n_val, T, stride, s->tok, &s->sample));
+  return LBBT_OK;
+}
+
+/* Corpus facts and the context-free baselines, recorded once (the same values again on
+ * resume). */
+static lbbt_status record_corpus(lbbt_stage_ctx *ctx, lm_state *s) {
+  const lbbt_corpus *c = s->corpus;
+  lbbt_status st;
+  LBBT_TRY(rec_string(ctx, "corpus_sha256", c->sha256));
+  size_t cap = 256 + (size_t)c->n_files * (LBBT_PATH_MAX + 48);
+  char *files = malloc(cap);
+  if (!files) return lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
+  size_t used = 0;
+  files[0] = 0;
+  for (int i = 0; i < c->n_files && used + 1 < cap; i++) /* a longer list is cut, not overrun */
+    used += (size_t)snprintf(files + used, cap - used, "%s%s %lld bytes, %lld documents%s", i ? "\n" : "",
+                             c->files[i].path, (long long)c->files[i].bytes,
+                             (long long)c->files[i].n_docs, c->files[i].fortune ? " (fortune format)" : "");
+  st = rec_string(ctx, "corpus_files", files);
+  free(files);
+  LBBT_TRY(st);
+  LBBT_TRY(rec_scalar(ctx, "corpus_docs", (double)c->n_docs));
+  LBBT_TRY(rec_scalar(ctx, "corpus_bytes", (double)c->n_bytes));
+  LBBT_TRY(rec_scalar(ctx, "val_docs", (double)c->n_val_docs));
+  LBBT_TRY(rec_scalar(ctx, "train_bytes", (double)c->train_bytes));
+  LBBT_TRY(rec_scalar(ctx, "val_bytes", (double)s->val_bytes));
+  LBBT_TRY(rec_scalar(ctx, "train_tokens", (double)s->n_train));
+  LBBT_TRY(rec_scalar(ctx, "val_tokens", (double)s->n_val));
+  LBBT_TRY(rec_scalar(ctx, "val_tokens_evaluated", (double)s->sample.tokens));
+  LBBT_TRY(rec_scalar(ctx, "val_bytes_evaluated", (double)s->sample.bytes));
+  LBBT_TRY(rec_string(ctx, "tokenizer", lbbt_tokenizer_kind_name(lbbt_tokenizer_kind_of(s->tok))));
+  LBBT_TRY(rec_scalar(ctx, "vocab_size", lbbt_tokenizer_vocab_size(s->tok)));
+  LBBT_TRY(rec_scalar(ctx, "unigram_entropy_bpb", lbbt_corpus_unigram_entropy_bpb(c)));
+  double uni = 0;
+  LBBT_TRY(lbbt_unigram_cross_entropy(s->train, s->n_train, s->val + 1, s->n_val - 1,
+                                      lbbt_tokenizer_vocab_size(s->tok), &uni));
+  s->val_unigram_bpb = lbbt_bits_per_byte(uni, s->full.tokens, s->full.bytes);
+  LBBT_TRY(rec_scalar(ctx, "val_unigram_bpb", s->val_unigram_bpb));
+  lbbt_progress_log(ctx->progress,
+                    "lm-pretrain: corpus %lld documents, %lld bytes (%d files; sha256 %.12s); "
+                    "validation %lld documents, %lld tokens; %s tokenizer, vocab %d",
+                    (long long)c->n_docs, (long long)c->n_bytes, c->n_files, c->sha256,
+                    (long long)c->n_val_docs, (long long)s->n_val,
+                    lbbt_tokenizer_kind_name(lbbt_tokenizer_kind_of(s->tok)),
+                    lbbt_tokenizer_vocab_size(s->tok));
+  return LBBT_OK;
+}
+
+static lbbt_status build_model(lbbt_stage_ctx *ctx, lm_state *s) {
+  lbbt_registry *reg = ctx->registry ? ctx->registry : lbbt_registry_global();
+  const lbbt_plugin *p = reg ? lbbt_registry_find(reg, LBBT_KIND_BACKBONE, s->o.plugin) : NULL;
+  if (!p)
+    return lbbt_fail(LBBT_E_INPUT, "lm-pretrain: backbone plugin '%s' is not installed (see lbbt plugins)",
+                     s->o.plugin);
+  if (!p->backbone->create_language)
+    return lbbt_fail(LBBT_E_UNSUPPORTED,
+                     "lm-pretrain: the %s plugin cannot build a new language model "
+                     "(its backbone table has no create_language); use plugin: gpt2",
+                     s->o.plugin);
+  LBBT_TRY(p->backbone->create_language(&s->o.model, lbbt_tokenizer_vocab_size(s->tok), s->o.context,
+                                        s->seed, &s->model));
+  lbbt_model *m = s->model;
+  if (!m->ops->forward_language || !m->ops->save)
+    return lbbt_fail(LBBT_E_PLUGIN, "lm-pretrain: the %s plugin's language model lacks "
+                     "forward_language or save", s->o.plugin);
+  const lbbt_stage_spec *st = ctx->stage;
+  LBBT_TRY(lbbt_model_select_trainable(m, &st->train_layers, st->train_embed, st->train_head));
+  m->drop_path = 0;
+  s->param_t = malloc((size_t)m->n_params * sizeof *s->param_t);
+  s->param_names = malloc((size_t)m->n_params * sizeof *s->param_names);
+  if (!s->param_t || !s->param_names) return lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
+  for (int i = 0; i < m->n_params; i++) {
+    s->param_t[i] = m->params[i].t;
+    s->param_names[i] = m->params[i].name;
+  }
+  lbbt_optim_config oc;
+  lbbt_optim_config_from_stage(&oc, st);
+  LBBT_TRY(lbbt_optim_create_for_model(&s->opt, &oc, m));
+  LBBT_TRY(lbbt_tape_create(&s->tape));
+  size_t bt = (size_t)st->batch_size * (size_t)s->o.context;
+  s->inputs = malloc(bt * sizeof *s->inputs);
+  s->targets = malloc(bt * sizeof *s->targets);
+  if (!s->inputs || !s->targets) return lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
+  LBBT_TRY(rec_scalar(ctx, "params", (double)lbbt_model_numel(m, 0)));
+  LBBT_TRY(rec_scalar(ctx, "context", s->o.context));
+  return LBBT_OK;
+}
+
+/* ---- evaluation ------------------------------------------------------------------------------ */
+/* Mean loss (nats/token) of the model over the windows of e, B windows of one length per
+ * forward pass, in eval mode. */
+static lbbt_status evaluate(lm_state *s, const eval_set *e, int B, double *loss_out) {
+  const int64_t T = s->o.context, n = s->n_val;
+  lbbt_model *m = s->model;
+  double sum = 0;
+  int64_t counted = 0;
+  for (int64_t w = 0; w < e->n;) {
+    const int64_t len = n - 1 - e->starts[w] < T ? n - 1 - e->starts[w] : T;
+    int rows = 0;
+    for (; rows < B && w < e->n; rows++, w++) {
+      int64_t p = e->starts[w];
+      if ((n - 1 - p < T ? n - 1 - p : T) != len) break; /* the short last window: own batch */
+      memcpy(s->inputs + rows * len, s->val + p, (size_t)len * sizeof *s->inputs);
+      memcpy(s->targets + rows * len, s->val + p + 1, (size_t)len * sizeof *s->targets);
+    }
+    lbbt_tape_reset(s->tape);
+    lbbt_tape_set_recording(s->tape, 0);
+    lbbt_tape_set_training(s->tape, 0);
+    lbbt_tensor *logits, *flat, *loss;
+    LBBT_TRY(m->ops->forward_language(m, s->tape, s->inputs, rows, len, NULL, &logits));
+    int64_t shape[2] = {rows * len, m->vocab_size};
+    LBBT_TRY(lbbt_reshape(s->tape, logits, 2, shape, &flat));
+    LBBT_TRY(lbbt_cross_entropy(s->tape, flat, s->targets, 0.0f, &loss));
+    sum += (double)loss->data[0] * (double)(rows * len);
+    counted += rows * len;
+  }
+  lbbt_tape_reset(s->tape);
+  lbbt_tape_set_recording(s->tape, 1);
+  lbbt_tape_set_training(s->tape, 1);
+  *loss_out = counted ? sum / (double)counted : NAN;
+  return LBBT_OK;
+}
+
+static double bpb_of(const eval_set *e, double loss) { return lbbt_bits_per_byte(loss, e->tokens, e->bytes); }
+static double val_bpb(const lm_state *s, double loss) { return bpb_of(&s->sample, loss); }
+
+/* ---- saving models ----------------------------------------------------------------------------- */
+static lbbt_status make_dirs(const char *path) {
+  char tmp[LBBT_PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+      return lbbt_fail(LBBT_E_IO, "lm-pretrain: cannot create folder %s: %s", tmp, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+    return lbbt_fail(LBBT_E_IO, "lm-pretrain: cannot create folder %s: %s", tmp, strerror(errno));
+  return LBBT_OK;
+}
+
+/* The model (plugin's Hugging Face layout), its tokenizer and what made it, into dir.  Each
+ * file is replaced atomically, so a kill leaves the previous or the new file. */
+static lbbt_status save_model(lbbt_stage_ctx *ctx, lm_state *s, const char *dir, int64_t steps,
+                              double loss, double bpb) {
+  LBBT_TRY(make_dirs(dir));
+  LBBT_TRY(s->model->ops->save(s->model, dir));
+  char path[LBBT_PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/%s", dir, LBBT_TOKENIZER_FILE);
+  LBBT_TRY(lbbt_tokenizer_save(s->tok, path));
+  json_t *info = json_object();
+  if (!info) return lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
+  json_object_set_new(info, "made_by", json_string("lbbt lm-pretrain"));
+  json_object_set_new(info, "experiment", json_string(ctx->exp->name));
+  json_object_set_new(info, "tier", json_string(ctx->exp->tier));
+  json_object_set_new(info, "run_id", json_string(ctx->run->id));
+  json_object_set_new(info, "stage", json_string(ctx->stage->name));
+  json_object_set_new(info, "steps", json_integer(steps));
+  json_object_set_new(info, "steps_total", json_integer((json_int_t)ctx->stage->epochs * s->o.steps_per_epoch));
+  json_object_set_new(info, "tokens_seen", json_integer(steps * ctx->stage->batch_size * s->o.context));
+  json_object_set_new(info, "val_loss", json_real(loss));
+  json_object_set_new(info, "val_bpb", json_real(bpb));
+  json_object_set_new(info, "corpus_sha256", json_string(s->corpus->sha256));
+  json_object_set_new(info, "tokenizer", json_string(LBBT_TOKENIZER_FILE));
+  snprintf(path, sizeof path, "%s/%s", dir, PRETRAIN_INFO_FILE);
+  lbbt_status st = lbbt_json_write_file(path, info);
+  json_decref(info);
+  return st;
+}
+
+/* Snapshot at `steps` optimizer steps: <out>/step-<steps>/, evaluated (unless the caller has
+ * just evaluated this model: loss not NaN) and recorded. */
+static lbbt_status snapshot(lbbt_stage_ctx *ctx, lm_state *s, int64_t steps, double loss) {
+  if (isnan(loss)) LBBT_TRY(evaluate(s, &s->sample, ctx->stage->batch_size, &loss));
+  char dir[LBBT_PATH_MAX + 32];
+  snprintf(dir, sizeof dir, "%s/step-%lld", s->o.out, (long long)steps);
+  LBBT_TRY(save_model(ctx, s, dir, steps, loss, val_bpb(s, loss)));
+  LBBT_TRY(rec_append(ctx, "snapshot_steps", (double)steps));
+  LBBT_TRY(rec_append(ctx, "snapshot_val_loss", loss));
+  LBBT_TRY(rec_append(ctx, "snapshot_val_bpb", val_bpb(s, loss)));
+  lbbt_progress_log(ctx->progress, "lm-pretrain: snapshot after %lld steps -> %s (val %.3f bits/byte)",
+                    (long long)steps, dir, val_bpb(s, loss));
+  return LBBT_OK;
+}
+
+static int64_t snapshot_step(const lm_state *s, int i, int64_t total) {
+  return llround(s->o.snapshots[i] * (double)total);
+}
+
+static int is_snapshot_step(const lm_state *s, int64_t step, int64_t total) {
+  for (int i = 0; i < s->o.n_snapshots; i++)
+    if (snapshot_step(s, i, total) == step) return 1;
+  return 0;
+}
+
+/* ---- training ------------------------------------------------------------------------------ */
+/* B windows of T + 1 tokens at seeded random starts: inputs = the first T, targets = the
+ * next T. */
+static void sample_windows(lm_state *s, int B, int64_t step) {
+  const int64_t T = s->o.context;
+  lbbt_rng r;
+  lbbt_rng_derive(&r, s->seed, "lm-windows", (uint64_t)step);
+  uint64_t span = (uint64_t)(s->n_train - T); /* starts in [0, n_train - T - 1] */
+  for (int b = 0; b < B; b++) {
+    int64_t start = (int64_t)(lbbt_rng_u64(&r) % span);
+    memcpy(s->inputs + b * T, s->train + start, (size_t)T * sizeof *s->inputs);
+    memcpy(s->targets + b * T, s->train + start + 1, (size_t)T * sizeof *s->targets);
+  }
+}
+
+static lbbt_status train_step(lbbt_stage_ctx *ctx, lm_state *s, const lbbt_lr_schedule *sched,
+                              int64_t step, double *loss_out, double *grad_norm) {
+  const lbbt_stage_spec *st = ctx->stage;
+  const int B = st->batch_size;
+  const int64_t T = s->o.context;
+  lbbt_model *m = s->model;
+  sample_windows(s, B, step);
+  lbbt_tape_reset(s->tape);
+  lbbt_tape_set_recording(s->tape, 1);
+  lbbt_tape_set_training(s->tape, 1);
+  lbbt_rng_derive(lbbt_tape_rng(s->tape), s->seed, "lm-dropout", (uint64_t)step);
+  lbbt_tensor *logits, *flat, *loss;
+  LBBT_TRY(m->ops->forward_language(m, s->tape, s->inputs, B, T, NULL, &logits));
+  int64_t shape[2] = {(int64_t)B * T, m->vocab_size};
+  LBBT_TRY(lbbt_reshape(s->tape, logits, 2, shape, &flat));
+  LBBT_TRY(lbbt_cross_entropy(s->tape, flat, s->targets, (float)st->label_smoothing, &loss));
+  double lv = loss->data[0];
+  if (!isfinite(lv)) return lbbt_fail_nonfinite(s->tape, st->name, step, lv);
+  if (loss->requires_grad) {
+    LBBT_TRY(lbbt_tape_backward(s->tape, loss));
+    LBBT_TRY(lbbt_optim_clip_grad_norm(s->opt, st->clip, grad_norm));
+    LBBT_TRY(lbbt_optim_check_finite(s->opt));
+    lbbt_optim_set_lr(s->opt, lbbt_lr_at(sched, step));
+    LBBT_TRY(lbbt_optim_step(s->opt));
+    lbbt_optim_zero_grad(s->opt);
+  }
+  *loss_out = lv;
+  return LBBT_OK;
+}
+
+static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
+  const lbbt_stage_spec *st = ctx->stage;
+  const int64_t spe = s->o.steps_per_epoch, total = (int64_t)st->epochs * spe;
+  const int64_t tokens_per_step = (int64_t)st->batch_size * s->o.context;
+  int start_epoch = 0;
+  LBBT_TRY(lbbt_checkpoint_resume_stage(ctx, s->opt, &start_epoch, s->param_t, s->param_names,
+                                        s->model->n_params));
+  lbbt_lr_schedule sched = {LBBT_SCHEDULE_COSINE, st->lr, st->lr * s->o.min_lr_ratio,
+                            (int64_t)llround(st->warmup_epochs * (double)spe), total};
+  if (sched.warmup_steps > total) sched.warmup_steps = total;
+  if (sched.total_steps <= sched.warmup_steps) sched.kind = LBBT_SCHEDULE_CONSTANT;
+  LBBT_TRY(lbbt_lr_schedule_check(&sched));
+  LBBT_TRY(rec_scalar(ctx, "steps_total", (double)total));
+  LBBT_TRY(rec_string(ctx, "out", s->o.out));
+  if (start_epoch > 0) {
+    lbbt_progress_log(ctx->progress, "run %d/%d stage %s: resuming after epoch %d/%d", ctx->run_index + 1,
+                      ctx->n_runs, st->name, start_epoch, st->epochs);
+  } else {
+    double loss0 = 0;
+    LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &loss0));
+    LBBT_TRY(rec_scalar(ctx, "val_loss_init", loss0));
+    LBBT_TRY(rec_scalar(ctx, "val_bpb_init", val_bpb(s, loss0)));
+    if (s->o.n_snapshots > 0 && snapshot_step(s, 0, total) == 0) LBBT_TRY(snapshot(ctx, s, 0, loss0));
+  }
+  double train_seconds_all = 0;
+  int64_t trained_tokens = 0;
+  for (int epoch = start_epoch; epoch < st->epochs; epoch++) {
+    if (ctx->interrupted && *ctx->interrupted)
+      return lbbt_fail(LBBT_E_INTERRUPTED, "interrupted before epoch %d of stage '%s' (saved)", epoch + 1,
+                       st->name);
+    double t0 = now_s(), loss_sum = 0, grad_norm = 0, snap_seconds = 0;
+    for (int64_t k = 0; k < spe; k++) {
+      int64_t step = (int64_t)epoch * spe + k;
+      double lv = 0;
+      LBBT_TRY(train_step(ctx, s, &sched, step, &lv, &grad_norm));
+      loss_sum += lv;
+      /* (the snapshot after the last step reuses the epoch's evaluation, below) */
+      if (step + 1 < total && is_snapshot_step(s, step + 1, total)) {
+        double ts = now_s();
+        LBBT_TRY(snapshot(ctx, s, step + 1, NAN));
+        snap_seconds += now_s() - ts;
+      }
+      double el = now_s() - t0 - snap_seconds;
+      lbbt_progress_update(ctx->progress, ctx->run_index, epoch, st->epochs, (int)k, (int)spe,
+                           loss_sum / (double)(k + 1), NAN,
+                           el > 0 ? (double)((k + 1) * tokens_per_step) / el : -1.0);
+    }
+    double train_seconds = now_s() - t0 - snap_seconds;
+    double vloss = 0;
+    LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &vloss));
+    double tps = train_seconds > 0 ? (double)(spe * tokens_per_step) / train_seconds : 0;
+    train_seconds_all += train_seconds;
+    trained_tokens += spe * tokens_per_step;
+    LBBT_TRY(rec_append(ctx, "train_loss", loss_sum / (double)spe));
+    LBBT_TRY(rec_append(ctx, "val_loss", vloss));
+    LBBT_TRY(rec_append(ctx, "val_bpb", val_bpb(s, vloss)));
+    LBBT_TRY(rec_append(ctx, "tokens_per_s", tps));
+    LBBT_TRY(rec_append(ctx, "lr", lbbt_optim_lr(s->opt)));
+    LBBT_TRY(rec_append(ctx, "grad_norm", grad_norm));
+    LBBT_TRY(rec_append(ctx, "seconds", now_s() - t0));
+    LBBT_TRY(rec_append(ctx, "steps", (double)((epoch + 1) * spe)));
+    lbbt_progress_log(ctx->progress,
+                      "run %d/%d %s stage %s epoch %d/%d: train loss %.4f, val loss %.4f = %.3f "
+                      "bits/byte, %.0f tokens/s",
+                      ctx->run_index + 1, ctx->n_runs, ctx->run->id, st->name, epoch + 1, st->epochs,
+                      loss_sum / (double)spe, vloss, val_bpb(s, vloss), tps);
+    int last = epoch + 1 == st->epochs;
+    if (last) {
+      /* The model folder is written before the checkpoint that marks the stage done, so a
+       * kill in between redoes this epoch and writes it again. */
+      if (is_snapshot_step(s, total, total)) LBBT_TRY(snapshot(ctx, s, total, vloss));
+      /* The final numbers are over the whole validation split. */
+      double full_loss = vloss;
+      if (s->sample.n != s->full.n) LBBT_TRY(evaluate(s, &s->full, st->batch_size, &full_loss));
+      LBBT_TRY(save_model(ctx, s, s->o.out, total, full_loss, bpb_of(&s->full, full_loss)));
+      LBBT_TRY(rec_scalar(ctx, "val_loss_final", full_loss));
+      LBBT_TRY(rec_scalar(ctx, "val_bpb_final", bpb_of(&s->full, full_loss)));
+      lbbt_progress_log(ctx->progress, "lm-pretrain: whole validation split (%lld tokens): loss %.4f = "
+                        "%.3f bits/byte; unigram baseline %.3f bits/byte", (long long)s->full.tokens,
+                        full_loss, bpb_of(&s->full, full_loss), s->val_unigram_bpb);
+      lbbt_progress_log(ctx->progress, "lm-pretrain: model -> %s (%.0f tokens/s over this session's "
+                        "%lld training tokens)", s->o.out,
+                        train_seconds_all > 0 ? (double)trained_tokens / train_seconds_all : 0,
+                        (long long)trained_tokens);
+    }
+    LBBT_TRY(lbbt_checkpoint_save(ctx, s->opt, epoch + 1, last, s->param_t, s->param_names,
+                                  s->model->n_params));
+  }
+  return LBBT_OK;
+}
+
+static lbbt_status run(lbbt_stage_ctx *ctx) {
+  lm_state s;
+  memset(&s, 0, sizeof s);
+  lbbt_status st = parse_options(ctx->stage, ctx->exp->file, &s.o);
+  s.seed = ctx->run->seed ^ lbbt_hash_str(ctx->stage->name);
+  if (st == LBBT_OK) st = load_text(ctx, &s);
+  if (st == LBBT_OK) st = record_corpus(ctx, &s);
+  if (st == LBBT_OK) st = build_model(ctx, &s);
+  if (st == LBBT_OK) st = train(ctx, &s);
+  lm_state_free(&s);
+  return st;
+}
+
+static const lbbt_task_ops TASK_OPS = {
+    .version = LBBT_TASK_OPS_VERSION,
+    .validate = validate,
+    .run = run,
+};
+
+LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
+    .abi_version = LBBT_ABI_VERSION,
+    .struct_size = sizeof(lbbt_plugin),
+    .kind = LBBT_KIND_TASK,
+    .name = "lm-pretrain",
+    .summary = "pretrain a GPT-2-architecture language model on text (fortunes + Shakespeare by default); saves snapshots",
+    .task = &TASK_OPS,
+};

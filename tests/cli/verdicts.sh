@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# lbbt verdicts end to end, on results made in a temp folder (--results-dir):
+#  1. the paper's claims (paper-tables/claims.yaml) on smoke-tier results of Tables 4 and 12
+#     only: one section per claim, a verdict word in each, "not run yet" for the tables not run;
+#  2. a tiny two-seed fixture (tests/cli/fixtures/verdicts/) where two verdicts are known in
+#     advance and both kinds of control are read;
+#  3. malformed claims files are refused with file:line:col.
+source tests/cli/lib.bash
+[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { skip all "Fashion-MNIST absent"; exit 0; }
+[ -r "${LBBT_MODELS:-../shared/models}/stories260K.bin" ] || { skip all "stories260K.bin absent"; exit 0; }
+export OMP_NUM_THREADS=1
+VERDICT_WORDS='supports|contradicts|within noise|too few seeds|not run yet'
+
+# every "## " section has exactly one "**Verdict: <word>" line; the count of sections is $2
+sections_have_verdicts() { # FILE N_CLAIMS
+  local md=$1 want=$2
+  [ -s "$md" ] || { echo "no $md"; return 1; }
+  awk -v want="$want" -v words="$VERDICT_WORDS" '
+    /^## / { if (n && v != 1) { print "section " n " has " v " verdict lines"; bad = 1 } n++; v = 0; next }
+    /^\*\*Verdict: / { if ($0 ~ "^\\*\\*Verdict: (" words ")\\*\\*") v++; else { print "bad verdict line: " $0; bad = 1 } }
+    END { if (n && v != 1) { print "section " n " has " v " verdict lines"; bad = 1 }
+          if (n != want) { print n " sections, want " want; bad = 1 }
+          exit bad }' "$md"
+}
+# the section of claim number $2 has verdict word $3
+claim_verdict_is() { # FILE N WORD
+  awk -v n="$2" '/^## / { s++ } s == n && /^\*\*Verdict: / { print; exit }' "$1" | grep -q "^\*\*Verdict: $3\*\*" \
+    || { echo "claim $2: $(awk -v n="$2" '/^## / { s++ } s == n && /^\*\*Verdict: /' "$1")"; return 1; }
+}
+
+# ---- 1. the paper's claims on smoke results of two tables
+R="$CLI_TMP/results"
+mkdir -p "$R"
+ok=1
+for n in 4 12; do
+  "$LBBT" run experiments/table-$n.yaml --tier smoke --threads 1 --out "$R/table-$n-smoke.h5" >"$CLI_TMP/run-$n.log" 2>&1 \
+    || { ok=0; echo "FAIL verdicts.smoke_runs: table $n: $(tail -n 3 "$CLI_TMP/run-$n.log" | tr '\n' ' ')"; }
+done
+if [ $ok = 1 ]; then
+  check table_reads_results_dir "$LBBT" table 4 --tier smoke --results-dir "$R"
+  check table_writes_to_results_dir test -s "$R/table-4-smoke.csv"
+  if "$LBBT" verdicts --tier smoke --results-dir "$R" >"$CLI_TMP/verdicts.out" 2>&1; then
+    md="$R/verdicts-smoke.md"
+    n_claims=$(grep -c '^  - id: ' paper-tables/claims.yaml)
+    check one_section_and_verdict_per_claim sections_have_verdicts "$md" "$n_claims"
+    check printed_what_it_wrote cmp -s "$md" "$CLI_TMP/verdicts.out"
+    # claims 4 (Table 4) and 6 (Table 12) have one smoke run per row; the others no results
+    check smoke_single_seed_is_too_few claim_verdict_is "$md" 4 "too few seeds"
+    check smoke_table_12_too_few claim_verdict_is "$md" 6 "too few seeds"
+    check missing_table_not_run claim_verdict_is "$md" 1 "not run yet"
+    check missing_table_14_not_run claim_verdict_is "$md" 8 "not run yet"
+    # claim 1 reads the LLaMA rows below the paper tier (its `tiers:` override)
+    check tier_override_rows grep -q '^Claim `pretrained_test_true_labels`: \*Pretrained-LLAMA3.2-1B\* higher than \*Scratch-LLAMA3.2-1B\*' "$md"
+    check reproduce_command grep -q 'Reproduce: `build/lbbt run experiments/table-4.yaml --tier smoke' "$md"
+  else
+    echo "FAIL verdicts.smoke_render: $(tail -n 3 "$CLI_TMP/verdicts.out" | tr '\n' ' ')"
+  fi
+fi
+
+# ---- 2. a two-seed fixture with known verdicts
+F=tests/cli/fixtures/verdicts
+FR="$CLI_TMP/fixture"
+mkdir -p "$FR"
+if "$LBBT" run $F/experiment.yaml --threads 1 --out "$FR/verdicts-test.h5" >"$CLI_TMP/run-fixture.log" 2>&1; then
+  V=("$LBBT" verdicts --results-dir "$FR" --claims $F/claims.yaml --paper-tables $F/paper-tables)
+  if "${V[@]}" >/dev/null 2>"$CLI_TMP/fixture.err"; then
+    md="$FR/verdicts.md"
+    check fixture_sections sections_have_verdicts "$md" 4
+    # a row against the same runs: difference exactly 0, so "greater" is within noise and
+    # "not-worse" is supported
+    check same_runs_greater_is_within_noise claim_verdict_is "$md" 1 "within noise"
+    check same_runs_not_worse_supports claim_verdict_is "$md" 2 "supports"
+    check zero_difference grep -Eq '^\| fashion-mnist \| .* \| \+0\.0 \[-?[0-9.]+, \+[0-9.]+\] \| [0-9.]+ \| within noise \|$' "$md"
+    check arm_control_read grep -q '^- \*shuffled\* (`shuffled`) in place of the claimed row: .* (n=2)\. Claimed − control: .* → ' "$md"
+    check pair_control_read grep -q '^- \*shuffled, first 1\* (`shuffled_first1`) vs \*shuffled\* (`shuffled`), .* → ' "$md"
+    check paper_values_shown grep -q 'In the paper: Fashion-MNIST 93.9 vs 34.2' "$md"
+  else
+    echo "FAIL verdicts.fixture_render: $(tail -n 3 "$CLI_TMP/fixture.err" | tr '\n' ' ')"
+  fi
+else
+  echo "FAIL verdicts.fixture_runs: $(tail -n 3 "$CLI_TMP/run-fixture.log" | tr '\n' ' ')"
+fi
+
+# ---- 3. malformed claims
+bad="$CLI_TMP/bad-claims.yaml"
+printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: language, baseline: scratch,\n     relation: greater, contrls: [shuffled]}\n' >"$bad"
+check unknown_key_suggests expect_exit 2 "bad-claims.yaml:3:25: unknown key 'contrls'.*did you mean 'controls'" \
+  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: languag, baseline: scratch, relation: greater}\n' >"$bad"
+check unknown_row expect_exit 2 "bad-claims.yaml:2:5: claim 'a': table 90 has no row 'languag'" \
+  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: language, baseline: scratch, relation: better}\n' >"$bad"
+check bad_relation expect_exit 2 "relation must be 'greater' or 'not-worse'" \
+  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+printf 'claims:\n  - {id: a, claim: x, table: 90, metric: test_acc1, better: language, baseline: scratch, relation: greater}\n' >"$bad"
+check unknown_metric expect_exit 2 "no column group or metric 'test_acc1'" \
+  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: language, baseline: scratch, relation: greater,\n     tiers: {smoke: {bettr: language}}}\n' >"$bad"
+check tier_override_unknown_key expect_exit 2 "bad-claims.yaml:3:22: unknown key 'bettr'.*did you mean 'better'" \
+  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+check missing_claims_file expect_exit 2 "cannot open the claims file" \
+  "$LBBT" verdicts --claims "$CLI_TMP/none.yaml"
+check unknown_option expect_exit 2 "unexpected argument" "$LBBT" verdicts --frobnicate
+# the tables named by claims.yaml's `table:` lines, each once, in order of first use
+want_tables=$(awk '$1 == "table:" && !seen[$2]++ { printf "%s%s", sep, $2; sep = " " }' paper-tables/claims.yaml)
+check list_tables expect_exit 0 "^$want_tables\$" "$LBBT" verdicts --list-tables
