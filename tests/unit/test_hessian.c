@@ -230,6 +230,7 @@ static void linear_regression_analysis(void) {
   CHECK_CLOSE(m1 / wsum, trace / D, 0, DENSITY_MOMENT_RTOL, "density mean");
   CHECK_CLOSE(m2 / wsum, tr2 / D, 0, DENSITY_MOMENT_RTOL, "density second moment");
   CHECK(r.density_stats.negative_ratio < 1e-6, "PSD density: negative mass %g", r.density_stats.negative_ratio);
+  CHECK(r.negative_ratio_density_tol == 0, "PSD density: thresholded negative mass %g", r.negative_ratio_density_tol);
   CHECK_CLOSE(r.participation_global, trace * trace / (D * tr2), 0, 2 * DENSITY_MOMENT_RTOL, "global PR");
   /* the smoothed density integrates to 1 */
   double integral = 0;
@@ -499,6 +500,13 @@ static void tiny_transformer_dense(void) {
          r.trace_se);
   CHECK(ks <= DENSITY_KS_TOL, "KS distance %g", ks);
   CHECK_CLOSE(m2 / wsum, tr2 / P, 0, DENSITY_MOMENT_RTOL, "density second moment");
+  /* below the threshold -conv_tol rho: the dense count and the SLQ mass agree */
+  int below = 0;
+  for (int i = 0; i < P; i++) below += eig[i] < -c.conv_tol * fmax(fabs(r.lambda_max), fabs(r.lambda_min));
+  printf("# tiny transformer: negative mass beyond -%.2g: SLQ %.3f, dense %.3f\n",
+         c.conv_tol * fmax(fabs(r.lambda_max), fabs(r.lambda_min)), r.negative_ratio_density_tol, (double)below / P);
+  CHECK(fabs(r.negative_ratio_density_tol - (double)below / P) <= DENSITY_KS_TOL, "thresholded negative mass %g vs %g",
+        r.negative_ratio_density_tol, (double)below / P);
   CHECK(fabs(m1 / wsum - trace / P) <= DENSITY_MOMENT_RTOL * sqrt(tr2 / P), "density mean %g vs %g", m1 / wsum,
         trace / P);
   CHECK(fabs(r.trace - trace) <= TRACE_SIGMAS * r.trace_se, "trace %g +- %g vs dense %g", r.trace, r.trace_se, trace);

@@ -60,7 +60,8 @@ def main():
         draw(axes[0][col], by_init, "bridge", f"{100 * float(ratio):g}% random labels")
         col += 1
     axes[0][0].set_ylabel("top-1 accuracy, %")
-    fig.suptitle("Training accuracy under label noise: language-pretrained vs scratch (Fig. 3)\n"
+    fig.suptitle("Training accuracy under label noise: language-pretrained vs scratch (Fig. 3)"
+                 + (" and the shuffled control" if "shuffled" in inits else "") + "\n"
                  "solid: train (against the labels trained on), dashed: test (true labels); band: ± 1 std over seeds",
                  fontsize=12)
     fig.tight_layout(rect=(0, 0.03, 1, 0.9))

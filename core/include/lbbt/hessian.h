@@ -167,6 +167,9 @@ typedef struct lbbt_hessian_report {
   double *density_grid, *density;  /* [density_points]: Gaussian-smoothed SLQ density */
   double density_sigma_abs;
   lbbt_spectrum_stats density_stats;
+  double negative_ratio_density_tol; /* mass of nodes below -conv_tol * max(|lambda_max|,
+                                        |lambda_min|): the near-zero bulk, whose sign is
+                                        rounding, counts as neither */
   /* Hutchinson, pooled over the SLQ probes and the extra trace probes */
   int trace_samples;
   double trace, trace_se;          /* tr H and its standard error */

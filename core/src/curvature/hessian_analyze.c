@@ -306,6 +306,10 @@ static lbbt_status density(counted_op *op, const lbbt_hessian_config *cfg, lbbt_
     }
   }
   lbbt_spectrum_stats_density(r->slq_nodes, w, K, r->dim, &r->density_stats);
+  double tol = cfg->conv_tol * fmax(fabs(r->lambda_max), fabs(r->lambda_min));
+  r->negative_ratio_density_tol = 0;
+  for (int i = 0; i < K; i++)
+    if (r->slq_nodes[i] < -tol) r->negative_ratio_density_tol += w[i];
   int G = cfg->density_points;
   r->density_grid = malloc((size_t)G * sizeof(double));
   r->density = calloc((size_t)G, sizeof(double));

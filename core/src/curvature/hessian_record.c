@@ -84,6 +84,7 @@ lbbt_status lbbt_hessian_report_record(const lbbt_hessian_report *r,
   scalar(&w, "hvp_check_spread", r->hvp_check_spread);
   /* density */
   stats(&w, &r->density_stats, "density", 0);
+  scalar(&w, "negative_ratio_density_tol", r->negative_ratio_density_tol);
   array(&w, "slq_nodes", r->slq_nodes, 2, r->slq_probes, r->slq_steps);
   array(&w, "slq_weights", r->slq_weights, 2, r->slq_probes, r->slq_steps);
   array(&w, "density_grid", r->density_grid, 1, c->density_points, 0);
