@@ -141,6 +141,7 @@ static lbbt_status collect(lbbt_registry *r, const char *dir, int depth, str_lis
 static size_t backbone_ops_size(int version) {
   /* Each version's table ends where the next version's first field starts. */
   if (version == 1) return offsetof(lbbt_backbone_ops, create_language);
+  if (version == 2) return offsetof(lbbt_backbone_ops, create_blocks);
   return sizeof(lbbt_backbone_ops);
 }
 

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lbbt/block_stack.h"
 #include "lbbt/checkpoint.h"
 #include "lbbt/init_mode.h"
 #include "lbbt/nn.h"
@@ -61,9 +62,10 @@ typedef struct t5_src {
 
 typedef struct t5_impl {
   t5_arch a;
-  lbbt_vision v;         /* vision mode */
-  lbbt_block *blocks;    /* language mode */
-  lbbt_tensor *shared, *relbias, *final_norm_w;
+  lbbt_vision v;            /* vision mode; v.blocks points into stack */
+  lbbt_block_stack *stack;  /* the blocks and block 0's relative bias, in both modes
+                             * (parameters owned by the model) */
+  lbbt_tensor *shared, *final_norm_w;
 } t5_impl;
 
 /* ---- architecture ---------------------------------------------------------------------- */
@@ -336,42 +338,66 @@ static lbbt_status scratch_init(lbbt_tensor *t, const char *name, uint64_t seed,
   return lbbt_init_normal(t, seed, name, 0.0, std);
 }
 
-/* Blocks, block 0's relative bias table and the final norm. */
-static lbbt_status build_encoder(lbbt_model *m, const t5_arch *a, lbbt_block **blocks_out,
-                                 lbbt_tensor **relbias, lbbt_tensor **final_norm) {
-  lbbt_block *blocks = calloc((size_t)a->num_layers, sizeof *blocks);
-  if (!blocks) return lbbt_fail(LBBT_E_NOMEM, "chronos_t5: out of memory");
-  *blocks_out = blocks;
+/* The first n blocks (with block 0's relative bias table) as a block stack whose parameters
+ * go into `into` (NULL: a model of the stack's own) under prefix + "encoder.block.<i>.layer.",
+ * layer offset + i.  The one place T5 blocks are registered: vision, language and borrowed
+ * blocks all come from here. */
+static lbbt_status add_blocks(lbbt_model *into, const t5_arch *a, int n, const char *prefix,
+                              int layer_offset, const char *source, int causal,
+                              lbbt_block_stack **out) {
+  lbbt_block_stack *s = NULL;
+  LBBT_TRY(lbbt_block_stack_create("chronos_t5", source, n, a->num_layers, prefix, layer_offset,
+                                   into, &s));
   lbbt_block_config bc = block_config(a);
   lbbt_block_names bn = block_names(a);
-  for (int i = 0; i < a->num_layers; i++) {
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "encoder.block.%d.layer.", i);
-    LBBT_TRY(lbbt_block_register(m, &blocks[i], &bc, &bn, prefix, i));
-    if (i == 0) {
+  lbbt_status st = LBBT_OK;
+  for (int i = 0; i < n && st == LBBT_OK; i++) {
+    char arch_prefix[48];
+    snprintf(arch_prefix, sizeof arch_prefix, "encoder.block.%d.layer.", i);
+    st = lbbt_block_stack_register(s, i, &bc, &bn, arch_prefix);
+    if (st == LBBT_OK && i == 0) {
       /* a position table, excluded from weight decay like vision.pos_embed */
       int64_t rs[2] = {a->num_buckets, a->num_heads};
-      LBBT_TRY(lbbt_model_add_param(m, RELBIAS_NAME, LBBT_PART_BLOCK, 0, 1, 2, rs, relbias));
+      st = lbbt_block_stack_add_param(s, 0, RELBIAS_NAME, 1, 2, rs, &s->relbias_table);
     }
   }
-  int64_t ns[1] = {a->d_model};
-  LBBT_TRY(lbbt_model_add_param(m, "encoder.final_layer_norm.weight", LBBT_PART_HEAD, 0, 1, 1, ns,
-                                final_norm));
-  m->n_layers = a->num_layers;
-  m->dim = a->d_model;
-  m->vocab_size = a->vocab_size;
+  if (st != LBBT_OK) {
+    lbbt_block_stack_free(s);
+    return st;
+  }
+  s->relbias_buckets = a->num_buckets;
+  s->relbias_max_distance = a->max_distance;
+  s->dim = a->d_model;
+  s->causal = causal;
+  *out = s;
   return LBBT_OK;
 }
 
-static lbbt_status fill_params(lbbt_model *m, t5_arch *a, t5_src *src, lbbt_init_mode mode,
-                               uint64_t seed) {
-  for (int i = 0; i < m->n_params; i++) {
+static lbbt_status add_final_norm(lbbt_model *m, const t5_arch *a, lbbt_tensor **w) {
+  int64_t ns[1] = {a->d_model};
+  return lbbt_model_add_param(m, "encoder.final_layer_norm.weight", LBBT_PART_HEAD, 0, 1, 1, ns, w);
+}
+
+static void set_model_sizes(lbbt_model *m, const t5_arch *a) {
+  m->n_layers = a->num_layers;
+  m->dim = a->d_model;
+  m->vocab_size = a->vocab_size;
+}
+
+/* Parameters m->params[from, to): read from the source and apply the init mode, or the
+ * scratch initialisation.  Each is read and seeded by its name without `prefix` (a
+ * borrower's), so borrowed blocks get the values create_vision gives. */
+static lbbt_status fill_params(lbbt_model *m, int from, int to, const char *prefix, t5_arch *a,
+                               t5_src *src, lbbt_init_mode mode, uint64_t seed) {
+  size_t skip = prefix ? strlen(prefix) : 0;
+  for (int i = from; i < to; i++) {
     lbbt_param *p = &m->params[i];
+    const char *name = p->name + skip;
     if (mode != LBBT_INIT_SCRATCH) {
-      LBBT_TRY(src_read(src, p->name, p->t));
-      LBBT_TRY(lbbt_apply_init_mode(p->t, p->name, mode, seed, scratch_init, a));
+      LBBT_TRY(src_read(src, name, p->t));
+      LBBT_TRY(lbbt_apply_init_mode(p->t, name, mode, seed, scratch_init, a));
     } else {
-      LBBT_TRY(scratch_init(p->t, p->name, seed, a));
+      LBBT_TRY(scratch_init(p->t, name, seed, a));
     }
   }
   return LBBT_OK;
@@ -391,20 +417,14 @@ static lbbt_status language_forward(lbbt_model *m, lbbt_tape *t, const int32_t *
   if (logits) *logits = NULL; /* an encoder: no LM head */
   if (!im->shared)
     return lbbt_fail(LBBT_E_INPUT, "chronos_t5: this model was built for vision; no token embedding");
-  lbbt_tensor *x, *bias;
+  lbbt_tensor *x;
   LBBT_TRY(lbbt_embedding(t, im->shared, ids, B, T, &x));
-  /* T5Stack: layer 0 computes the bias [H, T, T]; every layer adds the same one. */
-  LBBT_TRY(lbbt_relative_position_bias(t, im->relbias, T, T, 1, a->num_buckets, a->max_distance,
-                                       &bias));
-  for (int i = 0; i < a->num_layers; i++) {
-    lbbt_block_inputs in = {0};
-    in.causal = 0;
-    in.attn_bias = bias;
-    in.layer = i;
-    in.hook = m->hook;
-    in.hook_user = m->hook_user;
-    LBBT_TRY(lbbt_block_forward(t, &im->blocks[i], x, &in, &x));
-  }
+  /* the stack computes block 0's relative bias once and adds it in every block (T5Stack) */
+  lbbt_block_stack_opts so = {0};
+  so.attention = LBBT_ATTN_BIDIRECTIONAL;
+  so.hook = m->hook;
+  so.hook_user = m->hook_user;
+  LBBT_TRY(lbbt_block_stack_forward(t, im->stack, x, &so, &x));
   LBBT_TRY(lbbt_rmsnorm(t, x, im->final_norm_w, a->eps, &x));
   if (hidden) *hidden = x;
   return LBBT_OK;
@@ -456,8 +476,9 @@ static lbbt_status save(lbbt_model *m, const char *dir) {
 static void destroy(lbbt_model *m) {
   t5_impl *im = m->impl;
   if (!im) return;
+  im->v.blocks = NULL; /* the stack's array */
   lbbt_vision_destroy(&im->v);
-  free(im->blocks);
+  lbbt_block_stack_free(im->stack);
   free(im);
   m->impl = NULL;
 }
@@ -493,34 +514,70 @@ static lbbt_status new_model(t5_impl **im_out, lbbt_model **out, const t5_arch *
   return LBBT_OK;
 }
 
-static lbbt_status create_vision(const lbbt_backbone_spec *spec, int in_channels, int image_size,
-                                 int num_classes, uint64_t seed, lbbt_model **out) {
-  *out = NULL;
-  t5_arch a;
-  t5_src src = {0};
+/* The architecture and weight source a backbone spec describes (shared by create_vision and
+ * create_blocks, so both read the same weights the same way).  On success the caller closes
+ * *src (a no-op without a checkpoint). */
+static lbbt_status open_spec(const lbbt_backbone_spec *spec, t5_arch *a, t5_src *src, char *source,
+                             size_t source_n) {
   int sizes_given;
+  memset(src, 0, sizeof *src);
   if (spec->checkpoint[0]) {
-    LBBT_TRY(src_open(spec->checkpoint, &src, &a));
+    LBBT_TRY(src_open(spec->checkpoint, src, a));
     /* initializer_factor may still be given: it shapes the scratch init that the scratch and
      * scratch-rescaled modes draw with a checkpoint. */
-    lbbt_status st = options_apply(spec, &a, &sizes_given);
+    lbbt_status st = options_apply(spec, a, &sizes_given);
     if (st == LBBT_OK && sizes_given)
       st = lbbt_fail(LBBT_E_INPUT,
                      "chronos_t5: size options (d_model, num_layers, ...) are for scratch models; "
                      "with backbone.checkpoint %s the sizes come from its config.json",
                      spec->checkpoint);
     if (st != LBBT_OK) {
-      src_close(&src);
+      src_close(src);
       return st;
     }
-  } else {
-    if (lbbt_init_mode_needs_checkpoint(spec->init))
-      return lbbt_fail(LBBT_E_INPUT, "chronos_t5: init '%s' needs backbone.checkpoint",
-                       lbbt_init_mode_name(spec->init));
-    LBBT_TRY(arch_from_preset(spec->arch[0] ? spec->arch : "chronos-t5-tiny", &a));
-    LBBT_TRY(options_apply(spec, &a, &sizes_given));
-    LBBT_TRY(arch_check(&a, "chronos_t5 backbone options"));
+    snprintf(source, source_n, "checkpoint %s", spec->checkpoint);
+    return LBBT_OK;
   }
+  if (lbbt_init_mode_needs_checkpoint(spec->init))
+    return lbbt_fail(LBBT_E_INPUT, "chronos_t5: init '%s' needs backbone.checkpoint",
+                     lbbt_init_mode_name(spec->init));
+  const char *preset = spec->arch[0] ? spec->arch : "chronos-t5-tiny";
+  LBBT_TRY(arch_from_preset(preset, a));
+  LBBT_TRY(options_apply(spec, a, &sizes_given));
+  LBBT_TRY(arch_check(a, "chronos_t5 backbone options"));
+  snprintf(source, source_n, "scratch arch %s", preset);
+  return LBBT_OK;
+}
+
+/* The encoder is bidirectional unless the spec says causal. */
+static int spec_causal(const lbbt_backbone_spec *spec) {
+  return spec->attention == LBBT_ATTN_CAUSAL;
+}
+
+/* The first n blocks of an opened spec, registered and initialised per spec->init from seed:
+ * what create_vision builds its blocks with and what create_blocks lends. */
+static lbbt_status blocks_for_spec(const lbbt_backbone_spec *spec, t5_arch *a, t5_src *src,
+                                   const char *source, int n, uint64_t seed, const char *prefix,
+                                   int layer_offset, lbbt_model *into, lbbt_block_stack **out) {
+  lbbt_block_stack *s = NULL;
+  LBBT_TRY(add_blocks(into, a, n, prefix, layer_offset, source, spec_causal(spec), &s));
+  lbbt_status st = fill_params(s->model, s->first_param, s->first_param + s->n_params, s->prefix,
+                               a, src, spec->init, seed);
+  if (st != LBBT_OK) {
+    lbbt_block_stack_free(s);
+    return st;
+  }
+  *out = s;
+  return LBBT_OK;
+}
+
+static lbbt_status create_vision(const lbbt_backbone_spec *spec, int in_channels, int image_size,
+                                 int num_classes, uint64_t seed, lbbt_model **out) {
+  *out = NULL;
+  t5_arch a;
+  t5_src src;
+  char source[LBBT_PATH_MAX + 32];
+  LBBT_TRY(open_spec(spec, &a, &src, source, sizeof source));
   lbbt_model *m = NULL;
   t5_impl *im = NULL;
   lbbt_status st;
@@ -533,15 +590,21 @@ static lbbt_status create_vision(const lbbt_backbone_spec *spec, int in_channels
   vc->patch_size = spec->patch_size;
   vc->num_classes = num_classes;
   vc->pool = spec->pool;
-  vc->causal = spec->attention == LBBT_ATTN_CAUSAL; /* the encoder is bidirectional */
-  vc->learned_positions = 0;                        /* the relative bias gives positions */
-  LBBT_TRY_GOTO(st, build_encoder(m, &a, &im->v.blocks, &im->v.relbias_table, &im->v.final_norm_w), fail);
+  vc->causal = spec_causal(spec);
+  vc->learned_positions = 0; /* the relative bias gives positions */
+  LBBT_TRY_GOTO(st, blocks_for_spec(spec, &a, &src, source, a.num_layers, seed, "", 0, m, &im->stack), fail);
+  set_model_sizes(m, &a);
+  im->v.blocks = im->stack->blocks;
   im->v.n_blocks = a.num_layers;
-  im->v.final_norm = LBBT_NORM_RMSNORM;
-  im->v.final_norm_eps = a.eps;
+  im->v.relbias_table = im->stack->relbias_table;
   im->v.relbias_buckets = a.num_buckets;
   im->v.relbias_max_distance = a.max_distance;
-  LBBT_TRY_GOTO(st, fill_params(m, &a, &src, spec->init, seed), fail);
+  LBBT_TRY_GOTO(st, add_final_norm(m, &a, &im->v.final_norm_w), fail);
+  im->v.final_norm = LBBT_NORM_RMSNORM;
+  im->v.final_norm_eps = a.eps;
+  /* the rest of the pretrained part: the final norm */
+  LBBT_TRY_GOTO(st, fill_params(m, im->stack->first_param + im->stack->n_params, m->n_params, "",
+                                &a, &src, spec->init, seed), fail);
   LBBT_TRY_GOTO(st, lbbt_vision_register(m, &im->v, a.d_model, seed), fail);
   lbbt_model_apply_no_decay_rule(m);
   src_close(&src);
@@ -550,6 +613,22 @@ static lbbt_status create_vision(const lbbt_backbone_spec *spec, int in_channels
 fail:
   src_close(&src);
   lbbt_model_free(m);
+  return st;
+}
+
+/* Lend the first n blocks (plugin.h, block_stack.h): the spec opened and the blocks built
+ * exactly as create_vision does, for n blocks and under the borrower's prefix. */
+static lbbt_status create_blocks(const lbbt_backbone_spec *spec, int n_blocks, uint64_t seed,
+                                 const char *prefix, int layer_offset, lbbt_model *into,
+                                 lbbt_block_stack **out) {
+  *out = NULL;
+  t5_arch a;
+  t5_src src;
+  char source[LBBT_PATH_MAX + 32];
+  LBBT_TRY(open_spec(spec, &a, &src, source, sizeof source));
+  lbbt_status st =
+      blocks_for_spec(spec, &a, &src, source, n_blocks, seed, prefix, layer_offset, into, out);
+  src_close(&src);
   return st;
 }
 
@@ -566,8 +645,10 @@ static lbbt_status load_language(const char *path, lbbt_model **out) {
   snprintf(m->source, sizeof m->source, "%s", path);
   int64_t es[2] = {a.vocab_size, a.d_model};
   LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "shared.weight", LBBT_PART_EMBED, 0, 1, 2, es, &im->shared), fail);
-  LBBT_TRY_GOTO(st, build_encoder(m, &a, &im->blocks, &im->relbias, &im->final_norm_w), fail);
-  LBBT_TRY_GOTO(st, fill_params(m, &a, &src, LBBT_INIT_LANGUAGE, 0), fail);
+  LBBT_TRY_GOTO(st, add_blocks(m, &a, a.num_layers, "", 0, path, 0, &im->stack), fail);
+  set_model_sizes(m, &a);
+  LBBT_TRY_GOTO(st, add_final_norm(m, &a, &im->final_norm_w), fail);
+  LBBT_TRY_GOTO(st, fill_params(m, 0, m->n_params, "", &a, &src, LBBT_INIT_LANGUAGE, 0), fail);
   lbbt_model_apply_no_decay_rule(m);
   src_close(&src);
   *out = m;
@@ -598,6 +679,7 @@ static const lbbt_backbone_ops BACKBONE_OPS = {
     .create_vision = create_vision,
     .load_language = load_language,
     .describe = describe,
+    .create_blocks = create_blocks,
 };
 
 LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {

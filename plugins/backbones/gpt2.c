@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lbbt/block_stack.h"
 #include "lbbt/checkpoint.h"
 #include "lbbt/init_mode.h"
 #include "lbbt/nn.h"
@@ -55,8 +56,8 @@ typedef enum { POS_NEW, POS_PRETRAINED } gpt2_positions;
 
 typedef struct gpt2_impl {
   gpt2_arch a;
-  lbbt_vision v;         /* vision mode */
-  lbbt_block *blocks;    /* language mode */
+  lbbt_vision v;            /* vision mode; v.blocks points into stack */
+  lbbt_block_stack *stack;  /* the blocks, in both modes (parameters owned by the model) */
   lbbt_tensor *wte, *wpe, *ln_f_w, *ln_f_b;
 } gpt2_impl;
 
@@ -306,20 +307,28 @@ static lbbt_status scratch_init(lbbt_tensor *t, const char *name, uint64_t seed,
   return lbbt_init_gpt2(t, seed, name, a->n_layer);
 }
 
-static lbbt_status build_blocks(lbbt_model *m, const gpt2_arch *a, lbbt_block **blocks_out) {
-  lbbt_block *blocks = calloc((size_t)a->n_layer, sizeof *blocks);
-  if (!blocks) return lbbt_fail(LBBT_E_NOMEM, "gpt2: out of memory");
-  *blocks_out = blocks;
+/* The first n blocks as a block stack whose parameters go into `into` (NULL: a model of
+ * the stack's own) under prefix + "h.<i>.", layer offset + i.  The one place gpt2 blocks
+ * are registered: vision, language and borrowed blocks all come from here. */
+static lbbt_status add_blocks(lbbt_model *into, const gpt2_arch *a, int n, const char *prefix,
+                              int layer_offset, const char *source, int causal,
+                              lbbt_block_stack **out) {
+  lbbt_block_stack *s = NULL;
+  LBBT_TRY(lbbt_block_stack_create("gpt2", source, n, a->n_layer, prefix, layer_offset, into, &s));
   lbbt_block_config bc = block_config(a);
   lbbt_block_names bn = block_names();
-  for (int i = 0; i < a->n_layer; i++) {
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "h.%d.", i);
-    LBBT_TRY(lbbt_block_register(m, &blocks[i], &bc, &bn, prefix, i));
+  for (int i = 0; i < n; i++) {
+    char arch_prefix[32];
+    snprintf(arch_prefix, sizeof arch_prefix, "h.%d.", i);
+    lbbt_status st = lbbt_block_stack_register(s, i, &bc, &bn, arch_prefix);
+    if (st != LBBT_OK) {
+      lbbt_block_stack_free(s);
+      return st;
+    }
   }
-  m->n_layers = a->n_layer;
-  m->dim = a->n_embd;
-  m->vocab_size = a->vocab_size;
+  s->dim = a->n_embd;
+  s->causal = causal;
+  *out = s;
   return LBBT_OK;
 }
 
@@ -330,20 +339,29 @@ static lbbt_status add_final_norm(lbbt_model *m, const gpt2_arch *a, lbbt_tensor
   return lbbt_model_add_param(m, "ln_f.bias", LBBT_PART_HEAD, 0, 1, 1, ns, b);
 }
 
-/* Every parameter registered so far: read from the source and apply the init mode, or the
- * scratch initialisation. */
-static lbbt_status fill_params(lbbt_model *m, gpt2_arch *a, gpt2_src *src, lbbt_init_mode mode,
-                               uint64_t seed) {
-  for (int i = 0; i < m->n_params; i++) {
+/* Parameters m->params[from, to): read from the source and apply the init mode, or the
+ * scratch initialisation.  Each is read and seeded by its name without `prefix` (a
+ * borrower's), so borrowed blocks get the values create_vision gives. */
+static lbbt_status fill_params(lbbt_model *m, int from, int to, const char *prefix, gpt2_arch *a,
+                               gpt2_src *src, lbbt_init_mode mode, uint64_t seed) {
+  size_t skip = prefix ? strlen(prefix) : 0;
+  for (int i = from; i < to; i++) {
     lbbt_param *p = &m->params[i];
+    const char *name = p->name + skip;
     if (mode != LBBT_INIT_SCRATCH) {
-      LBBT_TRY(src_read(src, p->name, p->t));
-      LBBT_TRY(lbbt_apply_init_mode(p->t, p->name, mode, seed, scratch_init, a));
+      LBBT_TRY(src_read(src, name, p->t));
+      LBBT_TRY(lbbt_apply_init_mode(p->t, name, mode, seed, scratch_init, a));
     } else {
-      LBBT_TRY(scratch_init(p->t, p->name, seed, a));
+      LBBT_TRY(scratch_init(p->t, name, seed, a));
     }
   }
   return LBBT_OK;
+}
+
+static void set_model_sizes(lbbt_model *m, const gpt2_arch *a) {
+  m->n_layers = a->n_layer;
+  m->dim = a->n_embd;
+  m->vocab_size = a->vocab_size;
 }
 
 /* ---- model ops ------------------------------------------------------------------------- */
@@ -374,14 +392,11 @@ static lbbt_status language_forward(lbbt_model *m, lbbt_tape *t, const int32_t *
   LBBT_TRY(lbbt_embedding(t, im->wte, ids, B, T, &x));
   LBBT_TRY(lbbt_slice(t, im->wpe, 0, 0, T, &pos));
   LBBT_TRY(lbbt_add(t, x, pos, &x));
-  for (int i = 0; i < im->a.n_layer; i++) {
-    lbbt_block_inputs in = {0};
-    in.causal = 1;
-    in.layer = i;
-    in.hook = m->hook;
-    in.hook_user = m->hook_user;
-    LBBT_TRY(lbbt_block_forward(t, &im->blocks[i], x, &in, &x));
-  }
+  lbbt_block_stack_opts so = {0};
+  so.attention = LBBT_ATTN_CAUSAL;
+  so.hook = m->hook;
+  so.hook_user = m->hook_user;
+  LBBT_TRY(lbbt_block_stack_forward(t, im->stack, x, &so, &x));
   LBBT_TRY(lbbt_layernorm(t, x, im->ln_f_w, im->ln_f_b, im->a.eps, &x));
   if (hidden) *hidden = x;
   if (logits) LBBT_TRY(lbbt_linear(t, x, im->wte, NULL, logits)); /* tied head */
@@ -434,8 +449,9 @@ static lbbt_status save(lbbt_model *m, const char *dir) {
 static void destroy(lbbt_model *m) {
   gpt2_impl *im = m->impl;
   if (!im) return;
+  im->v.blocks = NULL; /* the stack's array */
   lbbt_vision_destroy(&im->v);
-  free(im->blocks);
+  lbbt_block_stack_free(im->stack);
   free(im);
   m->impl = NULL;
 }
@@ -471,28 +487,63 @@ static lbbt_status new_model(gpt2_impl **im_out, lbbt_model **out, const gpt2_ar
   return LBBT_OK;
 }
 
+/* The architecture, options and weight source a backbone spec describes (shared by
+ * create_vision and create_blocks, so both read the same weights the same way).  On success
+ * the caller closes *src (a no-op without a checkpoint). */
+static lbbt_status open_spec(const lbbt_backbone_spec *spec, gpt2_arch *a, gpt2_options *opt,
+                             gpt2_src *src, char *source, size_t source_n) {
+  memset(src, 0, sizeof *src);
+  if (spec->checkpoint[0]) {
+    LBBT_TRY(options_parse(spec, opt, NULL));
+    if (opt->sizes_given)
+      return lbbt_fail(LBBT_E_INPUT,
+                       "gpt2: size options (n_embd, n_layer, ...) are for scratch models; with "
+                       "backbone.checkpoint %s the sizes come from its config.json",
+                       spec->checkpoint);
+    LBBT_TRY(src_open(spec->checkpoint, src, a));
+    snprintf(source, source_n, "checkpoint %s", spec->checkpoint);
+    return LBBT_OK;
+  }
+  if (lbbt_init_mode_needs_checkpoint(spec->init))
+    return lbbt_fail(LBBT_E_INPUT, "gpt2: init '%s' needs backbone.checkpoint",
+                     lbbt_init_mode_name(spec->init));
+  LBBT_TRY(arch_from_preset(spec->arch[0] ? spec->arch : "gpt2", a));
+  LBBT_TRY(options_parse(spec, opt, a));
+  LBBT_TRY(arch_check(a, "gpt2 backbone options"));
+  snprintf(source, source_n, "scratch arch %s", spec->arch[0] ? spec->arch : "gpt2");
+  return LBBT_OK;
+}
+
+/* GPT-2 attends causally unless the spec says bidirectional. */
+static int spec_causal(const lbbt_backbone_spec *spec) {
+  return spec->attention != LBBT_ATTN_BIDIRECTIONAL;
+}
+
+/* The first n blocks of an opened spec, registered and initialised per spec->init from seed:
+ * what create_vision builds its blocks with and what create_blocks lends. */
+static lbbt_status blocks_for_spec(const lbbt_backbone_spec *spec, gpt2_arch *a, gpt2_src *src,
+                                   const char *source, int n, uint64_t seed, const char *prefix,
+                                   int layer_offset, lbbt_model *into, lbbt_block_stack **out) {
+  lbbt_block_stack *s = NULL;
+  LBBT_TRY(add_blocks(into, a, n, prefix, layer_offset, source, spec_causal(spec), &s));
+  lbbt_status st = fill_params(s->model, s->first_param, s->first_param + s->n_params, s->prefix,
+                               a, src, spec->init, seed);
+  if (st != LBBT_OK) {
+    lbbt_block_stack_free(s);
+    return st;
+  }
+  *out = s;
+  return LBBT_OK;
+}
+
 static lbbt_status create_vision(const lbbt_backbone_spec *spec, int in_channels, int image_size,
                                  int num_classes, uint64_t seed, lbbt_model **out) {
   *out = NULL;
   gpt2_arch a;
   gpt2_options opt;
-  gpt2_src src = {0};
-  if (spec->checkpoint[0]) {
-    LBBT_TRY(options_parse(spec, &opt, NULL));
-    if (opt.sizes_given)
-      return lbbt_fail(LBBT_E_INPUT,
-                       "gpt2: size options (n_embd, n_layer, ...) are for scratch models; with "
-                       "backbone.checkpoint %s the sizes come from its config.json",
-                       spec->checkpoint);
-    LBBT_TRY(src_open(spec->checkpoint, &src, &a));
-  } else {
-    if (lbbt_init_mode_needs_checkpoint(spec->init))
-      return lbbt_fail(LBBT_E_INPUT, "gpt2: init '%s' needs backbone.checkpoint",
-                       lbbt_init_mode_name(spec->init));
-    LBBT_TRY(arch_from_preset(spec->arch[0] ? spec->arch : "gpt2", &a));
-    LBBT_TRY(options_parse(spec, &opt, &a));
-    LBBT_TRY(arch_check(&a, "gpt2 backbone options"));
-  }
+  gpt2_src src;
+  char source[LBBT_PATH_MAX + 32];
+  LBBT_TRY(open_spec(spec, &a, &opt, &src, source, sizeof source));
   lbbt_model *m = NULL;
   gpt2_impl *im = NULL;
   lbbt_status st;
@@ -505,9 +556,11 @@ static lbbt_status create_vision(const lbbt_backbone_spec *spec, int in_channels
   vc->patch_size = spec->patch_size;
   vc->num_classes = num_classes;
   vc->pool = spec->pool;
-  vc->causal = spec->attention != LBBT_ATTN_BIDIRECTIONAL; /* GPT-2 is causal by default */
+  vc->causal = spec_causal(spec);
   vc->learned_positions = opt.positions == POS_NEW;
-  LBBT_TRY_GOTO(st, build_blocks(m, &a, &im->v.blocks), fail);
+  LBBT_TRY_GOTO(st, blocks_for_spec(spec, &a, &src, source, a.n_layer, seed, "", 0, m, &im->stack), fail);
+  set_model_sizes(m, &a);
+  im->v.blocks = im->stack->blocks;
   im->v.n_blocks = a.n_layer;
   LBBT_TRY_GOTO(st, add_final_norm(m, &a, &im->v.final_norm_w, &im->v.final_norm_b), fail);
   im->v.final_norm = LBBT_NORM_LAYERNORM;
@@ -516,7 +569,9 @@ static lbbt_status create_vision(const lbbt_backbone_spec *spec, int in_channels
     int64_t ps[2] = {a.n_positions, a.n_embd};
     LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "wpe.weight", LBBT_PART_EMBED, 0, 1, 2, ps, &im->wpe), fail);
   }
-  LBBT_TRY_GOTO(st, fill_params(m, &a, &src, spec->init, seed), fail);
+  /* the rest of the pretrained part: ln_f (and wpe) */
+  LBBT_TRY_GOTO(st, fill_params(m, im->stack->first_param + im->stack->n_params, m->n_params, "",
+                                &a, &src, spec->init, seed), fail);
   /* The new vision parameters come last so that loading never looks for them. */
   LBBT_TRY_GOTO(st, lbbt_vision_register(m, &im->v, a.n_embd, seed), fail);
   if (im->wpe && im->v.n_tokens > a.n_positions) {
@@ -551,9 +606,10 @@ static lbbt_status load_language(const char *path, lbbt_model **out) {
   int64_t es[2] = {a.vocab_size, a.n_embd}, ps[2] = {a.n_positions, a.n_embd};
   LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "wte.weight", LBBT_PART_EMBED, 0, 1, 2, es, &im->wte), fail);
   LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "wpe.weight", LBBT_PART_EMBED, 0, 1, 2, ps, &im->wpe), fail);
-  LBBT_TRY_GOTO(st, build_blocks(m, &a, &im->blocks), fail);
+  LBBT_TRY_GOTO(st, add_blocks(m, &a, a.n_layer, "", 0, path, 1, &im->stack), fail);
+  set_model_sizes(m, &a);
   LBBT_TRY_GOTO(st, add_final_norm(m, &a, &im->ln_f_w, &im->ln_f_b), fail);
-  LBBT_TRY_GOTO(st, fill_params(m, &a, &src, LBBT_INIT_LANGUAGE, 0), fail);
+  LBBT_TRY_GOTO(st, fill_params(m, 0, m->n_params, "", &a, &src, LBBT_INIT_LANGUAGE, 0), fail);
   lbbt_model_apply_no_decay_rule(m);
   src_close(&src);
   *out = m;
@@ -594,14 +650,32 @@ static lbbt_status create_language(const lbbt_backbone_spec *spec, int vocab_siz
   int64_t es[2] = {a.vocab_size, a.n_embd}, ps[2] = {a.n_positions, a.n_embd};
   LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "wte.weight", LBBT_PART_EMBED, 0, 1, 2, es, &im->wte), fail);
   LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "wpe.weight", LBBT_PART_EMBED, 0, 1, 2, ps, &im->wpe), fail);
-  LBBT_TRY_GOTO(st, build_blocks(m, &a, &im->blocks), fail);
+  LBBT_TRY_GOTO(st, add_blocks(m, &a, a.n_layer, "", 0, "scratch language model", 1, &im->stack), fail);
+  set_model_sizes(m, &a);
   LBBT_TRY_GOTO(st, add_final_norm(m, &a, &im->ln_f_w, &im->ln_f_b), fail);
-  LBBT_TRY_GOTO(st, fill_params(m, &a, NULL, LBBT_INIT_SCRATCH, seed), fail);
+  LBBT_TRY_GOTO(st, fill_params(m, 0, m->n_params, "", &a, NULL, LBBT_INIT_SCRATCH, seed), fail);
   lbbt_model_apply_no_decay_rule(m);
   *out = m;
   return LBBT_OK;
 fail:
   lbbt_model_free(m);
+  return st;
+}
+
+/* Lend the first n blocks (plugin.h, block_stack.h): the spec opened and the blocks built
+ * exactly as create_vision does, for n blocks and under the borrower's prefix. */
+static lbbt_status create_blocks(const lbbt_backbone_spec *spec, int n_blocks, uint64_t seed,
+                                 const char *prefix, int layer_offset, lbbt_model *into,
+                                 lbbt_block_stack **out) {
+  *out = NULL;
+  gpt2_arch a;
+  gpt2_options opt;
+  gpt2_src src;
+  char source[LBBT_PATH_MAX + 32];
+  LBBT_TRY(open_spec(spec, &a, &opt, &src, source, sizeof source));
+  lbbt_status st =
+      blocks_for_spec(spec, &a, &src, source, n_blocks, seed, prefix, layer_offset, into, out);
+  src_close(&src);
   return st;
 }
 
@@ -625,6 +699,7 @@ static const lbbt_backbone_ops BACKBONE_OPS = {
     .load_language = load_language,
     .describe = describe,
     .create_language = create_language,
+    .create_blocks = create_blocks,
 };
 
 LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {

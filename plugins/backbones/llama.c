@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lbbt/block_stack.h"
 #include "lbbt/checkpoint.h"
 #include "lbbt/init_mode.h"
 #include "lbbt/nn.h"
@@ -38,8 +39,8 @@ typedef struct llama_src {
 
 typedef struct llama_impl {
   llama_arch a;
-  lbbt_vision v;         /* vision mode */
-  lbbt_block *blocks;    /* language mode */
+  lbbt_vision v;            /* vision mode; v.blocks points into stack */
+  lbbt_block_stack *stack;  /* the blocks, in both modes (parameters owned by the model) */
   lbbt_tensor *embed, *norm_w, *lm_head;
 } llama_impl;
 
@@ -255,34 +256,51 @@ static lbbt_status scratch_init(lbbt_tensor *t, const char *name, uint64_t seed,
   return lbbt_init_normal(t, seed, name, 0.0, std);
 }
 
-/* Register blocks and the final norm; fill from the source per init mode. */
-static lbbt_status build_blocks(lbbt_model *m, const llama_arch *a, lbbt_block **blocks_out) {
-  lbbt_block *blocks = calloc((size_t)a->n_layers, sizeof *blocks);
-  if (!blocks) return lbbt_fail(LBBT_E_NOMEM, "llama: out of memory");
-  *blocks_out = blocks;
+/* The first n blocks as a block stack whose parameters go into `into` (NULL: a model of
+ * the stack's own) under prefix + "model.layers.<i>.", layer offset + i.  The one place llama
+ * blocks are registered: vision, language and borrowed blocks all come from here. */
+static lbbt_status add_blocks(lbbt_model *into, const llama_arch *a, int n, const char *prefix,
+                              int layer_offset, const char *source, int causal,
+                              lbbt_block_stack **out) {
+  lbbt_block_stack *s = NULL;
+  LBBT_TRY(lbbt_block_stack_create("llama", source, n, a->n_layers, prefix, layer_offset, into, &s));
   lbbt_block_config bc = block_config(a);
   lbbt_block_names bn = block_names(a);
-  for (int i = 0; i < a->n_layers; i++) {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "model.layers.%d.", i);
-    LBBT_TRY(lbbt_block_register(m, &blocks[i], &bc, &bn, prefix, i));
+  for (int i = 0; i < n; i++) {
+    char arch_prefix[64];
+    snprintf(arch_prefix, sizeof arch_prefix, "model.layers.%d.", i);
+    lbbt_status st = lbbt_block_stack_register(s, i, &bc, &bn, arch_prefix);
+    if (st != LBBT_OK) {
+      lbbt_block_stack_free(s);
+      return st;
+    }
   }
-  m->n_layers = a->n_layers;
-  m->dim = a->dim;
-  m->vocab_size = a->vocab_size;
+  s->dim = a->dim;
+  s->causal = causal;
+  *out = s;
   return LBBT_OK;
 }
 
-static lbbt_status fill_params(lbbt_model *m, llama_arch *a, llama_src *src, lbbt_init_mode mode,
-                               uint64_t seed, int skip_vision) {
-  for (int i = 0; i < m->n_params; i++) {
+static void set_model_sizes(lbbt_model *m, const llama_arch *a) {
+  m->n_layers = a->n_layers;
+  m->dim = a->dim;
+  m->vocab_size = a->vocab_size;
+}
+
+/* Parameters m->params[from, to): read from the source and apply the init mode, or the
+ * scratch initialisation.  Each is read and seeded by its name without `prefix` (a
+ * borrower's), so borrowed blocks get the values create_vision gives. */
+static lbbt_status fill_params(lbbt_model *m, int from, int to, const char *prefix, llama_arch *a,
+                               llama_src *src, lbbt_init_mode mode, uint64_t seed) {
+  size_t skip = prefix ? strlen(prefix) : 0;
+  for (int i = from; i < to; i++) {
     lbbt_param *p = &m->params[i];
-    if (skip_vision && !strncmp(p->name, "vision.", 7)) continue; /* new, initialised already */
+    const char *name = p->name + skip;
     if (mode != LBBT_INIT_SCRATCH) {
-      LBBT_TRY(src_read(src, p->name, p->t));
-      LBBT_TRY(lbbt_apply_init_mode(p->t, p->name, mode, seed, scratch_init, a));
+      LBBT_TRY(src_read(src, name, p->t));
+      LBBT_TRY(lbbt_apply_init_mode(p->t, name, mode, seed, scratch_init, a));
     } else {
-      LBBT_TRY(scratch_init(p->t, p->name, seed, a));
+      LBBT_TRY(scratch_init(p->t, name, seed, a));
     }
   }
   return LBBT_OK;
@@ -302,14 +320,11 @@ static lbbt_status language_forward(lbbt_model *m, lbbt_tape *t, const int32_t *
     return lbbt_fail(LBBT_E_INPUT, "llama: this model was built for vision; no token embedding");
   lbbt_tensor *x;
   LBBT_TRY(lbbt_embedding(t, im->embed, ids, B, T, &x));
-  for (int i = 0; i < im->a.n_layers; i++) {
-    lbbt_block_inputs in = {0};
-    in.causal = 1;
-    in.layer = i;
-    in.hook = m->hook;
-    in.hook_user = m->hook_user;
-    LBBT_TRY(lbbt_block_forward(t, &im->blocks[i], x, &in, &x));
-  }
+  lbbt_block_stack_opts so = {0};
+  so.attention = LBBT_ATTN_CAUSAL;
+  so.hook = m->hook;
+  so.hook_user = m->hook_user;
+  LBBT_TRY(lbbt_block_stack_forward(t, im->stack, x, &so, &x));
   LBBT_TRY(lbbt_rmsnorm(t, x, im->norm_w, im->a.norm_eps, &x));
   if (hidden) *hidden = x;
   if (logits) LBBT_TRY(lbbt_linear(t, x, im->lm_head ? im->lm_head : im->embed, NULL, logits));
@@ -397,8 +412,9 @@ static lbbt_status save(lbbt_model *m, const char *dir) {
 static void destroy(lbbt_model *m) {
   llama_impl *im = m->impl;
   if (!im) return;
+  im->v.blocks = NULL; /* the stack's array */
   lbbt_vision_destroy(&im->v);
-  free(im->blocks);
+  lbbt_block_stack_free(im->stack);
   free(im);
   m->impl = NULL;
 }
@@ -425,20 +441,55 @@ static lbbt_status probe(const char *path, int *score) {
   return LBBT_OK;
 }
 
+/* The architecture and weight source a backbone spec describes (shared by create_vision and
+ * create_blocks, so both read the same weights the same way).  On success the caller closes
+ * *src (a no-op without a checkpoint). */
+static lbbt_status open_spec(const lbbt_backbone_spec *spec, llama_arch *a, llama_src *src,
+                             char *source, size_t source_n) {
+  memset(src, 0, sizeof *src);
+  if (spec->checkpoint[0]) {
+    LBBT_TRY(src_open(spec->checkpoint, src, a));
+    snprintf(source, source_n, "checkpoint %s", spec->checkpoint);
+    return LBBT_OK;
+  }
+  if (lbbt_init_mode_needs_checkpoint(spec->init))
+    return lbbt_fail(LBBT_E_INPUT, "llama: init '%s' needs backbone.checkpoint",
+                     lbbt_init_mode_name(spec->init));
+  const char *preset = spec->arch[0] ? spec->arch : "stories260K";
+  LBBT_TRY(arch_from_preset(preset, a));
+  snprintf(source, source_n, "scratch arch %s", preset);
+  return LBBT_OK;
+}
+
+/* LLaMA is causal unless the spec says bidirectional. */
+static int spec_causal(const lbbt_backbone_spec *spec) {
+  return spec->attention != LBBT_ATTN_BIDIRECTIONAL;
+}
+
+/* The first n blocks of an opened spec, registered and initialised per spec->init from seed:
+ * what create_vision builds its blocks with and what create_blocks lends. */
+static lbbt_status blocks_for_spec(const lbbt_backbone_spec *spec, llama_arch *a, llama_src *src,
+                                   const char *source, int n, uint64_t seed, const char *prefix,
+                                   int layer_offset, lbbt_model *into, lbbt_block_stack **out) {
+  lbbt_block_stack *s = NULL;
+  LBBT_TRY(add_blocks(into, a, n, prefix, layer_offset, source, spec_causal(spec), &s));
+  lbbt_status st = fill_params(s->model, s->first_param, s->first_param + s->n_params, s->prefix,
+                               a, src, spec->init, seed);
+  if (st != LBBT_OK) {
+    lbbt_block_stack_free(s);
+    return st;
+  }
+  *out = s;
+  return LBBT_OK;
+}
+
 static lbbt_status create_vision(const lbbt_backbone_spec *spec, int in_channels, int image_size,
                                  int num_classes, uint64_t seed, lbbt_model **out) {
   *out = NULL;
   llama_arch a;
-  llama_src src = {0};
-  if (spec->checkpoint[0]) {
-    LBBT_TRY(src_open(spec->checkpoint, &src, &a));
-  } else {
-    if (lbbt_init_mode_needs_checkpoint(spec->init)) {
-      return lbbt_fail(LBBT_E_INPUT, "llama: init '%s' needs backbone.checkpoint",
-                       lbbt_init_mode_name(spec->init));
-    }
-    LBBT_TRY(arch_from_preset(spec->arch[0] ? spec->arch : "stories260K", &a));
-  }
+  llama_src src;
+  char source[LBBT_PATH_MAX + 32];
+  LBBT_TRY(open_spec(spec, &a, &src, source, sizeof source));
   lbbt_model *m = NULL;
   lbbt_status st = lbbt_model_create(&m, &MODEL_OPS, "llama");
   if (st != LBBT_OK) goto fail;
@@ -457,15 +508,19 @@ static lbbt_status create_vision(const lbbt_backbone_spec *spec, int in_channels
   vc->patch_size = spec->patch_size;
   vc->num_classes = num_classes;
   vc->pool = spec->pool;
-  vc->causal = spec->attention != LBBT_ATTN_BIDIRECTIONAL; /* LLaMA is causal by default */
-  vc->learned_positions = 0;                                /* RoPE gives positions */
-  LBBT_TRY_GOTO(st, build_blocks(m, &a, &im->v.blocks), fail);
+  vc->causal = spec_causal(spec);
+  vc->learned_positions = 0; /* RoPE gives positions */
+  LBBT_TRY_GOTO(st, blocks_for_spec(spec, &a, &src, source, a.n_layers, seed, "", 0, m, &im->stack), fail);
+  set_model_sizes(m, &a);
+  im->v.blocks = im->stack->blocks;
   im->v.n_blocks = a.n_layers;
   int64_t ns[1] = {a.dim};
   LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "model.norm.weight", LBBT_PART_HEAD, 0, 1, 1, ns, &im->v.final_norm_w), fail);
   im->v.final_norm = LBBT_NORM_RMSNORM;
   im->v.final_norm_eps = a.norm_eps;
-  LBBT_TRY_GOTO(st, fill_params(m, &a, &src, spec->init, seed, 0), fail);
+  /* the rest of the pretrained part: the final norm */
+  LBBT_TRY_GOTO(st, fill_params(m, im->stack->first_param + im->stack->n_params, m->n_params, "",
+                                &a, &src, spec->init, seed), fail);
   /* The new vision parameters come last so that loading never looks for them. */
   LBBT_TRY_GOTO(st, lbbt_vision_register(m, &im->v, a.dim, seed), fail);
   lbbt_model_apply_no_decay_rule(m);
@@ -475,6 +530,22 @@ static lbbt_status create_vision(const lbbt_backbone_spec *spec, int in_channels
 fail:
   src_close(&src);
   lbbt_model_free(m);
+  return st;
+}
+
+/* Lend the first n blocks (plugin.h, block_stack.h): the spec opened and the blocks built
+ * exactly as create_vision does, for n blocks and under the borrower's prefix. */
+static lbbt_status create_blocks(const lbbt_backbone_spec *spec, int n_blocks, uint64_t seed,
+                                 const char *prefix, int layer_offset, lbbt_model *into,
+                                 lbbt_block_stack **out) {
+  *out = NULL;
+  llama_arch a;
+  llama_src src;
+  char source[LBBT_PATH_MAX + 32];
+  LBBT_TRY(open_spec(spec, &a, &src, source, sizeof source));
+  lbbt_status st =
+      blocks_for_spec(spec, &a, &src, source, n_blocks, seed, prefix, layer_offset, into, out);
+  src_close(&src);
   return st;
 }
 
@@ -497,11 +568,12 @@ static lbbt_status load_language(const char *path, lbbt_model **out) {
   snprintf(m->source, sizeof m->source, "%s", path);
   int64_t es[2] = {a.vocab_size, a.dim}, ns[1] = {a.dim};
   LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "model.embed_tokens.weight", LBBT_PART_EMBED, 0, 1, 2, es, &im->embed), fail);
-  LBBT_TRY_GOTO(st, build_blocks(m, &a, &im->blocks), fail);
+  LBBT_TRY_GOTO(st, add_blocks(m, &a, a.n_layers, "", 0, path, 1, &im->stack), fail);
+  set_model_sizes(m, &a);
   LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "model.norm.weight", LBBT_PART_HEAD, 0, 1, 1, ns, &im->norm_w), fail);
   if (!a.tied)
     LBBT_TRY_GOTO(st, lbbt_model_add_param(m, "lm_head.weight", LBBT_PART_HEAD, 0, 0, 2, es, &im->lm_head), fail);
-  LBBT_TRY_GOTO(st, fill_params(m, &a, &src, LBBT_INIT_LANGUAGE, 0, 0), fail);
+  LBBT_TRY_GOTO(st, fill_params(m, 0, m->n_params, "", &a, &src, LBBT_INIT_LANGUAGE, 0), fail);
   src_close(&src);
   *out = m;
   return LBBT_OK;
@@ -533,6 +605,7 @@ static const lbbt_backbone_ops BACKBONE_OPS = {
     .create_vision = create_vision,
     .load_language = load_language,
     .describe = describe,
+    .create_blocks = create_blocks,
 };
 
 LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {

@@ -43,6 +43,7 @@ const char *lbbt_plugin_kind_name(lbbt_plugin_kind k);
 lbbt_status lbbt_plugin_kind_parse(const char *text, lbbt_plugin_kind *out);
 
 struct lbbt_stage_ctx; /* runner.h */
+struct lbbt_block_stack; /* block_stack.h */
 
 /* ---- backbones --------------------------------------------------------------------- */
 typedef struct lbbt_backbone_ops {
@@ -68,8 +69,19 @@ typedef struct lbbt_backbone_ops {
    * cannot build language models from scratch (the lm-pretrain task says so). */
   lbbt_status (*create_language)(const lbbt_backbone_spec *spec, int vocab_size, int context,
                                  uint64_t seed, lbbt_model **out);
+  /* ---- version 3 ---- */
+  /* Lend blocks to another plugin (DETR, Segmenter): the first n_blocks transformer blocks,
+   * built and initialised from spec and seed exactly as create_vision builds and initialises
+   * them (bit-identical values), as a module hidden [B, T, C] -> [B, T, C].  Parameters are
+   * registered in `into` (NULL: a model owned by the stack) under prefix + the backbone's
+   * names, with layer index layer_offset + i.  See lbbt/block_stack.h for the contract and
+   * the errors; borrowers call lbbt_borrow_blocks rather than this directly.  May be NULL:
+   * the backbone does not lend blocks (borrowing from it is an LBBT_E_INPUT error). */
+  lbbt_status (*create_blocks)(const lbbt_backbone_spec *spec, int n_blocks, uint64_t seed,
+                               const char *prefix, int layer_offset, lbbt_model *into,
+                               struct lbbt_block_stack **out);
 } lbbt_backbone_ops;
-#define LBBT_BACKBONE_OPS_VERSION 2
+#define LBBT_BACKBONE_OPS_VERSION 3
 
 /* ---- tasks and analyses -------------------------------------------------------------- */
 typedef struct lbbt_task_ops {
@@ -146,8 +158,9 @@ const char *lbbt_registry_refused(const lbbt_registry *r, int i); /* "file: reas
 int lbbt_registry_n_warnings(const lbbt_registry *r);
 const char *lbbt_registry_warning(const lbbt_registry *r, int i);
 /* The process-wide registry used by the CLI and by plugins that borrow other plugins
- * (DETR borrowing gpt2 blocks).  Set by the CLI after loading; not owned by the setter
- * (the CLI frees it at exit).  NULL until set. */
+ * (DETR borrowing gpt2 blocks: lbbt_borrow_blocks in block_stack.h reads it when given no
+ * registry).  Set by the CLI after loading; not owned by the setter (the CLI frees it at
+ * exit).  NULL until set. */
 void lbbt_registry_set_global(lbbt_registry *r);
 lbbt_registry *lbbt_registry_global(void);
 

@@ -1,9 +1,11 @@
 /* The vision wrapper of Section 4.1: images -> new patch embedding -> (class token,
  * positions) -> the backbone's blocks -> its final norm -> pooling -> new linear head. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lbbt/block_stack.h"
 #include "lbbt/nn.h"
 #include "lbbt/param_init.h"
 
@@ -42,12 +44,6 @@ lbbt_status lbbt_vision_register(lbbt_model *m, lbbt_vision *v, int dim, uint64_
   return LBBT_OK;
 }
 
-/* timm: drop-path rate grows linearly from 0 at the first block to `max` at the last. */
-static float block_drop_path(const lbbt_vision *v, float max_rate, int i) {
-  if (v->n_blocks <= 1) return max_rate;
-  return max_rate * (float)i / (float)(v->n_blocks - 1);
-}
-
 lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbbt_tensor *images,
                                 lbbt_tensor **features, lbbt_tensor **logits) {
   const lbbt_vision_config *c = &v->cfg;
@@ -77,21 +73,23 @@ lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbb
     LBBT_TRY(lbbt_concat(t, parts, 2, 1, &x));
   }
   if (v->pos) LBBT_TRY(lbbt_add(t, x, v->pos, &x));
-  int64_t T = x->shape[1];
-  lbbt_tensor *bias = NULL;
-  if (v->relbias_table)
-    LBBT_TRY(lbbt_relative_position_bias(t, v->relbias_table, T, T, !c->causal, v->relbias_buckets,
-                                         v->relbias_max_distance, &bias));
-  for (int i = 0; i < v->n_blocks; i++) {
-    lbbt_block_inputs in = {0};
-    in.causal = c->causal;
-    in.attn_bias = bias;
-    in.drop_path = lbbt_tape_training(t) ? block_drop_path(v, m->drop_path, i) : 0.0f;
-    in.layer = i;
-    in.hook = m->hook;
-    in.hook_user = m->hook_user;
-    LBBT_TRY(lbbt_block_forward(t, &v->blocks[i], x, &in, &x));
-  }
+  /* The blocks run as a block stack, so a borrowed stack (block_stack.h) computes exactly
+   * what the vision model computes. */
+  lbbt_block_stack stack = {0};
+  stack.model = m;
+  stack.blocks = v->blocks;
+  stack.n_blocks = stack.n_backbone_blocks = v->n_blocks;
+  stack.dim = (int)C;
+  stack.causal = c->causal;
+  stack.relbias_table = v->relbias_table;
+  stack.relbias_buckets = v->relbias_buckets;
+  stack.relbias_max_distance = v->relbias_max_distance;
+  snprintf(stack.backbone, sizeof stack.backbone, "%s", m->arch);
+  lbbt_block_stack_opts so = {0};
+  so.drop_path = m->drop_path; /* applied only while the tape is training */
+  so.hook = m->hook;
+  so.hook_user = m->hook_user;
+  LBBT_TRY(lbbt_block_stack_forward(t, &stack, x, &so, &x));
   if (v->final_norm == LBBT_NORM_LAYERNORM)
     LBBT_TRY(lbbt_layernorm(t, x, v->final_norm_w, v->final_norm_b, v->final_norm_eps, &x));
   else
