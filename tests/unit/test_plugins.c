@@ -185,12 +185,23 @@ static void test_load_test_plugins(void) {
   CHECK(lbbt_registry_find(r, LBBT_KIND_TASK, "hello") == NULL, "hello found as a task");
   CHECK(lbbt_registry_find(r, LBBT_KIND_ANALYSIS, "null_run") == NULL, "refused plugin registered");
   CHECK(lbbt_registry_find(r, LBBT_KIND_ANALYSIS, "bad_abi") == NULL, "refused plugin registered");
-  /* Of the test plugins only hello loads; the build's own plugins (template, backbones,
-   * tasks, ...) load too, however many there are. */
+  /* Of the test plugins hello, borrow-check and old-backbone-v2 load; the build's own
+   * plugins (template, backbones, tasks, ...) load too, however many there are. */
   int from_tests = 0;
   for (int i = 0; i < lbbt_registry_count(r); i++)
     from_tests += strstr(lbbt_registry_at(r, i)->file, "/tests/plugins/") != NULL;
-  CHECK(from_tests == 1, "%d test plugins loaded, want 1 (hello)", from_tests);
+  CHECK(from_tests == 3, "%d test plugins loaded, want 3 (hello, borrow-check, old-backbone-v2)",
+        from_tests);
+  /* A version-2 backbone table built against this header, with create_blocks set anyway:
+   * the normalised copy goes by the version, so the version-3 field reads as absent. */
+  const lbbt_plugin *v2 = lbbt_registry_find(r, LBBT_KIND_BACKBONE, "old-backbone-v2");
+  CHECK(v2 && v2->backbone && v2->backbone->version == 2 && v2->backbone->create_vision,
+        "old-backbone-v2 not loaded with its version-2 table");
+  CHECK(v2 && v2->backbone && v2->backbone->create_blocks == NULL,
+        "old-backbone-v2: create_blocks past its version-2 table was copied");
+  const lbbt_plugin *gpt2 = lbbt_registry_find(r, LBBT_KIND_BACKBONE, "gpt2");
+  CHECK(gpt2 && gpt2->backbone->version == LBBT_BACKBONE_OPS_VERSION && gpt2->backbone->create_blocks,
+        "gpt2's version-%d table lost create_blocks", LBBT_BACKBONE_OPS_VERSION);
   CHECK(lbbt_registry_at(r, lbbt_registry_count(r)) == NULL, "at(count) is not NULL");
 
   /* each bad plugin refused once, naming its file and the reason */
