@@ -13,7 +13,11 @@
  *     lbbt_backbone_ops (.backbone) for backbones — see core/include/lbbt/plugin.h for what
  *     each function must do and which may be NULL.  Always set .version to the header's
  *     *_OPS_VERSION and .struct_size to sizeof(lbbt_plugin): that is how old plugins keep
- *     loading when the ABI grows.
+ *     loading when the ABI grows.  A backbone should also fill create_blocks, so that
+ *     DETR- or Segmenter-style tasks can borrow its blocks: build create_vision's blocks
+ *     and create_blocks on one function, as plugins/backbones/gpt2.c does (lbbt/block_stack.h).
+ *     A task that borrows blocks calls lbbt_borrow_blocks(ctx->registry, &ctx->run->backbone,
+ *     N, seed, "prefix.", 0, its_model, &stack) — see docs/ARCHITECTURE.md, "Borrowing blocks".
  *  4. Declare your options in OPTIONS below: every key a stage may write, its meaning and
  *     its check.  validate() rejects anything else before a run starts, naming file:line:col.
  *  5. Add a YAML experiment under experiments/ that uses the plugin (a `smoke` tier that

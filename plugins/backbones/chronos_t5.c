@@ -26,7 +26,9 @@
  *
  * Vision mode: new patch embedding, the encoder's blocks with their relative position bias
  * (no learned positions), final norm, pooling, new head; bidirectional attention unless
- * backbone.attention says causal (then the buckets are unidirectional, as T5's decoder). */
+ * backbone.attention says causal (then the buckets are unidirectional, as T5's decoder).
+ * Borrowed blocks (create_blocks, lbbt/block_stack.h): the first N "encoder.block.<i>."
+ * blocks with block 0's relative bias table, built by the same code as create_vision's. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -545,7 +547,7 @@ static lbbt_status open_spec(const lbbt_backbone_spec *spec, t5_arch *a, t5_src 
   LBBT_TRY(arch_from_preset(preset, a));
   LBBT_TRY(options_apply(spec, a, &sizes_given));
   LBBT_TRY(arch_check(a, "chronos_t5 backbone options"));
-  snprintf(source, source_n, "scratch arch %s", preset);
+  snprintf(source, source_n, "scratch arch %s%s", preset, sizes_given ? ", sized by options" : "");
   return LBBT_OK;
 }
 

@@ -21,7 +21,9 @@
  *   pretrained  the first n_tokens rows of the checkpoint's wpe (registered as "wpe.weight",
  *               [n_positions, C], so init modes and training apply to the whole table as in
  *               the language model); needs n_tokens <= n_positions.
- * Language mode: wte + wpe -> blocks -> ln_f -> tied head. */
+ * Language mode: wte + wpe -> blocks -> ln_f -> tied head.
+ * Borrowed blocks (create_blocks, lbbt/block_stack.h): the first N "h.<i>." blocks, built by
+ * the same code as create_vision's; wpe and ln_f are not lent (positions: is ignored). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -510,7 +512,8 @@ static lbbt_status open_spec(const lbbt_backbone_spec *spec, gpt2_arch *a, gpt2_
   LBBT_TRY(arch_from_preset(spec->arch[0] ? spec->arch : "gpt2", a));
   LBBT_TRY(options_parse(spec, opt, a));
   LBBT_TRY(arch_check(a, "gpt2 backbone options"));
-  snprintf(source, source_n, "scratch arch %s", spec->arch[0] ? spec->arch : "gpt2");
+  snprintf(source, source_n, "scratch arch %s%s", spec->arch[0] ? spec->arch : "gpt2",
+           opt->sizes_given ? ", sized by options" : "");
   return LBBT_OK;
 }
 

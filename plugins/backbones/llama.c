@@ -6,7 +6,10 @@
  *   - Qwen3 (model_type "qwen3": per-head q/k RMSNorm, explicit head_dim).
  * Vision mode (Section 4.1): a new patch embedding, the checkpoint's blocks and final norm,
  * pooling, a new head.  Language mode: token ids -> logits.
- * Parameter names are Hugging Face's ("model.layers.3.self_attn.q_proj.weight"). */
+ * Parameter names are Hugging Face's ("model.layers.3.self_attn.q_proj.weight").
+ * Borrowed blocks (create_blocks, lbbt/block_stack.h): the first N "model.layers.<i>."
+ * blocks, built by the same code as create_vision's (llama2.c's depth-scaled scratch std
+ * keeps the checkpoint's depth); RoPE is applied inside their attention. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>

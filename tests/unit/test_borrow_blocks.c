@@ -398,7 +398,7 @@ static void test_errors(void) {
   add_option(&g, "n_head", "2");
   add_option(&g, "vocab_size", "32");
   CHECK_BORROW_FAILS(NULL, &g, 0, 0, LBBT_E_INPUT, "0 blocks asked of backbone gpt2; ask for at least 1");
-  CHECK_BORROW_FAILS(NULL, &g, 3, 0, LBBT_E_INPUT, "3 blocks asked of backbone gpt2 (scratch arch gpt2), which has 2; ask for 1 to 2");
+  CHECK_BORROW_FAILS(NULL, &g, 3, 0, LBBT_E_INPUT, "3 blocks asked of backbone gpt2 (scratch arch gpt2, sized by options), which has 2; ask for 1 to 2");
   CHECK_BORROW_FAILS(NULL, &g, 1, -1, LBBT_E_INPUT, "layer_offset -1 is negative");
   const char *path = case_path(&CASES[4]);
   if (path) {

@@ -33,8 +33,9 @@
  * two prefixes; both copies start from the same values (same names, same seed) unless the
  * seeds differ.
  *
- *   lbbt_block_stack *enc = NULL;
- *   LBBT_TRY(lbbt_borrow_blocks(NULL, &ctx->run->backbone, 6, ctx->run->seed, "detr.encoder.",
+ *   lbbt_block_stack *enc = NULL;       // in a task's run(ctx); seed as the runner's
+ *   uint64_t seed = ctx->run->seed + (uint64_t)ctx->run->backbone.init_seed_offset;
+ *   LBBT_TRY(lbbt_borrow_blocks(ctx->registry, &ctx->run->backbone, 6, seed, "detr.encoder.",
  *                               0, model, &enc));              // params now in `model`
  *   ... build [B, T, enc->dim] tokens x ...
  *   lbbt_block_stack_opts o = {.attention = LBBT_ATTN_BIDIRECTIONAL, .key_mask = mask};
@@ -76,9 +77,11 @@ typedef struct lbbt_block_stack {
  * free it before or after `into`, but do not use it after `into` is freed.
  * Errors: LBBT_E_INPUT when no backbone of that name is loaded (the message lists those that
  * are), when the plugin is older than backbone ops version 3 (no create_blocks), when
- * n_blocks is < 1 or more than the backbone has, layer_offset < 0, a prefixed name is taken
- * or too long, and for any spec error create_vision would report; LBBT_E_INTERNAL without a
- * registry; LBBT_E_PLUGIN when the plugin returns a malformed stack.  *out is NULL on error;
+ * n_blocks is < 1 or more than the backbone has, layer_offset < 0, the prefix is
+ * LBBT_NAME_MAX characters or longer, and for any spec error create_vision would report;
+ * LBBT_E_INTERNAL without a registry, and (from lbbt_model_add_param) when a prefixed name is
+ * already in `into` (borrow twice under different prefixes) or longer than a parameter name
+ * may be; LBBT_E_PLUGIN when the plugin returns a malformed stack.  *out is NULL on error;
  * parameters already added to `into` stay there (free the model on error). */
 lbbt_status lbbt_borrow_blocks(const lbbt_registry *r, const lbbt_backbone_spec *spec,
                                int n_blocks, uint64_t seed, const char *prefix, int layer_offset,
