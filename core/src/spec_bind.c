@@ -86,7 +86,7 @@ static const char *type_name(const spec_key *k) {
     case KEY_OPTIONS: return "a mapping of option: value";
     case KEY_SECTION: return "a mapping";
     case KEY_LIST: return "a list";
-    case KEY_LOADER: return "a mapping";
+    case KEY_LOADER: return k->flags & KEY_LOADER_LIST ? "a list" : "a mapping";
   }
   return "a value";
 }
@@ -439,7 +439,10 @@ static void write_section(FILE *f, const spec_section *sec, const char *title) {
     fprintf(f, "| `%s%s%s` | ", sec->path, sec->path[0] ? "." : "", k->name);
     static const char *const types[] = {"string", "path", "integer", "seed", "number", "bool",
                                         "enum", "layer range", "options", "section", "list", "mapping"};
-    fputs(k->type == KEY_STRING && (k->flags & KEY_IDENT) ? "name" : types[k->type], f);
+    fputs(k->type == KEY_STRING && (k->flags & KEY_IDENT)       ? "name"
+          : k->type == KEY_LOADER && (k->flags & KEY_LOADER_LIST) ? "list"
+                                                                  : types[k->type],
+          f);
     fputs(" | ", f);
     if (k->def == REQUIRED) fputs("**required**", f);
     else if (!k->def[0]) fputs("`\"\"`", f);
@@ -463,6 +466,8 @@ static void write_section(FILE *f, const spec_section *sec, const char *title) {
       fprintf(f, "at most %d", k->max_count);
     } else if (k->type == KEY_LIST) {
       fprintf(f, "1 to %d entries", k->max_count);
+    } else if (k->type == KEY_LOADER && (k->flags & KEY_LOADER_LIST)) {
+      fprintf(f, "at most %d entries", k->max_count);
     }
     fputs(" | ", f);
     write_cell_escaped(f, k->doc);
