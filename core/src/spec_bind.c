@@ -203,9 +203,12 @@ static lbbt_status bind_scalar(spec_bind *b, const spec_key *k, const char *text
         if (strcmp(resolved, text))
           return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: '%s' does not exist (models:NAME is read from $LBBT_MODELS"
                            " = '%s')", b->file, pos->line, pos->col, path, resolved, lbbt_models_dir());
+        /* models/lbbt-*: the checkout's own models (gitignored), which `make models` builds */
+        int own_model = !strncmp(text, "models/lbbt-", 12);
         return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: '%s' does not exist (relative paths are relative to the "
-                         "current directory, %s, not to the YAML file)", b->file, pos->line, pos->col, path,
-                         text, cwd);
+                         "current directory, %s, not to the YAML file)%s", b->file, pos->line, pos->col, path,
+                         text, cwd, own_model ? "; lbbt builds its own models with `make models` (TIER=smoke "
+                         "for the -smoke ones)" : "");
       }
       canon_key(b, depth, k->name);
       canon_string(b, text); /* as written: ids must not depend on where models are kept */
