@@ -104,7 +104,12 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/liblbbt.so
 	@echo "  BENCH   $@"
 	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
 
+# A table whose experiment reads lbbt's own GPT-2 (models/lbbt-gpt2-fortunes[-smoke]: the
+# second language-pretrained backbone of the cpu and smoke tiers) builds it first with
+# `make models`, which is free once the model is up to date.  The paper tier does not use it.
+NEEDS_LM = $(and $(filter cpu smoke,$(TIER)),$(shell grep -l 'models/lbbt-gpt2-fortunes' experiments/table-$*.yaml 2>/dev/null))
 table-%: all
+	$(if $(NEEDS_LM),@$(MAKE) --no-print-directory models TIER=$(TIER) THREADS=$(THREADS))
 	$(BUILD)/lbbt run experiments/scratch-health.yaml --tier $(TIER) --threads $(THREADS)
 	$(BUILD)/lbbt run experiments/table-$*.yaml --tier $(TIER) --threads $(THREADS)
 	$(BUILD)/lbbt table $* --tier $(TIER)

@@ -113,6 +113,9 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
   lbbt_record_string(ctx.record, "data/train", dc->train->source);
   lbbt_record_string(ctx.record, "data/test", dc->test->source);
   lbbt_record_scalar(ctx.record, "model/params", (double)lbbt_model_numel(ctx.model, 0));
+  /* the architecture's size, for tables that name it (a checkpoint's size is not in the config) */
+  lbbt_record_scalar(ctx.record, "model/dim", (double)ctx.model->dim);
+  lbbt_record_scalar(ctx.record, "model/n_layers", (double)ctx.model->n_layers);
   lbbt_record_string(ctx.record, "model/source", ctx.model->source);
   lbbt_record_string(ctx.record, "model/init", lbbt_init_mode_name(run->backbone.init));
   lbbt_record_scalar(ctx.record, "model/init_seed", (double)(run->seed + (uint64_t)run->backbone.init_seed_offset));

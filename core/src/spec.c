@@ -83,6 +83,25 @@ static lbbt_status read_file(const char *path, char **text, size_t *len) {
   return LBBT_OK;
 }
 
+/* `groups:` (or a tier's replacement): null or a list of at most LBBT_MAX_GROUPS mappings,
+ * each a matrix (dotted path -> list). */
+static lbbt_status check_groups(const spec_load_ctx *c, const char *where, const yt_node *g) {
+  if (!g || yt_is_null(g)) return LBBT_OK;
+  char buf[64];
+  if (g->kind != YT_SEQ)
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: expected a list of matrices ([{path: [values], ...}, ...]), "
+                     "got %s", c->file, g->line, g->col, where, yt_describe(g, buf, sizeof buf));
+  if (g->n > LBBT_MAX_GROUPS)
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: %d groups; at most %d (split the experiment)", c->file,
+                     g->vals[LBBT_MAX_GROUPS]->line, g->vals[LBBT_MAX_GROUPS]->col, where, g->n, LBBT_MAX_GROUPS);
+  for (int i = 0; i < g->n; i++)
+    if (g->vals[i]->kind != YT_MAP)
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s[%d]: expected a mapping of path: [values] (a matrix), got %s",
+                       c->file, g->vals[i]->line, g->vals[i]->col, where, i + 1,
+                       yt_describe(g->vals[i], buf, sizeof buf));
+  return LBBT_OK;
+}
+
 /* ---- tiers --------------------------------------------------------------------------- */
 
 /* Validate `tiers:` (each entry is {base, matrix}) and record the names in e->tiers. */
@@ -109,6 +128,9 @@ static lbbt_status read_tiers(const spec_load_ctx *c, const yt_node *tiers, lbbt
     spec_bind b = {c->file, 0, NULL, 0};
     spec_where w = {path, noun, t, name};
     LBBT_TRY(spec_bind_section(&b, &spec_tier_section, &w, NULL, 0));
+    char where[LBBT_TIER_MAX + 32];
+    snprintf(where, sizeof where, "%s.groups", path);
+    LBBT_TRY(check_groups(c, where, yt_get(t, "groups")));
     static const char *const parts[] = {"base", "matrix"};
     for (int p = 0; p < 2; p++) {
       const yt_node *v = yt_get(t, parts[p]);
@@ -208,6 +230,22 @@ static lbbt_status build_run(const spec_load_ctx *c, unsigned flags, const yt_no
   return st;
 }
 
+/* A block of runs: `matrix` (group 0) or the k-th item of `groups:` (group k >= 1).  Each
+ * block is its own cartesian product over the (tier-merged) base; the experiment's runs are
+ * the blocks' runs in order, so adding a group leaves the matrix's runs, and their ids, as
+ * they were. */
+typedef struct run_block {
+  const yt_node *matrix; /* mapping: dotted path -> non-empty list */
+  int group;             /* 0: `matrix`; k: groups[k] (1-based, as messages say it) */
+  long first, n;         /* its runs: e->runs[first .. first + n) */
+} run_block;
+
+/* "groups[2]", or "" for the matrix (spec_load_ctx.block). */
+static void block_name(const run_block *b, char *out, size_t n) {
+  if (b->group) snprintf(out, n, "groups[%d]", b->group);
+  else if (n) out[0] = 0;
+}
+
 typedef struct id_index {
   const char *id;
   int run;
@@ -219,9 +257,16 @@ static int id_cmp(const void *a, const void *b) {
   return d ? d : x->run - y->run;
 }
 
-/* Two runs with one id would share a results group: a repeated matrix value. */
-static lbbt_status check_distinct_ids(const spec_load_ctx *c, const lbbt_experiment *e, const yt_node *matrix,
-                                      int *const *choices) {
+static const run_block *block_of(const run_block *blocks, int n_blocks, int run) {
+  int k = 0;
+  while (k + 1 < n_blocks && run >= blocks[k + 1].first) k++;
+  return &blocks[k];
+}
+
+/* Two runs with one id would share a results group: a repeated matrix value, or a group
+ * that repeats runs of the matrix or of another group. */
+static lbbt_status check_distinct_ids(const spec_load_ctx *c, const lbbt_experiment *e, const run_block *blocks,
+                                      int n_blocks, int *const *choices) {
   id_index *ix = malloc((size_t)e->n_runs * sizeof *ix);
   if (!ix) return spec_oom(c);
   for (int i = 0; i < e->n_runs; i++) ix[i] = (id_index){e->runs[i].id, i};
@@ -229,12 +274,26 @@ static lbbt_status check_distinct_ids(const spec_load_ctx *c, const lbbt_experim
   lbbt_status st = LBBT_OK;
   for (int i = 1; i < e->n_runs && st == LBBT_OK; i++) {
     if (strcmp(ix[i].id, ix[i - 1].id)) continue;
-    int a = ix[i - 1].run, b = ix[i].run, j = 0;
-    while (j < matrix->n && choices[a][j] == choices[b][j]) j++;
-    const yt_node *at = j < matrix->n ? matrix->vals[j]->vals[choices[b][j]] : matrix;
-    st = lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: runs %d (%s) and %d (%s) resolve to the same config (id %s); "
-                   "remove the repeated matrix value", c->file, at->line, at->col, a + 1, e->runs[a].label, b + 1,
-                   e->runs[b].label, e->runs[a].id);
+    int a = ix[i - 1].run, b = ix[i].run;
+    const run_block *ba = block_of(blocks, n_blocks, a), *bb = block_of(blocks, n_blocks, b);
+    if (ba == bb) {
+      const yt_node *matrix = bb->matrix;
+      int j = 0;
+      while (j < matrix->n && choices[a][j] == choices[b][j]) j++;
+      const yt_node *at = j < matrix->n ? matrix->vals[j]->vals[choices[b][j]] : matrix;
+      char where[32] = "";
+      if (bb->group) snprintf(where, sizeof where, " of groups[%d]", bb->group);
+      st = lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: runs %d (%s) and %d (%s)%s resolve to the same config (id %s); "
+                     "remove the repeated matrix value", c->file, at->line, at->col, a + 1, e->runs[a].label, b + 1,
+                     e->runs[b].label, where, e->runs[a].id);
+    } else {
+      char first[32] = "matrix";
+      if (ba->group) snprintf(first, sizeof first, "groups[%d]", ba->group);
+      st = lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: run %d (%s) of groups[%d] repeats run %d (%s) of %s: both resolve "
+                     "to the same config (id %s); a group adds runs the matrix and the other groups do not have, "
+                     "so remove the repeated values from one of them", c->file, bb->matrix->line, bb->matrix->col,
+                     b + 1, e->runs[b].label, bb->group, a + 1, e->runs[a].label, first, e->runs[a].id);
+    }
   }
   free(ix);
   return st;
@@ -260,23 +319,23 @@ static int error_in_matrix_value(const spec_load_ctx *c, const yt_node *matrix, 
   return 0;
 }
 
-static lbbt_status expand(const spec_load_ctx *c, unsigned flags, const yt_node *base, const yt_node *matrix,
-                          lbbt_experiment *e) {
+/* Check one block's keys and lists; *runs gets the size of its product. */
+static lbbt_status check_block(const spec_load_ctx *c, const yt_node *base, const yt_node *matrix, long *runs) {
   long total = 1;
   for (int j = 0; j < matrix->n; j++) {
     const yt_node *key = matrix->keys[j], *list = matrix->vals[j];
     if (list->kind != YT_SEQ) {
       char buf[64];
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': expected a list of values ([a, b, ...]), got %s",
-                       c->file, list->line, list->col, key->text, yt_describe(list, buf, sizeof buf));
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s key '%s': expected a list of values ([a, b, ...]), got %s",
+                       c->file, list->line, list->col, spec_block_noun(c), key->text, yt_describe(list, buf, sizeof buf));
     }
     if (list->n == 0)
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s' has no values; give at least one or remove the key",
-                       c->file, list->line, list->col, key->text);
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s key '%s' has no values; give at least one or remove the key",
+                       c->file, list->line, list->col, spec_block_noun(c), key->text);
     total *= list->n;
     if (total > MAX_RUNS)
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: the matrix expands to more than %d runs; split the experiment",
-                       c->file, key->line, key->col, MAX_RUNS);
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: the %s expands to more than %d runs; split the experiment",
+                       c->file, key->line, key->col, spec_block_noun(c), MAX_RUNS);
   }
   /* Paths first, so that a bad matrix key is reported as such and not as a failing run. */
   for (int j = 0; j < matrix->n; j++) {
@@ -286,31 +345,71 @@ static lbbt_status expand(const spec_load_ctx *c, unsigned flags, const yt_node 
     yt_free(scratch);
     LBBT_TRY(st);
   }
-  e->runs = calloc((size_t)total, sizeof *e->runs);
-  int **choices = calloc((size_t)total, sizeof *choices);
-  lbbt_status st = e->runs && choices ? LBBT_OK : spec_oom(c);
-  for (long i = 0; st == LBBT_OK && i < total; i++) {
-    choices[i] = calloc((size_t)matrix->n + 1, sizeof **choices);
-    if (!choices[i]) {
-      st = spec_oom(c);
-      break;
-    }
+  *runs = total;
+  return LBBT_OK;
+}
+
+/* Build the runs of one block into e->runs[b->first ..]; choices[i] gets run i's list
+ * positions (allocated here, freed by the caller). */
+static lbbt_status build_block(const spec_load_ctx *c, unsigned flags, const yt_node *base, const run_block *b,
+                               long all_runs, lbbt_experiment *e, int **choices) {
+  const yt_node *matrix = b->matrix;
+  for (long i = 0; i < b->n; i++) {
+    long run = b->first + i;
+    choices[run] = calloc((size_t)matrix->n + 1, sizeof **choices);
+    if (!choices[run]) return spec_oom(c);
     long rest = i; /* mixed-radix digits, the last key varying fastest */
     for (int j = matrix->n - 1; j >= 0; j--) {
-      choices[i][j] = (int)(rest % matrix->vals[j]->n);
+      choices[run][j] = (int)(rest % matrix->vals[j]->n);
       rest /= matrix->vals[j]->n;
     }
-    lbbt_run_spec *r = &e->runs[i];
-    r->index = (int)i;
-    e->n_runs = (int)i + 1;
-    st = build_run(c, flags, base, matrix, choices[i], r);
-    if (st != LBBT_OK && error_in_matrix_value(c, matrix, choices[i])) { /* which combination failed */
-      char msg[2048];
+    lbbt_run_spec *r = &e->runs[run];
+    r->index = (int)run;
+    e->n_runs = (int)run + 1;
+    lbbt_status st = build_run(c, flags, base, matrix, choices[run], r);
+    if (st != LBBT_OK && error_in_matrix_value(c, matrix, choices[run])) { /* which combination failed */
+      char msg[2048], group[32] = "";
       snprintf(msg, sizeof msg, "%s", lbbt_last_error());
-      st = lbbt_fail(st, "%s [run %ld of %ld: %s]", msg, i + 1, total, r->label[0] ? r->label : "?");
+      if (b->group) snprintf(group, sizeof group, " (groups[%d])", b->group);
+      st = lbbt_fail(st, "%s [run %ld of %ld%s: %s]", msg, run + 1, all_runs, group, r->label[0] ? r->label : "?");
     }
+    LBBT_TRY(st);
   }
-  if (st == LBBT_OK) st = check_distinct_ids(c, e, matrix, choices);
+  return LBBT_OK;
+}
+
+/* The runs: the matrix's product, then each group's. */
+static lbbt_status expand(const spec_load_ctx *c0, unsigned flags, const yt_node *base, const yt_node *matrix,
+                          const yt_node *groups, lbbt_experiment *e) {
+  run_block blocks[1 + LBBT_MAX_GROUPS];
+  int n_blocks = 1 + (groups ? groups->n : 0);
+  long total = 0;
+  for (int k = 0; k < n_blocks; k++) {
+    run_block *b = &blocks[k];
+    b->matrix = k ? groups->vals[k - 1] : matrix;
+    b->group = k;
+    b->first = total;
+    char name[32];
+    block_name(b, name, sizeof name);
+    spec_load_ctx c = *c0;
+    c.block = name;
+    LBBT_TRY(check_block(&c, base, b->matrix, &b->n));
+    total += b->n;
+    if (total > MAX_RUNS)
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: the matrix and groups expand to more than %d runs; split the "
+                       "experiment", c.file, b->matrix->line, b->matrix->col, MAX_RUNS);
+  }
+  e->runs = calloc((size_t)total, sizeof *e->runs);
+  int **choices = calloc((size_t)total, sizeof *choices);
+  lbbt_status st = e->runs && choices ? LBBT_OK : spec_oom(c0);
+  for (int k = 0; st == LBBT_OK && k < n_blocks; k++) {
+    char name[32];
+    block_name(&blocks[k], name, sizeof name);
+    spec_load_ctx c = *c0;
+    c.block = name;
+    st = build_block(&c, flags, base, &blocks[k], total, e, choices);
+  }
+  if (st == LBBT_OK) st = check_distinct_ids(c0, e, blocks, n_blocks, choices);
   for (long i = 0; choices && i < total; i++) free(choices[i]);
   free(choices);
   return st;
@@ -330,7 +429,7 @@ static void default_name(lbbt_experiment *e) {
 }
 
 static lbbt_status load(lbbt_experiment *e, const char *tier, unsigned flags) {
-  spec_load_ctx c = {e->file, tier};
+  spec_load_ctx c = {e->file, tier, NULL};
   size_t len = 0;
   LBBT_TRY(read_file(e->file, &e->yaml_text, &len));
   lbbt_sha256_hex(e->yaml_text, len, e->sha256);
@@ -380,7 +479,16 @@ static lbbt_status load(lbbt_experiment *e, const char *tier, unsigned flags) {
     for (int i = 0; st == LBBT_OK && tm && !yt_is_null(tm) && i < tm->n; i++)
       st = spec_put_clone(&c, matrix, tm->keys[i], tm->vals[i]);
   }
-  if (st == LBBT_OK) st = expand(&c, flags, base, matrix, e);
+  /* groups: the file's list, or the chosen tier's when it writes one (a list replaces the
+   * whole list; null removes every group). */
+  const yt_node *groups = NULL;
+  if (st == LBBT_OK) {
+    const yt_node *tg = tier_node && tier_node->kind == YT_MAP ? yt_get(tier_node, "groups") : NULL;
+    groups = tg ? tg : yt_get(root, "groups");
+    if (!tg) st = check_groups(&c, "groups", groups);
+    if (groups && yt_is_null(groups)) groups = NULL;
+  }
+  if (st == LBBT_OK) st = expand(&c, flags, base, matrix, groups, e);
   yt_free(root);
   yt_free(base);
   yt_free(matrix);

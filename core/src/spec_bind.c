@@ -86,7 +86,7 @@ static const char *type_name(const spec_key *k) {
     case KEY_OPTIONS: return "a mapping of option: value";
     case KEY_SECTION: return "a mapping";
     case KEY_LIST: return "a list";
-    case KEY_LOADER: return "a mapping";
+    case KEY_LOADER: return k->flags & KEY_LOADER_LIST ? "a list" : "a mapping";
   }
   return "a value";
 }
@@ -203,9 +203,12 @@ static lbbt_status bind_scalar(spec_bind *b, const spec_key *k, const char *text
         if (strcmp(resolved, text))
           return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: '%s' does not exist (models:NAME is read from $LBBT_MODELS"
                            " = '%s')", b->file, pos->line, pos->col, path, resolved, lbbt_models_dir());
+        /* models/lbbt-*: the checkout's own models (gitignored), which `make models` builds */
+        int own_model = !strncmp(text, "models/lbbt-", 12);
         return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: '%s' does not exist (relative paths are relative to the "
-                         "current directory, %s, not to the YAML file)", b->file, pos->line, pos->col, path,
-                         text, cwd);
+                         "current directory, %s, not to the YAML file)%s", b->file, pos->line, pos->col, path,
+                         text, cwd, own_model ? "; lbbt builds its own models with `make models` (TIER=smoke "
+                         "for the -smoke ones)" : "");
       }
       canon_key(b, depth, k->name);
       canon_string(b, text); /* as written: ids must not depend on where models are kept */
@@ -439,7 +442,10 @@ static void write_section(FILE *f, const spec_section *sec, const char *title) {
     fprintf(f, "| `%s%s%s` | ", sec->path, sec->path[0] ? "." : "", k->name);
     static const char *const types[] = {"string", "path", "integer", "seed", "number", "bool",
                                         "enum", "layer range", "options", "section", "list", "mapping"};
-    fputs(k->type == KEY_STRING && (k->flags & KEY_IDENT) ? "name" : types[k->type], f);
+    fputs(k->type == KEY_STRING && (k->flags & KEY_IDENT)       ? "name"
+          : k->type == KEY_LOADER && (k->flags & KEY_LOADER_LIST) ? "list"
+                                                                  : types[k->type],
+          f);
     fputs(" | ", f);
     if (k->def == REQUIRED) fputs("**required**", f);
     else if (!k->def[0]) fputs("`\"\"`", f);
@@ -463,6 +469,8 @@ static void write_section(FILE *f, const spec_section *sec, const char *title) {
       fprintf(f, "at most %d", k->max_count);
     } else if (k->type == KEY_LIST) {
       fprintf(f, "1 to %d entries", k->max_count);
+    } else if (k->type == KEY_LOADER && (k->flags & KEY_LOADER_LIST)) {
+      fprintf(f, "at most %d entries", k->max_count);
     }
     fputs(" | ", f);
     write_cell_escaped(f, k->doc);

@@ -232,8 +232,11 @@ static const spec_key TOP_KEYS[] = {
     {.name = "base", .type = KEY_LOADER, .def = REQUIRED, .doc = "one run's configuration (keys below)"},
     {.name = "matrix", .type = KEY_LOADER, .def = "{}",
      .doc = "dotted path -> list of values; runs are the cartesian product (last key fastest)"},
+    {.name = "groups", .type = KEY_LOADER, .def = "[]", .flags = KEY_LOADER_LIST, .max_count = LBBT_MAX_GROUPS,
+     .doc = "more runs: a list of matrices, each crossed only with itself over the same base; runs: the "
+            "matrix's, then each group's"},
     {.name = "tiers", .type = KEY_LOADER, .def = "{}",
-     .doc = "tier name -> {base: ..., matrix: ...} overrides; --tier picks one (default cpu)"},
+     .doc = "tier name -> {base: ..., matrix: ..., groups: ...} overrides; --tier picks one (default cpu)"},
 };
 #undef S
 
@@ -246,6 +249,8 @@ static const spec_key TIER_KEYS[] = {
      .doc = "deep-merged into base; `stages` may map stage names to overrides"},
     {.name = "matrix", .type = KEY_LOADER, .def = "{}",
      .doc = "merged into matrix: a key written here replaces that key's list, a new key is added"},
+    {.name = "groups", .type = KEY_LOADER, .def = "[]", .flags = KEY_LOADER_LIST, .max_count = LBBT_MAX_GROUPS,
+     .doc = "replaces groups (the whole list; null or [] = no groups); the tier's matrix does not apply to them"},
 };
 
 const spec_section spec_tier_section = {

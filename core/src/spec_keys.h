@@ -26,7 +26,7 @@ typedef enum {
   KEY_OPTIONS, /* lbbt_option[max_count], count at count_offset: free key: scalar pairs */
   KEY_SECTION, /* a nested struct at offset, bound with table sub */
   KEY_LIST,    /* an array of structs (size bytes each) bound with sub; count at count_offset */
-  KEY_LOADER   /* handled by the loader (base, matrix, tiers); listed for checks and docs */
+  KEY_LOADER   /* handled by the loader (base, matrix, groups, tiers); listed for checks and docs */
 } spec_key_type;
 
 #define KEY_MIN_EXCLUSIVE 1u /* the range excludes min */
@@ -34,6 +34,7 @@ typedef enum {
 #define KEY_MUST_EXIST 4u    /* PATH: when set, the file or folder must exist */
 #define KEY_MODELS_PREFIX 8u /* PATH: "models:NAME" is $LBBT_MODELS/NAME */
 #define KEY_IDENT 16u        /* STRING: letters, digits, '-', '_' (addressable in paths) */
+#define KEY_LOADER_LIST 32u  /* LOADER: the value is a list (of at most max_count items), not a mapping */
 #define REQUIRED NULL        /* spec_key.def of a key that must be written */
 
 struct spec_section;

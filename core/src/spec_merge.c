@@ -10,6 +10,8 @@
 
 enum { PATH_TEXT_MAX = 512 }; /* a matrix key */
 
+const char *spec_block_noun(const spec_load_ctx *c) { return c->block && *c->block ? c->block : "matrix"; }
+
 lbbt_status spec_oom(const spec_load_ctx *c) { return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory", c->file); }
 
 lbbt_status spec_put_clone(const spec_load_ctx *c, yt_node *map, const yt_node *key, const yt_node *val) {
@@ -117,7 +119,7 @@ static lbbt_status bad_matrix_key(const spec_load_ctx *c, const yt_node *at, con
   int n = 0;
   for (int i = 0; sec && i < sec->n_keys && n < 64; i++) names[n++] = sec->keys[i].name;
   const char *near = sec ? spec_suggest(seg, names, n) : NULL;
-  return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': %s%s%s%s", c->file, at->line, at->col, at->text, why,
+  return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s key '%s': %s%s%s%s", c->file, at->line, at->col, spec_block_noun(c), at->text, why,
                    near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 }
 
@@ -127,18 +129,18 @@ static lbbt_status bad_matrix_key(const spec_load_ctx *c, const yt_node *at, con
 lbbt_status spec_matrix_set(const spec_load_ctx *c, yt_node *root, const yt_node *key, const yt_node *value) {
   char path[PATH_TEXT_MAX];
   if (snprintf(path, sizeof path, "%s", key->text) >= (int)sizeof path)
-    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key is too long", c->file, key->line, key->col);
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s key is too long", c->file, key->line, key->col, spec_block_noun(c));
   char *segs[32];
   int n = 0;
   for (char *p = path, *save = NULL;; p = NULL) {
     char *s = strtok_r(p, ".", &save);
     if (!s) break;
-    if (n == 32) return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key is too deep", c->file, key->line, key->col);
+    if (n == 32) return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s key is too deep", c->file, key->line, key->col, spec_block_noun(c));
     segs[n++] = s;
   }
   if (!n || key->text[0] == '.' || key->text[strlen(key->text) - 1] == '.' || strstr(key->text, ".."))
-    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s' is not a dotted path like stages.NAME.lr", c->file,
-                     key->line, key->col, key->text);
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s key '%s' is not a dotted path like stages.NAME.lr", c->file,
+                     key->line, key->col, spec_block_noun(c), key->text);
   const spec_section *sec = &spec_run_section;
   const char *where = "base";
   yt_node *cur = root;
@@ -175,8 +177,8 @@ lbbt_status spec_matrix_set(const spec_load_ctx *c, yt_node *root, const yt_node
           for (int j = 0; j < n_names; j++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "", names[j]);
           const char *near = spec_suggest(segs[i + 1], names, n_names);
-          return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': no %s named '%s' in base.%s (%s: %s)%s%s%s",
-                           c->file, key->line, key->col, key->text, k->sub->noun, segs[i + 1], segs[i], segs[i],
+          return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s key '%s': no %s named '%s' in base.%s (%s: %s)%s%s%s",
+                           c->file, key->line, key->col, spec_block_noun(c), key->text, k->sub->noun, segs[i + 1], segs[i], segs[i],
                            n_names ? list : "none", near ? "; did you mean '" : "", near ? near : "",
                            near ? "'?" : "");
         }
@@ -184,8 +186,8 @@ lbbt_status spec_matrix_set(const spec_load_ctx *c, yt_node *root, const yt_node
         if (i == n - 1) { /* the whole stage: merge a mapping into it */
           if (value->kind != YT_MAP || item->kind != YT_MAP) {
             char buf[64];
-            return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: matrix key '%s': a value for a whole %s must be a mapping, got %s",
-                             c->file, value->line, value->col, key->text, k->sub->noun, yt_describe(value, buf, sizeof buf));
+            return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s key '%s': a value for a whole %s must be a mapping, got %s",
+                             c->file, value->line, value->col, spec_block_noun(c), key->text, k->sub->noun, yt_describe(value, buf, sizeof buf));
           }
           return spec_merge_map(c, item, value, 0);
         }

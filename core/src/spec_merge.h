@@ -11,7 +11,12 @@
 typedef struct spec_load_ctx {
   const char *file; /* for messages */
   const char *tier; /* the tier being applied, for messages */
+  const char *block; /* the run block whose keys are being written: NULL = "matrix", else
+                      * "groups[2]" (one item of `groups:`), for messages */
 } spec_load_ctx;
+
+/* "matrix" or the block named in c->block, as messages say it ("matrix key 'seed'"). */
+const char *spec_block_noun(const spec_load_ctx *c);
 
 /* LBBT_E_NOMEM with a message naming the file. */
 lbbt_status spec_oom(const spec_load_ctx *c);

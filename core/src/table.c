@@ -33,6 +33,17 @@ static const char *latex_escape(const char *s, char *buf, size_t n) {
   return buf;
 }
 
+/* ", dim 128, 4 blocks, 0.84M parameters": the size the run recorded (runs older than the
+ * model/dim record give the parameter count only). */
+static void backbone_size(spec_buf *md, const lbbt_result_run *run) {
+  double dim = 0, layers = 0, params = 0;
+  const lbbt_record_item *it;
+  if ((it = lbbt_record_find(run->record, "model/dim"))) lbbt_record_item_final(it, &dim);
+  if ((it = lbbt_record_find(run->record, "model/n_layers"))) lbbt_record_item_final(it, &layers);
+  if ((it = lbbt_record_find(run->record, "model/params"))) lbbt_record_item_final(it, &params);
+  if (dim > 0 && layers > 0) spec_buf_addf(md, ", dim %.0f, %.0f blocks", dim, layers);
+  if (params > 0) spec_buf_addf(md, ", %.2fM parameters", params / 1e6);
+}
 
 static void render_markdown(const lbbt_table_options *o, const table_data *d, spec_buf *md) {
   const lbbt_experiment *e = d->exp;
@@ -80,10 +91,12 @@ static void render_markdown(const lbbt_table_options *o, const table_data *d, sp
       int in = rows_are_metrics ? table_data_run_in_group(d, i, r) : table_data_run_in_row(d, i, r);
       if (!in) continue;
       const char *cp = table_config_value(d->cfgs[i], "backbone.checkpoint");
-      spec_buf_addf(md, "- %s: `%s` plugin, init `%s`%s%s\n", rows_are_metrics ? d->groups[r].label : d->rows[r].label,
+      spec_buf_addf(md, "- %s: `%s` plugin, init `%s`%s%s", rows_are_metrics ? d->groups[r].label : d->rows[r].label,
                     table_config_value(d->cfgs[i], "backbone.plugin"),
                     table_config_value(d->cfgs[i], "backbone.init"), cp && *cp ? ", checkpoint " : "",
                     cp && *cp ? cp : "");
+      backbone_size(md, d->runs[i]);
+      spec_buf_add(md, "\n");
       break;
     }
   if (d->notes && d->notes->kind == YT_SEQ) {

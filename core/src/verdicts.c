@@ -30,6 +30,7 @@ typedef struct claim_control {
 typedef struct claim {
   const char *id, *text, *paper, *metric, *better, *baseline, *dataset;
   int table;
+  int applies; /* 0 when `only_tiers` leaves this tier out: the claim is checked, not reported */
   lbbt_relation rel;
   claim_control controls[MAX_CONTROLS];
   int n_controls;
@@ -46,7 +47,8 @@ typedef struct claims_file {
 static const char *scalar(const yt_node *n) { return n && n->kind == YT_SCALAR ? n->text : NULL; }
 
 static const char *const CLAIM_KEYS[] = {"id", "claim", "paper", "table", "metric", "better",
-                                         "baseline", "relation", "controls", "dataset", "tiers"};
+                                         "baseline", "relation", "controls", "dataset", "tiers",
+                                         "only_tiers"};
 #define N_CLAIM_KEYS ((int)(sizeof CLAIM_KEYS / sizeof CLAIM_KEYS[0]))
 /* What `tiers: {<tier>: {...}}` may replace at one tier. */
 static const char *const TIER_KEYS[] = {"better", "baseline", "controls"};
@@ -126,6 +128,25 @@ static lbbt_status apply_tier(const char *file, const yt_node *tiers, const char
   return LBBT_OK;
 }
 
+/* `only_tiers: [cpu, smoke]`: the claim is tested at those tiers only (its rows exist only
+ * there, e.g. a second backbone the cpu tier adds); absent = every tier. */
+static lbbt_status read_only_tiers(const char *file, const yt_node *list, const char *tier, claim *c) {
+  c->applies = 1;
+  if (!list) return LBBT_OK;
+  if (list->kind != YT_SEQ || list->n == 0)
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: only_tiers must be a non-empty list of tier names ([cpu, smoke])",
+                     file, list->line, list->col);
+  c->applies = 0;
+  for (int i = 0; i < list->n; i++) {
+    const char *t = scalar(list->vals[i]);
+    if (!t)
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: only_tiers: each entry is a tier name", file, list->vals[i]->line,
+                       list->vals[i]->col);
+    if (!strcmp(t, tier)) c->applies = 1;
+  }
+  return LBBT_OK;
+}
+
 static lbbt_status read_claim(const char *file, const yt_node *m, const char *tier, claim *c) {
   if (m->kind != YT_MAP) return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: a claim must be a mapping", file, m->line, m->col);
   c->line = m->line;
@@ -153,7 +174,7 @@ static lbbt_status read_claim(const char *file, const yt_node *m, const char *ti
   }
   if (yt_get(m, "controls")) LBBT_TRY(read_controls(file, yt_get(m, "controls"), c));
   if (yt_get(m, "tiers")) LBBT_TRY(apply_tier(file, yt_get(m, "tiers"), tier, c));
-  return LBBT_OK;
+  return read_only_tiers(file, yt_get(m, "only_tiers"), tier, c);
 }
 
 static lbbt_status load_claims(const char *path, const char *tier, claims_file *cf) {
@@ -239,7 +260,7 @@ static lbbt_status need_row(const claims_file *cf, const claim *c, const table_d
 /* Every claim's table, rows and metric exist (checked before anything is written). */
 static lbbt_status check_claims(const claims_file *cf, table_cache *tc, const lbbt_verdicts_options *o) {
   for (int i = 0; i < cf->n; i++) {
-    const claim *c = &cf->claims[i];
+    const claim *c = &cf->claims[i]; /* checked at every tier, reported at its own */
     table_data *d;
     lbbt_status st = cached_table(tc, o, c->table, &d);
     if (st != LBBT_OK)
@@ -479,11 +500,12 @@ lbbt_status lbbt_verdicts_render(const lbbt_verdicts_options *o, FILE *echo) {
   if (st == LBBT_OK) st = load_claims(claims_path, tier, cf);
   if (st == LBBT_OK) st = check_claims(cf, tc, o);
   if (st != LBBT_OK) goto done;
-  for (int i = 0; i < cf->n; i++) {
+  for (int i = 0, shown = 0; i < cf->n; i++) {
+    if (!cf->claims[i].applies) continue;
     table_data *d;
     LBBT_TRY_GOTO(st, cached_table(tc, o, cf->claims[i].table, &d), done);
-    spec_buf_addf(&summary, "| %d | %s | %d | ", i + 1, cf->claims[i].text, cf->claims[i].table);
-    render_claim(&body, o, tier, i, &cf->claims[i], d, &summary);
+    spec_buf_addf(&summary, "| %d | %s | %d | ", shown + 1, cf->claims[i].text, cf->claims[i].table);
+    render_claim(&body, o, tier, shown++, &cf->claims[i], d, &summary);
     spec_buf_add(&summary, " |\n");
   }
   spec_buf_addf(&md, "# Verdicts — the paper's claims tested at tier %s\n\n", tier);

@@ -64,6 +64,8 @@ PY
 }
 
 mkdir -p "$CLI_TMP/out"
+# figures 3 and 8 run Tables 2 and 8, whose smoke tiers read lbbt's smoke GPT-2
+lm_log=$(ensure_smoke_lm) || echo "FAIL figures.smoke_lm_model: $lm_log"
 for n in 2 5 7 14 3 8; do
   case $n in
     3) exp=experiments/table-2.yaml ;;

@@ -20,3 +20,17 @@ expect_exit() {
   if ! printf '%s' "$out" | grep -Eq -- "$pat"; then echo "output lacks /$pat/: $out" >&2; return 1; fi
   return 0
 }
+# The smoke tiers of the classification tables read lbbt's own smoke GPT-2 language model
+# (models/lbbt-gpt2-fortunes-smoke, gitignored); build it when absent, as `make models
+# TIER=smoke` does (seconds; its results file goes to $CLI_TMP).  On failure: the log's tail
+# on stdout and a non-zero status.
+ensure_smoke_lm() {
+  local model=models/lbbt-gpt2-fortunes-smoke
+  [ -f "$model/model.safetensors" ] && return 0
+  if "$LBBT" run experiments/lm-pretrain.yaml --tier smoke --threads 1 --out "$CLI_TMP/lm-pretrain-smoke.h5" \
+       >"$CLI_TMP/lm-pretrain-smoke.log" 2>&1 && [ -f "$model/model.safetensors" ]; then
+    return 0
+  fi
+  tail -n 3 "$CLI_TMP/lm-pretrain-smoke.log" | tr '\n' ' '
+  return 1
+}

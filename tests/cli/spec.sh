@@ -64,6 +64,33 @@ check missing_file expect_exit 2 "no-such.yaml: cannot open" "$LBBT" check "$CLI
 check no_arguments expect_exit 2 "usage: lbbt check" "$LBBT" check
 check help expect_exit 0 "usage: lbbt check" "$LBBT" check --help
 
+# groups: more matrices, each crossed only with itself; the matrix's runs (and ids) come first.
+{ sed '/^tiers:/,$d' "$CLI_TMP/ok.yaml"; cat <<YAML
+groups:
+  - backbone: [{plugin: gpt2}]
+    backbone.init: [scratch]
+    seed: [0, 1]
+tiers:
+  smoke: {matrix: {seed: [0]}, groups: [{seed: [7]}]}
+  cpu: {}
+YAML
+} > "$CLI_TMP/groups.yaml"
+group_lines() {
+  local plain grouped
+  plain=$("$LBBT" check "$CLI_TMP/ok.yaml" 2>/dev/null) || return 1
+  grouped=$("$LBBT" check "$CLI_TMP/groups.yaml" 2>/dev/null) || return 1
+  [ "$(printf '%s\n' "$grouped" | wc -l)" -eq 8 ] || { echo "want 8 lines: $grouped" >&2; return 1; }
+  [ "$(printf '%s\n' "$grouped" | head -n 6)" = "$plain" ] || { echo "matrix runs changed: $grouped" >&2; return 1; }
+  printf '%s\n' "$grouped" | tail -n 1 | grep -Eq '^[0-9a-f]{16}  backbone=\{plugin: gpt2\} backbone.init=scratch seed=1$' ||
+    { echo "last line: $grouped" >&2; return 1; }
+}
+check groups_listed_after_matrix group_lines
+check groups_tier_replaces expect_exit 0 'tier smoke, 3 runs' "$LBBT" check "$CLI_TMP/groups.yaml" --tier smoke
+sed 's/backbone.init: \[scratch\]/backbone.int: [scratch]/' "$CLI_TMP/groups.yaml" > "$CLI_TMP/badgroup.yaml"
+check groups_bad_key expect_exit 2 \
+  "badgroup.yaml:[0-9]+:5: groups\[1\] key 'backbone.int': 'int' is not a key of backbone; did you mean 'init'\?" \
+  "$LBBT" check "$CLI_TMP/badgroup.yaml"
+
 # experiments/README.md holds the key reference verbatim between two markers.
 readme_current() {
   local want have

@@ -21,9 +21,20 @@ if missing: print("missing:", missing); sys.exit(1)
 # every reproduced cell of a row whose runs exist holds a number (not the no-run dash)
 body = [l for l in md.splitlines() if l.startswith("| ") and "lbbt:" not in l and "---" not in l]
 if not body or all("(n=" not in l for l in body): print("no reproduced numbers"); sys.exit(1)
+# tables with two backbones (rows selecting backbone.plugin) run one seed per arm at the smoke
+# tier: a cell over two runs means a row mixes them (the stories260K rows catching lbbt's GPT-2)
+if "backbone.plugin" in str(t["rows"]):
+    mixed = [l.split(" |")[0] for l in body if any(f"(n={k})" in l for k in range(2, 10))]
+    if mixed: print("rows mixing runs:", mixed); sys.exit(1)
+# lbbt's GPT-2 rows (selected by the gpt2 plugin) are filled by the smoke tier's GPT-2 runs
+gpt2 = [r["label"] for r in t["rows"] if (r.get("select") or {}).get("backbone.plugin") == "gpt2"]
+empty = [lab for lab in gpt2 for l in body if l.startswith(f"| {lab} |") and "(n=" not in l]
+if empty: print("GPT-2 rows without runs:", empty); sys.exit(1)
 PY
 }
 mkdir -p "$CLI_TMP/out"
+# the smoke tiers' second language-pretrained backbone (lbbt's GPT-2 rows)
+lm_log=$(ensure_smoke_lm) || echo "FAIL tables.smoke_lm_model: $lm_log"
 for n in 1 2 3 4 8 12 14 15; do
   # One thread: on a loaded 2-core machine OpenMP barriers with two threads made these tiny
   # runs 25 times slower (table 15's smoke tier: 7.5 min with 2 threads, 17 s with 1).

@@ -32,6 +32,7 @@ claim_verdict_is() { # FILE N WORD
 R="$CLI_TMP/results"
 mkdir -p "$R"
 ok=1
+lm_log=$(ensure_smoke_lm) || { ok=0; echo "FAIL verdicts.smoke_lm_model: $lm_log"; }
 for n in 4 12; do
   "$LBBT" run experiments/table-$n.yaml --tier smoke --threads 1 --out "$R/table-$n-smoke.h5" >"$CLI_TMP/run-$n.log" 2>&1 \
     || { ok=0; echo "FAIL verdicts.smoke_runs: table $n: $(tail -n 3 "$CLI_TMP/run-$n.log" | tr '\n' ' ')"; }
@@ -98,6 +99,26 @@ check unknown_metric expect_exit 2 "no column group or metric 'test_acc1'" \
 printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: language, baseline: scratch, relation: greater,\n     tiers: {smoke: {bettr: language}}}\n' >"$bad"
 check tier_override_unknown_key expect_exit 2 "bad-claims.yaml:3:22: unknown key 'bettr'.*did you mean 'better'" \
   "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: language, baseline: scratch, relation: greater,\n     only_tiers: cpu}\n' >"$bad"
+check only_tiers_not_a_list expect_exit 2 "bad-claims.yaml:3:18: only_tiers must be a non-empty list" \
+  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: languag, baseline: scratch, relation: greater,\n     only_tiers: [paper]}\n' >"$bad"
+check only_tiers_rows_checked_everywhere expect_exit 2 "claim 'a': table 90 has no row 'languag'" \
+  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+# only_tiers: the fixture's four claims and one more, reported at the cpu tier only when it
+# names it (the numbering stays consecutive)
+only_tiers_report() { # TIERS WANT_SECTIONS
+  local claims="$CLI_TMP/only-claims.yaml" out="$CLI_TMP/only"
+  { cat $F/claims.yaml
+    printf '  - {id: extra, claim: "Extra claim", table: 90, metric: train_acc1, better: language, baseline: scratch,\n'
+    printf '     relation: greater, only_tiers: %s}\n' "$1"; } >"$claims"
+  mkdir -p "$out" && cp "$FR"/*.h5 "$out"/ || return 1
+  "$LBBT" verdicts --results-dir "$out" --claims "$claims" --paper-tables $F/paper-tables >/dev/null || return 1
+  sections_have_verdicts "$out/verdicts.md" "$2" || return 1
+  if [ "$2" = 5 ]; then grep -q '^## 5\. Extra claim' "$out/verdicts.md"; else ! grep -q 'Extra claim' "$out/verdicts.md"; fi
+}
+check only_tiers_left_out only_tiers_report "[paper, smoke]" 4
+check only_tiers_included only_tiers_report "[smoke, cpu]" 5
 check missing_claims_file expect_exit 2 "cannot open the claims file" \
   "$LBBT" verdicts --claims "$CLI_TMP/none.yaml"
 check unknown_option expect_exit 2 "unexpected argument" "$LBBT" verdicts --frobnicate

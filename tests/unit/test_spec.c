@@ -523,6 +523,112 @@ static void test_spec_error_stages_and_files(void) {
   EXPECT_ERROR("stagename.yaml", t5, NULL, pos_of(t5, "b.c", 0), "'b.c' is not a valid name");
 }
 
+/* ---- groups ----------------------------------------------------------------------------- */
+
+/* BASE_FILE's matrix plus two groups: a gpt2 pair (a mapping item merged into backbone) and
+ * one more learning rate; the tiers replace or drop the list. */
+static const char *GROUPS_TAIL =
+    "groups:\n"
+    "  - backbone: [{plugin: gpt2, checkpoint: @CKPT@}]\n"
+    "    backbone.init: [scratch, language]\n"
+    "    seed: [0, 1]\n"
+    "  - {stages.bridge.lr: [0.01]}\n";
+
+static void test_spec_groups_add_runs(void) {
+  char plain[8192], grouped[8192];
+  snprintf(plain, sizeof plain, "%s", with_ckpt(BASE_FILE));
+  /* the same file with groups: written before `tiers:` so the tier overrides stay below */
+  const char *tiers_at = strstr(plain, "tiers:\n");
+  REQUIRE(tiers_at, "fixture");
+  int head = (int)(tiers_at - plain);
+  char tail[1024];
+  snprintf(tail, sizeof tail, "%s", with_ckpt(GROUPS_TAIL));
+  snprintf(grouped, sizeof grouped, "%.*s%s%s", head, plain, tail, tiers_at);
+  lbbt_experiment *a = LOAD_OK("nogroups.yaml", plain, "cpu");
+  lbbt_experiment *b = LOAD_OK("groups.yaml", grouped, "cpu");
+  REQUIRE(a && b, "load");
+  REQUIRE(a->n_runs == 6 && b->n_runs == 6 + 4 + 1, "runs %d and %d, want 6 and 11", a->n_runs, b->n_runs);
+  /* the matrix's runs come first and keep their ids: existing results stay valid */
+  for (int i = 0; i < a->n_runs; i++)
+    CHECK(!strcmp(a->runs[i].id, b->runs[i].id) && !strcmp(a->runs[i].label, b->runs[i].label),
+          "run %d: %s %s vs %s %s", i, a->runs[i].id, a->runs[i].label, b->runs[i].id, b->runs[i].label);
+  /* groups[1]: crossed only with itself (no label_ratio axis: base's 1.0), last key fastest */
+  for (int k = 0; k < 4; k++) {
+    const lbbt_run_spec *r = &b->runs[6 + k];
+    CHECK(r->index == 6 + k, "index %d", r->index);
+    CHECK(!strcmp(r->backbone.plugin, "gpt2") && !strcmp(r->backbone.checkpoint, g_ckpt), "plugin %s",
+          r->backbone.plugin);
+    CHECK(r->backbone.init == (k < 2 ? LBBT_INIT_SCRATCH : LBBT_INIT_LANGUAGE), "run %d init", 6 + k);
+    CHECK(r->seed == (uint64_t)(k % 2), "run %d seed %llu", 6 + k, (unsigned long long)r->seed);
+    CHECK_CLOSE(r->stages[0].label_ratio, 1.0, EXACT, EXACT, "label_ratio from base");
+    CHECK(r->n_matrix == 3 && !strcmp(r->matrix_keys[0], "backbone"), "matrix keys of a group run");
+    CHECK(r->backbone.n_options == 2, "base options kept under the merged mapping");
+  }
+  CHECK(strstr(b->runs[6].label, "backbone={plugin: gpt2") && strstr(b->runs[6].label, "backbone.init=scratch seed=0"),
+        "label '%s'", b->runs[6].label);
+  const lbbt_run_spec *lr = &b->runs[10];
+  CHECK(lr->backbone.init == LBBT_INIT_LANGUAGE && !strcmp(lr->backbone.plugin, "llama"), "groups[2] from base");
+  CHECK_CLOSE(lr->stages[0].lr, 0.01, EXACT, EXACT, "groups[2] lr");
+  CHECK(!strcmp(lr->label, "stages.bridge.lr=0.01"), "label '%s'", lr->label);
+  for (int i = 0; i < b->n_runs; i++)
+    for (int j = 0; j < i; j++) CHECK(strcmp(b->runs[i].id, b->runs[j].id), "runs %d and %d share an id", i, j);
+  /* a tier's matrix does not reach the groups; its base does */
+  lbbt_experiment *smoke = LOAD_OK("groups.yaml", grouped, "smoke");
+  REQUIRE(smoke, "smoke");
+  CHECK(smoke->n_runs == 2 + 4 + 1, "smoke runs %d, want 7", smoke->n_runs);
+  CHECK(smoke->runs[2].data.limit == 200 && smoke->runs[2].stages[0].epochs == 1, "tier base in a group run");
+  CHECK_CLOSE(smoke->runs[2].stages[0].label_ratio, 1.0, EXACT, EXACT, "tier matrix not applied to groups");
+  lbbt_experiment_free(smoke);
+  lbbt_experiment_free(a);
+  lbbt_experiment_free(b);
+
+  /* a tier's groups replaces the list; null removes it */
+  char replaced[8192];
+  snprintf(replaced, sizeof replaced, "%s", grouped);
+  char *paper = strstr(replaced, "  paper:\n");
+  REQUIRE(paper, "fixture");
+  snprintf(paper, sizeof replaced - (size_t)(paper - replaced),
+           "  paper:\n    groups: [{seed: [5]}]\n  gpu:\n    groups: null\n");
+  lbbt_experiment *p = LOAD_OK("groups-tier.yaml", replaced, "paper");
+  lbbt_experiment *g = LOAD_OK("groups-tier.yaml", replaced, "gpu");
+  REQUIRE(p && g, "load tiers");
+  CHECK(p->n_runs == 7 && p->runs[6].seed == 5 && p->runs[6].backbone.init == LBBT_INIT_LANGUAGE,
+        "paper: the tier's one group (%d runs)", p->n_runs);
+  CHECK(g->n_runs == 6, "null groups: the matrix alone (%d runs)", g->n_runs);
+  lbbt_experiment_free(p);
+  lbbt_experiment_free(g);
+}
+
+static void test_spec_error_groups(void) {
+  const char *t1 = file_with("", "", "", "groups: {seed: [1]}\n");
+  EXPECT_ERROR("groups1.yaml", t1, NULL, pos_of(t1, "{seed", 0), "groups: expected a list of matrices");
+  const char *t2 = file_with("", "", "", "groups: [[1, 2]]\n");
+  EXPECT_ERROR("groups2.yaml", t2, NULL, pos_of(t2, "[1, 2]", 0), "groups[1]: expected a mapping");
+  const char *t3 = file_with("", "", "", "groups:\n  - {seed: [1]}\n  - {backbone.int: [scratch]}\n");
+  EXPECT_ERROR("groups3.yaml", t3, NULL, pos_of(t3, "backbone.int", 0),
+               "groups[2] key 'backbone.int': 'int' is not a key of backbone; did you mean 'init'?");
+  const char *t4 = file_with("", "", "", "groups:\n  - {seed: []}\n");
+  EXPECT_ERROR("groups4.yaml", t4, NULL, pos_of(t4, "[]", 0), "groups[1] key 'seed' has no values");
+  /* a group that repeats a matrix run: both would write one results group */
+  const char *t5 = file_with("", "", "", "matrix: {seed: [0, 1]}\ngroups:\n  - {seed: [2]}\n  - {seed: [1]}\n");
+  EXPECT_ERROR("groups5.yaml", t5, NULL, pos_of(t5, "{seed: [1]}", 0),
+               "run 4 (seed=1) of groups[2] repeats run 2 (seed=1) of matrix");
+  const char *t6 = file_with("", "", "", "groups:\n  - {seed: [3, 3]}\n");
+  EXPECT_ERROR("groups6.yaml", t6, NULL, pos_of(t6, "3]", 0),
+               "runs 2 (seed=3) and 3 (seed=3) of groups[1] resolve to the same config");
+  const char *t7 = file_with("", "", "", "groups:\n  - {stages.bridge.lr: [0.1, abc]}\n");
+  EXPECT_ERROR("groups7.yaml", t7, NULL, pos_of(t7, "abc", 0), "expected a number, got 'abc'",
+               "[run 3 of 3 (groups[1]): stages.bridge.lr=abc]");
+  const char *t8 = file_with("", "", "", "tiers:\n  smoke: {groups: 7}\n");
+  EXPECT_ERROR("groups8.yaml", t8, "smoke", pos_of(t8, "7}", 0), "tiers.smoke.groups: expected a list");
+  char many[4096];
+  int n = snprintf(many, sizeof many, "%s", file_with("", "", "", "groups:\n"));
+  for (int i = 0; i <= LBBT_MAX_GROUPS; i++) n += snprintf(many + n, sizeof many - (size_t)n, "  - {seed: [%d]}\n", i + 1);
+  char last[32];
+  snprintf(last, sizeof last, "{seed: [%d]}", LBBT_MAX_GROUPS + 1);
+  EXPECT_ERROR("groups9.yaml", many, NULL, pos_of(many, last, 0), "at most 16");
+}
+
 /* ---- layer ranges and the reference ------------------------------------------------------ */
 
 static void test_layer_range(void) {
@@ -570,6 +676,7 @@ static void test_spec_reference_lists_every_key(void) {
   CHECK(fread(text, 1, (size_t)n, f) == (size_t)n, "read");
   fclose(f);
   static const char *const keys[] = {"`experiment`", "`paper.table`", "`tiers.<tier>.matrix`", "`seed`",
+                                     "| `groups` | list |", "`tiers.<tier>.groups`",
                                      "`backbone.checkpoint`", "`data.subset_seed`", "`stages.<name>.epochs`",
                                      "`stages.<name>.options`", "| **required** |"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) CHECK(strstr(text, keys[i]), "reference lacks %s", keys[i]);
@@ -643,6 +750,8 @@ TEST_RUN(test_spec_error_range_positions);
 TEST_RUN(test_spec_error_missing_required);
 TEST_RUN(test_spec_error_matrix);
 TEST_RUN(test_spec_error_stages_and_files);
+TEST_RUN(test_spec_groups_add_runs);
+TEST_RUN(test_spec_error_groups);
 TEST_RUN(test_layer_range);
 TEST_RUN(test_spec_reference_lists_every_key);
 TEST_RUN(test_spec_alias_bombs_refused);

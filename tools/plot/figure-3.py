@@ -17,10 +17,10 @@ from lbbtplot import plt
 from matplotlib.ticker import MaxNLocator
 
 
-def draw(ax, runs_by_init, stage, title):
+def draw(ax, arms, stage, title):
+    """arms: (label, colour, runs) per line pair."""
     n_max = 0
-    for init, runs in runs_by_init:
-        color = lp.INIT_COLORS.get(init)
+    for init, color, runs in arms:
         for item, ls, what in (("train_acc1", "-", "train"), ("test_acc1", "--", "test")):
             s = lp.stack_series(runs, f"{stage}/{item}")
             if s is None:
@@ -49,15 +49,26 @@ def main():
     t1_path = os.path.join(os.path.dirname(path), os.path.basename(path).replace("table-2", "table-1"))
     t1 = lp.Results(t1_path) if t1_path != path and os.path.exists(t1_path) else None
     panels = (1 if t1 else 0) + len(ratios)
+
+    def arms(results, **sel):
+        """One arm per (backbone plugin, init): a table's second backbone (its `groups:`, e.g.
+        lbbt's GPT-2 pair) is drawn beside the first, never averaged with it."""
+        plugins = results.plugins()
+        out = []
+        for plugin in plugins:
+            for i in lp.init_sorted(results.values("backbone.init")):
+                runs = results.select(plugin=plugin, backbone__init=i, **sel)
+                if runs:
+                    out.append((i if len(plugins) == 1 else f"{i} ({plugin})", lp.arm_color(i, plugin, plugins), runs))
+        return out
+
     fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 4.8), sharey=True, squeeze=False)
     col = 0
     if t1:
-        draw(axes[0][0], [(i, t1.select(backbone__init=i)) for i in lp.init_sorted(t1.values("backbone.init"))],
-             "train", "correct labels (Table 1 runs)")
+        draw(axes[0][0], arms(t1), "train", "correct labels (Table 1 runs)")
         col = 1
     for ratio in ratios:
-        by_init = [(i, res.select(backbone__init=i, stages__bridge__label_ratio=ratio)) for i in inits]
-        draw(axes[0][col], by_init, "bridge", f"{100 * float(ratio):g}% random labels")
+        draw(axes[0][col], arms(res, stages__bridge__label_ratio=ratio), "bridge", f"{100 * float(ratio):g}% random labels")
         col += 1
     axes[0][0].set_ylabel("top-1 accuracy, %")
     fig.suptitle("Training accuracy under label noise: language-pretrained vs scratch (Fig. 3)"

@@ -2,7 +2,8 @@
 """Figure 8 (Section 5.2, Appendix C): partial bridge training — training accuracy per epoch
 when all transformer blocks train vs only the first K (patch embedding, final norm and head
 always train), with correct labels and with 100% random labels (columns), one row per
-backbone init of the table (language; the shuffled control); test accuracy (true labels)
+backbone and init of the table (language; the shuffled control; a second backbone's runs,
+such as lbbt's GPT-2 pair, in rows of their own); test accuracy (true labels)
 dashed; mean over seeds with a band of ± one standard deviation.
 
 Reads the runs of experiments/table-8.yaml (`make figure-8` runs `make table-8` first,
@@ -32,16 +33,23 @@ def main():
     labels = [v for v in ("true", "random") if v in res.values("stages.bridge.labels")]
     layers = sorted(res.values("stages.bridge.train_layers"), key=layer_key)
     inits = lp.init_sorted(res.values("backbone.init")) or [None]
-    fig, axes = plt.subplots(len(inits), len(labels), figsize=(6.4 * len(labels), 4.6 * len(inits) + 0.6),
+    # one row per (backbone, init) with runs: two backbones are never averaged together
+    rows = []
+    for plugin in res.plugins():
+        for init in inits:
+            found = res.select(plugin=plugin, **({"backbone__init": init} if init is not None else {}))
+            if found:
+                rows.append((plugin, init, os.path.basename(found[0].get("model/source", ""))))
+    fig, axes = plt.subplots(len(rows), len(labels), figsize=(6.4 * len(labels), 4.6 * len(rows) + 0.6),
                              squeeze=False, sharey="col")
-    for row, init in enumerate(inits):
+    for row, (plugin, init, src) in enumerate(rows):
         for col, lab in enumerate(labels):
             ax = axes[row][col]
             for i, tl in enumerate(layers):
                 sel = {"stages__bridge__labels": lab, "stages__bridge__train_layers": tl}
                 if init is not None:
                     sel["backbone__init"] = init
-                runs = res.select(**sel)
+                runs = res.select(plugin=plugin, **sel)
                 color = LAYER_COLORS[i % len(LAYER_COLORS)]
                 name = "all blocks" if tl == "all" else tl.replace("first:", "first ").replace("last:", "last ")
                 for item, ls, what in (("train_acc1", "-", "train"), ("test_acc1", "--", "test")):
@@ -56,15 +64,14 @@ def main():
                         sd = s.std(axis=0, ddof=1)
                         ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.12)
             title = "correct labels" if lab == "true" else "100% random labels"
-            ax.set_title(f"{init}: {title}" if init else title, fontsize=11)
+            ax.set_title(f"{src} {init}: {title}" if init else f"{src}: {title}", fontsize=11)
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel("top-1 accuracy, %")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7.5, loc="best", ncol=2)
-    src = os.path.basename(res.runs[0].get("model/source", ""))
     fig.suptitle("Partial bridge training: all blocks vs the first K (Fig. 8)\n"
-                 f"backbone {src} (rows: init; shuffled = its values permuted per tensor); solid: train (labels "
+                 "rows: backbone and init (shuffled = its values permuted per tensor); solid: train (labels "
                  "trained on), dashed: test (true labels); band: ± 1 std over seeds", fontsize=11)
     fig.tight_layout(rect=(0, 0.03, 1, 0.92))
     lp.save(fig, res, out)

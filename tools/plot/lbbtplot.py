@@ -5,6 +5,7 @@ A results file (core/include/lbbt/results.h) holds /runs/<id> groups with attrib
 matrix.<key> (the run's matrix values as text) and the run record's items: scalars and
 series as datasets, arrays as datasets, strings as attributes of their parent group."""
 import os
+import re
 import sys
 
 import numpy as np
@@ -27,6 +28,8 @@ INIT_COLORS = {
     "scratch-rescaled": "#8c6d31",
 }
 INIT_ORDER = ["language", "scratch", "shuffled", "moment-matched", "scratch-rescaled"]
+# Arms of a second backbone (an experiment's `groups:`, e.g. lbbt's GPT-2 pair of the cpu tier).
+OTHER_BACKBONE_COLORS = {"language": "#b2182b", "scratch": "#542788"}
 FASHION_MNIST = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                  "Sneaker", "Bag", "Ankle boot"]
 
@@ -64,6 +67,13 @@ class Run:
     def m(self, key, default=None):
         return self.matrix.get(key, default)
 
+    @property
+    def plugin(self):
+        """The backbone plugin, from the run's resolved config (matrix values do not say it
+        for runs whose backbone comes from base)."""
+        hit = re.search(r"(?m)^backbone:\n  plugin: (\S+)$", _text(self.group.attrs.get("config", "")))
+        return hit.group(1) if hit else None
+
 
 class Results:
     def __init__(self, path):
@@ -79,10 +89,23 @@ class Results:
         if not self.runs:
             sys.exit(f"plot: {path} holds no runs")
 
-    def select(self, **matrix):
-        """Runs whose matrix values equal the given ones (keys with '.' written as '__')."""
+    def select(self, plugin=None, **matrix):
+        """Runs whose matrix values equal the given ones (keys with '.' written as '__'), and
+        whose backbone plugin is `plugin` when given."""
         want = {k.replace("__", "."): str(v) for k, v in matrix.items()}
-        return [r for r in self.runs if all(r.m(k) == v for k, v in want.items())]
+        return [r for r in self.runs if all(r.m(k) == v for k, v in want.items())
+                and (plugin is None or r.plugin == plugin)]
+
+    def plugins(self):
+        """The backbone plugins of the runs: the experiment's own first (most runs that do not
+        swap the backbone through a `backbone` matrix or group value), then by run count and
+        name.  Runs of two backbones must not be averaged together: figures draw one arm per
+        (plugin, init)."""
+        own, count = {}, {}
+        for r in self.runs:
+            count[r.plugin] = count.get(r.plugin, 0) + 1
+            own[r.plugin] = own.get(r.plugin, 0) + (r.m("backbone") is None)
+        return sorted(count, key=lambda p: (-own[p], -count[p], str(p)))
 
     def values(self, key):
         """Distinct values of a matrix key, in first-seen order."""
@@ -106,6 +129,13 @@ class Results:
         if src.startswith("fashion-mnist") and k == 10:
             return FASHION_MNIST
         return [f"class {i}" for i in range(k)]
+
+
+def arm_color(init, plugin, plugins):
+    """The init's colour for the first backbone, a second palette for the others."""
+    if plugins and plugin != plugins[0]:
+        return OTHER_BACKBONE_COLORS.get(init, "#777777")
+    return INIT_COLORS.get(init)
 
 
 def init_sorted(values):

@@ -18,6 +18,9 @@
  *     backbone.init: [scratch, language]
  *     seed: [0, 1, 2]
  *     stages.bridge.label_ratio: [0.15, 0.3, 1.0]   # stages are addressed by name
+ *   groups:                             # more runs: each item is a matrix of its own
+ *     - {backbone: [{plugin: gpt2, checkpoint: models/lbbt-gpt2-fortunes}],
+ *        backbone.init: [scratch, language], seed: [0, 1, 2]}
  *   tiers:                              # overrides merged into base/matrix; --tier picks one
  *     smoke: {base: {data: {limit: 200}, stages: {bridge: {epochs: 1}}}, matrix: {seed: [0]}}
  *     cpu: {}
@@ -34,6 +37,10 @@
  *     `data.dataset`, `stages.<stage name>.label_ratio`, `backbone.options.dim`) whose value
  *     is a non-empty list.  Runs are the cartesian product in file order, the last key
  *     varying fastest.  A list item that is a mapping is merged into the addressed mapping.
+ *     Groups: each item of `groups:` is one more matrix over the same base, crossed only
+ *     with itself; the runs are the matrix's, then each group's, in file order (so adding a
+ *     group changes no existing run).  A tier's `groups:` replaces the list (null: none).
+ *     Two runs with one config (from any blocks) are an error.
  *  3. Binding: every key is one row of a directive table (name, type, offset, default or
  *     REQUIRED, check, doc) in core/src/spec_keys.c, so validation and "file:line:col"
  *     errors come from one place.  Unknown keys get the nearest valid key suggested.
@@ -176,6 +183,7 @@ typedef struct lbbt_run_spec {
 } lbbt_run_spec;
 
 #define LBBT_TIER_MAX 16   /* bytes of a tier name, NUL included */
+#define LBBT_MAX_GROUPS 16 /* items of `groups:` */
 #define LBBT_MAX_TIERS 8
 
 typedef struct lbbt_experiment {
