@@ -68,6 +68,33 @@ lbbt_status lbbt_results_has_run(const char *path, const char *run_id, int *pres
   return st;
 }
 
+/* The record string `item` ("model/checkpoint_sha256": an attribute of group
+ * /runs/<id>/model) of a run, or *out = NULL when the file, the run or the item is absent. */
+lbbt_status lbbt_results_run_string(const char *path, const char *run_id, const char *item, char **out) {
+  if (!path || !run_id || !item || !out)
+    return lbbt_fail(LBBT_E_INTERNAL, "lbbt_results_run_string: NULL argument");
+  *out = NULL;
+  if (!h5u_valid_name(run_id))
+    return lbbt_fail(LBBT_E_INPUT, "%s: run id '%s' is not a valid group name", path, run_id);
+  if (access(path, F_OK) != 0 && errno == ENOENT) return LBBT_OK;
+  char group[LBBT_RECORD_PATH_MAX + 64];
+  const char *slash = strrchr(item, '/');
+  const char *leaf = slash ? slash + 1 : item;
+  int len = slash ? (int)(slash - item) : 0;
+  if (snprintf(group, sizeof group, "runs/%s%s%.*s", run_id, slash ? "/" : "", len, item) >= (int)sizeof group)
+    return lbbt_fail(LBBT_E_INPUT, "%s: item path '%s' too long", path, item);
+  hid_t f;
+  LBBT_TRY(h5u_open_lbbt(path, RESULTS_KIND, RESULTS_WHAT, &f));
+  if (H5Lexists(f, "runs", H5P_DEFAULT) > 0 && H5Lexists(f, group, H5P_DEFAULT) > 0) {
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    if (g >= 0 && H5Aexists(g, leaf) > 0 && h5u_attr_read_text(g, leaf, out) < 0) *out = NULL;
+    if (g >= 0) H5Gclose(g);
+  }
+  H5Eclear2(H5E_DEFAULT);
+  H5Fclose(f);
+  return LBBT_OK;
+}
+
 /* ---- commit ----------------------------------------------------------------------- */
 /* The old file's root attribute `name` (malloc'd) or NULL when absent. */
 static char *old_attr(hid_t f, const char *name) {

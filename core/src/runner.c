@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lbbt/checkpoint.h"
 #include "lbbt/init_mode.h"
 #include "lbbt/runner.h"
 #include "fs_util.h"
@@ -83,9 +84,53 @@ static lbbt_status data_get(data_cache *c, const lbbt_data_spec *spec, lbbt_prog
   return LBBT_OK;
 }
 
+/* Checkpoint fingerprints (lbbt_checkpoint_fingerprint), one per distinct path of the
+ * experiment, so a 1.4 GB checkpoint shared by 30 runs is hashed once per `lbbt run`. */
+#define FINGERPRINT_CACHE_SIZE 8
+typedef struct fingerprint_cache {
+  int n;
+  char path[FINGERPRINT_CACHE_SIZE][LBBT_PATH_MAX];
+  char hex[FINGERPRINT_CACHE_SIZE][65];
+} fingerprint_cache;
+
+static lbbt_status fingerprint_of(fingerprint_cache *c, const char *path, const char **hex) {
+  for (int i = 0; i < c->n; i++)
+    if (!strcmp(c->path[i], path)) {
+      *hex = c->hex[i];
+      return LBBT_OK;
+    }
+  int slot = c->n < FINGERPRINT_CACHE_SIZE ? c->n++ : FINGERPRINT_CACHE_SIZE - 1; /* full: reuse the last */
+  snprintf(c->path[slot], sizeof c->path[slot], "%s", path);
+  lbbt_status st = lbbt_checkpoint_fingerprint(path, c->hex[slot]);
+  if (st != LBBT_OK) {
+    c->path[slot][0] = 0;
+    return lbbt_fail_context(st, "fingerprinting the checkpoint %s", path);
+  }
+  *hex = c->hex[slot];
+  return LBBT_OK;
+}
+
+/* A complete run stays complete only while its checkpoint has the bytes it ran from: a run
+ * recorded from another model at the same path (`make models` retrained it) runs again.
+ * Runs recorded before lbbt kept fingerprints have none and are taken as they are. */
+static lbbt_status still_current(const char *results_path, const lbbt_run_spec *run, const char *sha,
+                                 lbbt_progress *pr, int i, int n_runs, int *present) {
+  char *recorded = NULL;
+  LBBT_TRY(lbbt_results_run_string(results_path, run->id, "model/checkpoint_sha256", &recorded));
+  if (recorded && strcmp(recorded, sha)) {
+    lbbt_progress_log(pr, "run %d/%d %s [%s]: its checkpoint %s changed since it ran (sha256 %.12s... then, "
+                      "%.12s... now): running it again", i + 1, n_runs, run->id, run->label,
+                      run->backbone.checkpoint, recorded, sha[0] ? sha : "(none)");
+    *present = 0;
+  }
+  free(recorded);
+  return LBBT_OK;
+}
+
 static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_options *o,
                            lbbt_registry *reg, data_cache *dc, lbbt_progress *pr,
-                           const char *results_path, const char *partial_root) {
+                           const char *results_path, const char *partial_root,
+                           const char *checkpoint_sha256) {
   const lbbt_run_spec *run = &e->runs[ri];
   LBBT_TRY(data_get(dc, &run->data, pr));
   const lbbt_plugin *bp = lbbt_registry_find(reg, LBBT_KIND_BACKBONE, run->backbone.plugin);
@@ -119,11 +164,28 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
   lbbt_record_string(ctx.record, "model/source", ctx.model->source);
   lbbt_record_string(ctx.record, "model/init", lbbt_init_mode_name(run->backbone.init));
   lbbt_record_scalar(ctx.record, "model/init_seed", (double)(run->seed + (uint64_t)run->backbone.init_seed_offset));
+  if (checkpoint_sha256[0]) {
+    lbbt_record_string(ctx.record, "model/checkpoint", run->backbone.checkpoint);
+    lbbt_record_string(ctx.record, "model/checkpoint_sha256", checkpoint_sha256);
+  }
   int found = 0, done_stage = 0, stage_done = 0;
   /* lbbt_checkpoint_restore_run reads ctx.stage->name only through the record; set stage 0 */
   ctx.stage = &run->stages[0];
   st = lbbt_checkpoint_restore_run(&ctx, &found, &done_stage, &stage_done);
   if (st != LBBT_OK) goto done;
+  if (found && checkpoint_sha256[0]) {
+    /* a partial run continues only on the checkpoint it started from */
+    const char *then = NULL;
+    if (lbbt_record_get_string(ctx.record, "model/checkpoint_sha256", &then) == LBBT_OK && then &&
+        strcmp(then, checkpoint_sha256)) {
+      st = lbbt_fail(LBBT_E_INPUT,
+                     "run %s (%s): its partial state in %s was made from %s with sha256 %.12s..., which "
+                     "now has sha256 %.12s...; remove %s to start the run over on the new checkpoint",
+                     run->id, run->label, ctx.partial_dir, run->backbone.checkpoint, then,
+                     checkpoint_sha256, ctx.partial_dir);
+      goto done;
+    }
+  }
   if (found)
     lbbt_progress_log(pr, "run %d/%d %s: resuming from its checkpoint (stage %d%s)", ri + 1, e->n_runs,
                       run->id, done_stage + 1, stage_done ? ", finished" : "");
@@ -192,9 +254,14 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   int done = 0, skipped = 0;
   if (st == LBBT_OK)
     lbbt_progress_log(pr, "%s (tier %s): %d runs -> %s", e->file, e->tier, e->n_runs, results_path);
+  fingerprint_cache fc;
+  memset(&fc, 0, sizeof fc);
   for (int i = 0; st == LBBT_OK && i < e->n_runs; i++) {
     int present = 0;
+    const char *sha = "";
     st = lbbt_results_has_run(results_path, e->runs[i].id, &present);
+    if (st == LBBT_OK) st = fingerprint_of(&fc, e->runs[i].backbone.checkpoint, &sha);
+    if (st == LBBT_OK && present) st = still_current(results_path, &e->runs[i], sha, pr, i, e->n_runs, &present);
     if (st != LBBT_OK) break;
     if (present) {
       skipped++;
@@ -206,7 +273,7 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
       lbbt_progress_log(pr, "run %d/%d %s [%s]: to run", i + 1, e->n_runs, e->runs[i].id, e->runs[i].label);
       continue;
     }
-    st = run_one(e, i, o, reg, &dc, pr, results_path, partial_root);
+    st = run_one(e, i, o, reg, &dc, pr, results_path, partial_root, sha);
     if (st == LBBT_OK) done++;
   }
   if (st == LBBT_OK) {

@@ -229,4 +229,11 @@ lbbt_status lbbt_llama2c_tensor(const lbbt_llama2c *m, int i, lbbt_named_f32 *ou
 /* Look a weight up by its Hugging Face name; LBBT_E_INPUT when there is none. */
 lbbt_status lbbt_llama2c_find(const lbbt_llama2c *m, const char *name, lbbt_named_f32 *out);
 
+/* ---- fingerprint ---------------------------------------------------------------------- */
+/* The sha256 (64 hex chars + NUL) of a checkpoint's bytes: a file (plus the config.json
+ * beside it, when present), or every regular file directly in a folder, in name order,
+ * each with its name (subfolders such as snapshots are not included).  "" for an empty
+ * path (no checkpoint).  A missing path is LBBT_E_INPUT; a read error LBBT_E_IO. */
+lbbt_status lbbt_checkpoint_fingerprint(const char *path, char hex[65]);
+
 #endif

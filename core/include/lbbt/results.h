@@ -156,6 +156,10 @@ void lbbt_provenance_collect(int threads, lbbt_provenance *out);
  * (*present = 0); a foreign or unreadable file is LBBT_E_INPUT. */
 lbbt_status lbbt_results_has_run(const char *path, const char *run_id, int *present);
 
+/* The record string `item` (e.g. "model/checkpoint_sha256") of run run_id, malloc'd into
+ * *out (free it), or *out = NULL when the file, the run or the item is absent. */
+lbbt_status lbbt_results_run_string(const char *path, const char *run_id, const char *item, char **out);
+
 /* Add run `run` (id, label, config_yaml, matrix) with the items of `rec` to the results
  * file at `path`, creating it when absent; a run with the same id is replaced.  `threads`
  * is the thread count the run used (provenance).  The root provenance is rewritten to
