@@ -10,6 +10,7 @@
 
 #include "lbbt/rng.h"
 #include "lbbt/tensor.h"
+#include "tape_internal.h"
 
 #define ARENA_MIN_BLOCK ((size_t)16 << 20)
 
@@ -94,6 +95,22 @@ void *lbbt_tape_alloc(lbbt_tape *t, size_t bytes) {
   }
   t->cur = nb;
   return nb->mem;
+}
+
+lbbt_tape_mark lbbt_tape_mark_get(const lbbt_tape *t) {
+  lbbt_tape_mark m = {t->cur, t->cur ? t->cur->used : 0};
+  return m;
+}
+
+/* Blocks after the current one are always empty (allocation moves forward only), so the
+ * release rewinds the marked block and empties every block after it. */
+void lbbt_tape_mark_release(lbbt_tape *t, lbbt_tape_mark m) {
+  arena_block *b = m.block ? (arena_block *)m.block : t->head;
+  if (!b) return;
+  if (m.block) b->used = m.used;
+  else b->used = 0;
+  for (arena_block *n = b->next; n; n = n->next) n->used = 0;
+  t->cur = b;
 }
 
 lbbt_status lbbt_tape_tensor(lbbt_tape *t, int ndim, const int64_t *shape, lbbt_tensor **out) {

@@ -69,6 +69,10 @@ static lbbt_status build_matmul_self(lbbt_tape *t, lbbt_tensor **in, void *u, lb
 static lbbt_status build_linear(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_linear(t, in[0], in[1], CASE(u)->n_in > 2 ? in[2] : NULL, out);
 }
+static lbbt_status build_linear_in_out(lbbt_tape *t, lbbt_tensor **in, void *u,
+                                       lbbt_tensor **out) {
+  return lbbt_linear_in_out(t, in[0], in[1], CASE(u)->n_in > 2 ? in[2] : NULL, out);
+}
 static lbbt_status build_add(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_add(t, in[0], in[1], out);
 }
@@ -215,6 +219,20 @@ static void ref_linear(const op_case *c, lbbt_tensor **in, double *y, int *nd, i
     for (int64_t o = 0; o < O; o++) {
       double s = b ? b->data[o] : 0.0;
       for (int64_t i = 0; i < I; i++) s += (double)x->data[r * I + i] * w->data[o * I + i];
+      y[r * O + o] = s;
+    }
+  same_shape_as(x, nd, shape);
+  shape[*nd - 1] = O;
+}
+/* w [I, O] (Conv1D layout) */
+static void ref_linear_in_out(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                              int64_t *shape) {
+  const lbbt_tensor *x = in[0], *w = in[1], *b = c->n_in > 2 ? in[2] : NULL;
+  int64_t I = w->shape[0], O = w->shape[1], R = x->numel / I;
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t o = 0; o < O; o++) {
+      double s = b ? b->data[o] : 0.0;
+      for (int64_t i = 0; i < I; i++) s += (double)x->data[r * I + i] * w->data[i * O + o];
       y[r * O + o] = s;
     }
   same_shape_as(x, nd, shape);
@@ -585,6 +603,19 @@ static const op_case CASES[] = {
      .expect = LBBT_E_SHAPE, .expect_msg = "linear"},
     {"linear bias mismatch", build_linear, NULL, 3, {2, 2, 1}, {{4, 6}, {3, 6}, {4}},
      .expect = LBBT_E_SHAPE, .expect_msg = "linear"},
+    /* linear_in_out: w [I, O] (GPT-2 Conv1D), bias fused into the matmul primitive */
+    {"linear_in_out bias 3-D x", build_linear_in_out, ref_linear_in_out, 3, {3, 2, 1},
+     {{2, 3, 5}, {5, 4}, {4}}, .tol = TOL_MATMUL},
+    {"linear_in_out no bias", build_linear_in_out, ref_linear_in_out, 2, {2, 2},
+     {{6, 5}, {5, 7}}, .tol = TOL_MATMUL},
+    {"linear_in_out odd sizes", build_linear_in_out, ref_linear_in_out, 3, {3, 2, 1},
+     {{3, 5, 19}, {19, 13}, {13}}, .tol = TOL_MATMUL},
+    {"linear_in_out frozen x and w", build_linear_in_out, ref_linear_in_out, 3, {2, 2, 1},
+     {{4, 6}, {6, 3}, {3}}, .no_grad = 3, .tol = TOL_MATMUL},
+    {"linear_in_out in mismatch", build_linear_in_out, NULL, 2, {2, 2}, {{4, 6}, {5, 3}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "linear_in_out"},
+    {"linear_in_out bias mismatch", build_linear_in_out, NULL, 3, {2, 2, 1},
+     {{4, 6}, {6, 3}, {4}}, .expect = LBBT_E_SHAPE, .expect_msg = "linear_in_out"},
     /* elementwise */
     {"add same shape", build_add, ref_add, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}}, .tol = TOL_LINEAR},
     {"add broadcast [C]", build_add, ref_add, 2, {3, 1}, {{2, 3, 5}, {5}}, .tol = TOL_LINEAR},
@@ -844,6 +875,7 @@ static void run_table_rows(const char *op) {
   static void test_##op(void) { run_table_rows(#op); }
 TABLE_TEST(matmul)
 TABLE_TEST(linear)
+TABLE_TEST(linear_in_out)
 TABLE_TEST(add)
 TABLE_TEST(mul)
 TABLE_TEST(scale)
@@ -1066,6 +1098,7 @@ static void test_cross_entropy_all_ignored(void) {
 TEST_MAIN_BEGIN("test_ops_dense")
 TEST_RUN(test_matmul);
 TEST_RUN(test_linear);
+TEST_RUN(test_linear_in_out);
 TEST_RUN(test_add);
 TEST_RUN(test_mul);
 TEST_RUN(test_scale);
