@@ -23,6 +23,7 @@ typedef struct arena_block {
 struct lbbt_tape {
   arena_block *head, *cur;
   lbbt_op_record *recs;
+  unsigned char *rec_fresh; /* per record: its backward takes grads via lbbt_tape_grad_for */
   size_t n_recs, cap_recs;
   int recording, training;
   lbbt_rng rng;
@@ -48,6 +49,7 @@ void lbbt_tape_free(lbbt_tape *t) {
     b = n;
   }
   free(t->recs);
+  free(t->rec_fresh);
   free(t);
 }
 
@@ -140,9 +142,25 @@ int lbbt_tape_needs_grad(const lbbt_tape *t, lbbt_tensor *const *in, int n) {
   return 0;
 }
 
+static lbbt_status push_record(lbbt_tape *t, const char *op_name, lbbt_backward_fn backward,
+                               lbbt_tensor *out, lbbt_tensor *const *in, int n_in,
+                               const void *ctx, size_t ctx_size, int fresh);
+
 lbbt_status lbbt_tape_push(lbbt_tape *t, const char *op_name, lbbt_backward_fn backward,
                            lbbt_tensor *out, lbbt_tensor *const *in, int n_in, const void *ctx,
                            size_t ctx_size) {
+  return push_record(t, op_name, backward, out, in, n_in, ctx, ctx_size, 0);
+}
+
+lbbt_status lbbt_tape_push_fresh(lbbt_tape *t, const char *op_name, lbbt_backward_fn backward,
+                                 lbbt_tensor *out, lbbt_tensor *const *in, int n_in,
+                                 const void *ctx, size_t ctx_size) {
+  return push_record(t, op_name, backward, out, in, n_in, ctx, ctx_size, 1);
+}
+
+static lbbt_status push_record(lbbt_tape *t, const char *op_name, lbbt_backward_fn backward,
+                               lbbt_tensor *out, lbbt_tensor *const *in, int n_in,
+                               const void *ctx, size_t ctx_size, int fresh) {
   if (!lbbt_tape_needs_grad(t, in, n_in)) return LBBT_OK;
   if (n_in > LBBT_MAX_OP_INPUTS)
     return lbbt_fail(LBBT_E_INTERNAL, "tape_push(%s): %d inputs (max %d)", op_name, n_in,
@@ -152,8 +170,12 @@ lbbt_status lbbt_tape_push(lbbt_tape *t, const char *op_name, lbbt_backward_fn b
     lbbt_op_record *r = realloc(t->recs, cap * sizeof *r);
     if (!r) return lbbt_fail(LBBT_E_NOMEM, "tape_push: out of memory");
     t->recs = r;
+    unsigned char *f = realloc(t->rec_fresh, cap);
+    if (!f) return lbbt_fail(LBBT_E_NOMEM, "tape_push: out of memory");
+    t->rec_fresh = f;
     t->cap_recs = cap;
   }
+  t->rec_fresh[t->n_recs] = (unsigned char)fresh;
   lbbt_op_record *r = &t->recs[t->n_recs];
   memset(r, 0, sizeof *r);
   r->op_name = op_name;
@@ -183,6 +205,22 @@ static lbbt_status ensure_grad(lbbt_tape *t, lbbt_tensor *x) {
 
 static lbbt_status run_backward(lbbt_tape *t);
 
+float *lbbt_tape_grad_for(lbbt_tape *t, lbbt_tensor *x, int *accumulate) {
+  *accumulate = 1;
+  if (x->grad) return x->grad;
+  if (x->owns_data) return lbbt_tensor_require_grad(x) == LBBT_OK ? x->grad : NULL;
+  x->grad = lbbt_tape_alloc(t, (size_t)x->numel * sizeof(float));
+  *accumulate = 0;
+  return x->grad;
+}
+
+int lbbt_tape_grad_adopt(lbbt_tape *t, lbbt_tensor *x, float *g) {
+  (void)t;
+  if (x->grad || x->owns_data) return 0;
+  x->grad = g;
+  return 1;
+}
+
 lbbt_status lbbt_tape_backward(lbbt_tape *t, lbbt_tensor *loss) {
   if (loss->numel != 1)
     return lbbt_fail(LBBT_E_SHAPE, "backward: loss must have one element, has %lld",
@@ -203,8 +241,9 @@ static lbbt_status run_backward(lbbt_tape *t) {
   for (size_t i = t->n_recs; i-- > 0;) {
     lbbt_op_record *r = &t->recs[i];
     if (!r->out->grad) continue; /* nothing downstream needed this output */
-    for (int j = 0; j < r->n_in; j++)
-      if (r->in[j] && r->in[j]->requires_grad) LBBT_TRY(ensure_grad(t, r->in[j]));
+    if (!t->rec_fresh[i])
+      for (int j = 0; j < r->n_in; j++)
+        if (r->in[j] && r->in[j]->requires_grad) LBBT_TRY(ensure_grad(t, r->in[j]));
     lbbt_status s = r->backward(t, r);
     if (s != LBBT_OK) return lbbt_fail_context(s, "backward of %s", r->op_name);
   }

@@ -32,6 +32,7 @@
 
 #include "attention_engine.h"
 #include "lbbt/ops.h"
+#include "op_util.h"
 
 typedef struct attention_ctx {
   attn_problem p;
@@ -46,17 +47,19 @@ static lbbt_status attention_backward(lbbt_tape *tape, const lbbt_op_record *rec
   float *dbias = bias && bias->requires_grad ? bias->grad : NULL;
   return attn_backward(tape, &c->p, q->data, k->data, v->data, c->probs, rec->out->grad,
                        q->requires_grad ? q->grad : NULL, k->requires_grad ? k->grad : NULL,
-                       v->requires_grad ? v->grad : NULL, dbias);
+                       v->requires_grad ? v->grad : NULL, dbias, 1);
 }
 
 static lbbt_status attention_qkv_backward(lbbt_tape *tape, const lbbt_op_record *rec) {
   const attention_ctx *c = rec->ctx;
   lbbt_tensor *qkv = rec->in[0];
   lbbt_tensor *bias = rec->n_in > 1 ? rec->in[1] : NULL;
-  float *dbias = bias && bias->requires_grad ? bias->grad : NULL;
-  float *g = qkv->requires_grad ? qkv->grad : NULL;
+  float *dbias = NULL, *g = NULL;
+  int acc = 1;
+  if (bias && bias->requires_grad && !(dbias = op_grad_zeroed(tape, bias))) return LBBT_E_NOMEM;
+  if (qkv->requires_grad && !(g = lbbt_tape_grad_for(tape, qkv, &acc))) return LBBT_E_NOMEM;
   return attn_backward(tape, &c->p, qkv->data, qkv->data, qkv->data, c->probs, rec->out->grad,
-                       g, g, g, dbias);
+                       g, g, g, dbias, acc);
 }
 
 static lbbt_status attention_check(const lbbt_tensor *q, const lbbt_tensor *k,
@@ -108,6 +111,7 @@ static lbbt_status attention_scale(const lbbt_attention_opts *opts, int64_t D, f
 /* Run the forward and record the backward.  inputs: what the record holds (the bias last
  * when there is one). */
 static lbbt_status attention_run(lbbt_tape *t, const char *op, lbbt_backward_fn backward,
+                                 int fresh,
                                  attn_problem *p, const lbbt_attention_opts *opts,
                                  const float *q, const float *k, const float *v,
                                  lbbt_tensor *const *inputs, int n_in, lbbt_tensor *y) {
@@ -122,7 +126,8 @@ static lbbt_status attention_run(lbbt_tape *t, const char *op, lbbt_backward_fn 
   LBBT_TRY(attn_forward(t, p, q, k, v, opts->bias ? opts->bias->data : NULL, y->data, probs));
   if (!record) return LBBT_OK;
   attention_ctx c = {*p, probs};
-  return lbbt_tape_push(t, op, backward, y, inputs, n_in, &c, sizeof c);
+  return fresh ? lbbt_tape_push_fresh(t, op, backward, y, inputs, n_in, &c, sizeof c)
+               : lbbt_tape_push(t, op, backward, y, inputs, n_in, &c, sizeof c);
 }
 
 static const lbbt_attention_opts no_opts = {0, 0.0f, NULL, NULL};
@@ -149,7 +154,7 @@ lbbt_status lbbt_attention(lbbt_tape *t, lbbt_tensor *q, lbbt_tensor *k, lbbt_te
   lbbt_tensor *y;
   LBBT_TRY(lbbt_tape_tensor(t, 4, (int64_t[]){p.B, p.Hq, p.T, p.D}, &y));
   lbbt_tensor *inputs[4] = {q, k, v, bias};
-  LBBT_TRY(attention_run(t, "attention", attention_backward, &p, opts, q->data, k->data, v->data,
+  LBBT_TRY(attention_run(t, "attention", attention_backward, 0, &p, opts, q->data, k->data, v->data,
                          inputs, bias ? 4 : 3, y));
   *out = y;
   return LBBT_OK;
@@ -193,7 +198,7 @@ lbbt_status lbbt_attention_qkv(lbbt_tape *t, lbbt_tensor *qkv, int n_heads, int 
   lbbt_tensor *y;
   LBBT_TRY(lbbt_tape_tensor(t, 3, (int64_t[]){p.B, T, Hq * D}, &y));
   lbbt_tensor *inputs[2] = {qkv, bias};
-  LBBT_TRY(attention_run(t, "attention_qkv", attention_qkv_backward, &p, opts, qkv->data,
+  LBBT_TRY(attention_run(t, "attention_qkv", attention_qkv_backward, 1, &p, opts, qkv->data,
                          qkv->data, qkv->data, inputs, bias ? 2 : 1, y));
   *out = y;
   return LBBT_OK;

@@ -188,7 +188,7 @@ lbbt_status attn_forward(lbbt_tape *t, const attn_problem *p, const float *q, co
  * Masked keys have P = 0, hence dS = 0: they pass no gradient. */
 lbbt_status attn_backward(lbbt_tape *t, const attn_problem *p, const float *q, const float *k,
                           const float *v, const float *probs, const float *dout, float *dq,
-                          float *dk, float *dv, float *dbias) {
+                          float *dk, float *dv, float *dbias, int accumulate) {
   const int64_t B = p->B, Hq = p->Hq, T = p->T, S = p->S, group = p->Hq / p->Hkv;
   const int64_t nb_max = chunk_size(p);
   lbbt_tape_mark mark = lbbt_tape_mark_get(t);
@@ -207,7 +207,7 @@ lbbt_status attn_backward(lbbt_tape *t, const attn_problem *p, const float *q, c
       view_scores_member_t(&src, p, nb);
       view_heads_member(&wei, p, &p->out, nb);
       view_kv_plain(&dst, p, &p->v, nb);
-      st = lbbt_mm_exec("attention backward (dV)", &src, &wei, &dst, NULL, 1.0f, 1,
+      st = lbbt_mm_exec("attention backward (dV)", &src, &wei, &dst, NULL, 1.0f, accumulate || g,
                         pc + g * T * S, doc + g * p->out.sh, dv + p->v.offset + b0 * p->v.sb);
     }
     if (st != LBBT_OK || (!dq && !dk && !dbias)) continue;
@@ -240,14 +240,14 @@ lbbt_status attn_backward(lbbt_tape *t, const attn_problem *p, const float *q, c
       view_scores(&src, p, nb, 0);
       view_kv(&wei, p, &p->k, nb, S, 0);
       view_heads(&dst, p, &p->q, nb, T, 0);
-      st = lbbt_mm_exec("attention backward (dQ)", &src, &wei, &dst, NULL, p->scale, 1, ds, kc,
+      st = lbbt_mm_exec("attention backward (dQ)", &src, &wei, &dst, NULL, p->scale, accumulate, ds, kc,
                         dq + p->q.offset + b0 * p->q.sb);
     }
     for (int64_t g = 0; dk && g < group && st == LBBT_OK; g++) {
       view_scores_member_t(&src, p, nb);
       view_heads_member(&wei, p, &p->q, nb);
       view_kv_plain(&dst, p, &p->k, nb);
-      st = lbbt_mm_exec("attention backward (dK)", &src, &wei, &dst, NULL, p->scale, 1,
+      st = lbbt_mm_exec("attention backward (dK)", &src, &wei, &dst, NULL, p->scale, accumulate || g,
                         ds + g * T * S, qc + g * p->q.sh, dk + p->k.offset + b0 * p->k.sb);
     }
   }

@@ -34,9 +34,11 @@ lbbt_status attn_forward(lbbt_tape *t, const attn_problem *p, const float *q, co
                          const float *v, const float *bias, float *out, float *probs);
 
 /* Backward: accumulates (+=) into dq, dk, dv (each may be NULL: not wanted) and dbias
- * [Hq, T, S] (NULL: not wanted), from dout (the output's gradient, laid out as out). */
+ * [Hq, T, S] (NULL: not wanted), from dout (the output's gradient, laid out as out).  With
+ * accumulate 0, dq, dk and dv are overwritten instead (fresh buffers; all three must be
+ * wanted then). */
 lbbt_status attn_backward(lbbt_tape *t, const attn_problem *p, const float *q, const float *k,
                           const float *v, const float *probs, const float *dout, float *dq,
-                          float *dk, float *dv, float *dbias);
+                          float *dk, float *dv, float *dbias, int accumulate);
 
 #endif

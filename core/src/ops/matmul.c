@@ -18,6 +18,7 @@
 #include "lbbt/ops.h"
 #include "mm_prim.h"
 #include "op_util.h"
+#include "../tape_internal.h"
 
 /* ---- lbbt_matmul ---------------------------------------------------------------------- */
 typedef struct matmul_ctx {
@@ -172,32 +173,41 @@ static lbbt_status linear_backward(lbbt_tape *t, const lbbt_op_record *rec) {
   lbbt_tensor *x = rec->in[0], *w = rec->in[1], *bias = rec->in[2], *out = rec->out;
   int64_t I = x->shape[x->ndim - 1], O = out->shape[out->ndim - 1], rows = x->numel / I;
   lbbt_mm_view src, wei, dst;
-  if (x->requires_grad) { /* dx [rows, I] += dy [rows, O] @ W^T [O, I] */
+  int acc;
+  if (x->requires_grad) { /* dx [rows, I] (+)= dy [rows, O] @ W^T [O, I] */
+    float *dx = lbbt_tape_grad_for(t, x, &acc);
+    if (!dx) return LBBT_E_NOMEM;
     lbbt_mm_view_2d(&src, rows, O, 0);
     if (c->in_out)
       lbbt_mm_view_2d(&wei, I, O, 1);
     else
       lbbt_mm_view_2d(&wei, O, I, 0);
     lbbt_mm_view_2d(&dst, rows, I, 0);
-    LBBT_TRY(lbbt_mm_exec("linear backward (dx)", &src, &wei, &dst, NULL, 1.0f, 1, out->grad,
-                          w->data, x->grad));
+    LBBT_TRY(lbbt_mm_exec("linear backward (dx)", &src, &wei, &dst, NULL, 1.0f, acc, out->grad,
+                          w->data, dx));
   }
   if (w->requires_grad) {
+    float *dw = lbbt_tape_grad_for(t, w, &acc);
+    if (!dw) return LBBT_E_NOMEM;
     if (c->in_out) { /* dw [I, O] += x^T [I, rows] @ dy [rows, O] */
       lbbt_mm_view_2d(&src, rows, I, 1);
       lbbt_mm_view_2d(&wei, rows, O, 0);
       lbbt_mm_view_2d(&dst, I, O, 0);
-      LBBT_TRY(lbbt_mm_exec("linear backward (dw)", &src, &wei, &dst, NULL, 1.0f, 1, x->data,
-                            out->grad, w->grad));
+      LBBT_TRY(lbbt_mm_exec("linear backward (dw)", &src, &wei, &dst, NULL, 1.0f, acc, x->data,
+                            out->grad, dw));
     } else { /* dw [O, I] += dy^T [O, rows] @ x [rows, I] */
       lbbt_mm_view_2d(&src, rows, O, 1);
       lbbt_mm_view_2d(&wei, rows, I, 0);
       lbbt_mm_view_2d(&dst, O, I, 0);
-      LBBT_TRY(lbbt_mm_exec("linear backward (dw)", &src, &wei, &dst, NULL, 1.0f, 1, out->grad,
-                            x->data, w->grad));
+      LBBT_TRY(lbbt_mm_exec("linear backward (dw)", &src, &wei, &dst, NULL, 1.0f, acc, out->grad,
+                            x->data, dw));
     }
   }
-  if (bias && bias->requires_grad) op_colsum_accumulate(bias->grad, out->grad, rows, O);
+  if (bias && bias->requires_grad) {
+    float *db = op_grad_zeroed(t, bias);
+    if (!db) return LBBT_E_NOMEM;
+    op_colsum_accumulate(db, out->grad, rows, O);
+  }
   return LBBT_OK;
 }
 
@@ -227,7 +237,7 @@ static lbbt_status linear_op(lbbt_tape *t, const char *op, int in_out, lbbt_tens
                         w->data, (*out)->data));
   lbbt_tensor *in[3] = {x, w, bias};
   linear_ctx c = {in_out};
-  return lbbt_tape_push(t, op, linear_backward, *out, in, 3, &c, sizeof c);
+  return lbbt_tape_push_fresh(t, op, linear_backward, *out, in, 3, &c, sizeof c);
 }
 
 lbbt_status lbbt_linear(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
