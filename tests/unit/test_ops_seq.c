@@ -170,12 +170,18 @@ static const seq_case CASES[] = {
      .shape = {{1, 2, 256, 128}, {1, 1, 256, 128}, {1, 1, 256, 128}}, .causal = 1,
      .fwd_atol = FWD_ATOL_ATTN_LARGE, .fwd_rtol = FWD_RTOL_ATTN_LARGE, .grad = GC_ATTN_LARGE,
      .grad_checks = 3},
-    /* Batch chunks: 4 samples of 1200^2 scores (5.8 MB each) exceed the 16 MiB chunk, so the
-     * inference forward (finite differences) and the backward run in chunks of 2. */
+    /* Batch chunks: each sample's 1200^2 scores (5.8 MB) exceed the 1 MiB chunk, so the
+     * forward (recorded and, for finite differences, not) and the backward run one sample
+     * per chunk. */
     {.name = "attention_chunked_T1200_causal", .op = OP_ATTENTION,
      .shape = {{4, 1, 1200, 2}, {4, 1, 1200, 2}, {4, 1, 1200, 2}}, .causal = 1,
      .fwd_atol = FWD_ATOL_ATTN_LARGE, .fwd_rtol = FWD_RTOL_ATTN_LARGE, .grad = GC_ATTN_LARGE,
      .grad_checks = 2},
+    /* 316^2 scores (399 KB) per sample: chunks of 2 samples, 5 = 2 + 2 + 1. */
+    {.name = "attention_chunked_remainder_padmask", .op = OP_ATTENTION,
+     .shape = {{5, 1, 316, 4}, {5, 1, 316, 4}, {5, 1, 316, 4}}, .mask = MASK_PAD_TAIL,
+     .fwd_atol = FWD_ATOL_ATTN_LARGE, .fwd_rtol = FWD_RTOL_ATTN_LARGE, .grad = GC_ATTN_LARGE,
+     .grad_checks = 4},
     {.name = "attention_q_not_4d", .op = OP_ATTENTION,
      .shape = {{2, 5, 8}, {2, 2, 5, 8}, {2, 2, 5, 8}}, .want = LBBT_E_SHAPE,
      .want_msg = "attention:"},
