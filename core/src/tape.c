@@ -27,6 +27,14 @@ struct lbbt_tape {
   size_t n_recs, cap_recs;
   int recording, training;
   lbbt_rng rng;
+  /* Gradient buffers of outputs whose backward has run (nothing reads them again), reused
+   * for later gradients of the same size during the same backward pass; emptied by reset.
+   * The array itself is kept across steps. */
+  struct free_grad {
+    float *p;
+    int64_t numel;
+  } *free_grads;
+  size_t n_free, cap_free;
 };
 
 lbbt_status lbbt_tape_create(lbbt_tape **out) {
@@ -50,6 +58,7 @@ void lbbt_tape_free(lbbt_tape *t) {
   }
   free(t->recs);
   free(t->rec_fresh);
+  free(t->free_grads);
   free(t);
 }
 
@@ -57,6 +66,7 @@ void lbbt_tape_reset(lbbt_tape *t) {
   for (arena_block *b = t->head; b; b = b->next) b->used = 0;
   t->cur = t->head;
   t->n_recs = 0;
+  t->n_free = 0;
 }
 
 void lbbt_tape_set_recording(lbbt_tape *t, int on) { t->recording = on; }
@@ -193,11 +203,13 @@ static lbbt_status push_record(lbbt_tape *t, const char *op_name, lbbt_backward_
   return LBBT_OK;
 }
 
+static float *grad_buffer(lbbt_tape *t, int64_t numel);
+
 /* Arena tensors get a zeroed grad on first need; heap tensors (parameters) keep theirs. */
 static lbbt_status ensure_grad(lbbt_tape *t, lbbt_tensor *x) {
   if (x->grad) return LBBT_OK;
   if (x->owns_data) return lbbt_tensor_require_grad(x);
-  x->grad = lbbt_tape_alloc(t, (size_t)x->numel * sizeof(float));
+  x->grad = grad_buffer(t, x->numel);
   if (!x->grad) return LBBT_E_NOMEM;
   memset(x->grad, 0, (size_t)x->numel * sizeof(float));
   return LBBT_OK;
@@ -205,11 +217,43 @@ static lbbt_status ensure_grad(lbbt_tape *t, lbbt_tensor *x) {
 
 static lbbt_status run_backward(lbbt_tape *t);
 
+/* An uninitialised gradient buffer of numel floats: a released one of that size, else new
+ * arena memory. */
+static float *grad_buffer(lbbt_tape *t, int64_t numel) {
+  for (size_t i = t->n_free; i-- > 0;)
+    if (t->free_grads[i].numel == numel) {
+      float *p = t->free_grads[i].p;
+      t->free_grads[i] = t->free_grads[--t->n_free];
+      return p;
+    }
+  return lbbt_tape_alloc(t, (size_t)numel * sizeof(float));
+}
+
+/* After r's backward: r->out's gradient is dead (every consumer of out ran before, and out
+ * is produced only by r), unless an input adopted the buffer. */
+static void release_out_grad(lbbt_tape *t, const lbbt_op_record *r) {
+  lbbt_tensor *out = r->out;
+  if (out->owns_data || !out->grad) return;
+  for (int j = 0; j < r->n_in; j++)
+    if (r->in[j] && r->in[j]->grad == out->grad) return;
+  if (t->n_free == t->cap_free) {
+    size_t cap = t->cap_free ? 2 * t->cap_free : 64;
+    struct free_grad *f = realloc(t->free_grads, cap * sizeof *f);
+    if (!f) return; /* not reusing a buffer is always correct */
+    t->free_grads = f;
+    t->cap_free = cap;
+  }
+  t->free_grads[t->n_free].p = out->grad;
+  t->free_grads[t->n_free].numel = out->numel;
+  t->n_free++;
+  out->grad = NULL;
+}
+
 float *lbbt_tape_grad_for(lbbt_tape *t, lbbt_tensor *x, int *accumulate) {
   *accumulate = 1;
   if (x->grad) return x->grad;
   if (x->owns_data) return lbbt_tensor_require_grad(x) == LBBT_OK ? x->grad : NULL;
-  x->grad = lbbt_tape_alloc(t, (size_t)x->numel * sizeof(float));
+  x->grad = grad_buffer(t, x->numel);
   *accumulate = 0;
   return x->grad;
 }
@@ -246,6 +290,7 @@ static lbbt_status run_backward(lbbt_tape *t) {
         if (r->in[j] && r->in[j]->requires_grad) LBBT_TRY(ensure_grad(t, r->in[j]));
     lbbt_status s = r->backward(t, r);
     if (s != LBBT_OK) return lbbt_fail_context(s, "backward of %s", r->op_name);
+    release_out_grad(t, r);
   }
   return LBBT_OK;
 }
