@@ -61,7 +61,11 @@ static lbbt_status binary_backward(lbbt_tape *t, const lbbt_op_record *rec, bina
   int acc;
   if (a->requires_grad) {
     if (k == BIN_ADD) {
-      if (!lbbt_tape_grad_adopt(t, a, g)) op_accumulate(a->grad, g, a->numel);
+      if (!lbbt_tape_grad_adopt(t, a, g)) {
+        float *da = op_grad_zeroed(t, a); /* exists, or a parameter's (heap) gradient */
+        if (!da) return LBBT_E_NOMEM;
+        op_accumulate(da, g, a->numel);
+      }
     } else {
       float *da = lbbt_tape_grad_for(t, a, &acc);
       if (!da) return LBBT_E_NOMEM;

@@ -128,8 +128,10 @@ lbbt_status lbbt_sum_all(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out) {
 /* Fresh-gradient backward: x takes over the output's gradient when it has none yet. */
 static lbbt_status reshape_backward(lbbt_tape *t, const lbbt_op_record *rec) {
   lbbt_tensor *x = rec->in[0];
-  if (!lbbt_tape_grad_adopt(t, x, rec->out->grad))
-    op_accumulate(x->grad, rec->out->grad, rec->out->numel);
+  if (lbbt_tape_grad_adopt(t, x, rec->out->grad)) return LBBT_OK;
+  float *dx = op_grad_zeroed(t, x); /* a parameter's (heap) gradient */
+  if (!dx) return LBBT_E_NOMEM;
+  op_accumulate(dx, rec->out->grad, rec->out->numel);
   return LBBT_OK;
 }
 
