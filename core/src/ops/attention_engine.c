@@ -116,6 +116,22 @@ static inline int64_t allowed_end(int causal, int64_t t, int64_t T, int64_t S) {
   return end < 0 ? 0 : (end > S ? S : end);
 }
 
+/* Row reductions over ROW_LANES independent accumulators combined by halving: GCC
+ * vectorises these fixed-width loops, where an `omp simd reduction` over rows as short as
+ * attention's (S = 49 here) spends most of its time combining lanes one by one (measured
+ * 170 -> 95 ns per 49-key softmax row). */
+enum { ROW_LANES = 16 };
+static inline float lanes_max(float *m) {
+  for (int w = ROW_LANES / 2; w; w /= 2)
+    for (int l = 0; l < w; l++) m[l] = m[l + w] > m[l] ? m[l + w] : m[l];
+  return m[0];
+}
+static inline float lanes_sum(float *a) {
+  for (int w = ROW_LANES / 2; w; w /= 2)
+    for (int l = 0; l < w; l++) a[l] += a[l + w];
+  return a[0];
+}
+
 /* One row of scale * q.k (already in row): add the bias, mask, softmax in place; keys
  * that are not allowed get probability 0, and a row with no allowed key is all 0. */
 static void softmax_row(float *restrict row, const float *restrict bias_row,
@@ -128,24 +144,45 @@ static void softmax_row(float *restrict row, const float *restrict bias_row,
 #pragma omp simd
     for (int64_t s = 0; s < end; s++) row[s] = mask_b[s] ? row[s] : -INFINITY;
   }
-  float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-  for (int64_t s = 0; s < end; s++) mx = row[s] > mx ? row[s] : mx;
+  float m[ROW_LANES];
+  for (int l = 0; l < ROW_LANES; l++) m[l] = -INFINITY;
+  int64_t s = 0;
+  for (; s + ROW_LANES <= end; s += ROW_LANES)
+    for (int l = 0; l < ROW_LANES; l++) m[l] = row[s + l] > m[l] ? row[s + l] : m[l];
+  for (int l = 0; s + l < end; l++) m[l] = row[s + l] > m[l] ? row[s + l] : m[l];
+  const float mx = lanes_max(m);
   if (mx == -INFINITY) { /* fully masked row: defined as probability 0, output 0 */
     memset(row, 0, (size_t)S * sizeof *row);
     return;
   }
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t s = 0; s < end; s++) {
-    float e = row[s] == -INFINITY ? 0.0f : op_expf(row[s] - mx);
-    row[s] = e;
-    sum += e;
+  float a[ROW_LANES] = {0};
+  for (s = 0; s + ROW_LANES <= end; s += ROW_LANES)
+    for (int l = 0; l < ROW_LANES; l++) {
+      const float e = row[s + l] == -INFINITY ? 0.0f : op_expf(row[s + l] - mx);
+      row[s + l] = e;
+      a[l] += e;
+    }
+  for (int l = 0; s + l < end; l++) {
+    const float e = row[s + l] == -INFINITY ? 0.0f : op_expf(row[s + l] - mx);
+    row[s + l] = e;
+    a[l] += e;
   }
-  const float inv = 1.0f / sum;
+  const float inv = 1.0f / lanes_sum(a);
 #pragma omp simd
-  for (int64_t s = 0; s < end; s++) row[s] *= inv;
-  for (int64_t s = end; s < S; s++) row[s] = 0.0f;
+  for (s = 0; s < end; s++) row[s] *= inv;
+  for (s = end; s < S; s++) row[s] = 0.0f;
+}
+
+/* dS = P (dP - delta) in place over dP, delta = sum_s P dP. */
+static void softmax_grad_row(const float *restrict pr, float *restrict dr, int64_t S) {
+  float a[ROW_LANES] = {0};
+  int64_t s = 0;
+  for (; s + ROW_LANES <= S; s += ROW_LANES)
+    for (int l = 0; l < ROW_LANES; l++) a[l] += pr[s + l] * dr[s + l];
+  for (int l = 0; s + l < S; l++) a[l] += pr[s + l] * dr[s + l];
+  const float delta = lanes_sum(a);
+#pragma omp simd
+  for (s = 0; s < S; s++) dr[s] = pr[s] * (dr[s] - delta);
 }
 
 lbbt_status attn_forward(lbbt_tape *t, const attn_problem *p, const float *q, const float *k,
@@ -222,15 +259,7 @@ lbbt_status attn_backward(lbbt_tape *t, const attn_problem *p, const float *q, c
     if (st != LBBT_OK) break;
     const int64_t rows = nb * Hq * T;
 #pragma omp parallel for if (rows * S >= LBBT_PAR_MIN_ELEMS) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-      const float *pr = pc + r * S;
-      float *dr = ds + r * S;
-      float delta = 0.0f;
-#pragma omp simd reduction(+ : delta)
-      for (int64_t s = 0; s < S; s++) delta += pr[s] * dr[s];
-#pragma omp simd
-      for (int64_t s = 0; s < S; s++) dr[s] = pr[s] * (dr[s] - delta);
-    }
+    for (int64_t r = 0; r < rows; r++) softmax_grad_row(pc + r * S, ds + r * S, S);
     if (dbias) {
       const int64_t per_sample = Hq * T * S;
 #pragma omp parallel for if (nb * per_sample >= LBBT_PAR_MIN_ELEMS) schedule(static)
