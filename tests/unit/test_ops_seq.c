@@ -210,6 +210,18 @@ static const seq_case CASES[] = {
      .shape = {{3, 5, 18}, {2, 5, 5}}, .heads = 2, .kv_heads = 2, .scale = 1.0f,
      .mask = MASK_SAMPLE0_EMPTY, .fwd_atol = FWD_ATOL_ATTN, .fwd_rtol = FWD_RTOL_ATTN,
      .grad = GC_ATTN, .grad_checks = 48},
+    /* wider heads, grouped-query and bias/mask with D = 16 */
+    {.name = "attention_qkv_D16_gqa_causal", .op = OP_ATTENTION_QKV,
+     .shape = {{2, 7, 128}}, .heads = 4, .kv_heads = 2, .causal = 1,
+     .fwd_atol = FWD_ATOL_ATTN, .fwd_rtol = FWD_RTOL_ATTN, .grad = GC_ATTN, .grad_checks = 64},
+    {.name = "attention_qkv_D16_bias_padmask", .op = OP_ATTENTION_QKV,
+     .shape = {{3, 5, 96}, {2, 5, 5}}, .heads = 2, .kv_heads = 2, .mask = MASK_PAD_TAIL,
+     .fwd_atol = FWD_ATOL_ATTN, .fwd_rtol = FWD_RTOL_ATTN, .grad = GC_ATTN, .grad_checks = 64},
+    /* chunks of 2 samples (300^2 scores = 360 KB each): 3 = 2 + 1 */
+    {.name = "attention_qkv_chunks_padmask", .op = OP_ATTENTION_QKV,
+     .shape = {{3, 300, 12}}, .heads = 1, .kv_heads = 1, .mask = MASK_PAD_TAIL,
+     .fwd_atol = FWD_ATOL_ATTN_LARGE, .fwd_rtol = FWD_RTOL_ATTN_LARGE, .grad = GC_ATTN_LARGE,
+     .grad_checks = 6},
     {.name = "attention_qkv_width_not_divisible", .op = OP_ATTENTION_QKV,
      .shape = {{2, 5, 25}}, .heads = 2, .kv_heads = 2, .want = LBBT_E_SHAPE,
      .want_msg = "attention_qkv: qkv [2, 5, 25]"},
