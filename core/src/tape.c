@@ -1,9 +1,17 @@
-/* The reverse-mode tape and its arena; see tensor.h.
+/* The reverse-mode tape and its arena; see tensor.h (and tape_internal.h for arena marks
+ * and fresh gradients).
  *
  * The arena is a chain of large blocks.  lbbt_tape_reset() rewinds to the first block and
  * keeps every block, so after the first training step the same memory is reused: no
  * allocation per step in the steady state.  Op records live in a growable array that is
- * likewise kept across resets. */
+ * likewise kept across resets.
+ *
+ * Activation gradients: an output's gradient is dead once its record's backward has run
+ * (every consumer of the output ran before it, in reverse order), so run_backward puts the
+ * buffer on a per-size free list that later gradient allocations of the same pass take
+ * first.  A backward step then holds the forward activations plus the gradients still
+ * live, not a gradient for every activation.  Consequence: after lbbt_tape_backward only
+ * parameters' (heap tensors') gradients are meaningful; activations' may be reused. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

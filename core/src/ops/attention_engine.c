@@ -243,13 +243,14 @@ lbbt_status attn_backward(lbbt_tape *t, const attn_problem *p, const float *q, c
     const float *vc = v + p->v.offset + b0 * p->v.sb;
     const float *doc = dout + p->out.offset + b0 * p->out.sb;
     lbbt_mm_view src, wei, dst;
-    /* dV += P^T dO, before ds overwrites nothing it needs (P is separate). */
+    /* dV += P^T dO, one accumulating product per group member */
     for (int64_t g = 0; dv && g < group && st == LBBT_OK; g++) {
       view_scores_member_t(&src, p, nb);
       view_heads_member(&wei, p, &p->out, nb);
       view_kv_plain(&dst, p, &p->v, nb);
-      st = lbbt_mm_exec("attention backward (dV)", &src, &wei, &dst, NULL, 1.0f, accumulate || g,
-                        pc + g * T * S, doc + g * p->out.sh, dv + p->v.offset + b0 * p->v.sb);
+      st = lbbt_mm_exec("attention backward (dV)", &src, &wei, &dst, NULL, 1.0f,
+                        accumulate || g, pc + g * T * S, doc + g * p->out.sh,
+                        dv + p->v.offset + b0 * p->v.sb);
     }
     if (st != LBBT_OK || (!dq && !dk && !dbias)) continue;
     view_heads(&src, p, &p->out, nb, T, 0);
@@ -273,15 +274,16 @@ lbbt_status attn_backward(lbbt_tape *t, const attn_problem *p, const float *q, c
       view_scores(&src, p, nb, 0);
       view_kv(&wei, p, &p->k, nb, S, 0);
       view_heads(&dst, p, &p->q, nb, T, 0);
-      st = lbbt_mm_exec("attention backward (dQ)", &src, &wei, &dst, NULL, p->scale, accumulate, ds, kc,
-                        dq + p->q.offset + b0 * p->q.sb);
+      st = lbbt_mm_exec("attention backward (dQ)", &src, &wei, &dst, NULL, p->scale, accumulate,
+                        ds, kc, dq + p->q.offset + b0 * p->q.sb);
     }
     for (int64_t g = 0; dk && g < group && st == LBBT_OK; g++) {
       view_scores_member_t(&src, p, nb);
       view_heads_member(&wei, p, &p->q, nb);
       view_kv_plain(&dst, p, &p->k, nb);
-      st = lbbt_mm_exec("attention backward (dK)", &src, &wei, &dst, NULL, p->scale, accumulate || g,
-                        ds + g * T * S, qc + g * p->q.sh, dk + p->k.offset + b0 * p->k.sb);
+      st = lbbt_mm_exec("attention backward (dK)", &src, &wei, &dst, NULL, p->scale,
+                        accumulate || g, ds + g * T * S, qc + g * p->q.sh,
+                        dk + p->k.offset + b0 * p->k.sb);
     }
   }
   lbbt_tape_mark_release(t, mark);

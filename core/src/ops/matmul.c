@@ -4,7 +4,8 @@
  * dst (+)= src @ wei where each operand is a strided view.  Transposes are never
  * materialised: op(A) with trans_a is A's buffer read with its last two strides swapped,
  * which oneDNN's brgemm kernels consume directly.  The destination here is always
- * row-major (brgemm needs it; a strided one falls back to oneDNN's gemm-based matmul).  Gradients accumulate with a sum post-op
+ * row-major (brgemm needs it; a strided one falls back to oneDNN's gemm-based matmul).
+ * Gradients accumulate with a sum post-op
  * (dst = dst + src @ wei), so a backward never needs a temporary.
  *
  * Batch handling: oneDNN broadcasts batch dims of size 1, so a weight B [K, N] shared by a
@@ -72,7 +73,8 @@ static lbbt_status matmul_backward(lbbt_tape *t, const lbbt_op_record *rec) {
       lbbt_mm_view_of(&wei, nd, b->ndim, b->shape, !c->trans_b);
       lbbt_mm_view_of(&dst, nd, a->ndim, a->shape, 0);
     }
-    LBBT_TRY(lbbt_mm_exec("matmul backward (dA)", &src, &wei, &dst, NULL, 1.0f, 1, src_data, wei_data,
+    LBBT_TRY(lbbt_mm_exec("matmul backward (dA)", &src, &wei, &dst, NULL, 1.0f, 1, src_data,
+                          wei_data,
                      a->grad));
   }
   if (!b->requires_grad) return LBBT_OK;
@@ -83,13 +85,15 @@ static lbbt_status matmul_backward(lbbt_tape *t, const lbbt_op_record *rec) {
       lbbt_mm_view_2d(&src, rows, d.K, 1);
       lbbt_mm_view_2d(&wei, rows, d.N, 0);
       lbbt_mm_view_2d(&dst, d.K, d.N, 0);
-      return lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, a->data, g, b->grad);
+      return lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, a->data, g,
+                          b->grad);
     }
     /* dB [N, K] += dC^T [N, rows] @ A [rows, K] */
     lbbt_mm_view_2d(&src, rows, d.N, 1);
     lbbt_mm_view_2d(&wei, rows, d.K, 0);
     lbbt_mm_view_2d(&dst, d.N, d.K, 0);
-    return lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, g, a->data, b->grad);
+    return lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, g, a->data,
+                        b->grad);
   }
   /* B is shared by `groups` consecutive slices of A's batch: one batched product over B's
    * batch dims per slice, each accumulating into dB. */
@@ -106,12 +110,14 @@ static lbbt_status matmul_backward(lbbt_tape *t, const lbbt_op_record *rec) {
       lbbt_mm_view_of(&src, ndb, ndb, a_slice, !c->trans_a);
       lbbt_mm_view_of(&wei, ndb, ndb, g_slice, 0);
       lbbt_mm_view_of(&dst, ndb, ndb, b->shape, 0);
-      LBBT_TRY(lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, as, gs, b->grad));
+      LBBT_TRY(lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, as, gs,
+                            b->grad));
     } else { /* dB [.., N, K] += dC^T [N, M] @ op(A) [M, K] */
       lbbt_mm_view_of(&src, ndb, ndb, g_slice, 1);
       lbbt_mm_view_of(&wei, ndb, ndb, a_slice, c->trans_a);
       lbbt_mm_view_of(&dst, ndb, ndb, b->shape, 0);
-      LBBT_TRY(lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, gs, as, b->grad));
+      LBBT_TRY(lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, gs, as,
+                            b->grad));
     }
   }
   return LBBT_OK;
