@@ -1,15 +1,24 @@
-/* The reverse-mode tape and its arena; see tensor.h.
+/* The reverse-mode tape and its arena; see tensor.h (and tape_internal.h for arena marks
+ * and fresh gradients).
  *
  * The arena is a chain of large blocks.  lbbt_tape_reset() rewinds to the first block and
  * keeps every block, so after the first training step the same memory is reused: no
  * allocation per step in the steady state.  Op records live in a growable array that is
- * likewise kept across resets. */
+ * likewise kept across resets.
+ *
+ * Activation gradients: an output's gradient is dead once its record's backward has run
+ * (every consumer of the output ran before it, in reverse order), so run_backward puts the
+ * buffer on a per-size free list that later gradient allocations of the same pass take
+ * first.  A backward step then holds the forward activations plus the gradients still
+ * live, not a gradient for every activation.  Consequence: after lbbt_tape_backward only
+ * parameters' (heap tensors') gradients are meaningful; activations' may be reused. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lbbt/rng.h"
 #include "lbbt/tensor.h"
+#include "tape_internal.h"
 
 #define ARENA_MIN_BLOCK ((size_t)16 << 20)
 
@@ -22,9 +31,18 @@ typedef struct arena_block {
 struct lbbt_tape {
   arena_block *head, *cur;
   lbbt_op_record *recs;
+  unsigned char *rec_fresh; /* per record: its backward takes grads via lbbt_tape_grad_for */
   size_t n_recs, cap_recs;
   int recording, training;
   lbbt_rng rng;
+  /* Gradient buffers of outputs whose backward has run (nothing reads them again), reused
+   * for later gradients of the same size during the same backward pass; emptied by reset.
+   * The array itself is kept across steps. */
+  struct free_grad {
+    float *p;
+    int64_t numel;
+  } *free_grads;
+  size_t n_free, cap_free;
 };
 
 lbbt_status lbbt_tape_create(lbbt_tape **out) {
@@ -47,6 +65,8 @@ void lbbt_tape_free(lbbt_tape *t) {
     b = n;
   }
   free(t->recs);
+  free(t->rec_fresh);
+  free(t->free_grads);
   free(t);
 }
 
@@ -54,6 +74,7 @@ void lbbt_tape_reset(lbbt_tape *t) {
   for (arena_block *b = t->head; b; b = b->next) b->used = 0;
   t->cur = t->head;
   t->n_recs = 0;
+  t->n_free = 0;
 }
 
 void lbbt_tape_set_recording(lbbt_tape *t, int on) { t->recording = on; }
@@ -96,6 +117,22 @@ void *lbbt_tape_alloc(lbbt_tape *t, size_t bytes) {
   return nb->mem;
 }
 
+lbbt_tape_mark lbbt_tape_mark_get(const lbbt_tape *t) {
+  lbbt_tape_mark m = {t->cur, t->cur ? t->cur->used : 0};
+  return m;
+}
+
+/* Blocks after the current one are always empty (allocation moves forward only), so the
+ * release rewinds the marked block and empties every block after it. */
+void lbbt_tape_mark_release(lbbt_tape *t, lbbt_tape_mark m) {
+  arena_block *b = m.block ? (arena_block *)m.block : t->head;
+  if (!b) return;
+  if (m.block) b->used = m.used;
+  else b->used = 0;
+  for (arena_block *n = b->next; n; n = n->next) n->used = 0;
+  t->cur = b;
+}
+
 lbbt_status lbbt_tape_tensor(lbbt_tape *t, int ndim, const int64_t *shape, lbbt_tensor **out) {
   *out = NULL;
   if (ndim < 1 || ndim > LBBT_MAX_DIMS)
@@ -123,9 +160,25 @@ int lbbt_tape_needs_grad(const lbbt_tape *t, lbbt_tensor *const *in, int n) {
   return 0;
 }
 
+static lbbt_status push_record(lbbt_tape *t, const char *op_name, lbbt_backward_fn backward,
+                               lbbt_tensor *out, lbbt_tensor *const *in, int n_in,
+                               const void *ctx, size_t ctx_size, int fresh);
+
 lbbt_status lbbt_tape_push(lbbt_tape *t, const char *op_name, lbbt_backward_fn backward,
                            lbbt_tensor *out, lbbt_tensor *const *in, int n_in, const void *ctx,
                            size_t ctx_size) {
+  return push_record(t, op_name, backward, out, in, n_in, ctx, ctx_size, 0);
+}
+
+lbbt_status lbbt_tape_push_fresh(lbbt_tape *t, const char *op_name, lbbt_backward_fn backward,
+                                 lbbt_tensor *out, lbbt_tensor *const *in, int n_in,
+                                 const void *ctx, size_t ctx_size) {
+  return push_record(t, op_name, backward, out, in, n_in, ctx, ctx_size, 1);
+}
+
+static lbbt_status push_record(lbbt_tape *t, const char *op_name, lbbt_backward_fn backward,
+                               lbbt_tensor *out, lbbt_tensor *const *in, int n_in,
+                               const void *ctx, size_t ctx_size, int fresh) {
   if (!lbbt_tape_needs_grad(t, in, n_in)) return LBBT_OK;
   if (n_in > LBBT_MAX_OP_INPUTS)
     return lbbt_fail(LBBT_E_INTERNAL, "tape_push(%s): %d inputs (max %d)", op_name, n_in,
@@ -135,8 +188,12 @@ lbbt_status lbbt_tape_push(lbbt_tape *t, const char *op_name, lbbt_backward_fn b
     lbbt_op_record *r = realloc(t->recs, cap * sizeof *r);
     if (!r) return lbbt_fail(LBBT_E_NOMEM, "tape_push: out of memory");
     t->recs = r;
+    unsigned char *f = realloc(t->rec_fresh, cap);
+    if (!f) return lbbt_fail(LBBT_E_NOMEM, "tape_push: out of memory");
+    t->rec_fresh = f;
     t->cap_recs = cap;
   }
+  t->rec_fresh[t->n_recs] = (unsigned char)fresh;
   lbbt_op_record *r = &t->recs[t->n_recs];
   memset(r, 0, sizeof *r);
   r->op_name = op_name;
@@ -154,17 +211,67 @@ lbbt_status lbbt_tape_push(lbbt_tape *t, const char *op_name, lbbt_backward_fn b
   return LBBT_OK;
 }
 
+static float *grad_buffer(lbbt_tape *t, int64_t numel);
+
 /* Arena tensors get a zeroed grad on first need; heap tensors (parameters) keep theirs. */
 static lbbt_status ensure_grad(lbbt_tape *t, lbbt_tensor *x) {
   if (x->grad) return LBBT_OK;
   if (x->owns_data) return lbbt_tensor_require_grad(x);
-  x->grad = lbbt_tape_alloc(t, (size_t)x->numel * sizeof(float));
+  x->grad = grad_buffer(t, x->numel);
   if (!x->grad) return LBBT_E_NOMEM;
   memset(x->grad, 0, (size_t)x->numel * sizeof(float));
   return LBBT_OK;
 }
 
 static lbbt_status run_backward(lbbt_tape *t);
+
+/* An uninitialised gradient buffer of numel floats: a released one of that size, else new
+ * arena memory. */
+static float *grad_buffer(lbbt_tape *t, int64_t numel) {
+  for (size_t i = t->n_free; i-- > 0;)
+    if (t->free_grads[i].numel == numel) {
+      float *p = t->free_grads[i].p;
+      t->free_grads[i] = t->free_grads[--t->n_free];
+      return p;
+    }
+  return lbbt_tape_alloc(t, (size_t)numel * sizeof(float));
+}
+
+/* After r's backward: r->out's gradient is dead (every consumer of out ran before, and out
+ * is produced only by r), unless an input adopted the buffer. */
+static void release_out_grad(lbbt_tape *t, const lbbt_op_record *r) {
+  lbbt_tensor *out = r->out;
+  if (out->owns_data || !out->grad) return;
+  for (int j = 0; j < r->n_in; j++)
+    if (r->in[j] && r->in[j]->grad == out->grad) return;
+  if (t->n_free == t->cap_free) {
+    size_t cap = t->cap_free ? 2 * t->cap_free : 64;
+    struct free_grad *f = realloc(t->free_grads, cap * sizeof *f);
+    if (!f) return; /* not reusing a buffer is always correct */
+    t->free_grads = f;
+    t->cap_free = cap;
+  }
+  t->free_grads[t->n_free].p = out->grad;
+  t->free_grads[t->n_free].numel = out->numel;
+  t->n_free++;
+  out->grad = NULL;
+}
+
+float *lbbt_tape_grad_for(lbbt_tape *t, lbbt_tensor *x, int *accumulate) {
+  *accumulate = 1;
+  if (x->grad) return x->grad;
+  if (x->owns_data) return lbbt_tensor_require_grad(x) == LBBT_OK ? x->grad : NULL;
+  x->grad = grad_buffer(t, x->numel);
+  *accumulate = 0;
+  return x->grad;
+}
+
+int lbbt_tape_grad_adopt(lbbt_tape *t, lbbt_tensor *x, float *g) {
+  (void)t;
+  if (x->grad || x->owns_data) return 0;
+  x->grad = g;
+  return 1;
+}
 
 lbbt_status lbbt_tape_backward(lbbt_tape *t, lbbt_tensor *loss) {
   if (loss->numel != 1)
@@ -186,10 +293,12 @@ static lbbt_status run_backward(lbbt_tape *t) {
   for (size_t i = t->n_recs; i-- > 0;) {
     lbbt_op_record *r = &t->recs[i];
     if (!r->out->grad) continue; /* nothing downstream needed this output */
-    for (int j = 0; j < r->n_in; j++)
-      if (r->in[j] && r->in[j]->requires_grad) LBBT_TRY(ensure_grad(t, r->in[j]));
+    if (!t->rec_fresh[i])
+      for (int j = 0; j < r->n_in; j++)
+        if (r->in[j] && r->in[j]->requires_grad) LBBT_TRY(ensure_grad(t, r->in[j]));
     lbbt_status s = r->backward(t, r);
     if (s != LBBT_OK) return lbbt_fail_context(s, "backward of %s", r->op_name);
+    release_out_grad(t, r);
   }
   return LBBT_OK;
 }

@@ -82,7 +82,8 @@ static inline gc_result gradcheck(gc_forward_fn fwd, lbbt_tensor **in, int n_in,
       double ana = x->grad[j];
       double err = fabs(ana - num);
       if (err > res.max_abs_err) res.max_abs_err = err;
-      if (err > tol.atol + tol.rtol * fmax(fabs(ana), fabs(num))) {
+      /* written as !(err <= bound) so that a NaN gradient fails */
+      if (!(err <= tol.atol + tol.rtol * fmax(fabs(ana), fabs(num)))) {
         res.ok = 0;
         snprintf(res.where, sizeof res.where, "input %d [%lld]: analytic %.6g numeric %.6g", i,
                  (long long)j, ana, num);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
+#include "../../core/src/tape_internal.h" /* arena marks, to poison fresh buffers */
 #include "lbbt/kernels.h"
 #include "lbbt/ops.h"
 #include "lbbt/rng.h"
@@ -68,6 +69,10 @@ static lbbt_status build_matmul_self(lbbt_tape *t, lbbt_tensor **in, void *u, lb
 }
 static lbbt_status build_linear(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_linear(t, in[0], in[1], CASE(u)->n_in > 2 ? in[2] : NULL, out);
+}
+static lbbt_status build_linear_in_out(lbbt_tape *t, lbbt_tensor **in, void *u,
+                                       lbbt_tensor **out) {
+  return lbbt_linear_in_out(t, in[0], in[1], CASE(u)->n_in > 2 ? in[2] : NULL, out);
 }
 static lbbt_status build_add(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_add(t, in[0], in[1], out);
@@ -174,6 +179,47 @@ static lbbt_status build_chain(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_ten
   return lbbt_layernorm(t, g, in[3], in[4], 1e-5f, out);
 }
 
+/* Fresh gradients (core/src/tape_internal.h): ops whose backward overwrites a new activation
+ * gradient, or hands its own output gradient to the input, instead of adding into a zeroed
+ * buffer.  The table's inputs are heap tensors, whose gradients are always accumulated, so
+ * here the op reads h = 0.5 x (an activation) and h has a second consumer h2 = 2 h:
+ * ip[1] = 0 records h2 after the op (its backward runs first: the op then accumulates),
+ * ip[1] = 1 records it before (the op writes h's gradient fresh, h2's backward then adds).
+ * ip[0] picks the op; out = concat(flatten(y), flatten(h2)).  in[1], in[2]: the op's other
+ * inputs.  The arena is poisoned with NaN first (an arena mark released after filling), so
+ * a fresh buffer the backward fails to overwrite shows up as a NaN gradient. */
+enum { FRESH_LINEAR, FRESH_LINEAR_IN_OUT, FRESH_ADD_A, FRESH_ADD_B, FRESH_ADD_SELF, FRESH_MUL,
+       FRESH_MUL_SELF, FRESH_GELU, FRESH_LAYERNORM, FRESH_RESHAPE };
+static lbbt_status build_fresh(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  const op_case *c = CASE(u);
+  enum { POISON_FLOATS = 1 << 20 };
+  lbbt_tape_mark mark = lbbt_tape_mark_get(t);
+  float *poison = lbbt_tape_alloc(t, POISON_FLOATS * sizeof(float));
+  if (!poison) return LBBT_E_NOMEM;
+  for (int i = 0; i < POISON_FLOATS; i++) poison[i] = NAN;
+  lbbt_tape_mark_release(t, mark);
+  lbbt_tensor *h, *h2 = NULL, *y = NULL;
+  LBBT_TRY(lbbt_scale(t, in[0], 0.5f, &h));
+  if (c->ip[1]) LBBT_TRY(lbbt_scale(t, h, 2.0f, &h2));
+  switch (c->ip[0]) {
+    case FRESH_LINEAR: LBBT_TRY(lbbt_linear(t, h, in[1], in[2], &y)); break;
+    case FRESH_LINEAR_IN_OUT: LBBT_TRY(lbbt_linear_in_out(t, h, in[1], in[2], &y)); break;
+    case FRESH_ADD_A: LBBT_TRY(lbbt_add(t, h, in[1], &y)); break;
+    case FRESH_ADD_B: LBBT_TRY(lbbt_add(t, in[1], h, &y)); break;
+    case FRESH_ADD_SELF: LBBT_TRY(lbbt_add(t, h, h, &y)); break;
+    case FRESH_MUL: LBBT_TRY(lbbt_mul(t, h, in[1], &y)); break;
+    case FRESH_MUL_SELF: LBBT_TRY(lbbt_mul(t, h, h, &y)); break;
+    case FRESH_GELU: LBBT_TRY(lbbt_gelu(t, h, LBBT_GELU_TANH, &y)); break;
+    case FRESH_LAYERNORM: LBBT_TRY(lbbt_layernorm(t, h, in[1], in[2], 1e-5f, &y)); break;
+    case FRESH_RESHAPE: LBBT_TRY(lbbt_reshape(t, h, 2, (int64_t[]){-1, 2}, &y)); break;
+  }
+  if (!c->ip[1]) LBBT_TRY(lbbt_scale(t, h, 2.0f, &h2));
+  lbbt_tensor *flat[2];
+  LBBT_TRY(lbbt_reshape(t, y, 1, (int64_t[]){-1}, &flat[0]));
+  LBBT_TRY(lbbt_reshape(t, h2, 1, (int64_t[]){-1}, &flat[1]));
+  return lbbt_concat(t, flat, 2, 0, out);
+}
+
 /* ---- naive references (double) -------------------------------------------------------- */
 static void same_shape_as(const lbbt_tensor *x, int *ndim, int64_t *shape) {
   *ndim = x->ndim;
@@ -215,6 +261,20 @@ static void ref_linear(const op_case *c, lbbt_tensor **in, double *y, int *nd, i
     for (int64_t o = 0; o < O; o++) {
       double s = b ? b->data[o] : 0.0;
       for (int64_t i = 0; i < I; i++) s += (double)x->data[r * I + i] * w->data[o * I + i];
+      y[r * O + o] = s;
+    }
+  same_shape_as(x, nd, shape);
+  shape[*nd - 1] = O;
+}
+/* w [I, O] (Conv1D layout) */
+static void ref_linear_in_out(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                              int64_t *shape) {
+  const lbbt_tensor *x = in[0], *w = in[1], *b = c->n_in > 2 ? in[2] : NULL;
+  int64_t I = w->shape[0], O = w->shape[1], R = x->numel / I;
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t o = 0; o < O; o++) {
+      double s = b ? b->data[o] : 0.0;
+      for (int64_t i = 0; i < I; i++) s += (double)x->data[r * I + i] * w->data[i * O + o];
       y[r * O + o] = s;
     }
   same_shape_as(x, nd, shape);
@@ -585,6 +645,19 @@ static const op_case CASES[] = {
      .expect = LBBT_E_SHAPE, .expect_msg = "linear"},
     {"linear bias mismatch", build_linear, NULL, 3, {2, 2, 1}, {{4, 6}, {3, 6}, {4}},
      .expect = LBBT_E_SHAPE, .expect_msg = "linear"},
+    /* linear_in_out: w [I, O] (GPT-2 Conv1D), bias fused into the matmul primitive */
+    {"linear_in_out bias 3-D x", build_linear_in_out, ref_linear_in_out, 3, {3, 2, 1},
+     {{2, 3, 5}, {5, 4}, {4}}, .tol = TOL_MATMUL},
+    {"linear_in_out no bias", build_linear_in_out, ref_linear_in_out, 2, {2, 2},
+     {{6, 5}, {5, 7}}, .tol = TOL_MATMUL},
+    {"linear_in_out odd sizes", build_linear_in_out, ref_linear_in_out, 3, {3, 2, 1},
+     {{3, 5, 19}, {19, 13}, {13}}, .tol = TOL_MATMUL},
+    {"linear_in_out frozen x and w", build_linear_in_out, ref_linear_in_out, 3, {2, 2, 1},
+     {{4, 6}, {6, 3}, {3}}, .no_grad = 3, .tol = TOL_MATMUL},
+    {"linear_in_out in mismatch", build_linear_in_out, NULL, 2, {2, 2}, {{4, 6}, {5, 3}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "linear_in_out"},
+    {"linear_in_out bias mismatch", build_linear_in_out, NULL, 3, {2, 2, 1},
+     {{4, 6}, {6, 3}, {4}}, .expect = LBBT_E_SHAPE, .expect_msg = "linear_in_out"},
     /* elementwise */
     {"add same shape", build_add, ref_add, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}}, .tol = TOL_LINEAR},
     {"add broadcast [C]", build_add, ref_add, 2, {3, 1}, {{2, 3, 5}, {5}}, .tol = TOL_LINEAR},
@@ -716,6 +789,47 @@ static const op_case CASES[] = {
      .ip = {3, 2, 1}, .tol = TOL_LINEAR},
     {"maxpool padding over half kernel", build_maxpool, NULL, 1, {4}, {{1, 1, 5, 5}},
      .ip = {2, 1, 2}, .expect = LBBT_E_SHAPE, .expect_msg = "maxpool2d"},
+    /* fresh activation gradients: the op's input is an activation with a second consumer */
+    {"fresh linear, accumulated", build_fresh, NULL, 3, {3, 2, 1}, {{2, 3, 6}, {5, 6}, {5}},
+     .ip = {FRESH_LINEAR, 0}, .tol = TOL_MATMUL},
+    {"fresh linear, written fresh", build_fresh, NULL, 3, {3, 2, 1}, {{2, 3, 6}, {5, 6}, {5}},
+     .ip = {FRESH_LINEAR, 1}, .tol = TOL_MATMUL},
+    {"fresh linear_in_out, accumulated", build_fresh, NULL, 3, {3, 2, 1}, {{2, 3, 6}, {6, 5}, {5}},
+     .ip = {FRESH_LINEAR_IN_OUT, 0}, .tol = TOL_MATMUL},
+    {"fresh linear_in_out, written fresh", build_fresh, NULL, 3, {3, 2, 1}, {{2, 3, 6}, {6, 5}, {5}},
+     .ip = {FRESH_LINEAR_IN_OUT, 1}, .tol = TOL_MATMUL},
+    {"fresh add a, accumulated", build_fresh, NULL, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}},
+     .ip = {FRESH_ADD_A, 0}, .tol = TOL_LINEAR},
+    {"fresh add a, written fresh", build_fresh, NULL, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}},
+     .ip = {FRESH_ADD_A, 1}, .tol = TOL_LINEAR},
+    {"fresh add b, accumulated", build_fresh, NULL, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}},
+     .ip = {FRESH_ADD_B, 0}, .tol = TOL_LINEAR},
+    {"fresh add b, written fresh", build_fresh, NULL, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}},
+     .ip = {FRESH_ADD_B, 1}, .tol = TOL_LINEAR},
+    {"fresh add h + h, accumulated", build_fresh, NULL, 1, {3}, {{2, 3, 4}},
+     .ip = {FRESH_ADD_SELF, 0}, .tol = TOL_LINEAR},
+    {"fresh add h + h, written fresh", build_fresh, NULL, 1, {3}, {{2, 3, 4}},
+     .ip = {FRESH_ADD_SELF, 1}, .tol = TOL_LINEAR},
+    {"fresh mul, accumulated", build_fresh, NULL, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}},
+     .ip = {FRESH_MUL, 0}, .tol = TOL_LINEAR},
+    {"fresh mul, written fresh", build_fresh, NULL, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}},
+     .ip = {FRESH_MUL, 1}, .tol = TOL_LINEAR},
+    {"fresh mul h * h, accumulated", build_fresh, NULL, 1, {3}, {{2, 3, 4}},
+     .ip = {FRESH_MUL_SELF, 0}, .tol = TOL_LINEAR},
+    {"fresh mul h * h, written fresh", build_fresh, NULL, 1, {3}, {{2, 3, 4}},
+     .ip = {FRESH_MUL_SELF, 1}, .tol = TOL_LINEAR},
+    {"fresh gelu, accumulated", build_fresh, NULL, 1, {3}, {{2, 3, 4}},
+     .ip = {FRESH_GELU, 0}, .tol = TOL_SMOOTH},
+    {"fresh gelu, written fresh", build_fresh, NULL, 1, {3}, {{2, 3, 4}},
+     .ip = {FRESH_GELU, 1}, .tol = TOL_SMOOTH},
+    {"fresh layernorm, accumulated", build_fresh, NULL, 3, {3, 1, 1}, {{2, 3, 6}, {6}, {6}},
+     .ip = {FRESH_LAYERNORM, 0}, .tol = TOL_NORM},
+    {"fresh layernorm, written fresh", build_fresh, NULL, 3, {3, 1, 1}, {{2, 3, 6}, {6}, {6}},
+     .ip = {FRESH_LAYERNORM, 1}, .tol = TOL_NORM},
+    {"fresh reshape, accumulated", build_fresh, NULL, 1, {3}, {{2, 3, 4}},
+     .ip = {FRESH_RESHAPE, 0}, .tol = TOL_LINEAR},
+    {"fresh reshape, written fresh", build_fresh, NULL, 1, {3}, {{2, 3, 4}},
+     .ip = {FRESH_RESHAPE, 1}, .tol = TOL_LINEAR},
     /* a chain of ops, gradients through several records */
     {"chain linear gelu layernorm", build_chain, NULL, 5, {3, 2, 1, 1, 1},
      {{2, 3, 6}, {5, 6}, {5}, {5}, {5}}, .tol = TOL_NORM},
@@ -844,6 +958,7 @@ static void run_table_rows(const char *op) {
   static void test_##op(void) { run_table_rows(#op); }
 TABLE_TEST(matmul)
 TABLE_TEST(linear)
+TABLE_TEST(linear_in_out)
 TABLE_TEST(add)
 TABLE_TEST(mul)
 TABLE_TEST(scale)
@@ -870,6 +985,7 @@ TABLE_TEST(conv2d)
 TABLE_TEST(maxpool)
 TABLE_TEST(avgpool)
 TABLE_TEST(chain)
+TABLE_TEST(fresh)
 
 static void test_table_fully_run(void) {
   for (int i = 0; i < N_CASES; i++)
@@ -1066,6 +1182,7 @@ static void test_cross_entropy_all_ignored(void) {
 TEST_MAIN_BEGIN("test_ops_dense")
 TEST_RUN(test_matmul);
 TEST_RUN(test_linear);
+TEST_RUN(test_linear_in_out);
 TEST_RUN(test_add);
 TEST_RUN(test_mul);
 TEST_RUN(test_scale);
@@ -1092,6 +1209,7 @@ TEST_RUN(test_conv2d);
 TEST_RUN(test_maxpool);
 TEST_RUN(test_avgpool);
 TEST_RUN(test_chain);
+TEST_RUN(test_fresh);
 TEST_RUN(test_table_fully_run);
 TEST_RUN(test_steady_state_step);
 TEST_RUN(test_batchnorm_running_stats);

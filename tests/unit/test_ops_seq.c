@@ -43,7 +43,15 @@ static const gc_tolerance GC_NONE = {0, 0, 0};
 #define LLAMA3_FREQ_RTOL 2e-6
 
 /* ---- the table ---------------------------------------------------------------------------- */
-typedef enum { OP_EMBEDDING, OP_ROPE, OP_ATTENTION, OP_RELPOS, OP_DROPOUT, OP_DROP_PATH } seq_op;
+typedef enum {
+  OP_EMBEDDING,
+  OP_ROPE,
+  OP_ATTENTION,
+  OP_ATTENTION_QKV,
+  OP_RELPOS,
+  OP_DROPOUT,
+  OP_DROP_PATH
+} seq_op;
 typedef enum { IDS_VALID, IDS_REPEATED, IDS_TOO_BIG, IDS_NEGATIVE } id_pattern;
 typedef enum { POS_DEFAULT, POS_STRIDED, POS_FAR } pos_pattern;
 typedef enum {
@@ -60,6 +68,7 @@ typedef struct seq_case {
    *   embedding: [0] table [V, C]       [1] ids [B, T]
    *   rope:      [0] x [B, H, T, D]
    *   attention: [0] q  [1] k  [2] v    [3] bias [H, T, S] (no shape: no bias)
+   *   attention_qkv: [0] qkv [B, T, (Hq + 2 Hkv) D]  [1] bias [Hq, T, T]; heads, kv_heads
    *   relpos:    [0] table [num_buckets, H]   [1] output positions [T, S]
    *   dropout, drop_path: [0] x */
   int64_t shape[4][LBBT_MAX_DIMS];
@@ -68,6 +77,7 @@ typedef struct seq_case {
   pos_pattern pos;
   int causal;
   float scale;
+  int heads, kv_heads; /* attention_qkv */
   mask_pattern mask;
   int bidirectional, num_buckets, max_distance;
   float p;
@@ -160,6 +170,18 @@ static const seq_case CASES[] = {
      .shape = {{1, 2, 256, 128}, {1, 1, 256, 128}, {1, 1, 256, 128}}, .causal = 1,
      .fwd_atol = FWD_ATOL_ATTN_LARGE, .fwd_rtol = FWD_RTOL_ATTN_LARGE, .grad = GC_ATTN_LARGE,
      .grad_checks = 3},
+    /* Batch chunks: each sample's 1200^2 scores (5.8 MB) exceed the 1 MiB chunk, so the
+     * forward (recorded and, for finite differences, not) and the backward run one sample
+     * per chunk. */
+    {.name = "attention_chunked_T1200_causal", .op = OP_ATTENTION,
+     .shape = {{4, 1, 1200, 2}, {4, 1, 1200, 2}, {4, 1, 1200, 2}}, .causal = 1,
+     .fwd_atol = FWD_ATOL_ATTN_LARGE, .fwd_rtol = FWD_RTOL_ATTN_LARGE, .grad = GC_ATTN_LARGE,
+     .grad_checks = 2},
+    /* 316^2 scores (399 KB) per sample: chunks of 2 samples, 5 = 2 + 2 + 1. */
+    {.name = "attention_chunked_remainder_padmask", .op = OP_ATTENTION,
+     .shape = {{5, 1, 316, 4}, {5, 1, 316, 4}, {5, 1, 316, 4}}, .mask = MASK_PAD_TAIL,
+     .fwd_atol = FWD_ATOL_ATTN_LARGE, .fwd_rtol = FWD_RTOL_ATTN_LARGE, .grad = GC_ATTN_LARGE,
+     .grad_checks = 4},
     {.name = "attention_q_not_4d", .op = OP_ATTENTION,
      .shape = {{2, 5, 8}, {2, 2, 5, 8}, {2, 2, 5, 8}}, .want = LBBT_E_SHAPE,
      .want_msg = "attention:"},
@@ -175,6 +197,40 @@ static const seq_case CASES[] = {
     {.name = "attention_bias_wrong_shape", .op = OP_ATTENTION,
      .shape = {{1, 2, 5, 8}, {1, 2, 6, 8}, {1, 2, 6, 8}, {2, 5, 5}}, .want = LBBT_E_SHAPE,
      .want_msg = "attention: bias"},
+
+    /* ---- attention on a fused qkv projection (token-major, no head copies) ---- */
+    {.name = "attention_qkv_full", .op = OP_ATTENTION_QKV, .shape = {{2, 5, 24}},
+     .heads = 2, .kv_heads = 2, .fwd_atol = FWD_ATOL_ATTN, .fwd_rtol = FWD_RTOL_ATTN,
+     .grad = GC_ATTN, .grad_checks = 60},
+    {.name = "attention_qkv_gqa_causal_padmask_bias", .op = OP_ATTENTION_QKV,
+     .shape = {{2, 6, 32}, {4, 6, 6}}, .heads = 4, .kv_heads = 2, .causal = 1,
+     .mask = MASK_PAD_TAIL, .fwd_atol = FWD_ATOL_ATTN, .fwd_rtol = FWD_RTOL_ATTN,
+     .grad = GC_ATTN, .grad_checks = 64},
+    {.name = "attention_qkv_sample_without_keys_scale_1", .op = OP_ATTENTION_QKV,
+     .shape = {{3, 5, 18}, {2, 5, 5}}, .heads = 2, .kv_heads = 2, .scale = 1.0f,
+     .mask = MASK_SAMPLE0_EMPTY, .fwd_atol = FWD_ATOL_ATTN, .fwd_rtol = FWD_RTOL_ATTN,
+     .grad = GC_ATTN, .grad_checks = 48},
+    /* wider heads, grouped-query and bias/mask with D = 16 */
+    {.name = "attention_qkv_D16_gqa_causal", .op = OP_ATTENTION_QKV,
+     .shape = {{2, 7, 128}}, .heads = 4, .kv_heads = 2, .causal = 1,
+     .fwd_atol = FWD_ATOL_ATTN, .fwd_rtol = FWD_RTOL_ATTN, .grad = GC_ATTN, .grad_checks = 64},
+    {.name = "attention_qkv_D16_bias_padmask", .op = OP_ATTENTION_QKV,
+     .shape = {{3, 5, 96}, {2, 5, 5}}, .heads = 2, .kv_heads = 2, .mask = MASK_PAD_TAIL,
+     .fwd_atol = FWD_ATOL_ATTN, .fwd_rtol = FWD_RTOL_ATTN, .grad = GC_ATTN, .grad_checks = 64},
+    /* chunks of 2 samples (300^2 scores = 360 KB each): 3 = 2 + 1 */
+    {.name = "attention_qkv_chunks_padmask", .op = OP_ATTENTION_QKV,
+     .shape = {{3, 300, 12}}, .heads = 1, .kv_heads = 1, .mask = MASK_PAD_TAIL,
+     .fwd_atol = FWD_ATOL_ATTN_LARGE, .fwd_rtol = FWD_RTOL_ATTN_LARGE, .grad = GC_ATTN_LARGE,
+     .grad_checks = 6},
+    {.name = "attention_qkv_width_not_divisible", .op = OP_ATTENTION_QKV,
+     .shape = {{2, 5, 25}}, .heads = 2, .kv_heads = 2, .want = LBBT_E_SHAPE,
+     .want_msg = "attention_qkv: qkv [2, 5, 25]"},
+    {.name = "attention_qkv_heads_not_grouped", .op = OP_ATTENTION_QKV,
+     .shape = {{2, 5, 28}}, .heads = 3, .kv_heads = 2, .want = LBBT_E_SHAPE,
+     .want_msg = "attention_qkv:"},
+    {.name = "attention_qkv_bias_wrong_shape", .op = OP_ATTENTION_QKV,
+     .shape = {{2, 5, 24}, {2, 5, 4}}, .heads = 2, .kv_heads = 2, .want = LBBT_E_SHAPE,
+     .want_msg = "attention_qkv: bias"},
 
     /* ---- T5 relative position bias ---- */
     {.name = "relpos_bidirectional", .op = OP_RELPOS, .shape = {{32, 3}, {7, 9}},
@@ -241,6 +297,10 @@ static lbbt_status seq_forward(lbbt_tape *t, lbbt_tensor **in, void *user, lbbt_
     case OP_ATTENTION: {
       lbbt_attention_opts o = {c->causal, c->scale, e->n_in > 3 ? in[3] : NULL, e->key_mask};
       return lbbt_attention(t, in[0], in[1], in[2], &o, out);
+    }
+    case OP_ATTENTION_QKV: {
+      lbbt_attention_opts o = {c->causal, c->scale, e->n_in > 1 ? in[1] : NULL, e->key_mask};
+      return lbbt_attention_qkv(t, in[0], c->heads, c->kv_heads, &o, out);
     }
     case OP_RELPOS:
       return lbbt_relative_position_bias(t, in[0], e->rel_T, e->rel_S, c->bidirectional,
@@ -340,6 +400,39 @@ static void ref_attention(const case_env *e, double *ref) {
     }
   free(score);
   free(allowed);
+}
+
+/* qkv [B, T, (Hq + 2 Hkv) D]: split into head-major q, k, v, run ref_attention, and merge
+ * the heads of its [B, Hq, T, D] result into [B, T, Hq D]. */
+static void ref_attention_qkv(const case_env *e, double *ref) {
+  const seq_case *c = e->c;
+  const lbbt_tensor *qkv = e->in[0];
+  const int64_t B = qkv->shape[0], T = qkv->shape[1], Hq = c->heads, Hkv = c->kv_heads;
+  const int64_t W = qkv->shape[2], D = W / (Hq + 2 * Hkv);
+  case_env sub = *e;
+  lbbt_tensor *parts[3] = {NULL, NULL, NULL};
+  const int64_t heads[3] = {Hq, Hkv, Hkv}, col0[3] = {0, Hq * D, (Hq + Hkv) * D};
+  for (int i = 0; i < 3; i++) {
+    if (lbbt_tensor_create(&parts[i], 4, (int64_t[]){B, heads[i], T, D}) != LBBT_OK) return;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t h = 0; h < heads[i]; h++)
+        for (int64_t t = 0; t < T; t++)
+          for (int64_t d = 0; d < D; d++)
+            parts[i]->data[((b * heads[i] + h) * T + t) * D + d] =
+                qkv->data[(b * T + t) * W + col0[i] + h * D + d];
+    sub.in[i] = parts[i];
+  }
+  sub.in[3] = e->n_in > 1 ? e->in[1] : NULL;
+  sub.n_in = e->n_in > 1 ? 4 : 3;
+  double *head_major = calloc((size_t)(B * Hq * T * D), sizeof *head_major);
+  ref_attention(&sub, head_major);
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < Hq; h++)
+      for (int64_t t = 0; t < T; t++)
+        for (int64_t d = 0; d < D; d++)
+          ref[(b * T + t) * Hq * D + h * D + d] = head_major[((b * Hq + h) * T + t) * D + d];
+  free(head_major);
+  for (int i = 0; i < 3; i++) lbbt_tensor_free(parts[i]);
 }
 
 /* transformers' T5 bucket formula in double (the op uses float32 like PyTorch; they agree
@@ -442,7 +535,7 @@ static int env_build(case_env *e, const seq_case *c, uint64_t seed) {
   e->c = c;
   e->dropout_seed = seed ^ 0x5eedULL;
   /* Which shapes are tensors: the ids of embedding and the [T, S] of relpos are not. */
-  int n_tensors = c->op == OP_ATTENTION ? 4 : 1;
+  int n_tensors = c->op == OP_ATTENTION ? 4 : c->op == OP_ATTENTION_QKV ? 2 : 1;
   for (int i = 0; i < n_tensors; i++) {
     int nd = shape_ndim(c->shape[i]);
     if (nd == 0) break;
@@ -471,8 +564,9 @@ static int env_build(case_env *e, const seq_case *c, uint64_t seed) {
                         : t == 0              ? -3
                                               : (int32_t)(131072 - 3 + t);
   }
-  if (c->op == OP_ATTENTION && c->mask != MASK_NONE) {
-    const int64_t B = c->shape[0][0], S = c->shape[1][2];
+  if ((c->op == OP_ATTENTION || c->op == OP_ATTENTION_QKV) && c->mask != MASK_NONE) {
+    const int64_t B = c->shape[0][0];
+    const int64_t S = c->op == OP_ATTENTION ? c->shape[1][2] : c->shape[0][1];
     e->key_mask = malloc((size_t)(B * S));
     for (int64_t b = 0; b < B; b++)
       for (int64_t s = 0; s < S; s++) {
@@ -531,6 +625,7 @@ static void run_case(void) {
     if (c->op == OP_EMBEDDING) ref_embedding(&e, ref);
     if (c->op == OP_ROPE) ref_rope(&e, ref);
     if (c->op == OP_ATTENTION) ref_attention(&e, ref);
+    if (c->op == OP_ATTENTION_QKV) ref_attention_qkv(&e, ref);
     if (c->op == OP_RELPOS) ref_relpos(&e, ref);
     compare_with_reference(c, out, ref);
     free(ref);

@@ -141,4 +141,17 @@ lbbt_status lbbt_relative_position_bias(lbbt_tape *t, lbbt_tensor *table /*[num_
  * frequency config and position range); for tests and memory reports. */
 int64_t lbbt_rope_cache_count(void);
 
+/* ---- fused forms for the transformer hot path (core/src/ops/matmul.c, attention.c) ----- */
+/* y[..., O] = x[..., I] @ w[I, O] + bias[O]: GPT-2's Conv1D layout, the bias fused into the
+ * matmul (one primitive; bias may be NULL). */
+lbbt_status lbbt_linear_in_out(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
+                               lbbt_tensor **out);
+/* Attention on a fused projection: qkv [B, T, (Hq + 2 Hkv) D] holds q, k and v side by side
+ * (columns [0, Hq D), then Hkv D each, heads contiguous within each), as GPT-2's c_attn
+ * produces it; out [B, T, Hq D] with heads merged.  Same result as slicing q, k, v,
+ * splitting heads to [B, H, T, D], lbbt_attention (S = T) and merging heads back, without
+ * the copies.  opts as lbbt_attention (bias [Hq, T, T], key_mask [B, T]). */
+lbbt_status lbbt_attention_qkv(lbbt_tape *t, lbbt_tensor *qkv, int n_heads, int n_kv_heads,
+                               const lbbt_attention_opts *opts, lbbt_tensor **out);
+
 #endif

@@ -11,14 +11,7 @@
 lbbt_status lbbt_dense(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *b,
                        lbbt_weight_layout layout, lbbt_tensor **out) {
   if (layout == LBBT_W_OUT_IN) return lbbt_linear(t, x, w, b, out);
-  /* Conv1D: y = x @ W[I,O] + b */
-  lbbt_tensor *y;
-  LBBT_TRY(lbbt_matmul(t, x, w, 0, 0, &y));
-  if (!b) {
-    *out = y;
-    return LBBT_OK;
-  }
-  return lbbt_add(t, y, b, out);
+  return lbbt_linear_in_out(t, x, w, b, out); /* Conv1D: y = x @ W[I,O] + b */
 }
 
 static lbbt_status norm(lbbt_tape *t, lbbt_norm_kind kind, lbbt_tensor *x, lbbt_tensor *w,
@@ -41,6 +34,16 @@ static lbbt_status attention_branch(lbbt_tape *t, const lbbt_block *blk, lbbt_te
   int64_t B = h->shape[0], T = h->shape[1];
   int Hq = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim;
   lbbt_tensor *q, *k, *v;
+  lbbt_attention_opts ao = {in->causal, c->attn_scale, in->attn_bias, in->key_mask};
+  lbbt_tensor *a;
+  if (c->fused_qkv && !c->qk_norm && !c->use_rope) {
+    /* GPT-2, ViT: attention reads q, k, v in place from the fused projection and writes
+     * [B, T, Hq*D] directly - no slices, head splits or merges. */
+    lbbt_tensor *qkv;
+    LBBT_TRY(lbbt_dense(t, h, blk->qkv_w, blk->qkv_b, c->layout, &qkv));
+    LBBT_TRY(lbbt_attention_qkv(t, qkv, Hq, Hkv, &ao, &a));
+    return lbbt_dense(t, a, blk->o_w, blk->o_b, c->layout, out);
+  }
   if (c->fused_qkv) {
     lbbt_tensor *qkv;
     LBBT_TRY(lbbt_dense(t, h, blk->qkv_w, blk->qkv_b, c->layout, &qkv));
@@ -63,8 +66,6 @@ static lbbt_status attention_branch(lbbt_tape *t, const lbbt_block *blk, lbbt_te
     LBBT_TRY(lbbt_rope(t, q, &c->rope, in->positions, &q));
     LBBT_TRY(lbbt_rope(t, k, &c->rope, in->positions, &k));
   }
-  lbbt_attention_opts ao = {in->causal, c->attn_scale, in->attn_bias, in->key_mask};
-  lbbt_tensor *a;
   LBBT_TRY(lbbt_attention(t, q, k, v, &ao, &a));
   LBBT_TRY(lbbt_transpose(t, a, 1, 2, &a)); /* [B, T, H, D] */
   int64_t shape[3] = {B, T, (int64_t)Hq * D};

@@ -56,12 +56,18 @@ lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbb
   }
   int64_t B = images->shape[0], C = m->dim;
   lbbt_tensor *x;
-  /* [B, Cin, H, W] -> [B, C, g, g] -> [B, C, N] -> [B, N, C] */
-  LBBT_TRY(lbbt_conv2d(t, images, v->patch_w, v->patch_b, c->patch_size, 0, &x));
-  int64_t N = x->shape[2] * x->shape[3];
-  int64_t s3[3] = {B, C, N};
-  LBBT_TRY(lbbt_reshape(t, x, 3, s3, &x));
-  LBBT_TRY(lbbt_transpose(t, x, 1, 2, &x));
+  /* The patch embedding (a conv with stride = kernel = P, no padding) as patchify + linear:
+   * [B, Cin, g*P, g*P] -> [B, Cin, g, P, g, P] -> [B, g, g, Cin, P, P] -> [B, N, Cin*P*P],
+   * then @ W^T [Cin*P*P, C] + b with W [C, Cin, P, P] read as [C, Cin*P*P].  One GEMM with
+   * the bias fused, producing [B, N, C] directly (a direct conv at Cin = 1 is slow, and
+   * its [B, C, N] output needs a transpose). */
+  const int64_t P = c->patch_size, g = c->image_size / P, N = g * g, Cin = c->in_channels;
+  lbbt_tensor *w2, *patches;
+  LBBT_TRY(lbbt_reshape(t, images, 6, (int64_t[]){B, Cin, g, P, g, P}, &patches));
+  LBBT_TRY(lbbt_permute(t, patches, (const int[]){0, 2, 4, 1, 3, 5}, &patches));
+  LBBT_TRY(lbbt_reshape(t, patches, 3, (int64_t[]){B, N, Cin * P * P}, &patches));
+  LBBT_TRY(lbbt_reshape(t, v->patch_w, 2, (int64_t[]){C, Cin * P * P}, &w2));
+  LBBT_TRY(lbbt_linear(t, patches, w2, v->patch_b, &x));
   if (v->cls) {
     /* broadcast the class token to [B, 1, C] through an add onto zeros */
     lbbt_tensor *z, *cls_b;

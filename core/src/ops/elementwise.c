@@ -52,37 +52,63 @@ static void binary_forward(binary_kind k, float *restrict out, const float *rest
   }
 }
 
+/* Fresh-gradient backward (tape_internal.h): a same-shape add hands its output gradient
+ * to a (no copy) when a has none yet. */
 static lbbt_status binary_backward(lbbt_tape *t, const lbbt_op_record *rec, binary_kind k) {
   lbbt_tensor *a = rec->in[0], *b = rec->in[1];
-  const float *g = rec->out->grad;
+  float *g = rec->out->grad;
   int64_t nb = b->numel, reps = a->numel / nb;
+  int acc;
   if (a->requires_grad) {
     if (k == BIN_ADD) {
-      op_accumulate(a->grad, g, a->numel);
+      if (!lbbt_tape_grad_adopt(t, a, g)) {
+        float *da = op_grad_zeroed(t, a); /* exists, or a parameter's (heap) gradient */
+        if (!da) return LBBT_E_NOMEM;
+        op_accumulate(da, g, a->numel);
+      }
     } else {
-      float *da = a->grad;
+      float *da = lbbt_tape_grad_for(t, a, &acc);
+      if (!da) return LBBT_E_NOMEM;
       const float *bd = b->data;
 #pragma omp parallel for if (a->numel >= LBBT_PAR_MIN_ELEMS) schedule(static)
       for (int64_t r = 0; r < reps; r++) {
+        float *dar = da + r * nb;
+        const float *gr = g + r * nb;
+        if (acc) {
 #pragma omp simd
-        for (int64_t j = 0; j < nb; j++) da[r * nb + j] += g[r * nb + j] * bd[j];
+          for (int64_t j = 0; j < nb; j++) dar[j] += gr[j] * bd[j];
+        } else {
+#pragma omp simd
+          for (int64_t j = 0; j < nb; j++) dar[j] = gr[j] * bd[j];
+        }
       }
     }
   }
   if (!b->requires_grad) return LBBT_OK;
   if (reps == 1) { /* same shape: no reduction */
-    if (k == BIN_ADD) {
-      op_accumulate(b->grad, g, nb);
-    } else {
-      float *db = b->grad;
-      const float *ad = a->data;
+    float *db = lbbt_tape_grad_for(t, b, &acc);
+    if (!db) return LBBT_E_NOMEM;
+    const float *ad = a->data;
+    if (k == BIN_ADD && db == g) { /* a + a: a adopted g above, so the sum is 2 g */
+#pragma omp parallel for simd if (nb >= LBBT_PAR_MIN_ELEMS) schedule(static)
+      for (int64_t j = 0; j < nb; j++) db[j] *= 2.0f;
+    } else if (k == BIN_ADD && acc) {
+      op_accumulate(db, g, nb);
+    } else if (k == BIN_ADD) {
+      memcpy(db, g, (size_t)nb * sizeof *db);
+    } else if (acc) {
 #pragma omp parallel for simd if (nb >= LBBT_PAR_MIN_ELEMS) schedule(static)
       for (int64_t j = 0; j < nb; j++) db[j] += g[j] * ad[j];
+    } else {
+#pragma omp parallel for simd if (nb >= LBBT_PAR_MIN_ELEMS) schedule(static)
+      for (int64_t j = 0; j < nb; j++) db[j] = g[j] * ad[j];
     }
     return LBBT_OK;
   }
+  float *db = op_grad_zeroed(t, b);
+  if (!db) return LBBT_E_NOMEM;
   if (k == BIN_ADD) {
-    op_colsum_accumulate(b->grad, g, reps, nb);
+    op_colsum_accumulate(db, g, reps, nb);
     return LBBT_OK;
   }
   /* db[j] += sum_r g[r, j] * a[r, j]: form the products in scratch, then reduce columns. */
@@ -91,7 +117,7 @@ static lbbt_status binary_backward(lbbt_tape *t, const lbbt_op_record *rec, bina
   const float *ad = a->data;
 #pragma omp parallel for simd if (a->numel >= LBBT_PAR_MIN_ELEMS) schedule(static)
   for (int64_t i = 0; i < a->numel; i++) prod[i] = g[i] * ad[i];
-  op_colsum_accumulate(b->grad, prod, reps, nb);
+  op_colsum_accumulate(db, prod, reps, nb);
   return LBBT_OK;
 }
 
@@ -110,8 +136,8 @@ static lbbt_status binary_op(lbbt_tape *t, binary_kind k, lbbt_tensor *a, lbbt_t
   LBBT_TRY(lbbt_tape_tensor(t, a->ndim, a->shape, out));
   binary_forward(k, (*out)->data, a->data, b->data, a->numel / b->numel, b->numel);
   lbbt_tensor *in[2] = {a, b};
-  return lbbt_tape_push(t, name, k == BIN_ADD ? add_backward : mul_backward, *out, in, 2, NULL,
-                        0);
+  return lbbt_tape_push_fresh(t, name, k == BIN_ADD ? add_backward : mul_backward, *out, in, 2,
+                              NULL, 0);
 }
 
 lbbt_status lbbt_add(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_tensor **out) {
@@ -217,13 +243,16 @@ static lbbt_status eltwise_backward(lbbt_tape *t, const lbbt_op_record *rec) {
   lbbt_tensor *x = rec->in[0];
   lbbt_dnnl_prim *prim;
   LBBT_TRY(eltwise_prim(rec->op_name, c->alg, c->alpha, 1, x->numel, &prim));
-  float *dx = op_scratch(t, x->numel);
-  if (!dx) return LBBT_E_NOMEM;
+  /* oneDNN overwrites diff_src: straight into a fresh gradient, else via scratch. */
+  int acc;
+  float *dx_grad = lbbt_tape_grad_for(t, x, &acc);
+  float *dx = acc ? op_scratch(t, x->numel) : dx_grad;
+  if (!dx_grad || !dx) return LBBT_E_NOMEM;
   lbbt_dnnl_arg args[3] = {{DNNL_ARG_SRC, x->data},
                            {DNNL_ARG_DIFF_DST, rec->out->grad},
                            {DNNL_ARG_DIFF_SRC, dx}};
   LBBT_TRY(lbbt_dnnl_prim_exec(prim, args, 3));
-  op_accumulate(x->grad, dx, x->numel);
+  if (acc) op_accumulate(dx_grad, dx, x->numel);
   return LBBT_OK;
 }
 
@@ -236,7 +265,7 @@ static lbbt_status eltwise_op(lbbt_tape *t, const char *op, dnnl_alg_kind_t alg,
   lbbt_dnnl_arg args[2] = {{DNNL_ARG_SRC, x->data}, {DNNL_ARG_DST, (*out)->data}};
   LBBT_TRY(lbbt_dnnl_prim_exec(prim, args, 2));
   eltwise_ctx c = {alg, alpha};
-  return lbbt_tape_push(t, op, eltwise_backward, *out, &x, 1, &c, sizeof c);
+  return lbbt_tape_push_fresh(t, op, eltwise_backward, *out, &x, 1, &c, sizeof c);
 }
 
 lbbt_status lbbt_gelu(lbbt_tape *t, lbbt_tensor *x, lbbt_gelu_form form, lbbt_tensor **out) {

@@ -1,10 +1,11 @@
-/* lbbt_matmul and lbbt_linear on the oneDNN matmul primitive.
+/* lbbt_matmul, lbbt_linear and lbbt_linear_in_out on the oneDNN matmul primitive.
  *
- * Every product, forward or backward, is one call of mm_exec(): dst (+)= src @ wei where
- * each operand is a strided view.  Transposes are never materialised: op(A) with trans_a
- * is A's buffer read with its last two strides swapped, which oneDNN's brgemm kernels
- * consume directly.  Only the destination is always row-major (oneDNN falls back to a
- * reference kernel for a strided destination).  Gradients accumulate with a sum post-op
+ * Every product, forward or backward, is one call of lbbt_mm_exec() (mm_prim.h):
+ * dst (+)= src @ wei where each operand is a strided view.  Transposes are never
+ * materialised: op(A) with trans_a is A's buffer read with its last two strides swapped,
+ * which oneDNN's brgemm kernels consume directly.  The destination here is always
+ * row-major (brgemm needs it; a strided one falls back to oneDNN's gemm-based matmul).
+ * Gradients accumulate with a sum post-op
  * (dst = dst + src @ wei), so a backward never needs a temporary.
  *
  * Batch handling: oneDNN broadcasts batch dims of size 1, so a weight B [K, N] shared by a
@@ -16,96 +17,9 @@
 
 #include "dnnl_util.h"
 #include "lbbt/ops.h"
+#include "mm_prim.h"
 #include "op_util.h"
-
-/* A matrix operand: dims and element strides, the last two being the matrix. */
-#define MM_MAX_ND LBBT_MAX_DIMS
-typedef struct mm_view {
-  int nd;
-  int64_t dims[MM_MAX_ND];
-  int64_t strides[MM_MAX_ND];
-} mm_view;
-
-/* The buffer of shape[0..ndim) (row-major) seen as nd dims: missing leading dims are
- * broadcast (size 1); the last two are swapped when trans. */
-static void mm_view_of(mm_view *v, int nd, int ndim, const int64_t *shape, int trans) {
-  int64_t st[MM_MAX_ND], s = 1;
-  for (int i = ndim - 1; i >= 0; i--) {
-    st[i] = s;
-    s *= shape[i];
-  }
-  v->nd = nd;
-  int pad = nd - ndim;
-  for (int i = 0; i < nd; i++) {
-    v->dims[i] = i < pad ? 1 : shape[i - pad];
-    v->strides[i] = i < pad ? s : st[i - pad];
-  }
-  if (trans) {
-    int64_t d = v->dims[nd - 1], t = v->strides[nd - 1];
-    v->dims[nd - 1] = v->dims[nd - 2];
-    v->strides[nd - 1] = v->strides[nd - 2];
-    v->dims[nd - 2] = d;
-    v->strides[nd - 2] = t;
-  }
-}
-
-/* A row-major [rows, cols] buffer as a 2-D view, transposed when trans. */
-static void mm_view_2d(mm_view *v, int64_t rows, int64_t cols, int trans) {
-  mm_view_of(v, 2, 2, (int64_t[]){rows, cols}, trans);
-}
-
-typedef struct mm_problem {
-  dnnl_memory_desc_t src, wei, dst, bias;
-  int has_bias, accumulate;
-} mm_problem;
-
-static dnnl_status_t mm_build(dnnl_primitive_desc_t *pd, dnnl_engine_t engine,
-                              dnnl_primitive_attr_t attr, const void *user) {
-  const mm_problem *p = user;
-  dnnl_matmul_desc_t d;
-  dnnl_status_t s =
-      dnnl_matmul_desc_init(&d, &p->src, &p->wei, p->has_bias ? &p->bias : NULL, &p->dst);
-  if (s != dnnl_success) return s;
-  if (p->accumulate) {
-    dnnl_post_ops_t po;
-    if ((s = dnnl_post_ops_create(&po)) != dnnl_success) return s;
-    s = dnnl_post_ops_append_sum(po, 1.0f);
-    if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
-    dnnl_post_ops_destroy(po);
-    if (s != dnnl_success) return s;
-  }
-  return dnnl_primitive_desc_create(pd, &d, attr, engine, NULL);
-}
-
-/* dst = src @ wei (+ bias[N]) , or dst += src @ wei when accumulate. */
-static lbbt_status mm_exec(const char *op, const mm_view *src, const mm_view *wei,
-                           const mm_view *dst, const float *bias, int accumulate,
-                           const float *src_data, const float *wei_data, float *dst_data) {
-  mm_problem p;
-  memset(&p, 0, sizeof p);
-  LBBT_TRY(lbbt_dnnl_md_strided(&p.src, src->nd, src->dims, src->strides));
-  LBBT_TRY(lbbt_dnnl_md_strided(&p.wei, wei->nd, wei->dims, wei->strides));
-  LBBT_TRY(lbbt_dnnl_md_strided(&p.dst, dst->nd, dst->dims, dst->strides));
-  p.accumulate = accumulate;
-  p.has_bias = bias != NULL;
-  if (bias) {
-    int64_t bd[MM_MAX_ND];
-    for (int i = 0; i < dst->nd; i++) bd[i] = i == dst->nd - 1 ? dst->dims[i] : 1;
-    LBBT_TRY(lbbt_dnnl_md(&p.bias, dst->nd, bd));
-  }
-  char key[LBBT_DNNL_KEY_MAX] = "";
-  lbbt_dnnl_key_md(key, "src", &p.src);
-  lbbt_dnnl_key_md(key, "wei", &p.wei);
-  lbbt_dnnl_key_md(key, "dst", &p.dst);
-  lbbt_dnnl_key_add(key, "%s%s", bias ? " bias" : "", accumulate ? " sum" : "");
-  lbbt_dnnl_prim *prim;
-  LBBT_TRY(lbbt_dnnl_prim_get(op, key, mm_build, &p, &prim));
-  lbbt_dnnl_arg args[4] = {{DNNL_ARG_SRC, (void *)src_data},
-                           {DNNL_ARG_WEIGHTS, (void *)wei_data},
-                           {DNNL_ARG_DST, dst_data},
-                           {DNNL_ARG_BIAS, (void *)bias}};
-  return lbbt_dnnl_prim_exec(prim, args, bias ? 4 : 3);
-}
+#include "../tape_internal.h"
 
 /* ---- lbbt_matmul ---------------------------------------------------------------------- */
 typedef struct matmul_ctx {
@@ -138,28 +52,29 @@ static lbbt_status matmul_backward(lbbt_tape *t, const lbbt_op_record *rec) {
   matmul_dims d;
   matmul_dims_of(a, b, c->trans_a, c->trans_b, &d);
   int nd = a->ndim;
-  mm_view src, wei, dst;
+  lbbt_mm_view src, wei, dst;
   if (a->requires_grad) {
     const float *src_data = g, *wei_data = b->data;
     if (c->trans_a) {
       /* A holds op(A)^T, so dA [.., K, M] += op(B) [K, N] @ dC^T [N, M] */
-      mm_view_of(&src, nd, b->ndim, b->shape, c->trans_b);
-      mm_view_of(&wei, nd, out->ndim, out->shape, 1);
-      mm_view_of(&dst, nd, a->ndim, a->shape, 0);
+      lbbt_mm_view_of(&src, nd, b->ndim, b->shape, c->trans_b);
+      lbbt_mm_view_of(&wei, nd, out->ndim, out->shape, 1);
+      lbbt_mm_view_of(&dst, nd, a->ndim, a->shape, 0);
       src_data = b->data;
       wei_data = g;
     } else if (matmul_foldable(b, c->trans_a)) {
       /* dA [batch*M, K] += dC [batch*M, N] @ op(B)^T [N, K] */
-      mm_view_2d(&src, d.batch * d.M, d.N, 0);
-      mm_view_of(&wei, 2, 2, b->shape, !c->trans_b);
-      mm_view_2d(&dst, d.batch * d.M, d.K, 0);
+      lbbt_mm_view_2d(&src, d.batch * d.M, d.N, 0);
+      lbbt_mm_view_of(&wei, 2, 2, b->shape, !c->trans_b);
+      lbbt_mm_view_2d(&dst, d.batch * d.M, d.K, 0);
     } else {
       /* dA [.., M, K] += dC [.., M, N] @ op(B)^T [.., N, K] (B broadcast over A's batch) */
-      mm_view_of(&src, nd, out->ndim, out->shape, 0);
-      mm_view_of(&wei, nd, b->ndim, b->shape, !c->trans_b);
-      mm_view_of(&dst, nd, a->ndim, a->shape, 0);
+      lbbt_mm_view_of(&src, nd, out->ndim, out->shape, 0);
+      lbbt_mm_view_of(&wei, nd, b->ndim, b->shape, !c->trans_b);
+      lbbt_mm_view_of(&dst, nd, a->ndim, a->shape, 0);
     }
-    LBBT_TRY(mm_exec("matmul backward (dA)", &src, &wei, &dst, NULL, 1, src_data, wei_data,
+    LBBT_TRY(lbbt_mm_exec("matmul backward (dA)", &src, &wei, &dst, NULL, 1.0f, 1, src_data,
+                          wei_data,
                      a->grad));
   }
   if (!b->requires_grad) return LBBT_OK;
@@ -167,21 +82,23 @@ static lbbt_status matmul_backward(lbbt_tape *t, const lbbt_op_record *rec) {
     /* Sum over the whole batch is one GEMM with inner dim batch*M. */
     int64_t rows = d.batch * d.M;
     if (!c->trans_b) { /* dB [K, N] += A^T [K, rows] @ dC [rows, N] */
-      mm_view_2d(&src, rows, d.K, 1);
-      mm_view_2d(&wei, rows, d.N, 0);
-      mm_view_2d(&dst, d.K, d.N, 0);
-      return mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1, a->data, g, b->grad);
+      lbbt_mm_view_2d(&src, rows, d.K, 1);
+      lbbt_mm_view_2d(&wei, rows, d.N, 0);
+      lbbt_mm_view_2d(&dst, d.K, d.N, 0);
+      return lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, a->data, g,
+                          b->grad);
     }
     /* dB [N, K] += dC^T [N, rows] @ A [rows, K] */
-    mm_view_2d(&src, rows, d.N, 1);
-    mm_view_2d(&wei, rows, d.K, 0);
-    mm_view_2d(&dst, d.N, d.K, 0);
-    return mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1, g, a->data, b->grad);
+    lbbt_mm_view_2d(&src, rows, d.N, 1);
+    lbbt_mm_view_2d(&wei, rows, d.K, 0);
+    lbbt_mm_view_2d(&dst, d.N, d.K, 0);
+    return lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, g, a->data,
+                        b->grad);
   }
   /* B is shared by `groups` consecutive slices of A's batch: one batched product over B's
    * batch dims per slice, each accumulating into dB. */
   int ndb = b->ndim;
-  int64_t a_slice[MM_MAX_ND], g_slice[MM_MAX_ND];
+  int64_t a_slice[LBBT_MM_MAX_ND], g_slice[LBBT_MM_MAX_ND];
   for (int i = 0; i < ndb; i++) {
     a_slice[i] = a->shape[a->ndim - ndb + i];
     g_slice[i] = out->shape[out->ndim - ndb + i];
@@ -190,15 +107,17 @@ static lbbt_status matmul_backward(lbbt_tape *t, const lbbt_op_record *rec) {
   for (int64_t s = 0; s < d.groups; s++) {
     const float *as = a->data + s * a_step, *gs = g + s * g_step;
     if (!c->trans_b) { /* dB [.., K, N] += op(A)^T [K, M] @ dC [M, N] */
-      mm_view_of(&src, ndb, ndb, a_slice, !c->trans_a);
-      mm_view_of(&wei, ndb, ndb, g_slice, 0);
-      mm_view_of(&dst, ndb, ndb, b->shape, 0);
-      LBBT_TRY(mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1, as, gs, b->grad));
+      lbbt_mm_view_of(&src, ndb, ndb, a_slice, !c->trans_a);
+      lbbt_mm_view_of(&wei, ndb, ndb, g_slice, 0);
+      lbbt_mm_view_of(&dst, ndb, ndb, b->shape, 0);
+      LBBT_TRY(lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, as, gs,
+                            b->grad));
     } else { /* dB [.., N, K] += dC^T [N, M] @ op(A) [M, K] */
-      mm_view_of(&src, ndb, ndb, g_slice, 1);
-      mm_view_of(&wei, ndb, ndb, a_slice, c->trans_a);
-      mm_view_of(&dst, ndb, ndb, b->shape, 0);
-      LBBT_TRY(mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1, gs, as, b->grad));
+      lbbt_mm_view_of(&src, ndb, ndb, g_slice, 1);
+      lbbt_mm_view_of(&wei, ndb, ndb, a_slice, c->trans_a);
+      lbbt_mm_view_of(&dst, ndb, ndb, b->shape, 0);
+      LBBT_TRY(lbbt_mm_exec("matmul backward (dB)", &src, &wei, &dst, NULL, 1.0f, 1, gs, as,
+                            b->grad));
     }
   }
   return LBBT_OK;
@@ -231,65 +150,108 @@ lbbt_status lbbt_matmul(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, int trans_
   shape[a->ndim - 2] = d.M;
   shape[a->ndim - 1] = d.N;
   LBBT_TRY(lbbt_tape_tensor(t, a->ndim, shape, out));
-  mm_view src, wei, dst;
+  lbbt_mm_view src, wei, dst;
   if (matmul_foldable(b, trans_a)) {
-    mm_view_2d(&src, d.batch * d.M, d.K, 0);
-    mm_view_of(&wei, 2, 2, b->shape, trans_b);
-    mm_view_2d(&dst, d.batch * d.M, d.N, 0);
+    lbbt_mm_view_2d(&src, d.batch * d.M, d.K, 0);
+    lbbt_mm_view_of(&wei, 2, 2, b->shape, trans_b);
+    lbbt_mm_view_2d(&dst, d.batch * d.M, d.N, 0);
   } else {
-    mm_view_of(&src, a->ndim, a->ndim, a->shape, trans_a);
-    mm_view_of(&wei, a->ndim, b->ndim, b->shape, trans_b);
-    mm_view_of(&dst, a->ndim, a->ndim, shape, 0);
+    lbbt_mm_view_of(&src, a->ndim, a->ndim, a->shape, trans_a);
+    lbbt_mm_view_of(&wei, a->ndim, b->ndim, b->shape, trans_b);
+    lbbt_mm_view_of(&dst, a->ndim, a->ndim, shape, 0);
   }
-  LBBT_TRY(mm_exec("matmul", &src, &wei, &dst, NULL, 0, a->data, b->data, (*out)->data));
+  LBBT_TRY(lbbt_mm_exec("matmul", &src, &wei, &dst, NULL, 1.0f, 0, a->data, b->data, (*out)->data));
   lbbt_tensor *in[2] = {a, b};
   matmul_ctx c = {trans_a, trans_b};
   return lbbt_tape_push(t, "matmul", matmul_backward, *out, in, 2, &c, sizeof c);
 }
 
-/* ---- lbbt_linear ---------------------------------------------------------------------- */
+/* ---- lbbt_linear, lbbt_linear_in_out ------------------------------------------------- */
+/* Both layouts are one primitive with the bias fused (oneDNN's bias argument): w [O, I] is
+ * read as w^T through its strides, w [I, O] as it is.  Backward: dx and dw are GEMMs with a
+ * sum post-op; the bias gradient is the column sum of dy. */
+typedef struct linear_ctx {
+  int in_out; /* 1: w is [I, O] (Conv1D layout); 0: [O, I] (nn.Linear) */
+} linear_ctx;
+
 static lbbt_status linear_backward(lbbt_tape *t, const lbbt_op_record *rec) {
+  const linear_ctx *c = rec->ctx;
   lbbt_tensor *x = rec->in[0], *w = rec->in[1], *bias = rec->in[2], *out = rec->out;
-  int64_t O = w->shape[0], I = w->shape[1], rows = x->numel / I;
-  mm_view src, wei, dst;
-  if (x->requires_grad) { /* dx [rows, I] += dy [rows, O] @ w [O, I] */
-    mm_view_2d(&src, rows, O, 0);
-    mm_view_2d(&wei, O, I, 0);
-    mm_view_2d(&dst, rows, I, 0);
-    LBBT_TRY(mm_exec("linear backward (dx)", &src, &wei, &dst, NULL, 1, out->grad, w->data,
-                     x->grad));
+  int64_t I = x->shape[x->ndim - 1], O = out->shape[out->ndim - 1], rows = x->numel / I;
+  lbbt_mm_view src, wei, dst;
+  int acc;
+  if (x->requires_grad) { /* dx [rows, I] (+)= dy [rows, O] @ W^T [O, I] */
+    float *dx = lbbt_tape_grad_for(t, x, &acc);
+    if (!dx) return LBBT_E_NOMEM;
+    lbbt_mm_view_2d(&src, rows, O, 0);
+    if (c->in_out)
+      lbbt_mm_view_2d(&wei, I, O, 1);
+    else
+      lbbt_mm_view_2d(&wei, O, I, 0);
+    lbbt_mm_view_2d(&dst, rows, I, 0);
+    LBBT_TRY(lbbt_mm_exec("linear backward (dx)", &src, &wei, &dst, NULL, 1.0f, acc, out->grad,
+                          w->data, dx));
   }
-  if (w->requires_grad) { /* dw [O, I] += dy^T [O, rows] @ x [rows, I] */
-    mm_view_2d(&src, rows, O, 1);
-    mm_view_2d(&wei, rows, I, 0);
-    mm_view_2d(&dst, O, I, 0);
-    LBBT_TRY(mm_exec("linear backward (dw)", &src, &wei, &dst, NULL, 1, out->grad, x->data,
-                     w->grad));
+  if (w->requires_grad) {
+    float *dw = lbbt_tape_grad_for(t, w, &acc);
+    if (!dw) return LBBT_E_NOMEM;
+    if (c->in_out) { /* dw [I, O] += x^T [I, rows] @ dy [rows, O] */
+      lbbt_mm_view_2d(&src, rows, I, 1);
+      lbbt_mm_view_2d(&wei, rows, O, 0);
+      lbbt_mm_view_2d(&dst, I, O, 0);
+      LBBT_TRY(lbbt_mm_exec("linear backward (dw)", &src, &wei, &dst, NULL, 1.0f, acc, x->data,
+                            out->grad, dw));
+    } else { /* dw [O, I] += dy^T [O, rows] @ x [rows, I] */
+      lbbt_mm_view_2d(&src, rows, O, 1);
+      lbbt_mm_view_2d(&wei, rows, I, 0);
+      lbbt_mm_view_2d(&dst, O, I, 0);
+      LBBT_TRY(lbbt_mm_exec("linear backward (dw)", &src, &wei, &dst, NULL, 1.0f, acc, out->grad,
+                            x->data, dw));
+    }
   }
-  if (bias && bias->requires_grad) op_colsum_accumulate(bias->grad, out->grad, rows, O);
+  if (bias && bias->requires_grad) {
+    float *db = op_grad_zeroed(t, bias);
+    if (!db) return LBBT_E_NOMEM;
+    op_colsum_accumulate(db, out->grad, rows, O);
+  }
   return LBBT_OK;
 }
 
-lbbt_status lbbt_linear(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
-                        lbbt_tensor **out) {
+static lbbt_status linear_op(lbbt_tape *t, const char *op, int in_out, lbbt_tensor *x,
+                             lbbt_tensor *w, lbbt_tensor *bias, lbbt_tensor **out) {
   char sx[OP_SHAPE_BUF], sw[OP_SHAPE_BUF], sb[OP_SHAPE_BUF];
   *out = NULL;
-  if (w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1] ||
-      (bias && (bias->ndim != 1 || bias->shape[0] != w->shape[0])))
-    return lbbt_fail(LBBT_E_SHAPE,
-                     "linear: x %s, w %s, bias %s: need x [..., I], w [O, I] and bias [O]",
-                     op_shape(x, sx), op_shape(w, sw), op_shape(bias, sb));
-  int64_t O = w->shape[0], I = w->shape[1], rows = x->numel / I;
+  const int i_dim = in_out ? 0 : 1, o_dim = in_out ? 1 : 0;
+  if (w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[i_dim] ||
+      (bias && (bias->ndim != 1 || bias->shape[0] != w->shape[o_dim])))
+    return lbbt_fail(LBBT_E_SHAPE, "%s: x %s, w %s, bias %s: need x [..., I], w %s and bias [O]",
+                     op, op_shape(x, sx), op_shape(w, sw), op_shape(bias, sb),
+                     in_out ? "[I, O]" : "[O, I]");
+  int64_t O = w->shape[o_dim], I = w->shape[i_dim], rows = x->numel / I;
   int64_t shape[LBBT_MAX_DIMS];
   memcpy(shape, x->shape, sizeof shape);
   shape[x->ndim - 1] = O;
   LBBT_TRY(lbbt_tape_tensor(t, x->ndim, shape, out));
-  mm_view src, wei, dst;
-  mm_view_2d(&src, rows, I, 0);
-  mm_view_2d(&wei, O, I, 1); /* w^T [I, O] read in place */
-  mm_view_2d(&dst, rows, O, 0);
-  LBBT_TRY(mm_exec("linear", &src, &wei, &dst, bias ? bias->data : NULL, 0, x->data, w->data,
-                   (*out)->data));
+  lbbt_mm_view src, wei, dst;
+  lbbt_mm_view_2d(&src, rows, I, 0);
+  if (in_out)
+    lbbt_mm_view_2d(&wei, I, O, 0);
+  else
+    lbbt_mm_view_2d(&wei, O, I, 1); /* w^T [I, O] read in place */
+  lbbt_mm_view_2d(&dst, rows, O, 0);
+  LBBT_TRY(lbbt_mm_exec(op, &src, &wei, &dst, bias ? bias->data : NULL, 1.0f, 0, x->data,
+                        w->data, (*out)->data));
   lbbt_tensor *in[3] = {x, w, bias};
-  return lbbt_tape_push(t, "linear", linear_backward, *out, in, 3, NULL, 0);
+  linear_ctx c = {in_out};
+  return lbbt_tape_push_fresh(t, op, linear_backward, *out, in, 3, &c, sizeof c);
+}
+
+lbbt_status lbbt_linear(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
+                        lbbt_tensor **out) {
+  return linear_op(t, "linear", 0, x, w, bias, out);
+}
+
+lbbt_status lbbt_linear_in_out(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
+                               lbbt_tensor **out) {
+  return linear_op(t, "linear_in_out", 1, x, w, bias, out);
 }

@@ -73,8 +73,12 @@ static lbbt_status layernorm_backward(lbbt_tape *t, const lbbt_op_record *rec) {
   /* Always dnnl_backward: oneDNN 2.6 implements backward_data only without scale/shift. */
   lbbt_dnnl_prim *prim;
   LBBT_TRY(layernorm_prim(dnnl_backward, rows, C, c->eps, b != NULL, &prim));
-  /* oneDNN overwrites its outputs; the contract is +=, so they land in scratch first. */
-  float *dx = op_scratch(t, x->numel), *dw = op_scratch(t, 2 * C), *db = dw + C;
+  /* oneDNN overwrites its outputs; the contract is +=, so they land in scratch first,
+   * except dx when x's gradient is fresh (tape_internal.h): then it is written in place. */
+  int acc_x = 1;
+  float *dx_grad = x->requires_grad ? lbbt_tape_grad_for(t, x, &acc_x) : NULL;
+  if (x->requires_grad && !dx_grad) return LBBT_E_NOMEM;
+  float *dx = acc_x ? op_scratch(t, x->numel) : dx_grad, *dw = op_scratch(t, 2 * C), *db = dw + C;
   if (!dx || !dw) return LBBT_E_NOMEM;
   lbbt_dnnl_arg args[10];
   int n = 0;
@@ -88,9 +92,17 @@ static lbbt_status layernorm_backward(lbbt_tape *t, const lbbt_op_record *rec) {
   args[n++] = (lbbt_dnnl_arg){DNNL_ARG_DIFF_SCALE, dw};
   if (b) args[n++] = (lbbt_dnnl_arg){DNNL_ARG_DIFF_SHIFT, db};
   LBBT_TRY(lbbt_dnnl_prim_exec(prim, args, n));
-  if (x->requires_grad) op_accumulate(x->grad, dx, x->numel);
-  if (w->requires_grad) op_accumulate(w->grad, dw, C);
-  if (b && b->requires_grad) op_accumulate(b->grad, db, C);
+  if (x->requires_grad && acc_x) op_accumulate(dx_grad, dx, x->numel);
+  if (w->requires_grad) {
+    float *g = op_grad_zeroed(t, w);
+    if (!g) return LBBT_E_NOMEM;
+    op_accumulate(g, dw, C);
+  }
+  if (b && b->requires_grad) {
+    float *g = op_grad_zeroed(t, b);
+    if (!g) return LBBT_E_NOMEM;
+    op_accumulate(g, db, C);
+  }
   return LBBT_OK;
 }
 
@@ -114,7 +126,7 @@ lbbt_status lbbt_layernorm(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_te
   args[n++] = (lbbt_dnnl_arg){DNNL_ARG_VARIANCE, c.var};
   LBBT_TRY(lbbt_dnnl_prim_exec(prim, args, n));
   lbbt_tensor *in[3] = {x, w, b};
-  return lbbt_tape_push(t, "layernorm", layernorm_backward, *out, in, 3, &c, sizeof c);
+  return lbbt_tape_push_fresh(t, "layernorm", layernorm_backward, *out, in, 3, &c, sizeof c);
 }
 
 /* ---- rmsnorm -------------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 
 #include "dnnl_util.h"
 #include "lbbt/tensor.h"
+#include "../tape_internal.h"
 
 /* Shape text for messages; each call site passes its own buffer. */
 #define OP_SHAPE_BUF 96
@@ -45,11 +46,16 @@ static inline void op_colsum_accumulate(float *restrict dst, const float *restri
 /* exp(x) for f32 that GCC vectorises inside `omp simd` loops (the C library's expf is a
  * scalar call): Cephes' range reduction x = n ln2 + r, |r| <= ln2/2, and a degree-6
  * polynomial; relative error below 2e-7 over [-87, 88].  Inputs below -87.3 give ~1e-38
- * instead of a denormal or 0, which is harmless for softmax and cross-entropy. */
+ * instead of a denormal or 0, which is harmless for softmax and cross-entropy.
+ * Written so that GCC 12 vectorises it at -O2 without -ffast-math: n = round(x log2 e) by
+ * the 1.5 * 2^23 trick (floorf only vectorises without -ftrapping-math), the clamps as
+ * selects, and 2^n built from exponent bits through memcpy (a union local defeats the
+ * vectoriser inside `omp simd`). */
 static inline float op_expf(float x) {
-  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
-  float n = floorf(x * 1.44269504088896341f + 0.5f);
-  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  x = x < -87.3f ? -87.3f : x;
+  x = x > 88.7f ? 88.7f : x;
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
@@ -57,11 +63,10 @@ static inline float op_expf(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  union {
-    int32_t i;
-    float f;
-  } scale = {((int32_t)n + 127) << 23};
-  return p * scale.f;
+  const int32_t bits = ((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
 
 /* Normalise a possibly negative dim index against ndim; -1 when out of range. */
@@ -72,6 +77,15 @@ static inline int op_norm_dim(int dim, int ndim) {
 
 /* Rows of a tensor seen as [rows, last dim]. */
 static inline int64_t op_rows(const lbbt_tensor *t) { return t->numel / t->shape[t->ndim - 1]; }
+
+/* x's gradient for a fresh-gradient backward (tape_internal.h) that can only accumulate:
+ * a new buffer is zeroed first.  NULL (message set) when out of memory. */
+static inline float *op_grad_zeroed(lbbt_tape *t, lbbt_tensor *x) {
+  int acc;
+  float *g = lbbt_tape_grad_for(t, x, &acc);
+  if (g && !acc) memset(g, 0, (size_t)x->numel * sizeof *g);
+  return g;
+}
 
 /* A float scratch buffer in the tape's arena (valid until reset); NULL sets a message. */
 static inline float *op_scratch(lbbt_tape *t, int64_t n) {

@@ -125,8 +125,13 @@ lbbt_status lbbt_sum_all(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out) {
 }
 
 /* ---- reshape -------------------------------------------------------------------------- */
+/* Fresh-gradient backward: x takes over the output's gradient when it has none yet. */
 static lbbt_status reshape_backward(lbbt_tape *t, const lbbt_op_record *rec) {
-  op_accumulate(rec->in[0]->grad, rec->out->grad, rec->out->numel);
+  lbbt_tensor *x = rec->in[0];
+  if (lbbt_tape_grad_adopt(t, x, rec->out->grad)) return LBBT_OK;
+  float *dx = op_grad_zeroed(t, x); /* a parameter's (heap) gradient */
+  if (!dx) return LBBT_E_NOMEM;
+  op_accumulate(dx, rec->out->grad, rec->out->numel);
   return LBBT_OK;
 }
 
@@ -172,7 +177,7 @@ lbbt_status lbbt_reshape(lbbt_tape *t, lbbt_tensor *x, int ndim, const int64_t *
   y->numel = x->numel;
   y->data = x->data;
   *out = y;
-  return lbbt_tape_push(t, "reshape", reshape_backward, y, &x, 1, NULL, 0);
+  return lbbt_tape_push_fresh(t, "reshape", reshape_backward, y, &x, 1, NULL, 0);
 }
 
 /* ---- permute / transpose -------------------------------------------------------------- */
