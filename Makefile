@@ -4,10 +4,12 @@
 #   make asan       the same suite built with AddressSanitizer + UBSan (in build-asan/)
 #   make table-N    run experiments/table-N.yaml (TIER=smoke|cpu|paper, default cpu) and render it
 #   make verdicts   run the tables the paper's claims use (TIER) and test each claim
-#   make figure-N   run experiments/figure-N.yaml (or figure N's table) and plot results/figure-N.png
+#   make figure-N   run experiments/figure-N.yaml (or figure N's table) and plot results/figure-N.png;
+#                   make figure-pretrain-amount: experiments/pretrain-amount.yaml (beyond the paper)
 #   make bench      throughput and memory against PyTorch and the oneDNN matmul ceiling
 #   make models     pretrain lbbt's own GPT-2-architecture language model (TIER=smoke|cpu) into
-#                   models/ (cached: free once the run is complete and the model folder exists)
+#                   models/ (cached: free once the run is complete and the model folder exists;
+#                   a folder made by other settings is removed and retrained)
 # Dependencies are Debian packages; tools/install-deps installs what is missing, and runs by
 # itself the first time (build/.deps-ok records that they were present).
 
@@ -115,9 +117,11 @@ table-%: all
 	$(BUILD)/lbbt table $* --tier $(TIER)
 
 # make figure-N: the figure's data, then its plot.  The data is experiments/figure-N.yaml run
-# at $(TIER) into results/figure-N[-tier].h5 when that file exists; figures drawn from a
-# table's runs name it in FIGURE_TABLE_N and `make table-M` runs (resuming) instead.  Then
-# tools/plot/figure-N.py RESULTS.h5 results/figure-N[-tier].png draws it (h5py, matplotlib).
+# at $(TIER) into results/figure-N[-tier].h5 when that file exists, else experiments/N.yaml
+# into results/N[-tier].h5 (experiments beyond the paper: make figure-pretrain-amount); an
+# experiment that uses lbbt's own language model runs `make models` first.  Figures drawn
+# from a table's runs name it in FIGURE_TABLE_N and `make table-M` runs (resuming) instead.
+# Then tools/plot/figure-N.py RESULTS.h5 results/figure-N[-tier].png draws it (h5py, matplotlib).
 TIER_SUFFIX     = $(if $(filter cpu,$(TIER)),,-$(TIER))
 FIGURE_TABLE_3  = 2
 FIGURE_TABLE_8  = 8
@@ -125,10 +129,12 @@ figure-%: all
 	@test -f tools/plot/figure-$*.py || { echo "no figure $* (tools/plot/figure-$*.py is absent)" >&2; exit 2; }
 	@mkdir -p results
 	@set -e; tab='$(FIGURE_TABLE_$*)'; \
-	if [ -f experiments/figure-$*.yaml ]; then \
-	  h5=results/figure-$*$(TIER_SUFFIX).h5; \
-	  echo "$(BUILD)/lbbt run experiments/figure-$*.yaml --tier $(TIER) --threads $(THREADS) --out $$h5"; \
-	  $(BUILD)/lbbt run experiments/figure-$*.yaml --tier $(TIER) --threads $(THREADS) --out $$h5; \
+	exp=experiments/figure-$*.yaml; h5=results/figure-$*$(TIER_SUFFIX).h5; \
+	if [ ! -f $$exp ] && [ -f experiments/$*.yaml ]; then exp=experiments/$*.yaml; h5=results/$*$(TIER_SUFFIX).h5; fi; \
+	if [ -f $$exp ]; then \
+	  if grep -q 'models/lbbt-gpt2-fortunes' $$exp; then $(MAKE) --no-print-directory models TIER=$(TIER) THREADS=$(THREADS); fi; \
+	  echo "$(BUILD)/lbbt run $$exp --tier $(TIER) --threads $(THREADS) --out $$h5"; \
+	  $(BUILD)/lbbt run $$exp --tier $(TIER) --threads $(THREADS) --out $$h5; \
 	elif [ -n "$$tab" ]; then \
 	  $(MAKE) --no-print-directory table-$$tab TIER=$(TIER) THREADS=$(THREADS); \
 	  h5=results/table-$$tab$(TIER_SUFFIX).h5; \
@@ -143,15 +149,27 @@ verdicts: all
 	for t in $$tables; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
 	$(BUILD)/lbbt verdicts --tier $(TIER)
 
-# The model folder each tier of experiments/lm-pretrain.yaml writes (its options.out).
+# The model folder each tier of experiments/lm-pretrain.yaml writes (its options.out) and
+# its results (the three are overridden together by tests/cli/lm_pretrain.sh).
+LM_EXPERIMENT = experiments/lm-pretrain.yaml
 LM_MODEL = models/lbbt-gpt2-fortunes$(if $(filter-out cpu,$(TIER)),-$(TIER))
 LM_RESULTS = results/lm-pretrain$(if $(filter-out cpu,$(TIER)),-$(TIER)).h5
 models: all
-	@# A results file that marks the run complete skips it; without the model folder, start over.
-	@test -f $(LM_MODEL)/model.safetensors || rm -f $(LM_RESULTS)
+	@# A model folder whose lbbt_pretrain.json names another run id was made by other settings
+	@# (the id is a hash of the run's whole configuration): remove it and its results, retrain.
+	@set -e; id=$$($(BUILD)/lbbt check $(LM_EXPERIMENT) --tier $(TIER) | awk 'NR == 1 {print $$1}'); \
+	[ -n "$$id" ] || exit 2; \
+	made=$$(sed -n 's/.*"run_id": *"\([0-9a-f]*\)".*/\1/p' $(LM_MODEL)/lbbt_pretrain.json 2>/dev/null || true); \
+	if [ -n "$$made" ] && [ "$$made" != "$$id" ]; then \
+	  echo "$(LM_MODEL) was made by run $$made; $(LM_EXPERIMENT) (tier $(TIER)) is now run $$id: removing it and $(LM_RESULTS), retraining"; \
+	  rm -rf $(LM_MODEL) $(LM_RESULTS); \
+	fi
+	@# A results file that marks the run complete skips it; if the model folder is missing,
+	@# start over.  (An incomplete run resumes from its last epoch.)
+	@test -f $(LM_MODEL)/model.safetensors || ! $(BUILD)/lbbt run $(LM_EXPERIMENT) --tier $(TIER) --out $(LM_RESULTS) --dry-run 2>&1 | grep -q 'complete in' || rm -f $(LM_RESULTS)
 	@# Passive OpenMP waiting: on a shared machine, spinning threads wait for descheduled
 	@# partners at every barrier (measured 5x slower under load); results are the same.
-	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(BUILD)/lbbt run experiments/lm-pretrain.yaml --tier $(TIER) --threads $(THREADS)
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(BUILD)/lbbt run $(LM_EXPERIMENT) --tier $(TIER) --threads $(THREADS) --out $(LM_RESULTS)
 	@test -f $(LM_MODEL)/model.safetensors && echo "model: $(LM_MODEL)"
 
 paper: all

@@ -40,7 +40,8 @@ static const spec_key BACKBONE_KEYS[] = {
      .doc = "backbone plugin: gpt2, llama, chronos_t5, ... (`lbbt plugins` lists them)"},
     {.name = "checkpoint", .type = KEY_PATH, FIELD(S, checkpoint), .def = "",
      .flags = KEY_MUST_EXIST | KEY_MODELS_PREFIX,
-     .doc = "pretrained weights (file or folder); models:NAME is $LBBT_MODELS/NAME; \"\" = none"},
+     .doc = "pretrained weights (file or folder); models:NAME is $LBBT_MODELS/NAME; \"\" = none; "
+            "lbbt's own LM after a share F of its pretraining: models/lbbt-gpt2-fortunes/frac-F"},
     {.name = "arch", .type = KEY_STRING, FIELD(S, arch), .def = "",
      .doc = "architecture preset when there is no checkpoint: gpt2, gpt2-medium, tiny, ..."},
     {.name = "init", .type = KEY_ENUM, FIELD(S, init), .def = "scratch", NAMES(INIT_NAMES),
@@ -148,7 +149,8 @@ static const spec_key STAGE_KEYS[] = {
      .doc = "leave this stage out (a matrix over stages.NAME.skip compares with and without it)"},
     {.name = "options", .type = KEY_OPTIONS, .offset = offsetof(S, options),
      .count_offset = offsetof(S, n_options), .max_count = LBBT_MAX_OPTIONS, .def = "{}",
-     .doc = "plugin-specific settings (key: scalar), checked by the task or analysis plugin"},
+     .doc = "plugin-specific settings (key: scalar), checked by the task or analysis plugin "
+            "(lm-pretrain's: docs/lm-pretrain.md)"},
 };
 #undef S
 

@@ -24,21 +24,25 @@
  *   val_fraction   documents held out for validation [0.05];  split_seed [0]
  *   tokenizer      bytes | bpe [bytes];  bpe_vocab [1024] (bpe trained on the training split)
  *   plugin         backbone plugin that builds the model [gpt2]
- *   n_embd, n_layer, n_head [192, 6, 6], n_inner [4 n_embd]: model sizes
+ *   n_embd, n_layer, n_head [128, 4, 4], n_inner [4 n_embd]: model sizes
  *   context        tokens per window = the model's positions [128]
  *   steps_per_epoch [100];  min_lr_ratio [0.1]
  *   eval_tokens    about how many validation tokens to evaluate after each epoch, in windows
  *                  spread evenly over the split (every k-th window of `context` tokens); 0 =
  *                  all [0].  The final numbers always cover the whole split.
- *   snapshots      fractions of the training steps at which to save the model as
- *                  <out>/step-<n>/, e.g. "0,0.1,0.3,1.0" (n = round(fraction * total steps))
+ *   snapshots      fractions of the training steps at which to save the model, e.g.
+ *                  "0,0.1,0.3,1": after n = round(fraction * total steps) steps, into
+ *                  <out>/frac-<fraction>/ with the fraction in shortest form ("%g": frac-0,
+ *                  frac-0.1, frac-0.25, frac-1), so experiments name snapshots by share of
+ *                  the schedule whatever its length; each folder's lbbt_pretrain.json
+ *                  gives its fraction, steps and tokens seen
  *
  * Record, under "<stage>/":
  *   per epoch:  train_loss (mean over the epoch's steps, nats/token), val_loss, val_bpb (on
  *               the eval_tokens sample),
  *               tokens_per_s (training tokens / training seconds), lr, grad_norm, seconds,
  *               steps (done so far)
- *   per snapshot: snapshot_steps, snapshot_val_bpb, snapshot_val_loss
+ *   per snapshot: snapshot_fraction, snapshot_steps, snapshot_val_bpb, snapshot_val_loss
  *   once:       val_loss_init, val_bpb_init (before training; sample), val_loss_final,
  *               val_bpb_final (after training, the whole validation split),
  *               unigram_entropy_bpb (entropy of the training bytes), val_unigram_bpb (a
@@ -68,6 +72,7 @@
 #include "lbbt/train.h"
 
 #define MAX_SNAPSHOTS 32
+#define SNAPSHOT_NAME_MAX 32
 #define PRETRAIN_INFO_FILE "lbbt_pretrain.json"
 
 static double now_s(void) {
@@ -88,7 +93,8 @@ typedef struct lm_options {
   char plugin[LBBT_NAME_MAX];
   int context, steps_per_epoch, eval_tokens;
   double min_lr_ratio;
-  double snapshots[MAX_SNAPSHOTS];
+  double snapshots[MAX_SNAPSHOTS];              /* ascending fractions of the steps */
+  char snapshot_names[MAX_SNAPSHOTS][SNAPSHOT_NAME_MAX]; /* folder names: frac-<%g> */
   int n_snapshots;
   lbbt_backbone_spec model; /* plugin, sizes as backbone options */
 } lm_options;
@@ -139,7 +145,13 @@ static lbbt_status opt_double(const char *file, const lbbt_stage_spec *s, const 
   return LBBT_OK;
 }
 
-/* "0, 0.1,0.3 ,1" -> sorted distinct fractions in [0, 1]. */
+/* A snapshot's folder name: the fraction in shortest form, so "0.10" and "0.1" name the
+ * same folder, frac-0.1. */
+static void snapshot_name(double fraction, char *out, size_t cap) {
+  snprintf(out, cap, "frac-%g", fraction);
+}
+
+/* "0, 0.1,0.3 ,1" -> sorted distinct fractions in [0, 1] and their folder names. */
 static lbbt_status parse_snapshots(const char *file, const lbbt_stage_spec *s, const lbbt_option *o,
                                    lm_options *lo) {
   const char *p = o->value;
@@ -163,6 +175,15 @@ static lbbt_status parse_snapshots(const char *file, const lbbt_stage_spec *s, c
       lo->snapshots[j] = lo->snapshots[j - 1];
       lo->snapshots[j - 1] = t;
     }
+  for (int i = 0; i < lo->n_snapshots; i++) {
+    snapshot_name(lo->snapshots[i], lo->snapshot_names[i], SNAPSHOT_NAME_MAX);
+    if (i > 0 && !strcmp(lo->snapshot_names[i], lo->snapshot_names[i - 1])) {
+      char what[128];
+      snprintf(what, sizeof what, "names the folder %s twice: list each fraction once",
+               lo->snapshot_names[i]);
+      return opt_fail(file, s, o, what);
+    }
+  }
   return LBBT_OK;
 }
 
@@ -177,7 +198,7 @@ static lbbt_status parse_options(const lbbt_stage_spec *s, const char *file, lm_
   lo->steps_per_epoch = 100;
   lo->min_lr_ratio = 0.1;
   /* The model's sizes: defaults first, then the stage's values replace them. */
-  static const char *const DEFAULT_SIZES[][2] = {{"n_embd", "192"}, {"n_layer", "6"}, {"n_head", "6"}};
+  static const char *const DEFAULT_SIZES[][2] = {{"n_embd", "128"}, {"n_layer", "4"}, {"n_head", "4"}};
   lbbt_backbone_spec *m = &lo->model;
   for (int i = 0; i < 3; i++) {
     snprintf(m->options[m->n_options].key, LBBT_NAME_MAX, "%s", DEFAULT_SIZES[i][0]);
@@ -565,9 +586,11 @@ static lbbt_status make_dirs(const char *path) {
 }
 
 /* The model (plugin's Hugging Face layout), its tokenizer and what made it, into dir.  Each
- * file is replaced atomically, so a kill leaves the previous or the new file. */
+ * file is replaced atomically, so a kill leaves the previous or the new file.  `snapshot`
+ * is the snapshot's folder name and `fraction` its requested share of the steps, or NULL
+ * and 1 for the final model. */
 static lbbt_status save_model(lbbt_stage_ctx *ctx, lm_state *s, const char *dir, int64_t steps,
-                              double loss, double bpb) {
+                              const char *snapshot, double fraction, double loss, double bpb) {
   LBBT_TRY(make_dirs(dir));
   LBBT_TRY(s->model->ops->save(s->model, dir));
   char path[LBBT_PATH_MAX + 64];
@@ -580,6 +603,8 @@ static lbbt_status save_model(lbbt_stage_ctx *ctx, lm_state *s, const char *dir,
   json_object_set_new(info, "tier", json_string(ctx->exp->tier));
   json_object_set_new(info, "run_id", json_string(ctx->run->id));
   json_object_set_new(info, "stage", json_string(ctx->stage->name));
+  if (snapshot) json_object_set_new(info, "snapshot", json_string(snapshot));
+  json_object_set_new(info, "fraction", json_real(fraction));
   json_object_set_new(info, "steps", json_integer(steps));
   json_object_set_new(info, "steps_total", json_integer((json_int_t)ctx->stage->epochs * s->o.steps_per_epoch));
   json_object_set_new(info, "tokens_seen", json_integer(steps * ctx->stage->batch_size * s->o.context));
@@ -593,21 +618,6 @@ static lbbt_status save_model(lbbt_stage_ctx *ctx, lm_state *s, const char *dir,
   return st;
 }
 
-/* Snapshot at `steps` optimizer steps: <out>/step-<steps>/, evaluated (unless the caller has
- * just evaluated this model: loss not NaN) and recorded. */
-static lbbt_status snapshot(lbbt_stage_ctx *ctx, lm_state *s, int64_t steps, double loss) {
-  if (isnan(loss)) LBBT_TRY(evaluate(s, &s->sample, ctx->stage->batch_size, &loss));
-  char dir[LBBT_PATH_MAX + 32];
-  snprintf(dir, sizeof dir, "%s/step-%lld", s->o.out, (long long)steps);
-  LBBT_TRY(save_model(ctx, s, dir, steps, loss, val_bpb(s, loss)));
-  LBBT_TRY(rec_append(ctx, "snapshot_steps", (double)steps));
-  LBBT_TRY(rec_append(ctx, "snapshot_val_loss", loss));
-  LBBT_TRY(rec_append(ctx, "snapshot_val_bpb", val_bpb(s, loss)));
-  lbbt_progress_log(ctx->progress, "lm-pretrain: snapshot after %lld steps -> %s (val %.3f bits/byte)",
-                    (long long)steps, dir, val_bpb(s, loss));
-  return LBBT_OK;
-}
-
 static int64_t snapshot_step(const lm_state *s, int i, int64_t total) {
   return llround(s->o.snapshots[i] * (double)total);
 }
@@ -616,6 +626,26 @@ static int is_snapshot_step(const lm_state *s, int64_t step, int64_t total) {
   for (int i = 0; i < s->o.n_snapshots; i++)
     if (snapshot_step(s, i, total) == step) return 1;
   return 0;
+}
+
+/* The snapshots due after `steps` optimizer steps (two fractions may round to the same
+ * step: each gets its folder <out>/frac-<fraction>/), evaluated once (unless the caller has
+ * just evaluated this model: loss not NaN) and recorded. */
+static lbbt_status snapshot(lbbt_stage_ctx *ctx, lm_state *s, int64_t steps, int64_t total, double loss) {
+  if (isnan(loss)) LBBT_TRY(evaluate(s, &s->sample, ctx->stage->batch_size, &loss));
+  for (int i = 0; i < s->o.n_snapshots; i++) {
+    if (snapshot_step(s, i, total) != steps) continue;
+    char dir[LBBT_PATH_MAX + SNAPSHOT_NAME_MAX + 2];
+    snprintf(dir, sizeof dir, "%s/%s", s->o.out, s->o.snapshot_names[i]);
+    LBBT_TRY(save_model(ctx, s, dir, steps, s->o.snapshot_names[i], s->o.snapshots[i], loss, val_bpb(s, loss)));
+    LBBT_TRY(rec_append(ctx, "snapshot_fraction", s->o.snapshots[i]));
+    LBBT_TRY(rec_append(ctx, "snapshot_steps", (double)steps));
+    LBBT_TRY(rec_append(ctx, "snapshot_val_loss", loss));
+    LBBT_TRY(rec_append(ctx, "snapshot_val_bpb", val_bpb(s, loss)));
+    lbbt_progress_log(ctx->progress, "lm-pretrain: snapshot %s after %lld of %lld steps -> %s (val %.3f bits/byte)",
+                      s->o.snapshot_names[i], (long long)steps, (long long)total, dir, val_bpb(s, loss));
+  }
+  return LBBT_OK;
 }
 
 /* ---- training ------------------------------------------------------------------------------ */
@@ -685,7 +715,7 @@ static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
     LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &loss0));
     LBBT_TRY(rec_scalar(ctx, "val_loss_init", loss0));
     LBBT_TRY(rec_scalar(ctx, "val_bpb_init", val_bpb(s, loss0)));
-    if (s->o.n_snapshots > 0 && snapshot_step(s, 0, total) == 0) LBBT_TRY(snapshot(ctx, s, 0, loss0));
+    if (is_snapshot_step(s, 0, total)) LBBT_TRY(snapshot(ctx, s, 0, total, loss0));
   }
   double train_seconds_all = 0;
   int64_t trained_tokens = 0;
@@ -702,7 +732,7 @@ static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
       /* (the snapshot after the last step reuses the epoch's evaluation, below) */
       if (step + 1 < total && is_snapshot_step(s, step + 1, total)) {
         double ts = now_s();
-        LBBT_TRY(snapshot(ctx, s, step + 1, NAN));
+        LBBT_TRY(snapshot(ctx, s, step + 1, total, NAN));
         snap_seconds += now_s() - ts;
       }
       double el = now_s() - t0 - snap_seconds;
@@ -733,11 +763,11 @@ static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
     if (last) {
       /* The model folder is written before the checkpoint that marks the stage done, so a
        * kill in between redoes this epoch and writes it again. */
-      if (is_snapshot_step(s, total, total)) LBBT_TRY(snapshot(ctx, s, total, vloss));
+      if (is_snapshot_step(s, total, total)) LBBT_TRY(snapshot(ctx, s, total, total, vloss));
       /* The final numbers are over the whole validation split. */
       double full_loss = vloss;
       if (s->sample.n != s->full.n) LBBT_TRY(evaluate(s, &s->full, st->batch_size, &full_loss));
-      LBBT_TRY(save_model(ctx, s, s->o.out, total, full_loss, bpb_of(&s->full, full_loss)));
+      LBBT_TRY(save_model(ctx, s, s->o.out, total, NULL, 1.0, full_loss, bpb_of(&s->full, full_loss)));
       LBBT_TRY(rec_scalar(ctx, "val_loss_final", full_loss));
       LBBT_TRY(rec_scalar(ctx, "val_bpb_final", bpb_of(&s->full, full_loss)));
       lbbt_progress_log(ctx->progress, "lm-pretrain: whole validation split (%lld tokens): loss %.4f = "

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # experiments/lm-pretrain.yaml, smoke tier, end to end: the loss decreases, the model folder
 # and its snapshots are written, `lbbt model` reads it, `lbbt generate --prompt` continues
-# text with it, a rerun is free, a run stopped with SIGTERM resumes to the same result, and
-# experiments/pretrain-amount.yaml runs on the snapshots.
+# text with it, a rerun is free, a run stopped with SIGTERM resumes to the same result,
+# experiments/pretrain-amount.yaml runs on the snapshots (named by fraction: frac-0.5/) and
+# tools/plot/figure-pretrain-amount.py plots it, and `make models` reuses a model made by the
+# same settings but retrains one made by other settings.
 # The model folder goes to a temporary copy of the file (options.out rewritten).
 # One thread: these models are tiny, and on a shared machine two threads mostly wait for
 # each other at OpenMP barriers (results do not depend on the thread count).
@@ -48,15 +50,36 @@ record_ok() {
 check record_measures record_ok
 
 folders_ok() {
-  for d in "$OUT" "$OUT/step-0" "$OUT/step-23" "$OUT/step-45"; do
+  for d in "$OUT" "$OUT/frac-0" "$OUT/frac-0.5" "$OUT/frac-1"; do
     for f in model.safetensors config.json lbbt_tokenizer.json lbbt_pretrain.json; do
       [ -s "$d/$f" ] || { echo "missing $d/$f"; return 1; }
     done
   done
 }
 check model_and_snapshots_written folders_ok
+check no_step_folders test -z "$(ls -d "$OUT"/step-* 2>/dev/null)"
+
+# each folder's lbbt_pretrain.json: the smoke tier is 3 epochs x 15 steps of 8 windows x 32
+# tokens, so fraction 0.5 is step round(22.5) = 23 and 23 x 256 tokens; the run id is the
+# one `lbbt check` computes from the experiment
+RUN_ID=$("$LBBT" check "$EXP" --tier smoke 2>/dev/null | awk 'NR == 1 {print $1}')
+pretrain_json() { # DIR FIELD VALUE: lbbt_pretrain.json of DIR has "FIELD": VALUE
+  grep -Eq "\"$2\": $3,?\$" "$1/lbbt_pretrain.json" || { echo "$1: no \"$2\": $3 in"; cat "$1/lbbt_pretrain.json"; return 1; }
+}
+snapshot_json() {
+  pretrain_json "$OUT/frac-0.5" snapshot '"frac-0.5"' && pretrain_json "$OUT/frac-0.5" fraction 0.5 &&
+    pretrain_json "$OUT/frac-0.5" steps 23 && pretrain_json "$OUT/frac-0.5" tokens_seen 5888 &&
+    pretrain_json "$OUT/frac-0.5" steps_total 45 && pretrain_json "$OUT/frac-0" steps 0 &&
+    pretrain_json "$OUT/frac-0" tokens_seen 0 && pretrain_json "$OUT/frac-1" steps 45 &&
+    pretrain_json "$OUT" fraction 1.0 && pretrain_json "$OUT" run_id "\"$RUN_ID\""
+}
+check snapshot_json snapshot_json
+snapshots_recorded() {
+  "$LBBT" inspect "$CLI_TMP/smoke.h5" | grep complete | grep -q 'pretrain/snapshot_fraction=' || { echo "no pretrain/snapshot_fraction"; return 1; }
+}
+check snapshots_recorded snapshots_recorded
 check model_loads expect_exit 0 'n_embd 32, n_layer 2, n_head 2.*n_positions 32, vocab 257' "$LBBT" model "$OUT"
-check snapshot_loads expect_exit 0 '^plugin: gpt2' "$LBBT" model "$OUT/step-0"
+check snapshot_loads expect_exit 0 '^plugin: gpt2' "$LBBT" model "$OUT/frac-0"
 
 generates_text() {
   local a b
@@ -71,6 +94,9 @@ check generate_ids expect_exit 0 '^[0-9]+( [0-9]+){4}$' "$LBBT" generate "$OUT" 
 check prompt_needs_tokenizer expect_exit 2 'needs a tokenizer' "$LBBT" generate tests/fixtures/backbones/gpt2 --prompt "x"
 check rerun_is_free expect_exit 0 'complete in .*skipped' "$LBBT" run "$EXP" --tier smoke --out "$CLI_TMP/smoke.h5"
 sed 's/n_embd: 32/n_embed: 32/' "$EXP" >"$CLI_TMP/bad.yaml"
+sed 's/snapshots: "0,0.5,1"/snapshots: "0,0.5,0.50"/' "$EXP" >"$CLI_TMP/dup.yaml"
+check snapshot_named_twice expect_exit 2 "dup.yaml:[0-9]+:[0-9]+: .*options.snapshots: '0,0.5,0.50' names the folder frac-0.5 twice" \
+  "$LBBT" run "$CLI_TMP/dup.yaml" --tier smoke --dry-run --out "$CLI_TMP/dup.h5"
 check bad_option expect_exit 2 "bad.yaml:[0-9]+:[0-9]+: stage 'pretrain' \(lm-pretrain\): unknown option 'n_embed'" \
   "$LBBT" run "$CLI_TMP/bad.yaml" --tier smoke --out "$CLI_TMP/bad.h5"
 
@@ -85,6 +111,24 @@ amount_runs() {
   [ "$n" -eq 3 ] || { echo "$n of 3 snapshot runs have both accuracies"; return 1; }
 }
 check pretrain_amount_smoke amount_runs
+
+# its plot (tools/plot/figure-pretrain-amount.py, as `make figure-pretrain-amount` draws it)
+PY=/usr/bin/python3
+is_png() { # FILE: exists, non-trivial, PNG signature
+  [ -s "$1" ] || { echo "no $1"; return 1; }
+  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || { echo "$1 is not a PNG"; return 1; }
+  [ "$(stat -c %s "$1")" -gt 20000 ] || { echo "$1 is suspiciously small"; return 1; }
+}
+if $PY -c "import h5py, matplotlib" 2>/dev/null; then
+  amount_plot() {
+    $PY tools/plot/figure-pretrain-amount.py "$CLI_TMP/amount.h5" "$CLI_TMP/amount.png" >"$CLI_TMP/plot.log" 2>&1 ||
+      { tail -n 3 "$CLI_TMP/plot.log"; return 1; }
+    is_png "$CLI_TMP/amount.png"
+  }
+  check pretrain_amount_plot amount_plot
+else
+  skip pretrain_amount_plot "python3-h5py or python3-matplotlib absent (tools/install-deps installs them)"
+fi
 
 # SIGTERM after the first epoch, rerun: the final validation loss equals the clean run's.
 STOP_LOG="$CLI_TMP/stop.log"
@@ -108,3 +152,29 @@ if grep -q 'interrupted' "$STOP_LOG"; then
 else
   skip resume_after_sigterm "the run finished before SIGTERM reached an epoch boundary"
 fi
+
+# `make models` on this model: free while lbbt_pretrain.json names the experiment's run id;
+# retrained from scratch when it names another (a model made by other settings).
+make_models() {
+  make --no-print-directory -s -o all models TIER=smoke THREADS=1 BUILD="${LBBT_BUILD:-build}" \
+    LM_EXPERIMENT="$EXP" LM_MODEL="$OUT" LM_RESULTS="$CLI_TMP/smoke.h5" 2>&1
+}
+models_cached() {
+  local out
+  out=$(make_models) || { echo "$out" | tail -n 3; return 1; }
+  printf '%s' "$out" | grep -q 'complete in .*skipped' || { echo "not skipped: $out" | tail -n 3; return 1; }
+  printf '%s' "$out" | grep -q "model: $OUT" || { echo "no model line: $out" | tail -n 3; return 1; }
+}
+check make_models_cached models_cached
+models_stale() {
+  sed -i "s/\"run_id\": \"$RUN_ID\"/\"run_id\": \"0123456789abcdef\"/" "$OUT/lbbt_pretrain.json"
+  mkdir -p "$OUT/step-23" # a folder of the old naming: gone after the rebuild
+  local out
+  out=$(make_models) || { echo "$out" | tail -n 3; return 1; }
+  printf '%s' "$out" | grep -q "was made by run 0123456789abcdef.* is now run $RUN_ID: removing it" ||
+    { echo "stale model not detected: $out" | tail -n 3; return 1; }
+  printf '%s' "$out" | grep -q 'epoch 3/3' || { echo "not retrained"; return 1; }
+  [ ! -e "$OUT/step-23" ] || { echo "the stale folder's contents survived"; return 1; }
+  pretrain_json "$OUT" run_id "\"$RUN_ID\"" && folders_ok
+}
+check make_models_rebuilds_stale models_stale
