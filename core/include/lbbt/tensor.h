@@ -14,6 +14,12 @@
  * lbbt_tape_backward() in reverse order.  A backward function reads out->grad and adds
  * (+=) into each input's grad, but only for inputs with requires_grad set (their grad is
  * allocated and zeroed by the tape before the call; other inputs' grad may be NULL or stale).
+ * Core ops may instead be recorded "fresh" (core/src/tape_internal.h): their backward
+ * writes a new activation gradient without a memset, or hands its own gradient buffer to
+ * the input (reshape, add), and finished ops' gradient buffers are reused.  So after
+ * lbbt_tape_backward() only heap tensors' (parameters') gradients are meaningful; an
+ * activation's grad may have been reused.  To get the gradient of an input (an image, a
+ * feature), make it a heap tensor with lbbt_tensor_require_grad().
  *
  * Integer data (token ids, labels) is passed as int32_t arrays, not as tensors. */
 #ifndef LBBT_TENSOR_H
