@@ -111,19 +111,22 @@ table-%: all
 
 # make figure-N: the figure's data, then its plot.  The data is experiments/figure-N.yaml run
 # at $(TIER) into results/figure-N[-tier].h5 when that file exists; figures drawn from a
-# table's runs name it in FIGURE_TABLE_N and `make table-M` runs (resuming) instead.  Then
-# tools/plot/figure-N.py RESULTS.h5 results/figure-N[-tier].png draws it (h5py, matplotlib).
+# table's runs name it in FIGURE_TABLE_N and `make table-M` runs (resuming) instead; figures
+# drawn from another figure's runs name it in FIGURE_DATA_N (its experiment runs, resuming).
+# Then tools/plot/figure-N.py RESULTS.h5 results/figure-N[-tier].png draws it (h5py, matplotlib).
 TIER_SUFFIX     = $(if $(filter cpu,$(TIER)),,-$(TIER))
 FIGURE_TABLE_3  = 2
 FIGURE_TABLE_8  = 8
+FIGURE_DATA_10  = 2
+FIGURE_DATA_11  = 2
 figure-%: all
 	@test -f tools/plot/figure-$*.py || { echo "no figure $* (tools/plot/figure-$*.py is absent)" >&2; exit 2; }
 	@mkdir -p results
-	@set -e; tab='$(FIGURE_TABLE_$*)'; \
-	if [ -f experiments/figure-$*.yaml ]; then \
-	  h5=results/figure-$*$(TIER_SUFFIX).h5; \
-	  echo "$(BUILD)/lbbt run experiments/figure-$*.yaml --tier $(TIER) --threads $(THREADS) --out $$h5"; \
-	  $(BUILD)/lbbt run experiments/figure-$*.yaml --tier $(TIER) --threads $(THREADS) --out $$h5; \
+	@set -e; tab='$(FIGURE_TABLE_$*)'; src='$(or $(FIGURE_DATA_$*),$*)'; \
+	if [ -f experiments/figure-$$src.yaml ]; then \
+	  h5=results/figure-$$src$(TIER_SUFFIX).h5; \
+	  echo "$(BUILD)/lbbt run experiments/figure-$$src.yaml --tier $(TIER) --threads $(THREADS) --out $$h5"; \
+	  $(BUILD)/lbbt run experiments/figure-$$src.yaml --tier $(TIER) --threads $(THREADS) --out $$h5; \
 	elif [ -n "$$tab" ]; then \
 	  $(MAKE) --no-print-directory table-$$tab TIER=$(TIER) THREADS=$(THREADS); \
 	  h5=results/table-$$tab$(TIER_SUFFIX).h5; \
