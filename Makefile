@@ -120,17 +120,21 @@ table-%: all
 # at $(TIER) into results/figure-N[-tier].h5 when that file exists, else experiments/N.yaml
 # into results/N[-tier].h5 (experiments beyond the paper: make figure-pretrain-amount); an
 # experiment that uses lbbt's own language model runs `make models` first.  Figures drawn
-# from a table's runs name it in FIGURE_TABLE_N and `make table-M` runs (resuming) instead.
+# from a table's runs name it in FIGURE_TABLE_N and `make table-M` runs (resuming) instead;
+# figures drawn from another figure's runs name it in FIGURE_DATA_N (its experiment runs,
+# resuming).
 # Then tools/plot/figure-N.py RESULTS.h5 results/figure-N[-tier].png draws it (h5py, matplotlib).
 TIER_SUFFIX     = $(if $(filter cpu,$(TIER)),,-$(TIER))
 FIGURE_TABLE_3  = 2
 FIGURE_TABLE_8  = 8
+FIGURE_DATA_10  = 2
+FIGURE_DATA_11  = 2
 figure-%: all
 	@test -f tools/plot/figure-$*.py || { echo "no figure $* (tools/plot/figure-$*.py is absent)" >&2; exit 2; }
 	@mkdir -p results
-	@set -e; tab='$(FIGURE_TABLE_$*)'; \
-	exp=experiments/figure-$*.yaml; h5=results/figure-$*$(TIER_SUFFIX).h5; \
-	if [ ! -f $$exp ] && [ -f experiments/$*.yaml ]; then exp=experiments/$*.yaml; h5=results/$*$(TIER_SUFFIX).h5; fi; \
+	@set -e; tab='$(FIGURE_TABLE_$*)'; src='$(or $(FIGURE_DATA_$*),$*)'; \
+	exp=experiments/figure-$$src.yaml; h5=results/figure-$$src$(TIER_SUFFIX).h5; \
+	if [ ! -f $$exp ] && [ -f experiments/$$src.yaml ]; then exp=experiments/$$src.yaml; h5=results/$$src$(TIER_SUFFIX).h5; fi; \
 	if [ -f $$exp ]; then \
 	  if grep -q 'models/lbbt-gpt2-fortunes' $$exp; then $(MAKE) --no-print-directory models TIER=$(TIER) THREADS=$(THREADS); fi; \
 	  echo "$(BUILD)/lbbt run $$exp --tier $(TIER) --threads $(THREADS) --out $$h5"; \

@@ -1,44 +1,13 @@
 #!/usr/bin/env bash
-# The curvature analyses end to end: Figure 4's smoke tier (landscape before and after a
-# bridge stage) and its plot, the hessian records of a one-run experiment, and option
-# checking before any run.  Table 15's smoke tier is rendered by tables.sh.  One thread: on
-# a loaded 2-core machine OpenMP barriers with two threads slow these tiny runs tenfold.
+# The curvature analyses' own checks: the hessian records of a one-run experiment (after a
+# bridge stage, blocks only), option checking before any run, and Table 15's layout rules.
+# Figure 4's and Table 15's smoke tiers run end to end, with their plot and rendered table,
+# in figures.sh.  One thread: on a loaded 2-core machine OpenMP barriers with two threads
+# slow these tiny runs tenfold.
 source tests/cli/lib.bash
 [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { skip all "Fashion-MNIST absent"; exit 0; }
 [ -r "${LBBT_MODELS:-../shared/models}/stories260K.bin" ] || { skip all "stories260K.bin absent"; exit 0; }
 PY=/usr/bin/python3
-
-# figure-4 smoke: records as documented, then the PNG
-if "$LBBT" run experiments/figure-4.yaml --tier smoke --threads 1 --out "$CLI_TMP/f4.h5" >"$CLI_TMP/f4.log" 2>&1; then
-  landscape_records() {
-    $PY - "$CLI_TMP/f4.h5" <<'PY'
-import sys, h5py, numpy as np
-f = h5py.File(sys.argv[1], "r")
-runs = [f["runs"][k] for k in f["runs"]]
-assert len(runs) == 2, "two runs (language, scratch)"
-for r in runs:
-    for st in ("landscape_init", "landscape_after"):
-        g = r[st]
-        grid, alphas = g["grid"][()], g["alphas"][()]
-        n = int(g["options/size"][()])
-        assert grid.shape == (n, n) and len(alphas) == n, f"{st}: grid {grid.shape}"
-        assert np.all(np.isfinite(grid)), f"{st}: non-finite loss"
-        assert abs(grid[n // 2, n // 2] - g["loss"][()]) < 1e-5, f"{st}: centre is not the loss"
-        assert g["loss_min"][()] <= g["loss"][()] <= g["loss_max"][()], f"{st}: range"
-        assert g["loss_evals"][()] == n * n + 1, f"{st}: loss evaluations"
-        assert len(g["batch_indices"][()]) == 16, f"{st}: batch"
-PY
-  }
-  check figure4_records landscape_records
-  if $PY -c "import h5py, matplotlib" 2>/dev/null; then
-    png_ok() { $PY tools/plot/figure-4.py "$CLI_TMP/f4.h5" "$CLI_TMP/f4.png" >/dev/null && [ "$(head -c 8 "$CLI_TMP/f4.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
-    check figure4_png png_ok
-  else
-    skip figure4_png "python3-h5py or python3-matplotlib absent (tools/install-deps installs them)"
-  fi
-else
-  echo "FAIL curvature.figure4_smoke: $(tail -n 3 "$CLI_TMP/f4.log" | tr '\n' ' ')"
-fi
 
 # a hessian stage after a bridge: records, convergence bookkeeping, weights restored (the
 # probe after it reads the same model)

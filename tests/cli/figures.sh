@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Every paper figure's smoke tier end to end: the experiment runs (figures 3 and 8 read the
-# smoke runs of tables 2 and 8), the analyses' records are sane, and tools/plot/figure-N.py
-# writes a PNG.  Runs use one thread: on a loaded 2-core machine OpenMP barriers with two
-# threads made these runs ten times slower.
+# Every analysis experiment's smoke tier end to end, and every figure and table drawn from
+# it: figures 2, 4, 5, 7, 14 (experiments/figure-N.yaml), 10 and 11 (drawn from figure 2's
+# runs, as `make figure-10/11` does), 3 and 8 (from the smoke runs of tables 2 and 8), and
+# Table 15 (experiments/table-15.yaml, rendered by `lbbt table 15`).  Each results file is
+# checked for the datasets its plot or table reads, with values in range; each plot must
+# write a PNG.  Without python3-h5py the record checks skip, without python3-matplotlib the
+# plots skip (tools/install-deps installs both); the runs themselves always run.  Runs use
+# one thread: on a loaded 2-core machine OpenMP barriers with two threads made these runs
+# ten times slower.
 source tests/cli/lib.bash
 [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { skip all "Fashion-MNIST absent"; exit 0; }
 [ -r "${LBBT_MODELS:-../shared/models}/stories260K.bin" ] || { skip all "stories260K.bin absent"; exit 0; }
 PY=/usr/bin/python3
-if ! $PY -c "import h5py, matplotlib" 2>/dev/null; then
-  skip all "python3-h5py or python3-matplotlib absent (tools/install-deps installs them)"; exit 0
-fi
+have_h5py=0 have_mpl=0
+$PY -c "import h5py, numpy" 2>/dev/null && have_h5py=1
+[ $have_h5py = 1 ] && $PY -c "import matplotlib" 2>/dev/null && have_mpl=1
 
 is_png() { # FILE: exists, non-trivial, PNG signature
   [ -s "$1" ] || { echo "no $1"; return 1; }
@@ -60,33 +65,103 @@ for r in runs:
         up = r["cov_after/update"]
         check(up.attrs["baseline"] == "cov_init" and up["relative_norm"][()] > 0, f"{label}: no update since cov_init")
         check(np.all(np.diff(up["weight_eigenvalues"][()]) <= 0), f"{label}: update eigenvalues not descending")
+    if n == "4":
+        for st in ("landscape_init", "landscape_after"):
+            g = r[st]
+            grid, alphas = g["grid"][()], g["alphas"][()]
+            size = int(g["options/size"][()])
+            check(grid.shape == (size, size) and len(alphas) == size, f"{label} {st}: grid {grid.shape}")
+            check(np.all(np.isfinite(grid)), f"{label} {st}: non-finite loss")
+            check(abs(grid[size // 2, size // 2] - g["loss"][()]) < 1e-5, f"{label} {st}: centre is not the loss")
+            check(g["loss_min"][()] <= g["loss"][()] <= g["loss_max"][()], f"{label} {st}: range")
+            check(g["loss_evals"][()] == size * size + 1, f"{label} {st}: loss evaluations")
+            check(g["local_minima"][()] >= 0 and g["params"][()] > 0, f"{label} {st}: counts")
+    if n == "t15":
+        g = r["hessian"]
+        for k in ("decay_rate_topk", "kurtosis_topk", "trace", "trace_se", "spectral_gap", "participation_ratio_topk",
+                  "noise_auc", "grad_predictiveness", "max_param_sensitivity", "negative_ratio_topk",
+                  "negative_ratio_density_tol", "topk_converged", "lanczos_iterations", "ritz", "topk",
+                  "slq_nodes", "density", "grad_evals", "loss_evals", "hvp_eps"):
+            check(k in g, f"{label}: missing hessian/{k}")
+        c = {k: int(g[f"config/{k}"][()]) for k in ("top_k", "lanczos_steps", "slq_probes", "slq_steps", "predict_steps")}
+        check(len(g["topk"][()]) == c["top_k"] and len(g["ritz"][()]) == g["lanczos_iterations"][()], f"{label}: sizes")
+        check(g["slq_nodes"].shape == (c["slq_probes"], c["slq_steps"]), f"{label}: SLQ nodes {g['slq_nodes'].shape}")
+        # the cost is counted in gradient evaluations: g(θ) + the ε choice + 2 per Hessian-vector
+        # product (Lanczos, SLQ, extra trace probes) + the ε check + gradient predictiveness
+        eps_choice = 22 if g["hvp_eps_auto"][()] else 0
+        floor = 1 + eps_choice + 2 * (c["lanczos_steps"] + c["slq_probes"] * c["slq_steps"]) + 6 + c["predict_steps"]
+        extra = g["grad_evals"][()] - floor
+        check(extra >= 0 and extra % 2 == 0 and extra // 2 <= int(g["config/trace_probes"][()]),
+              f"{label}: grad_evals {g['grad_evals'][()]} vs floor {floor}")
+        check(0 <= g["negative_ratio_topk"][()] <= 1 and 0 < g["participation_ratio_topk"][()] <= 1, f"{label}: ratios")
+        check(g["trace"][()] > 0 and g["trace_se"][()] >= 0, f"{label}: trace")
 PY
+}
+
+# table15_rendered MD: the cost row is there, in gradient evaluations, as whole numbers
+table15_rendered() {
+  grep -Eq '^\| \(lbbt\) cost: gradient evaluations \|.* \| [0-9]+ ± [0-9]+ \(n=[0-9]+\) \|$' "$1" ||
+    { echo "no cost row with gradient-evaluation counts in $1"; return 1; }
 }
 
 mkdir -p "$CLI_TMP/out"
 # figures 3 and 8 run Tables 2 and 8, whose smoke tiers read lbbt's smoke GPT-2
 lm_log=$(ensure_smoke_lm) || echo "FAIL figures.smoke_lm_model: $lm_log"
-for n in 2 5 7 14 3 8; do
+# name:experiment[:results of another entry it is drawn from]
+for entry in 2:figure-2 4:figure-4 5:figure-5 7:figure-7 14:figure-14 10::2 11::2 3:table-2 8:table-8 t15:table-15; do
+  IFS=: read -r n exp from <<<"$entry"
+  if [ -n "$exp" ]; then
+    h5="$CLI_TMP/$exp-smoke.h5"
+    if ! "$LBBT" run "experiments/$exp.yaml" --tier smoke --threads 1 --out "$h5" >"$CLI_TMP/run-$n.log" 2>&1; then
+      echo "FAIL figures.${exp//-/_}_smoke_runs: $(tail -n 3 "$CLI_TMP/run-$n.log" | tr '\n' ' ')"
+      continue
+    fi
+  else
+    h5="$CLI_TMP/figure-$from-smoke.h5"  # figures 10 and 11: figure 2's runs (FIGURE_DATA_N in the Makefile)
+    [ -s "$h5" ] || { echo "FAIL figures.figure_${n}_png: figure $from's smoke runs failed"; continue; }
+  fi
   case $n in
-    3) exp=experiments/table-2.yaml ;;
-    8) exp=experiments/table-8.yaml ;;
-    *) exp=experiments/figure-$n.yaml ;;
+    2|4|5|7|14|t15)
+      if [ $have_h5py = 1 ]; then check ${exp//-/_}_records records_ok $n "$h5"
+      else skip ${exp//-/_}_records "python3-h5py absent (tools/install-deps installs it)"; fi ;;
   esac
-  h5="$CLI_TMP/figure-$n-smoke.h5" png="$CLI_TMP/out/figure-$n-smoke.png"
-  if ! "$LBBT" run "$exp" --tier smoke --threads 1 --out "$h5" >"$CLI_TMP/run-$n.log" 2>&1; then
-    echo "FAIL figures.figure_${n}_smoke_runs: $(tail -n 3 "$CLI_TMP/run-$n.log" | tr '\n' ' ')"
+  if [ "$n" = t15 ]; then
+    if "$LBBT" table 15 --tier smoke --results "$h5" --out-dir "$CLI_TMP/out" >/dev/null 2>"$CLI_TMP/table-15.log"; then
+      check table_15_cost_row table15_rendered "$CLI_TMP/out/table-15-smoke.md"
+    else
+      echo "FAIL figures.table_15_render: $(tail -n 3 "$CLI_TMP/table-15.log" | tr '\n' ' ')"
+    fi
     continue
   fi
-  case $n in 2|5|7|14) check figure_${n}_records records_ok $n "$h5" ;; esac
-  if $PY tools/plot/figure-$n.py "$h5" "$png" >"$CLI_TMP/plot-$n.log" 2>&1; then
+  png="$CLI_TMP/out/figure-$n-smoke.png"
+  if [ $have_mpl = 0 ]; then
+    skip figure_${n}_png "python3-h5py or python3-matplotlib absent (tools/install-deps installs them)"
+  elif $PY tools/plot/figure-$n.py "$h5" "$png" >"$CLI_TMP/plot-$n.log" 2>&1; then
     check figure_${n}_png is_png "$png"
   else
     echo "FAIL figures.figure_${n}_png: $(tail -n 3 "$CLI_TMP/plot-$n.log" | tr '\n' ' ')"
   fi
 done
-check figure_7_cov_align_png is_png "$CLI_TMP/out/figure-7-smoke-cov-align.png"
-check plot_without_results expect_exit 1 "does not exist" $PY tools/plot/figure-2.py "$CLI_TMP/none.h5" "$CLI_TMP/x.png"
-check plot_usage expect_exit 1 "usage" $PY tools/plot/figure-5.py
+if [ $have_mpl = 1 ]; then
+  check figure_7_cov_align_png is_png "$CLI_TMP/out/figure-7-smoke-cov-align.png"
+  check plot_without_results expect_exit 1 "does not exist" $PY tools/plot/figure-2.py "$CLI_TMP/none.h5" "$CLI_TMP/x.png"
+  check plot_usage expect_exit 1 "usage" $PY tools/plot/figure-5.py
+fi
+# every figure the issue names has a plot script and data `make figure-N` can run: its own
+# experiment, or another figure's (FIGURE_DATA_N: figures 10 and 11 plot figure 2's runs).
+# The Makefile's variables are read with --eval, running nothing (make -n would still run the
+# figure rule's recipe, which calls $(MAKE)).
+figure_sources() {
+  local n src
+  for n in 2 4 5 7 10 11 14; do
+    [ -f tools/plot/figure-$n.py ] || { echo "tools/plot/figure-$n.py absent"; return 1; }
+    src=$(make --no-print-directory -s -o all --eval 'lbbt-figure-data-%: ; @echo $(or $(FIGURE_DATA_$*),$*)' \
+          lbbt-figure-data-$n) || return 1
+    [ -f experiments/figure-$src.yaml ] || { echo "figure $n: no experiments/figure-$src.yaml"; return 1; }
+    case $n in 10|11) [ "$src" = 2 ] || { echo "figure $n reads figure $src's runs, not figure 2's"; return 1; } ;; esac
+  done
+}
+check make_figure_sources figure_sources
 # -o all: the rule alone, without (re)building anything in this build folder
 check make_unknown_figure expect_exit 2 "no figure 99" make --no-print-directory -s -o all figure-99
 # analysis options are checked before anything runs, naming file:line:col
