@@ -8,8 +8,6 @@
 #include "commands.h"
 #include "lbbt/plugin.h"
 
-static void warn_line(const char *line) { fprintf(stderr, "lbbt: warning: %s\n", line); }
-
 int cli_open_backbone(const char *cmd, const char *path, const char *plugin_name,
                       cli_backbone *out) {
   memset(out, 0, sizeof *out);
@@ -18,11 +16,8 @@ int cli_open_backbone(const char *cmd, const char *path, const char *plugin_name
     fprintf(stderr, "lbbt %s: %s: no such file or folder\n", cmd, path);
     return 2;
   }
-  char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%s/plugins", cli_build_dir());
-  lbbt_status st = lbbt_registry_load(&out->registry, dir, warn_line);
+  lbbt_status st = cli_load_plugins(&out->registry);
   if (st != LBBT_OK) return cli_report(st, cmd);
-  lbbt_registry_set_global(out->registry);
 
   char tried[512] = "";
   int best = 0;

@@ -3,13 +3,16 @@
 #include <string.h>
 
 #include "commands.h"
+#include "lbbt/plugin.h"
+#include "lbbt/runner.h"
 #include "lbbt/spec.h"
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: lbbt check FILE.yaml [--tier T] [--config]\n"
           "       lbbt check --keys\n\n"
-          "Validates an experiment file and prints one line per run of the chosen tier: its id\n"
+          "Validates an experiment file (keys, values, and each stage's plugin options through\n"
+          "its plugin) and prints one line per run of the chosen tier: its id\n"
           "(hash of the resolved config) and its matrix values.  The other tiers declared in\n"
           "the file are validated too (without requiring their data and checkpoints to exist\n"
           "here).\n\n"
@@ -48,19 +51,36 @@ int cmd_check(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  /* Plugins check their own stage options (a typo in an lm-pretrain option is caught here,
+   * not when its run starts after hours of others). */
+  lbbt_registry *reg = NULL;
+  lbbt_status st = cli_load_plugins(&reg);
+  if (st != LBBT_OK) return cli_report(st, "loading plugins");
   lbbt_experiment *e;
-  lbbt_status st = lbbt_experiment_load(file, tier, &e);
-  if (st != LBBT_OK) return cli_report(st, NULL);
+  st = lbbt_experiment_load(file, tier, &e);
+  if (st == LBBT_OK) {
+    st = lbbt_experiment_check_plugins(e, reg);
+    if (st != LBBT_OK) lbbt_experiment_free(e);
+  }
+  if (st != LBBT_OK) {
+    lbbt_registry_free(reg);
+    return cli_report(st, NULL);
+  }
   /* A typo in a tier nobody runs today would otherwise wait for the day someone does. */
   char others[256] = "";
   for (int t = 0; t < e->n_tiers; t++) {
     if (!strcmp(e->tiers[t], e->tier)) continue;
     lbbt_experiment *o;
     st = lbbt_experiment_load_flags(file, e->tiers[t], LBBT_SPEC_SKIP_FILE_CHECKS, &o);
+    if (st == LBBT_OK) {
+      st = lbbt_experiment_check_plugins(o, reg);
+      if (st != LBBT_OK) lbbt_experiment_free(o);
+    }
     if (st != LBBT_OK) {
       char what[64];
       snprintf(what, sizeof what, "tier '%s'", e->tiers[t]);
       lbbt_experiment_free(e);
+      lbbt_registry_free(reg);
       return cli_report(st, what);
     }
     size_t len = strlen(others);
@@ -76,5 +96,6 @@ int cmd_check(int argc, char **argv) {
   fprintf(stderr, "%s: ok: experiment %s, tier %s, %d run%s%s%s\n", file, e->name, e->tier, e->n_runs,
           e->n_runs == 1 ? "" : "s", others[0] ? "; other tiers valid: " : "", others);
   lbbt_experiment_free(e);
+  lbbt_registry_free(reg);
   return 0;
 }

@@ -21,7 +21,6 @@ static void usage(FILE *f) {
           "  --dry-run    list the runs and whether each is complete; run nothing\n");
 }
 
-static void warn_line(const char *line) { fprintf(stderr, "lbbt: %s\n", line); }
 
 int cmd_run(int argc, char **argv) {
   if (cli_wants_help(argc, argv)) {
@@ -59,12 +58,9 @@ int cmd_run(int argc, char **argv) {
     return 2;
   }
   omp_set_num_threads(o.threads);
-  char plugdir[4096];
-  snprintf(plugdir, sizeof plugdir, "%s/plugins", cli_build_dir());
   lbbt_registry *reg = NULL;
-  lbbt_status st = lbbt_registry_load(&reg, plugdir, warn_line);
+  lbbt_status st = cli_load_plugins(&reg);
   if (st != LBBT_OK) return cli_report(st, "loading plugins");
-  lbbt_registry_set_global(reg);
   st = lbbt_run_experiment(&o, reg);
   lbbt_registry_free(reg);
   if (st != LBBT_OK) return cli_report(st, NULL);

@@ -13,6 +13,11 @@ typedef struct lbbt_command {
 int cli_report(int status, const char *what);
 /* The build directory holding plugins/ : $LBBT_BUILD, else the directory of the lbbt binary. */
 const char *cli_build_dir(void);
+/* Load every plugin under cli_build_dir()/plugins (and $LBBT_PLUGIN_PATH) into *out and make
+ * it the global registry; plugins that fail to load are reported as warnings on stderr and
+ * skipped.  The caller frees *out with lbbt_registry_free. */
+struct lbbt_registry;
+int cli_load_plugins(struct lbbt_registry **out);
 /* Is argv[i] "--help" or "-h" anywhere? */
 int cli_wants_help(int argc, char **argv);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "lbbt/plugin.h"
 #include "lbbt/status.h"
 #include "lbbt/version.h"
 
@@ -41,6 +42,17 @@ const char *cli_build_dir(void) {
     snprintf(dir, sizeof dir, "%s", dirname(exe));
   }
   return dir;
+}
+
+static void plugin_warning(const char *line) { fprintf(stderr, "lbbt: warning: %s\n", line); }
+
+int cli_load_plugins(struct lbbt_registry **out) {
+  char dir[PATH_MAX + 16];
+  snprintf(dir, sizeof dir, "%s/plugins", cli_build_dir());
+  lbbt_status st = lbbt_registry_load(out, dir, plugin_warning);
+  if (st != LBBT_OK) return st;
+  lbbt_registry_set_global(*out);
+  return LBBT_OK;
 }
 
 int cli_wants_help(int argc, char **argv) {

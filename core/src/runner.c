@@ -43,7 +43,7 @@ static const lbbt_task_ops *stage_plugin(lbbt_registry *reg, const lbbt_stage_sp
   return p ? p->task : NULL;
 }
 
-static lbbt_status check_plugins(const lbbt_experiment *e, lbbt_registry *reg) {
+lbbt_status lbbt_experiment_check_plugins(const lbbt_experiment *e, lbbt_registry *reg) {
   for (int r = 0; r < e->n_runs; r++) {
     const lbbt_run_spec *run = &e->runs[r];
     if (!lbbt_registry_find(reg, LBBT_KIND_BACKBONE, run->backbone.plugin))
@@ -224,7 +224,7 @@ done:
 lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   lbbt_experiment *e = NULL;
   LBBT_TRY(lbbt_experiment_load(o->experiment_path, o->tier, &e));
-  lbbt_status st = check_plugins(e, reg);
+  lbbt_status st = lbbt_experiment_check_plugins(e, reg);
   char results_path[LBBT_PATH_MAX], partial_root[LBBT_PATH_MAX + 16];
   if (o->results_path)
     snprintf(results_path, sizeof results_path, "%s", o->results_path);

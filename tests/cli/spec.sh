@@ -104,3 +104,9 @@ readme_current() {
   fi
 }
 check readme_key_reference_current readme_current
+
+# Plugin options are checked by `lbbt check` through the plugin (not only when the run starts).
+sed 's/^        tokenizer: bytes$/        tokenizer: bytes\n        n_embed: 64/' experiments/lm-pretrain.yaml > "$CLI_TMP/bad_option.yaml"
+check plugin_option_typo expect_exit 2 "bad_option.yaml:[0-9]+:[0-9]+: stage 'pretrain' \(lm-pretrain\): unknown option 'n_embed'" "$LBBT" check "$CLI_TMP/bad_option.yaml"
+sed 's/^            n_layer: 2$/            n_layers: 2/' experiments/lm-pretrain.yaml > "$CLI_TMP/bad_tier_option.yaml"
+check plugin_option_other_tier expect_exit 2 "tier 'smoke'.*unknown option 'n_layers'|unknown option 'n_layers'.*tier 'smoke'" "$LBBT" check "$CLI_TMP/bad_tier_option.yaml"

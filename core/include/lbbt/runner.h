@@ -72,6 +72,10 @@ typedef struct lbbt_run_options {
 
 /* Run everything that is missing.  Returns LBBT_OK when every run is complete. */
 lbbt_status lbbt_run_experiment(const lbbt_run_options *opts, lbbt_registry *registry);
+/* Is every plugin the runs name installed, and does each task or analysis accept its
+ * stage's options (its validate entry: file:line:col errors)?  lbbt_run_experiment does
+ * this before the first run; `lbbt check` does it for every tier. */
+lbbt_status lbbt_experiment_check_plugins(const lbbt_experiment *e, lbbt_registry *registry);
 /* Default results path for an experiment and tier: results/<name>.h5 for cpu,
  * results/<name>-<tier>.h5 otherwise. */
 void lbbt_results_default_path(const char *name, const char *tier, char *buf, size_t n);
