@@ -16,6 +16,11 @@
 BUILD   ?= build
 TIER    ?= cpu
 THREADS ?= 2
+# OpenMP threads that find no work sleep instead of spinning: on a 2-core machine shared with
+# anything else, spinning made runs 10-25x slower (docs/BENCH.md, "OpenMP under load"); on an
+# idle one passive costs a few percent.  Set OMP_WAIT_POLICY=active to override.
+OMP_WAIT_POLICY ?= passive
+export OMP_WAIT_POLICY
 CC      ?= cc
 SAN     ?=
 OPT     ?= -O2 -march=native
@@ -173,7 +178,7 @@ models: all
 	@test -f $(LM_MODEL)/model.safetensors || ! $(BUILD)/lbbt run $(LM_EXPERIMENT) --tier $(TIER) --out $(LM_RESULTS) --dry-run 2>&1 | grep -q 'complete in' || rm -f $(LM_RESULTS)
 	@# Passive OpenMP waiting: on a shared machine, spinning threads wait for descheduled
 	@# partners at every barrier (measured 5x slower under load); results are the same.
-	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(BUILD)/lbbt run $(LM_EXPERIMENT) --tier $(TIER) --threads $(THREADS) --out $(LM_RESULTS)
+	$(BUILD)/lbbt run $(LM_EXPERIMENT) --tier $(TIER) --threads $(THREADS) --out $(LM_RESULTS)
 	@test -f $(LM_MODEL)/model.safetensors && echo "model: $(LM_MODEL)"
 
 paper: all
