@@ -4,6 +4,8 @@
     /usr/bin/python3 bench/peer_torch.py --dim 128 --layers 4 --heads 4 --batch 128 [--seconds 8]
     /usr/bin/python3 bench/peer_torch.py --sgemm [--size 1024]
     /usr/bin/python3 bench/peer_torch.py --config     (which BLAS / oneDNN torch uses)
+    /usr/bin/python3 bench/peer_torch.py --lm [--dim 128 --layers 4 --heads 4 --batch 32
+                                               --context 128] [--seconds 8]
 
 The same workload as bench/bench_train.c, written the way a PyTorch user would: a ViT-style
 classifier of GPT-2 blocks (patch 4 on 28x28 single-channel images = 49 tokens, learned
@@ -14,6 +16,12 @@ parameters lbbt's no-decay rule excludes).  torch.set_num_threads(2) unless --th
 otherwise.  Prints one "RESULT key=value ..." line with the same keys as bench_train (no tape
 figures; peak_rss_mb includes the Python interpreter and libtorch, baseline_rss_mb is the
 RSS before the model is built; *_img_cpu_s are images per CPU-second of the process).
+
+--lm: the peer of `bench_train --lm` (the cpu tier's language model of `make models`): a
+minimal GPT-2 of the same shape (token + learned position embeddings, the same pre-norm blocks
+with causal attention, final LayerNorm, head tied to the token embedding), vocab 257, random
+token ids, cross-entropy over all B*T positions, clip 1.0, AdamW (lr 0.004, weight decay 0.1
+except the no-decay rule's parameters).  Training only: train_tok_s, train_tok_cpu_s.
 """
 import argparse
 import math
@@ -58,12 +66,15 @@ class Block(nn.Module):
         self.c_fc = Conv1D(C, 4 * C)
         self.mlp_proj = Conv1D(4 * C, C)
 
-    def forward(self, x):
+    def forward(self, x, causal_mask=None):
         B, N, C = x.shape
         D = C // self.H
         q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
         q, k, v = (t.reshape(B, N, self.H, D).transpose(1, 2) for t in (q, k, v))
-        att = torch.softmax((q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(D)), -1)
+        scores = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(D))
+        if causal_mask is not None:  # GPT-2's eager attention: masked scores get the dtype min
+            scores = scores.masked_fill(causal_mask, torch.finfo(scores.dtype).min)
+        att = torch.softmax(scores, -1)
         a = (att @ v).transpose(1, 2).reshape(B, N, C)
         x = x + self.c_proj(a)
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
@@ -84,6 +95,29 @@ class VitGpt2(nn.Module):
         for blk in self.h:
             x = blk(x)
         return self.head(self.ln_f(x).mean(1))
+
+
+class Gpt2Lm(nn.Module):
+    """GPT-2 language model: wte + wpe, causal pre-norm blocks, ln_f, head tied to wte."""
+
+    def __init__(self, C, L, H, vocab, context):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, C)
+        self.wpe = nn.Embedding(context, C)
+        nn.init.normal_(self.wte.weight, std=0.02)
+        nn.init.normal_(self.wpe.weight, std=0.02)
+        self.h = nn.ModuleList(Block(C, H) for _ in range(L))
+        self.ln_f = nn.LayerNorm(C, eps=1e-5)
+        self.register_buffer(
+            "causal_mask", torch.ones(context, context, dtype=torch.bool).triu(1), persistent=False)
+
+    def forward(self, ids):
+        T = ids.shape[1]
+        x = self.wte(ids) + self.wpe.weight[:T]
+        mask = self.causal_mask[:T, :T]
+        for blk in self.h:
+            x = blk(x, mask)
+        return self.ln_f(x) @ self.wte.weight.t()  # tied head: logits [B, T, V]
 
 
 def no_decay_rule(name, ndim):  # lbbt_no_decay_rule
@@ -125,12 +159,58 @@ def run_sgemm(n, reps):
     print("RESULT impl=torch sgemm_n=%d sgemm_gflops=%.1f" % (n, 2.0 * n ** 3 / best * 1e-9))
 
 
+def run_lm(a):
+    """Training tokens/s of the GPT-2 language model (see the module docstring)."""
+    vocab = 257  # bytes + end-of-document (lbbt's byte tokenizer)
+    baseline = rss_mb()
+    model = Gpt2Lm(a.dim, a.layers, a.heads, vocab, a.context)
+    named = list(model.named_parameters())
+    opt = torch.optim.AdamW(
+        [{"params": [p for n, p in named if not no_decay_rule(n, p.dim())], "weight_decay": 0.1},
+         {"params": [p for n, p in named if no_decay_rule(n, p.dim())], "weight_decay": 0.0}],
+        lr=0.004)
+    ids = torch.randint(0, vocab, (a.batch, a.context))
+    targets = torch.randint(0, vocab, (a.batch * a.context,))
+    params = [p for _, p in named]
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        loss = F.cross_entropy(model(ids).reshape(-1, vocab), targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    model.train()
+    for _ in range(WARMUP_STEPS):
+        step()
+    steps, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while True:
+        step()
+        steps += 1
+        el = time.perf_counter() - t0
+        if steps >= MIN_STEPS and el >= a.seconds:
+            break
+    tokens = steps * a.batch * a.context
+    tok_s, tok_cpu_s = tokens / el, tokens / (time.process_time() - c0)
+    C, T = a.dim, a.context
+    fwd = a.layers * (24.0 * C * C + 4.0 * T * C) + 2.0 * C * vocab  # as bench_train --lm
+    print("RESULT impl=torch lm=1 dim=%d layers=%d heads=%d batch=%d context=%d vocab=%d "
+          "train_steps=%d train_tok_s=%.1f train_tok_cpu_s=%.1f fwd_mflop_per_tok=%.4f "
+          "train_gflops=%.2f peak_rss_mb=%.1f baseline_rss_mb=%.1f params=%d" % (
+              a.dim, a.layers, a.heads, a.batch, a.context, vocab, steps, tok_s, tok_cpu_s,
+              fwd * 1e-6, tok_s * 3 * fwd * 1e-9, rss_mb(), baseline,
+              sum(p.numel() for p in params)))
+    sys.stdout.flush()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=None, help="default 128; 32 with --lm")
+    ap.add_argument("--context", type=int, default=128)
+    ap.add_argument("--lm", action="store_true")
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sgemm", action="store_true")
@@ -145,6 +225,11 @@ def main():
     if a.sgemm:
         run_sgemm(a.size, 5)
         return
+    if a.lm:
+        a.batch = a.batch or 32
+        run_lm(a)
+        return
+    a.batch = a.batch or 128
     baseline = rss_mb()
     model = VitGpt2(a.dim, a.layers, a.heads)
     named = list(model.named_parameters())
