@@ -148,6 +148,20 @@ def blas_line():
         " ".join(sorted(libs)) or "?")
 
 
+def timed(work, seconds):
+    """WARMUP_STEPS untimed calls of work(), then calls until at least MIN_STEPS and `seconds`
+    of wall time: (calls, wall seconds, CPU seconds) - the same rule as bench_train.c."""
+    for _ in range(WARMUP_STEPS):
+        work()
+    calls, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while True:
+        work()
+        calls += 1
+        el = time.perf_counter() - t0
+        if calls >= MIN_STEPS and el >= seconds:
+            return calls, el, time.process_time() - c0
+
+
 def run_sgemm(n, reps):
     a, b = torch.rand(n, n), torch.rand(n, n)
     torch.mm(a, b)
@@ -181,17 +195,9 @@ def run_lm(a):
         opt.step()
 
     model.train()
-    for _ in range(WARMUP_STEPS):
-        step()
-    steps, t0, c0 = 0, time.perf_counter(), time.process_time()
-    while True:
-        step()
-        steps += 1
-        el = time.perf_counter() - t0
-        if steps >= MIN_STEPS and el >= a.seconds:
-            break
+    steps, el, cpu = timed(step, a.seconds)
     tokens = steps * a.batch * a.context
-    tok_s, tok_cpu_s = tokens / el, tokens / (time.process_time() - c0)
+    tok_s, tok_cpu_s = tokens / el, tokens / cpu
     C, T = a.dim, a.context
     fwd = a.layers * (24.0 * C * C + 4.0 * T * C) + 2.0 * C * vocab  # as bench_train --lm
     print("RESULT impl=torch lm=1 dim=%d layers=%d heads=%d batch=%d context=%d vocab=%d "
@@ -249,31 +255,15 @@ def main():
         opt.step()
 
     model.train()
-    for _ in range(WARMUP_STEPS):
-        step()
-    steps, t0, c0 = 0, time.perf_counter(), time.process_time()
-    while True:
-        step()
-        steps += 1
-        el = time.perf_counter() - t0
-        if steps >= MIN_STEPS and el >= a.seconds:
-            break
+    steps, el, cpu = timed(step, a.seconds)
     train_img_s = steps * a.batch / el
-    train_img_cpu_s = steps * a.batch / (time.process_time() - c0)
+    train_img_cpu_s = steps * a.batch / cpu
 
     model.eval()
     with torch.no_grad():
-        for _ in range(WARMUP_STEPS):
-            model(images)
-        passes, t0, c0 = 0, time.perf_counter(), time.process_time()
-        while True:
-            model(images)
-            passes += 1
-            el = time.perf_counter() - t0
-            if passes >= MIN_STEPS and el >= a.seconds / 2:
-                break
+        passes, el, cpu = timed(lambda: model(images), a.seconds / 2)
     infer_img_s = passes * a.batch / el
-    infer_img_cpu_s = passes * a.batch / (time.process_time() - c0)
+    infer_img_cpu_s = passes * a.batch / cpu
     fwd = forward_flops_per_image(a.dim, a.layers)
     print("RESULT impl=torch dim=%d layers=%d heads=%d batch=%d train_steps=%d train_img_s=%.2f "
           "infer_img_s=%.2f fwd_mflop_per_img=%.3f train_gflops=%.2f infer_gflops=%.2f "

@@ -19,7 +19,7 @@ static lbbt_status hash_file(lbbt_sha256_ctx *c, const char *path, const char *n
   FILE *f = fopen(path, "rb");
   if (!f) return lbbt_fail(LBBT_E_IO, "%s: cannot open to fingerprint the checkpoint: %s", path, strerror(errno));
   lbbt_sha256_update(c, name, strlen(name) + 1);
-  static __thread unsigned char buf[1 << 16];
+  unsigned char buf[1 << 16];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, f)) > 0) lbbt_sha256_update(c, buf, n);
   int bad = ferror(f);
