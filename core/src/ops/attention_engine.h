@@ -5,8 +5,11 @@
  * Each of q, k, v and the output is a strided view [B, H, L, D] of a tensor's buffer: an
  * element offset and the strides of batch, head and position (D is contiguous).  The four
  * products (scores = Q K^T, out = P V, and in backward dP = dO V^T, dV = P^T dO,
- * dQ = dS K, dK = dS^T Q) are batched oneDNN matmuls over [B, Hkv, group] reading the views
- * in place; the masked softmax and dS = P (dP - rowsum(P dP)) are vectorised C row loops.
+ * dQ = dS K, dK = dS^T Q) read the views in place; the masked softmax and
+ * dS = P (dP - rowsum(P dP)) are vectorised C row loops.  Two paths: when T, S and D are
+ * at most 128, one (sample, head) at a time on lbbt_small_mm with its scores in cache
+ * (the fused path); otherwise batched oneDNN matmuls over [B, Hkv, group] in cache-sized
+ * batch chunks (also used for the backward of a T5 bias, whose gradient sums over B).
  * See attention.c for the semantics (masking, fully masked rows, grouped-query heads). */
 #ifndef LBBT_OPS_ATTENTION_ENGINE_H
 #define LBBT_OPS_ATTENTION_ENGINE_H
