@@ -18,6 +18,7 @@
 
 #include "lbbt/rng.h"
 #include "lbbt/tensor.h"
+#include "huge_pages.h"
 #include "tape_internal.h"
 
 #define ARENA_MIN_BLOCK ((size_t)16 << 20)
@@ -98,7 +99,7 @@ void *lbbt_tape_alloc(lbbt_tape *t, size_t bytes) {
   }
   size_t size = bytes > ARENA_MIN_BLOCK ? bytes : ARENA_MIN_BLOCK;
   arena_block *nb = calloc(1, sizeof *nb);
-  if (!nb || posix_memalign((void **)&nb->mem, 64, size) != 0) {
+  if (!nb || !(nb->mem = lbbt_alloc_large(&size))) {
     free(nb);
     lbbt_fail(LBBT_E_NOMEM, "tape arena: cannot allocate %zu bytes", size);
     return NULL;

@@ -5,18 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "huge_pages.h"
+
 int64_t lbbt_shape_numel(int ndim, const int64_t *shape) {
   int64_t n = 1;
   for (int i = 0; i < ndim; i++) n *= shape[i];
   return n;
 }
 
+/* Parameters, their gradients and optimizer moments: large ones on huge pages. */
 static void *alloc_aligned_zero(size_t bytes) {
-  void *p = NULL;
-  size_t sz = (bytes + 63) & ~(size_t)63;
-  if (sz == 0) sz = 64;
-  if (posix_memalign(&p, 64, sz) != 0) return NULL;
-  memset(p, 0, sz);
+  size_t sz = bytes;
+  void *p = lbbt_alloc_large(&sz);
+  if (p) memset(p, 0, sz);
   return p;
 }
 

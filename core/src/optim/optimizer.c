@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../huge_pages.h"
 #include "../optim_internal.h"
 
 void lbbt_optim_config_default(lbbt_optim_config *c, lbbt_optimizer_kind kind) {
@@ -97,7 +98,13 @@ lbbt_status lbbt_optim_add_model(lbbt_optim *o, const lbbt_model *m) {
   return LBBT_OK;
 }
 
-static float *alloc_state(int64_t numel) { return calloc((size_t)numel, sizeof(float)); }
+/* Moments on huge pages like the parameters (huge_pages.h); released with free(). */
+static float *alloc_state(int64_t numel) {
+  size_t bytes = (size_t)numel * sizeof(float);
+  float *p = lbbt_alloc_large(&bytes);
+  if (p) memset(p, 0, bytes);
+  return p;
+}
 
 lbbt_status lbbt_optim_add_param(lbbt_optim *o, const char *name, lbbt_tensor *t, int no_decay) {
   if (!name || !*name || strlen(name) >= sizeof o->params[0].name)
