@@ -41,9 +41,9 @@ typedef struct tile_args {
   int accumulate;
 } tile_args;
 
-static inline vf broadcast(float s) {
-  return (vf){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s};
-}
+/* A vector of 16 copies of s (a macro: a function returning a vector by value changes the
+ * ABI when the build does not target AVX-512, which GCC warns about). */
+#define BROADCAST(s) ((vf){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s})
 
 typedef void (*tile_fn)(const tile_args *t);
 
@@ -78,7 +78,8 @@ static inline void store_row(const tile_args *t, float *c, const vf *acc, int nv
     for (int64_t k = 0; k < t->K; k++) {                                                     \
       const vf_unaligned *b = (const vf_unaligned *)(t->bp + k * t->np);                     \
       _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {                                  \
-        const vf ar = broadcast(a[r * t->ars + k * t->acs]);                                 \
+        const float ark = a[r * t->ars + k * t->acs];                                        \
+        const vf ar = BROADCAST(ark);                                                        \
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] = ar * b[v] + acc[r][v]; \
       }                                                                                      \
     }                                                                                        \
