@@ -74,6 +74,12 @@ static lbbt_status build_linear_in_out(lbbt_tape *t, lbbt_tensor **in, void *u,
                                        lbbt_tensor **out) {
   return lbbt_linear_in_out(t, in[0], in[1], CASE(u)->n_in > 2 ? in[2] : NULL, out);
 }
+/* inputs x, w, residual (, bias); ip[0]: w is [I, O] */
+static lbbt_status build_linear_residual(lbbt_tape *t, lbbt_tensor **in, void *u,
+                                         lbbt_tensor **out) {
+  return lbbt_linear_residual(t, in[0], in[1], CASE(u)->n_in > 3 ? in[3] : NULL, CASE(u)->ip[0],
+                              in[2], out);
+}
 static lbbt_status build_add(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_add(t, in[0], in[1], out);
 }
@@ -188,7 +194,7 @@ static lbbt_status build_chain(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_ten
  * ip[0] picks the op; out = concat(flatten(y), flatten(h2)).  in[1], in[2]: the op's other
  * inputs.  The arena is poisoned with NaN first (an arena mark released after filling), so
  * a fresh buffer the backward fails to overwrite shows up as a NaN gradient. */
-enum { FRESH_LINEAR, FRESH_LINEAR_IN_OUT, FRESH_ADD_A, FRESH_ADD_B, FRESH_ADD_SELF, FRESH_MUL,
+enum { FRESH_LINEAR, FRESH_LINEAR_IN_OUT, FRESH_LINEAR_RESIDUAL, FRESH_ADD_A, FRESH_ADD_B, FRESH_ADD_SELF, FRESH_MUL,
        FRESH_MUL_SELF, FRESH_GELU, FRESH_LAYERNORM, FRESH_RESHAPE };
 static lbbt_status build_fresh(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   const op_case *c = CASE(u);
@@ -204,6 +210,9 @@ static lbbt_status build_fresh(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_ten
   switch (c->ip[0]) {
     case FRESH_LINEAR: LBBT_TRY(lbbt_linear(t, h, in[1], in[2], &y)); break;
     case FRESH_LINEAR_IN_OUT: LBBT_TRY(lbbt_linear_in_out(t, h, in[1], in[2], &y)); break;
+    /* h is both the matmul's input and the residual (w square): dx written or added,
+     * then the residual adopts dy or adds it */
+    case FRESH_LINEAR_RESIDUAL: LBBT_TRY(lbbt_linear_residual(t, h, in[1], in[2], 1, h, &y)); break;
     case FRESH_ADD_A: LBBT_TRY(lbbt_add(t, h, in[1], &y)); break;
     case FRESH_ADD_B: LBBT_TRY(lbbt_add(t, in[1], h, &y)); break;
     case FRESH_ADD_SELF: LBBT_TRY(lbbt_add(t, h, h, &y)); break;
@@ -279,6 +288,18 @@ static void ref_linear_in_out(const op_case *c, lbbt_tensor **in, double *y, int
     }
   same_shape_as(x, nd, shape);
   shape[*nd - 1] = O;
+}
+/* linear (ip[0] = 0) or linear_in_out (1) of x, w (, bias = in[3]) plus the residual in[2] */
+static void ref_linear_residual(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                                int64_t *shape) {
+  op_case lin = *c;
+  lbbt_tensor *xwb[3] = {in[0], in[1], c->n_in > 3 ? in[3] : NULL};
+  lin.n_in = c->n_in > 3 ? 3 : 2;
+  if (c->ip[0])
+    ref_linear_in_out(&lin, xwb, y, nd, shape);
+  else
+    ref_linear(&lin, xwb, y, nd, shape);
+  for (int64_t i = 0; i < in[2]->numel; i++) y[i] += in[2]->data[i];
 }
 static void ref_add(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
   for (int64_t i = 0; i < in[0]->numel; i++)
@@ -658,6 +679,16 @@ static const op_case CASES[] = {
      .expect = LBBT_E_SHAPE, .expect_msg = "linear_in_out"},
     {"linear_in_out bias mismatch", build_linear_in_out, NULL, 3, {2, 2, 1},
      {{4, 6}, {6, 3}, {4}}, .expect = LBBT_E_SHAPE, .expect_msg = "linear_in_out"},
+    /* linear_residual: residual + x @ W + b, the add a binary post-op of the matmul */
+    {"linear_residual in_out bias 3-D x", build_linear_residual, ref_linear_residual, 4,
+     {3, 2, 3, 1}, {{2, 3, 5}, {5, 4}, {2, 3, 4}, {4}}, .ip = {1}, .tol = TOL_MATMUL},
+    {"linear_residual out_in no bias", build_linear_residual, ref_linear_residual, 3, {2, 2, 2},
+     {{6, 5}, {7, 5}, {6, 7}}, .ip = {0}, .tol = TOL_MATMUL},
+    {"linear_residual frozen residual", build_linear_residual, ref_linear_residual, 4,
+     {2, 2, 2, 1}, {{4, 6}, {6, 3}, {4, 3}, {3}}, .ip = {1}, .no_grad = 4, .tol = TOL_MATMUL},
+    {"linear_residual residual mismatch", build_linear_residual, NULL, 3, {2, 2, 2},
+     {{4, 6}, {6, 3}, {4, 4}}, .ip = {1}, .expect = LBBT_E_SHAPE,
+     .expect_msg = "linear_in_out_residual: x [4, 6], w [6, 3]: residual [4, 4]"},
     /* elementwise */
     {"add same shape", build_add, ref_add, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}}, .tol = TOL_LINEAR},
     {"add broadcast [C]", build_add, ref_add, 2, {3, 1}, {{2, 3, 5}, {5}}, .tol = TOL_LINEAR},
@@ -798,6 +829,10 @@ static const op_case CASES[] = {
      .ip = {FRESH_LINEAR_IN_OUT, 0}, .tol = TOL_MATMUL},
     {"fresh linear_in_out, written fresh", build_fresh, NULL, 3, {3, 2, 1}, {{2, 3, 6}, {6, 5}, {5}},
      .ip = {FRESH_LINEAR_IN_OUT, 1}, .tol = TOL_MATMUL},
+    {"fresh linear_residual, accumulated", build_fresh, NULL, 3, {3, 2, 1},
+     {{2, 3, 6}, {6, 6}, {6}}, .ip = {FRESH_LINEAR_RESIDUAL, 0}, .tol = TOL_MATMUL},
+    {"fresh linear_residual, written fresh", build_fresh, NULL, 3, {3, 2, 1},
+     {{2, 3, 6}, {6, 6}, {6}}, .ip = {FRESH_LINEAR_RESIDUAL, 1}, .tol = TOL_MATMUL},
     {"fresh add a, accumulated", build_fresh, NULL, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}},
      .ip = {FRESH_ADD_A, 0}, .tol = TOL_LINEAR},
     {"fresh add a, written fresh", build_fresh, NULL, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}},
@@ -959,6 +994,7 @@ static void run_table_rows(const char *op) {
 TABLE_TEST(matmul)
 TABLE_TEST(linear)
 TABLE_TEST(linear_in_out)
+TABLE_TEST(linear_residual)
 TABLE_TEST(add)
 TABLE_TEST(mul)
 TABLE_TEST(scale)
@@ -1183,6 +1219,7 @@ TEST_MAIN_BEGIN("test_ops_dense")
 TEST_RUN(test_matmul);
 TEST_RUN(test_linear);
 TEST_RUN(test_linear_in_out);
+TEST_RUN(test_linear_residual);
 TEST_RUN(test_add);
 TEST_RUN(test_mul);
 TEST_RUN(test_scale);

@@ -146,6 +146,11 @@ int64_t lbbt_rope_cache_count(void);
  * matmul (one primitive; bias may be NULL). */
 lbbt_status lbbt_linear_in_out(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
                                lbbt_tensor **out);
+/* y = residual + x @ W + bias: lbbt_linear (w [O, I]) or, with w_in_out, lbbt_linear_in_out
+ * (w [I, O]), with a transformer block's residual add done inside the matmul (a oneDNN
+ * binary post-op) instead of a separate pass; residual has y's shape. */
+lbbt_status lbbt_linear_residual(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
+                                 int w_in_out, lbbt_tensor *residual, lbbt_tensor **out);
 /* Attention on a fused projection: qkv [B, T, (Hq + 2 Hkv) D] holds q, k and v side by side
  * (columns [0, Hq D), then Hkv D each, heads contiguous within each), as GPT-2's c_attn
  * produces it; out [B, T, Hq D] with heads merged.  Same result as slicing q, k, v,

@@ -2,7 +2,8 @@
  *
  *   x [B,T,C] -> h = norm1(x) -> q,k,v -> (q/k-norm) -> (RoPE) -> attention -> o-proj
  *             -> x + drop_path(.) -> h2 = norm2(x) -> MLP -> x + drop_path(.)
- * Backward comes from the tape: each op here records its own. */
+ * Backward comes from the tape: each op here records its own.  Without drop path the
+ * residual adds ride on the output projections (lbbt_linear_residual). */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,13 @@ lbbt_status lbbt_dense(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor
                        lbbt_weight_layout layout, lbbt_tensor **out) {
   if (layout == LBBT_W_OUT_IN) return lbbt_linear(t, x, w, b, out);
   return lbbt_linear_in_out(t, x, w, b, out); /* Conv1D: y = x @ W[I,O] + b */
+}
+
+/* A branch's output projection; with a residual, residual + dense(x) in one matmul. */
+static lbbt_status dense_out(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *b,
+                             lbbt_weight_layout layout, lbbt_tensor *residual, lbbt_tensor **out) {
+  if (!residual) return lbbt_dense(t, x, w, b, layout, out);
+  return lbbt_linear_residual(t, x, w, b, layout != LBBT_W_OUT_IN, residual, out);
 }
 
 static lbbt_status norm(lbbt_tape *t, lbbt_norm_kind kind, lbbt_tensor *x, lbbt_tensor *w,
@@ -28,8 +36,10 @@ static lbbt_status split_heads(lbbt_tape *t, lbbt_tensor *x, int H, int D, lbbt_
   return lbbt_transpose(t, r, 1, 2, out);
 }
 
+/* The attention branch of h; plus `residual` when given (see lbbt_block_forward). */
 static lbbt_status attention_branch(lbbt_tape *t, const lbbt_block *blk, lbbt_tensor *h,
-                                    const lbbt_block_inputs *in, lbbt_tensor **out) {
+                                    const lbbt_block_inputs *in, lbbt_tensor *residual,
+                                    lbbt_tensor **out) {
   const lbbt_block_config *c = &blk->cfg;
   int64_t B = h->shape[0], T = h->shape[1];
   int Hq = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim;
@@ -42,7 +52,7 @@ static lbbt_status attention_branch(lbbt_tape *t, const lbbt_block *blk, lbbt_te
     lbbt_tensor *qkv;
     LBBT_TRY(lbbt_dense(t, h, blk->qkv_w, blk->qkv_b, c->layout, &qkv));
     LBBT_TRY(lbbt_attention_qkv(t, qkv, Hq, Hkv, &ao, &a));
-    return lbbt_dense(t, a, blk->o_w, blk->o_b, c->layout, out);
+    return dense_out(t, a, blk->o_w, blk->o_b, c->layout, residual, out);
   }
   if (c->fused_qkv) {
     lbbt_tensor *qkv;
@@ -70,11 +80,13 @@ static lbbt_status attention_branch(lbbt_tape *t, const lbbt_block *blk, lbbt_te
   LBBT_TRY(lbbt_transpose(t, a, 1, 2, &a)); /* [B, T, H, D] */
   int64_t shape[3] = {B, T, (int64_t)Hq * D};
   LBBT_TRY(lbbt_reshape(t, a, 3, shape, &a));
-  return lbbt_dense(t, a, blk->o_w, blk->o_b, c->layout, out);
+  return dense_out(t, a, blk->o_w, blk->o_b, c->layout, residual, out);
 }
 
+/* The MLP branch of h; plus `residual` when given. */
 static lbbt_status mlp_branch(lbbt_tape *t, const lbbt_block *blk, lbbt_tensor *h,
-                              const lbbt_block_inputs *in, lbbt_tensor **out) {
+                              const lbbt_block_inputs *in, lbbt_tensor *residual,
+                              lbbt_tensor **out) {
   const lbbt_block_config *c = &blk->cfg;
   lbbt_tensor *act;
   if (c->mlp == LBBT_MLP_GELU || c->mlp == LBBT_MLP_RELU) {
@@ -85,7 +97,7 @@ static lbbt_status mlp_branch(lbbt_tape *t, const lbbt_block *blk, lbbt_tensor *
     else
       LBBT_TRY(lbbt_relu(t, fc, &act));
     if (in->hook) in->hook(in->hook_user, "mlp.act", in->layer, act);
-    return lbbt_dense(t, act, blk->proj_w, blk->proj_b, c->layout, out);
+    return dense_out(t, act, blk->proj_w, blk->proj_b, c->layout, residual, out);
   }
   lbbt_tensor *gate, *up, *g;
   LBBT_TRY(lbbt_dense(t, h, blk->gate_w, NULL, c->layout, &gate));
@@ -96,7 +108,7 @@ static lbbt_status mlp_branch(lbbt_tape *t, const lbbt_block *blk, lbbt_tensor *
     LBBT_TRY(lbbt_gelu(t, gate, c->gelu, &g));
   if (in->hook) in->hook(in->hook_user, "mlp.act", in->layer, g);
   LBBT_TRY(lbbt_mul(t, g, up, &act));
-  return lbbt_dense(t, act, blk->down_w, NULL, c->layout, out);
+  return dense_out(t, act, blk->down_w, NULL, c->layout, residual, out);
 }
 
 lbbt_status lbbt_block_forward(lbbt_tape *t, const lbbt_block *blk, lbbt_tensor *x,
@@ -108,13 +120,21 @@ lbbt_status lbbt_block_forward(lbbt_tape *t, const lbbt_block *blk, lbbt_tensor 
                      lbbt_shape_str(x, s, sizeof s), c->dim);
   }
   lbbt_tensor *h, *a, *m;
+  /* Without drop path (or in eval mode, where it is the identity), each residual add
+   * happens inside the branch's output matmul. */
+  if (in->drop_path <= 0 || !lbbt_tape_training(t)) {
+    LBBT_TRY(norm(t, c->norm, x, blk->norm1_w, blk->norm1_b, c->norm_eps, &h));
+    LBBT_TRY(attention_branch(t, blk, h, in, x, &x));
+    LBBT_TRY(norm(t, c->norm, x, blk->norm2_w, blk->norm2_b, c->norm_eps, &h));
+    return mlp_branch(t, blk, h, in, x, out);
+  }
   LBBT_TRY(norm(t, c->norm, x, blk->norm1_w, blk->norm1_b, c->norm_eps, &h));
-  LBBT_TRY(attention_branch(t, blk, h, in, &a));
-  if (in->drop_path > 0) LBBT_TRY(lbbt_drop_path(t, a, in->drop_path, &a));
+  LBBT_TRY(attention_branch(t, blk, h, in, NULL, &a));
+  LBBT_TRY(lbbt_drop_path(t, a, in->drop_path, &a));
   LBBT_TRY(lbbt_add(t, x, a, &x));
   LBBT_TRY(norm(t, c->norm, x, blk->norm2_w, blk->norm2_b, c->norm_eps, &h));
-  LBBT_TRY(mlp_branch(t, blk, h, in, &m));
-  if (in->drop_path > 0) LBBT_TRY(lbbt_drop_path(t, m, in->drop_path, &m));
+  LBBT_TRY(mlp_branch(t, blk, h, in, NULL, &m));
+  LBBT_TRY(lbbt_drop_path(t, m, in->drop_path, &m));
   return lbbt_add(t, x, m, out);
 }
 

@@ -166,10 +166,11 @@ lbbt_status lbbt_matmul(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, int trans_
   return lbbt_tape_push(t, "matmul", matmul_backward, *out, in, 2, &c, sizeof c);
 }
 
-/* ---- lbbt_linear, lbbt_linear_in_out ------------------------------------------------- */
+/* ---- lbbt_linear, lbbt_linear_in_out, lbbt_linear_residual ---------------------------- */
 /* Both layouts are one primitive with the bias fused (oneDNN's bias argument): w [O, I] is
- * read as w^T through its strides, w [I, O] as it is.  Backward: dx and dw are GEMMs with a
- * sum post-op; the bias gradient is the column sum of dy. */
+ * read as w^T through its strides, w [I, O] as it is; a residual is a binary add post-op of
+ * the same primitive.  Backward: dx and dw are GEMMs with a sum post-op; the bias gradient
+ * is the column sum of dy; the residual's gradient is dy itself, handed over. */
 typedef struct linear_ctx {
   int in_out; /* 1: w is [I, O] (Conv1D layout); 0: [O, I] (nn.Linear) */
 } linear_ctx;
@@ -177,6 +178,7 @@ typedef struct linear_ctx {
 static lbbt_status linear_backward(lbbt_tape *t, const lbbt_op_record *rec) {
   const linear_ctx *c = rec->ctx;
   lbbt_tensor *x = rec->in[0], *w = rec->in[1], *bias = rec->in[2], *out = rec->out;
+  lbbt_tensor *residual = rec->n_in > 3 ? rec->in[3] : NULL;
   int64_t I = x->shape[x->ndim - 1], O = out->shape[out->ndim - 1], rows = x->numel / I;
   lbbt_mm_view src, wei, dst;
   int acc;
@@ -214,11 +216,18 @@ static lbbt_status linear_backward(lbbt_tape *t, const lbbt_op_record *rec) {
     if (!db) return LBBT_E_NOMEM;
     op_colsum_accumulate(db, out->grad, rows, O);
   }
+  /* Last: once the residual adopts dy's buffer, later backwards may add into it. */
+  if (residual && residual->requires_grad && !lbbt_tape_grad_adopt(t, residual, out->grad)) {
+    float *dr = op_grad_zeroed(t, residual); /* exists, or a heap tensor's gradient */
+    if (!dr) return LBBT_E_NOMEM;
+    op_accumulate(dr, out->grad, residual->numel);
+  }
   return LBBT_OK;
 }
 
 static lbbt_status linear_op(lbbt_tape *t, const char *op, int in_out, lbbt_tensor *x,
-                             lbbt_tensor *w, lbbt_tensor *bias, lbbt_tensor **out) {
+                             lbbt_tensor *w, lbbt_tensor *bias, lbbt_tensor *residual,
+                             lbbt_tensor **out) {
   char sx[OP_SHAPE_BUF], sw[OP_SHAPE_BUF], sb[OP_SHAPE_BUF];
   *out = NULL;
   const int i_dim = in_out ? 0 : 1, o_dim = in_out ? 1 : 0;
@@ -231,6 +240,12 @@ static lbbt_status linear_op(lbbt_tape *t, const char *op, int in_out, lbbt_tens
   int64_t shape[LBBT_MAX_DIMS];
   memcpy(shape, x->shape, sizeof shape);
   shape[x->ndim - 1] = O;
+  if (residual && (residual->ndim != x->ndim ||
+                   memcmp(residual->shape, shape, (size_t)x->ndim * sizeof *shape))) {
+    char sr[OP_SHAPE_BUF];
+    return lbbt_fail(LBBT_E_SHAPE, "%s: x %s, w %s: residual %s must have the output's shape",
+                     op, op_shape(x, sx), op_shape(w, sw), op_shape(residual, sr));
+  }
   LBBT_TRY(lbbt_tape_tensor(t, x->ndim, shape, out));
   lbbt_mm_view src, wei, dst;
   lbbt_mm_view_2d(&src, rows, I, 0);
@@ -239,19 +254,33 @@ static lbbt_status linear_op(lbbt_tape *t, const char *op, int in_out, lbbt_tens
   else
     lbbt_mm_view_2d(&wei, O, I, 1); /* w^T [I, O] read in place */
   lbbt_mm_view_2d(&dst, rows, O, 0);
-  LBBT_TRY(lbbt_mm_exec(op, &src, &wei, &dst, bias ? bias->data : NULL, 1.0f, 0, x->data,
-                        w->data, (*out)->data));
-  lbbt_tensor *in[3] = {x, w, bias};
+  if (residual)
+    LBBT_TRY(lbbt_mm_exec_residual(op, &src, &wei, &dst, bias ? bias->data : NULL,
+                                   residual->data, x->data, w->data, (*out)->data));
+  else
+    LBBT_TRY(lbbt_mm_exec(op, &src, &wei, &dst, bias ? bias->data : NULL, 1.0f, 0, x->data,
+                          w->data, (*out)->data));
+  lbbt_tensor *in[4] = {x, w, bias, residual};
   linear_ctx c = {in_out};
-  return lbbt_tape_push_fresh(t, op, linear_backward, *out, in, 3, &c, sizeof c);
+  return lbbt_tape_push_fresh(t, op, linear_backward, *out, in, residual ? 4 : 3, &c, sizeof c);
 }
 
 lbbt_status lbbt_linear(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
                         lbbt_tensor **out) {
-  return linear_op(t, "linear", 0, x, w, bias, out);
+  return linear_op(t, "linear", 0, x, w, bias, NULL, out);
 }
 
 lbbt_status lbbt_linear_in_out(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
                                lbbt_tensor **out) {
-  return linear_op(t, "linear_in_out", 1, x, w, bias, out);
+  return linear_op(t, "linear_in_out", 1, x, w, bias, NULL, out);
+}
+
+lbbt_status lbbt_linear_residual(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *bias,
+                                 int w_in_out, lbbt_tensor *residual, lbbt_tensor **out) {
+  if (!residual) {
+    *out = NULL;
+    return lbbt_fail(LBBT_E_SHAPE, "linear_residual: no residual (use lbbt_linear)");
+  }
+  return linear_op(t, w_in_out ? "linear_in_out_residual" : "linear_residual", w_in_out, x, w,
+                   bias, residual, out);
 }

@@ -34,4 +34,11 @@ lbbt_status lbbt_mm_exec(const char *op, const lbbt_mm_view *src, const lbbt_mm_
                          const lbbt_mm_view *dst, const float *bias, float scale, int accumulate,
                          const float *src_data, const float *wei_data, float *dst_data);
 
+/* dst = src @ wei (+ bias[N]) + residual, the residual (laid out as dst, not aliasing it)
+ * added by a binary post-op while the product is written: no separate pass over memory. */
+lbbt_status lbbt_mm_exec_residual(const char *op, const lbbt_mm_view *src,
+                                  const lbbt_mm_view *wei, const lbbt_mm_view *dst,
+                                  const float *bias, const float *residual,
+                                  const float *src_data, const float *wei_data, float *dst_data);
+
 #endif
