@@ -55,7 +55,7 @@ static void render_markdown(const lbbt_table_options *o, const table_data *d, sp
   spec_buf_add(md, "| Row |");
   for (int c = 0; c < d->n_cols; c++)
     spec_buf_addf(md, " paper: %s%s%s |", d->cols[c].dataset ? d->cols[c].dataset : "", d->cols[c].dataset ? " " : "",
-                  d->cols[c].metric ? d->cols[c].metric : d->cols[c].id);
+                  d->cols[c].label ? d->cols[c].label : d->cols[c].metric ? d->cols[c].metric : d->cols[c].id);
   for (int k = 0; k < d->n_datasets; k++)
     for (int g = 0; g < d->n_groups; g++) spec_buf_addf(md, " lbbt: %s %s |", d->datasets[k], d->groups[g].label);
   spec_buf_add(md, "\n|---|");
@@ -173,7 +173,8 @@ static void render_latex(const lbbt_table_options *o, const table_data *d, spec_
                 d->results_path);
   for (int c = 0; c < d->n_cols + n_rep; c++) spec_buf_add(tex, "r");
   spec_buf_add(tex, "}\n\\toprule\n Row");
-  for (int c = 0; c < d->n_cols; c++) spec_buf_addf(tex, " & paper %s", latex_escape(d->cols[c].id, esc, sizeof esc));
+  for (int c = 0; c < d->n_cols; c++)
+    spec_buf_addf(tex, " & paper %s", latex_escape(d->cols[c].label ? d->cols[c].label : d->cols[c].id, esc, sizeof esc));
   for (int k = 0; k < d->n_datasets; k++)
     for (int g = 0; g < d->n_groups; g++) {
       spec_buf_addf(tex, " & lbbt %s", latex_escape(d->datasets[k], esc, sizeof esc));

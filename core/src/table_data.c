@@ -78,6 +78,7 @@ static lbbt_status load_def(const char *path, const char *tier, table_data *d) {
     pc->id = scalar(yt_get(c, "id"));
     pc->dataset = scalar(yt_get(c, "dataset"));
     pc->metric = scalar(yt_get(c, "metric"));
+    pc->label = scalar(yt_get(c, "label"));
     if (!pc->id) return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: a column needs an id", path, c->line, c->col);
     if (pc->metric && !scalar(yt_get(d->metrics, pc->metric)))
       return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: metric '%s' is not defined under 'metrics'", path, c->line,
@@ -248,7 +249,9 @@ static void find_groups_and_datasets(table_data *d) {
       table_group *g = &d->groups[d->n_groups++];
       g->metric = d->cols[c].metric;
       g->sel = &d->cols[c].sel;
-      g->label = d->cols[c].sel.n || !d->cols[c].metric ? d->cols[c].id : d->cols[c].metric;
+      g->label = d->cols[c].label                            ? d->cols[c].label
+                 : d->cols[c].sel.n || !d->cols[c].metric ? d->cols[c].id
+                                                          : d->cols[c].metric;
     }
   }
   const lbbt_experiment *e = d->exp;

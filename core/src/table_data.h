@@ -29,6 +29,7 @@ typedef struct table_selector {
 
 typedef struct table_col {
   const char *id, *dataset, *metric;
+  const char *label; /* header text (`label:`), e.g. "w/o LBBT", when columns share a metric */
   table_selector sel;
 } table_col;
 
@@ -46,7 +47,8 @@ typedef struct table_row {
 typedef struct table_group {
   const char *metric;
   const table_selector *sel;
-  const char *label; /* the column id when the column has a selector or no metric, else the metric */
+  const char *label; /* the column's label; else its id when it has a selector or no metric,
+                        else the metric */
 } table_group;
 
 typedef struct table_cell {
