@@ -11,14 +11,17 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: lbbt run EXPERIMENT.yaml [--tier smoke|cpu|paper] [--out FILE.h5] [--threads N]\n"
-          "                [--dry-run]\n\n"
+          "                [--dry-run] [--no-reuse]\n\n"
           "Expands the experiment's matrix into runs and runs those not yet complete in the\n"
           "results file (default results/<experiment>.h5, or results/<experiment>-<tier>.h5 for\n"
-          "tiers other than cpu).  A killed run resumes from its last epoch checkpoint.\n"
+          "tiers other than cpu).  A killed run resumes from its last epoch checkpoint.  A run\n"
+          "that another results file in the same folder holds complete (same config, same\n"
+          "checkpoint bytes: Tables 8 and 12 share runs) is copied from it, not computed.\n"
           "  --tier T     which tier's overrides to apply (default cpu)\n"
           "  --out F      results file\n"
           "  --threads N  threads for kernels (default: OMP_NUM_THREADS, else all cores)\n"
-          "  --dry-run    list the runs and whether each is complete; run nothing\n");
+          "  --dry-run    list the runs and whether each is complete; run nothing\n"
+          "  --no-reuse   compute every missing run, even one another results file holds\n");
 }
 
 
@@ -43,6 +46,7 @@ int cmd_run(int argc, char **argv) {
       }
       o.threads = (int)n;
     } else if (!strcmp(argv[i], "--dry-run")) o.dry_run = 1;
+    else if (!strcmp(argv[i], "--no-reuse")) o.no_reuse = 1;
     else if (argv[i][0] == '-' ) {
       fprintf(stderr, "lbbt run: unknown option '%s'\n", argv[i]);
       usage(stderr);

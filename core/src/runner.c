@@ -11,6 +11,7 @@
 #include "lbbt/init_mode.h"
 #include "lbbt/runner.h"
 #include "fs_util.h"
+#include "run_reuse.h"
 
 static volatile sig_atomic_t g_interrupted;
 static void on_signal(int sig) {
@@ -256,6 +257,9 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
     lbbt_progress_log(pr, "%s (tier %s): %d runs -> %s", e->file, e->tier, e->n_runs, results_path);
   fingerprint_cache fc;
   memset(&fc, 0, sizeof fc);
+  run_reuse *reuse = NULL;
+  int reused = 0;
+  if (st == LBBT_OK) st = run_reuse_create(results_path, &reuse);
   for (int i = 0; st == LBBT_OK && i < e->n_runs; i++) {
     int present = 0;
     const char *sha = "";
@@ -269,6 +273,18 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
                         e->runs[i].id, e->runs[i].label, results_path);
       continue;
     }
+    lbbt_result_run *shared = NULL;
+    const char *from = NULL;
+    if (!o->no_reuse) st = run_reuse_find(reuse, e->runs[i].id, sha, &shared, &from);
+    if (st != LBBT_OK) break;
+    if (shared) {
+      lbbt_progress_log(pr, "run %d/%d %s [%s]: complete in %s (the same config and checkpoint)%s",
+                        i + 1, e->n_runs, e->runs[i].id, e->runs[i].label, from,
+                        o->dry_run ? ", to copy" : ", copied");
+      if (!o->dry_run) st = lbbt_results_commit_run(results_path, e, &e->runs[i], shared->record, o->threads);
+      if (st == LBBT_OK) reused++;
+      continue;
+    }
     if (o->dry_run) {
       lbbt_progress_log(pr, "run %d/%d %s [%s]: to run", i + 1, e->n_runs, e->runs[i].id, e->runs[i].label);
       continue;
@@ -276,7 +292,10 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
     st = run_one(e, i, o, reg, &dc, pr, results_path, partial_root, sha);
     if (st == LBBT_OK) done++;
   }
+  run_reuse_free(reuse);
   if (st == LBBT_OK) {
+    if (reused)
+      lbbt_progress_log(pr, "%s: %d runs copied from other results files", e->name, reused);
     lbbt_progress_log(pr, "%s: %d runs done now, %d already complete", e->name, done, skipped);
     rmdir(partial_root); /* only when empty */
   }

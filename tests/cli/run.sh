@@ -17,7 +17,7 @@ check rerun_skips bash -c "'$LBBT' run $EXP --out '$CLI_TMP/clean.h5' 2>&1 | gre
 #    after every kill and the final metrics equal the clean run's.
 killed_ok=1
 for delay in 0.7 1.5 2.5 3.5; do
-  "$LBBT" run $EXP --out "$CLI_TMP/killed.h5" --threads 2 >/dev/null 2>&1 &
+  "$LBBT" run $EXP --out "$CLI_TMP/killed.h5" --threads 2 --no-reuse >/dev/null 2>&1 &
   pid=$!
   sleep $delay
   kill -9 $pid 2>/dev/null
@@ -27,7 +27,7 @@ for delay in 0.7 1.5 2.5 3.5; do
   fi
 done
 check readable_after_kill test $killed_ok -eq 1
-check resume_completes "$LBBT" run $EXP --out "$CLI_TMP/killed.h5" --threads 2
+check resume_completes "$LBBT" run $EXP --out "$CLI_TMP/killed.h5" --threads 2 --no-reuse
 same_metrics() {
   for id in $("$LBBT" check $EXP | awk '{print $1}'); do
     a=$("$LBBT" inspect "$CLI_TMP/clean.h5" | grep "^$id" | grep -o 'probe/test_acc1=[0-9.]*')
@@ -37,6 +37,24 @@ same_metrics() {
 }
 check resumed_equals_clean same_metrics
 check no_partial_left test ! -e "$CLI_TMP/killed.h5.partial"
+
+# 3b. A results file beside one that holds the same runs (same config and checkpoint, so the
+#     same run ids: Tables 8 and 12) copies them instead of computing them, records where
+#     they came from, and keeps their metrics; --no-reuse computes them.
+mkdir -p "$CLI_TMP/shared"
+cp "$CLI_TMP/clean.h5" "$CLI_TMP/shared/first.h5"
+check reuse_copies bash -c "'$LBBT' run $EXP --out '$CLI_TMP/shared/second.h5' 2>&1 | grep -q '2 runs copied from other results files'"
+check reuse_computes_nothing bash -c "'$LBBT' run $EXP --out '$CLI_TMP/shared/second.h5' 2>&1 | grep -q '0 runs done now, 2 already complete'"
+same_as_clean() {
+  for id in $("$LBBT" check $EXP | awk '{print $1}'); do
+    a=$("$LBBT" inspect "$CLI_TMP/clean.h5" | grep "^$id" | grep -o 'probe/test_acc1=[0-9.]*')
+    b=$("$LBBT" inspect "$CLI_TMP/shared/second.h5" | grep "^$id" | grep -o 'probe/test_acc1=[0-9.]*')
+    [ -n "$a" ] && [ "$a" = "$b" ] || { echo "run $id: original '$a' vs copied '$b'"; return 1; }
+  done
+}
+check reuse_keeps_metrics same_as_clean
+check reuse_records_origin bash -c "command -v h5dump >/dev/null || exit 0; h5dump -A '$CLI_TMP/shared/second.h5' | grep -q 'first.h5'"
+check no_reuse_computes bash -c "'$LBBT' run $EXP --out '$CLI_TMP/shared/third.h5' --no-reuse 2>&1 | grep -q '2 runs done now, 0 already complete'"
 
 # 4. Bad input: exit 2 and a message naming the problem.
 printf 'experiment: x\nbase: {seed: 0, backbone: {plugin: nosuch}, data: {dataset: fashion-mnist}, stages: [{name: a, task: classification, epochs: 1}]}\n' > "$CLI_TMP/bad_plugin.yaml"
