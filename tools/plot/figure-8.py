@@ -45,6 +45,7 @@ def main():
     for row, (plugin, init, src) in enumerate(rows):
         for col, lab in enumerate(labels):
             ax = axes[row][col]
+            plotted = False
             for i, tl in enumerate(layers):
                 sel = {"stages__bridge__labels": lab, "stages__bridge__train_layers": tl}
                 if init is not None:
@@ -58,6 +59,7 @@ def main():
                         continue
                     m = s.mean(axis=0)
                     x = np.arange(1, len(m) + 1)
+                    plotted = True
                     ax.plot(x, m, ls, color=color, lw=1.7 if what == "train" else 1.1,
                             marker="o" if len(m) < 4 else None, label=f"{name} {what} (n={len(s)}): {m[-1]:.1f}%")
                     if len(s) > 1:
@@ -65,6 +67,11 @@ def main():
                         ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.12)
             title = "correct labels" if lab == "true" else "100% random labels"
             ax.set_title(f"{src} {init}: {title}" if init else f"{src}: {title}", fontsize=11)
+            if not plotted:  # e.g. lbbt's GPT-2 pair runs random labels only in Table 8
+                ax.text(0.5, 0.5, "no runs of this backbone\nwith these labels in this table",
+                        transform=ax.transAxes, ha="center", va="center", fontsize=10, color="0.4")
+                ax.set_xticks([])
+                continue
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel("top-1 accuracy, %")

@@ -86,6 +86,10 @@ class Results:
         self.attrs = {k: _text(v) for k, v in self.file.attrs.items()}
         runs = self.file.get("runs")
         self.runs = [Run(rid, runs[rid]) for rid in runs] if runs is not None else []
+        # The figures draw the paper's protocol (one shared learning rate): the fair-comparison
+        # runs that tune it per arm (Tables 1 and 4) are left out of every arm.
+        self.runs = [r for r in self.runs
+                     if not any(k.endswith(".lr_sweep") and v == "per-arm" for k, v in r.matrix.items())]
         if not self.runs:
             sys.exit(f"plot: {path} holds no runs")
 
