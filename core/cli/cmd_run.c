@@ -16,12 +16,13 @@ static void usage(FILE *f) {
           "results file (default results/<experiment>.h5, or results/<experiment>-<tier>.h5 for\n"
           "tiers other than cpu).  A killed run resumes from its last epoch checkpoint.  A run\n"
           "that another results file in the same folder holds complete (same config, same\n"
-          "checkpoint bytes: Tables 8 and 12 share runs) is copied from it, not computed.\n"
+          "checkpoint bytes: Tables 8 and 12 share runs) is copied from it, not computed, and\n"
+          "runs that begin with the same training stage compute it once.\n"
           "  --tier T     which tier's overrides to apply (default cpu)\n"
           "  --out F      results file\n"
           "  --threads N  threads for kernels (default: OMP_NUM_THREADS, else all cores)\n"
           "  --dry-run    list the runs and whether each is complete; run nothing\n"
-          "  --no-reuse   compute every missing run, even one another results file holds\n");
+          "  --no-reuse   compute every missing run and stage, even ones already computed\n");
 }
 
 

@@ -12,6 +12,7 @@
 #include "lbbt/runner.h"
 #include "fs_util.h"
 #include "run_reuse.h"
+#include "stage_cache.h"
 
 static volatile sig_atomic_t g_interrupted;
 static void on_signal(int sig) {
@@ -128,10 +129,33 @@ static lbbt_status still_current(const char *results_path, const lbbt_run_spec *
   return LBBT_OK;
 }
 
+/* Restore the longest prefix of the run's stages another run stored (stage_cache.h):
+ * *found = 1 with *done_stage the last stage it covers. */
+static lbbt_status restore_shared_stages(lbbt_stage_ctx *ctx, const char *cache_root,
+                                         const char *checkpoint_sha256, lbbt_progress *pr,
+                                         int *found, int *done_stage) {
+  const lbbt_run_spec *run = ctx->run;
+  *found = 0;
+  for (int k = run->n_stages - 2; k >= 0; k--) {
+    if (!stage_cache_applies(run, k)) continue;
+    char dir[LBBT_PATH_MAX + 96];
+    LBBT_TRY(stage_cache_entry(cache_root, run, k, checkpoint_sha256, dir, sizeof dir));
+    LBBT_TRY(stage_cache_load(ctx, dir, found));
+    if (*found) {
+      *done_stage = k;
+      lbbt_progress_log(pr, "run %d/%d %s [%s]: stages up to '%s' restored from an identical run's "
+                        "(%s)", ctx->run_index + 1, ctx->n_runs, run->id, run->label,
+                        run->stages[k].name, dir);
+      return LBBT_OK;
+    }
+  }
+  return LBBT_OK;
+}
+
 static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_options *o,
                            lbbt_registry *reg, data_cache *dc, lbbt_progress *pr,
                            const char *results_path, const char *partial_root,
-                           const char *checkpoint_sha256) {
+                           const char *checkpoint_sha256, const char *stage_cache_root) {
   const lbbt_run_spec *run = &e->runs[ri];
   LBBT_TRY(data_get(dc, &run->data, pr));
   const lbbt_plugin *bp = lbbt_registry_find(reg, LBBT_KIND_BACKBONE, run->backbone.plugin);
@@ -190,6 +214,11 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
   if (found)
     lbbt_progress_log(pr, "run %d/%d %s: resuming from its checkpoint (stage %d%s)", ri + 1, e->n_runs,
                       run->id, done_stage + 1, stage_done ? ", finished" : "");
+  else if (stage_cache_root) {
+    st = restore_shared_stages(&ctx, stage_cache_root, checkpoint_sha256, pr, &found, &done_stage);
+    if (st != LBBT_OK) goto done;
+    stage_done = 1;
+  }
   for (int k = 0; k < run->n_stages; k++) {
     if (found && (k < done_stage || (k == done_stage && stage_done))) continue;
     ctx.stage = &run->stages[k];
@@ -213,6 +242,12 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
     }
     st = lbbt_checkpoint_save(&ctx, NULL, 0, 1, NULL, NULL, 0);
     if (st != LBBT_OK) goto done;
+    if (stage_cache_root && stage_cache_applies(run, k)) {
+      char dir[LBBT_PATH_MAX + 96];
+      st = stage_cache_entry(stage_cache_root, run, k, checkpoint_sha256, dir, sizeof dir);
+      if (st == LBBT_OK) st = stage_cache_save(&ctx, dir);
+      if (st != LBBT_OK) goto done;
+    }
   }
   st = lbbt_results_commit_run(results_path, e, run, ctx.record, o->threads);
   if (st == LBBT_OK) lbbt_remove_tree(ctx.partial_dir);
@@ -232,6 +267,8 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   else
     lbbt_results_default_path(e->name, e->tier, results_path, sizeof results_path);
   snprintf(partial_root, sizeof partial_root, "%s.partial", results_path);
+  char stage_root[LBBT_PATH_MAX + 16];
+  snprintf(stage_root, sizeof stage_root, "%s.stages", results_path);
   lbbt_progress *pr = NULL;
   data_cache dc;
   memset(&dc, 0, sizeof dc);
@@ -289,10 +326,12 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
       lbbt_progress_log(pr, "run %d/%d %s [%s]: to run", i + 1, e->n_runs, e->runs[i].id, e->runs[i].label);
       continue;
     }
-    st = run_one(e, i, o, reg, &dc, pr, results_path, partial_root, sha);
+    st = run_one(e, i, o, reg, &dc, pr, results_path, partial_root, sha, o->no_reuse ? NULL : stage_root);
     if (st == LBBT_OK) done++;
   }
   run_reuse_free(reuse);
+  /* every run complete: the stored stages have served */
+  if (st == LBBT_OK && !o->dry_run) lbbt_remove_tree(stage_root);
   if (st == LBBT_OK) {
     if (reused)
       lbbt_progress_log(pr, "%s: %d runs copied from other results files", e->name, reused);

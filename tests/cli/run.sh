@@ -43,7 +43,8 @@ check no_partial_left test ! -e "$CLI_TMP/killed.h5.partial"
 #     they came from, and keeps their metrics; --no-reuse computes them.
 mkdir -p "$CLI_TMP/shared"
 cp "$CLI_TMP/clean.h5" "$CLI_TMP/shared/first.h5"
-check reuse_copies bash -c "'$LBBT' run $EXP --out '$CLI_TMP/shared/second.h5' 2>&1 | grep -q '2 runs copied from other results files'"
+"$LBBT" run $EXP --out "$CLI_TMP/shared/second.h5" >"$CLI_TMP/shared/log" 2>&1
+check reuse_copies grep -q '2 runs copied from other results files' "$CLI_TMP/shared/log"
 check reuse_computes_nothing bash -c "'$LBBT' run $EXP --out '$CLI_TMP/shared/second.h5' 2>&1 | grep -q '0 runs done now, 2 already complete'"
 same_as_clean() {
   for id in $("$LBBT" check $EXP | awk '{print $1}'); do
@@ -54,7 +55,29 @@ same_as_clean() {
 }
 check reuse_keeps_metrics same_as_clean
 check reuse_records_origin bash -c "command -v h5dump >/dev/null || exit 0; h5dump -A '$CLI_TMP/shared/second.h5' | grep -q 'first.h5'"
-check no_reuse_computes bash -c "'$LBBT' run $EXP --out '$CLI_TMP/shared/third.h5' --no-reuse 2>&1 | grep -q '2 runs done now, 0 already complete'"
+"$LBBT" run $EXP --out "$CLI_TMP/shared/third.h5" --no-reuse >"$CLI_TMP/shared/log3" 2>&1
+check no_reuse_computes grep -q '2 runs done now, 0 already complete' "$CLI_TMP/shared/log3"
+
+# 3c. Runs that begin with the same stage compute it once: the second restores the first's
+#     bridge (stage cache) and gets what computing it again (--no-reuse) gives; the cache
+#     folder is gone once every run is complete.
+SH=tests/cli/fixtures/shared_stages.yaml
+mkdir -p "$CLI_TMP/stages_a" "$CLI_TMP/stages_b"
+"$LBBT" run $SH --out "$CLI_TMP/stages_a/r.h5" >"$CLI_TMP/stages_a/log" 2>&1
+check stage_restored grep -q "stages up to 'bridge' restored from an identical run's" "$CLI_TMP/stages_a/log"
+check stage_cache_removed test ! -e "$CLI_TMP/stages_a/r.h5.stages"
+"$LBBT" run $SH --out "$CLI_TMP/stages_b/r.h5" --no-reuse >"$CLI_TMP/stages_b/log" 2>&1
+check stage_no_reuse_computes bash -c "grep -q '2 runs done now' '$CLI_TMP/stages_b/log' && ! grep -q 'restored from an identical' '$CLI_TMP/stages_b/log'"
+same_probe() {
+  for id in $("$LBBT" check $SH | awk '{print $1}'); do
+    for item in bridge/train_acc1 probe/test_acc1; do
+      a=$("$LBBT" inspect "$CLI_TMP/stages_a/r.h5" | grep "^$id" | grep -o "$item=[0-9.]*")
+      b=$("$LBBT" inspect "$CLI_TMP/stages_b/r.h5" | grep "^$id" | grep -o "$item=[0-9.]*")
+      [ -n "$a" ] && [ "$a" = "$b" ] || { echo "run $id: restored '$a' vs computed '$b'"; return 1; }
+    done
+  done
+}
+check stage_restored_equals_computed same_probe
 
 # 4. Bad input: exit 2 and a message naming the problem.
 printf 'experiment: x\nbase: {seed: 0, backbone: {plugin: nosuch}, data: {dataset: fashion-mnist}, stages: [{name: a, task: classification, epochs: 1}]}\n' > "$CLI_TMP/bad_plugin.yaml"

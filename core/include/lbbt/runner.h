@@ -68,8 +68,10 @@ typedef struct lbbt_run_options {
   const char *results_path;  /* NULL: results/<experiment name>.h5 (tier != cpu: -<tier>) */
   int threads;
   int dry_run;               /* list runs and whether they are complete; run nothing */
-  int no_reuse;              /* 1: compute a run even when a sibling results file holds it
-                                complete (default 0: copy it; core/src/run_reuse.h) */
+  int no_reuse;              /* 1: compute every run and stage, even when a sibling results
+                                file holds the run complete or another run of the experiment
+                                computed the same first stages (default 0: reuse them;
+                                core/src/run_reuse.h, core/src/stage_cache.h) */
 } lbbt_run_options;
 
 /* Run everything that is missing.  Returns LBBT_OK when every run is complete. */
