@@ -130,10 +130,14 @@ else
   skip pretrain_amount_plot "python3-h5py or python3-matplotlib absent (tools/install-deps installs them)"
 fi
 
-# SIGTERM after the first epoch, rerun: the final validation loss equals the clean run's.
+# SIGTERM after the first epoch, rerun: the final validation loss equals that of the same
+# run left alone.  Its epochs are made long (400 steps, not 15) so that the signal, sent once
+# epoch 1's line appears, lands inside epoch 2 rather than after the run's end.
 STOP_LOG="$CLI_TMP/stop.log"
 : >"$STOP_LOG"
-sed "s#out: $OUT#out: $CLI_TMP/models/lm-stop#" "$EXP" >"$CLI_TMP/stop.yaml"
+sed -e "s#out: $OUT#out: $CLI_TMP/models/lm-stop#" -e "s#steps_per_epoch: 15#steps_per_epoch: 400#" "$EXP" >"$CLI_TMP/stop.yaml"
+sed -e "s#out: $OUT#out: $CLI_TMP/models/lm-nostop#" -e "s#steps_per_epoch: 15#steps_per_epoch: 400#" "$EXP" >"$CLI_TMP/nostop.yaml"
+"$LBBT" run "$CLI_TMP/nostop.yaml" --tier smoke --out "$CLI_TMP/nostop.h5" --threads 1 >"$CLI_TMP/nostop.log" 2>&1
 "$LBBT" run "$CLI_TMP/stop.yaml" --tier smoke --out "$CLI_TMP/stop.h5" --threads 1 >"$STOP_LOG" 2>&1 &
 pid=$!
 for i in $(seq 1 1200); do grep -q 'epoch 1/3:' "$STOP_LOG" && break; sleep 0.05; done
@@ -143,7 +147,7 @@ resume_same() {
   "$LBBT" run "$CLI_TMP/stop.yaml" --tier smoke --out "$CLI_TMP/stop.h5" --threads 1 >"$STOP_LOG.2" 2>&1 || { tail -n 3 "$STOP_LOG.2"; return 1; }
   grep -q 'resuming after epoch' "$STOP_LOG.2" || { echo "did not resume"; return 1; }
   local a b
-  a=$("$LBBT" inspect "$CLI_TMP/smoke.h5" | grep -o 'pretrain/val_loss_final=[0-9.e+-]*')
+  a=$("$LBBT" inspect "$CLI_TMP/nostop.h5" | grep -o 'pretrain/val_loss_final=[0-9.e+-]*')
   b=$("$LBBT" inspect "$CLI_TMP/stop.h5" | grep -o 'pretrain/val_loss_final=[0-9.e+-]*')
   [ -n "$a" ] && [ "$a" = "$b" ] || { echo "clean $a, resumed $b"; return 1; }
 }
