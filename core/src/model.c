@@ -75,6 +75,7 @@ lbbt_param *lbbt_model_find_param(lbbt_model *m, const char *name) {
 void lbbt_model_free(lbbt_model *m) {
   if (!m) return;
   if (m->ops && m->ops->destroy) m->ops->destroy(m);
+  lbbt_tape_free(m->eval_tape);
   for (int i = 0; i < m->n_params; i++) lbbt_tensor_free(m->params[i].t);
   free(m->params);
   free(m);

@@ -25,7 +25,8 @@ int64_t lbbt_count_correct(const lbbt_tensor *logits, const int32_t *labels, int
   return correct;
 }
 
-/* Run fn over the dataset in order, in eval mode with recording off. */
+/* Run fn over the dataset in order, in eval mode with recording off, on the model's kept
+ * evaluation arena (model.h). */
 typedef lbbt_status (*batch_fn)(lbbt_model *m, lbbt_tape *t, lbbt_tensor *images,
                                 const int32_t *labels, int64_t start, int count, void *user);
 
@@ -39,8 +40,9 @@ static lbbt_status for_each_batch(lbbt_model *m, const lbbt_dataset *ds, const i
   int64_t per = lbbt_dataset_image_numel(ds);
   float *img = malloc((size_t)batch_size * (size_t)per * sizeof(float));
   int32_t *lab = malloc((size_t)batch_size * sizeof(int32_t));
-  lbbt_tape *t = NULL;
-  lbbt_status st = img && lab ? lbbt_tape_create(&t) : lbbt_fail(LBBT_E_NOMEM, "evaluate: out of memory");
+  lbbt_status st = img && lab ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "evaluate: out of memory");
+  if (st == LBBT_OK && !m->eval_tape) st = lbbt_tape_create(&m->eval_tape);
+  lbbt_tape *t = m->eval_tape;
   if (st == LBBT_OK) {
     lbbt_tape_set_training(t, 0);
     lbbt_tape_set_recording(t, 0);
@@ -58,7 +60,7 @@ static lbbt_status for_each_batch(lbbt_model *m, const lbbt_dataset *ds, const i
       start += count;
     }
   }
-  lbbt_tape_free(t);
+  if (t) lbbt_tape_reset(t); /* kept (and its arena) for the next call */
   free(img);
   free(lab);
   lbbt_batcher_free(b);
