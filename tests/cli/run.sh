@@ -28,14 +28,19 @@ for delay in 0.7 1.5 2.5 3.5; do
 done
 check readable_after_kill test $killed_ok -eq 1
 check resume_completes "$LBBT" run $EXP --out "$CLI_TMP/killed.h5" --threads 2 --no-reuse
-same_metrics() {
-  for id in $("$LBBT" check $EXP | awk '{print $1}'); do
-    a=$("$LBBT" inspect "$CLI_TMP/clean.h5" | grep "^$id" | grep -o 'probe/test_acc1=[0-9.]*')
-    b=$("$LBBT" inspect "$CLI_TMP/killed.h5" | grep "^$id" | grep -o 'probe/test_acc1=[0-9.]*')
-    [ -n "$a" ] && [ "$a" = "$b" ] || { echo "run $id: clean '$a' vs resumed '$b'"; return 1; }
+# same_items EXP A.h5 B.h5 ITEM...: every run of EXP has equal ITEM values in A and B.
+same_items() {
+  local exp=$1 fa=$2 fb=$3 id item a b
+  shift 3
+  for id in $("$LBBT" check "$exp" | awk '{print $1}'); do
+    for item in "$@"; do
+      a=$("$LBBT" inspect "$fa" | grep "^$id" | grep -o "$item=[0-9.]*")
+      b=$("$LBBT" inspect "$fb" | grep "^$id" | grep -o "$item=[0-9.]*")
+      [ -n "$a" ] && [ "$a" = "$b" ] || { echo "run $id: '$a' in $fa vs '$b' in $fb"; return 1; }
+    done
   done
 }
-check resumed_equals_clean same_metrics
+check resumed_equals_clean same_items $EXP "$CLI_TMP/clean.h5" "$CLI_TMP/killed.h5" probe/test_acc1
 check no_partial_left test ! -e "$CLI_TMP/killed.h5.partial"
 
 # 3b. A results file beside one that holds the same runs (same config and checkpoint, so the
@@ -46,14 +51,7 @@ cp "$CLI_TMP/clean.h5" "$CLI_TMP/shared/first.h5"
 "$LBBT" run $EXP --out "$CLI_TMP/shared/second.h5" >"$CLI_TMP/shared/log" 2>&1
 check reuse_copies grep -q '2 runs copied from other results files' "$CLI_TMP/shared/log"
 check reuse_computes_nothing bash -c "'$LBBT' run $EXP --out '$CLI_TMP/shared/second.h5' 2>&1 | grep -q '0 runs done now, 2 already complete'"
-same_as_clean() {
-  for id in $("$LBBT" check $EXP | awk '{print $1}'); do
-    a=$("$LBBT" inspect "$CLI_TMP/clean.h5" | grep "^$id" | grep -o 'probe/test_acc1=[0-9.]*')
-    b=$("$LBBT" inspect "$CLI_TMP/shared/second.h5" | grep "^$id" | grep -o 'probe/test_acc1=[0-9.]*')
-    [ -n "$a" ] && [ "$a" = "$b" ] || { echo "run $id: original '$a' vs copied '$b'"; return 1; }
-  done
-}
-check reuse_keeps_metrics same_as_clean
+check reuse_keeps_metrics same_items $EXP "$CLI_TMP/clean.h5" "$CLI_TMP/shared/second.h5" probe/test_acc1
 check reuse_records_origin bash -c "command -v h5dump >/dev/null || exit 0; h5dump -A '$CLI_TMP/shared/second.h5' | grep -q 'first.h5'"
 "$LBBT" run $EXP --out "$CLI_TMP/shared/third.h5" --no-reuse >"$CLI_TMP/shared/log3" 2>&1
 check no_reuse_computes grep -q '2 runs done now, 0 already complete' "$CLI_TMP/shared/log3"
@@ -68,16 +66,7 @@ check stage_restored grep -q "stages up to 'bridge' restored from an identical r
 check stage_cache_removed test ! -e "$CLI_TMP/stages_a/r.h5.stages"
 "$LBBT" run $SH --out "$CLI_TMP/stages_b/r.h5" --no-reuse >"$CLI_TMP/stages_b/log" 2>&1
 check stage_no_reuse_computes bash -c "grep -q '2 runs done now' '$CLI_TMP/stages_b/log' && ! grep -q 'restored from an identical' '$CLI_TMP/stages_b/log'"
-same_probe() {
-  for id in $("$LBBT" check $SH | awk '{print $1}'); do
-    for item in bridge/train_acc1 probe/test_acc1; do
-      a=$("$LBBT" inspect "$CLI_TMP/stages_a/r.h5" | grep "^$id" | grep -o "$item=[0-9.]*")
-      b=$("$LBBT" inspect "$CLI_TMP/stages_b/r.h5" | grep "^$id" | grep -o "$item=[0-9.]*")
-      [ -n "$a" ] && [ "$a" = "$b" ] || { echo "run $id: restored '$a' vs computed '$b'"; return 1; }
-    done
-  done
-}
-check stage_restored_equals_computed same_probe
+check stage_restored_equals_computed same_items $SH "$CLI_TMP/stages_a/r.h5" "$CLI_TMP/stages_b/r.h5" bridge/train_acc1 probe/test_acc1
 
 # 4. Bad input: exit 2 and a message naming the problem.
 printf 'experiment: x\nbase: {seed: 0, backbone: {plugin: nosuch}, data: {dataset: fashion-mnist}, stages: [{name: a, task: classification, epochs: 1}]}\n' > "$CLI_TMP/bad_plugin.yaml"
