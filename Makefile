@@ -28,7 +28,7 @@ OPT     ?= -O2 -march=native
 # -Wformat-truncation is heuristic (it fires at -O1 on bounded path buffers); truncation is
 # handled where it matters, so it is not an error here.
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
-CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -Icore/include -I/usr/include/hdf5/serial -fopenmp
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -Icore/include -Icore/src -I/usr/include/hdf5/serial -fopenmp
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined

@@ -1,8 +1,8 @@
-/* lbbt_alloc_large (core/src/huge_pages.h): large buffers 2 MiB aligned and rounded, small
+/* lbbt_alloc_large (core/src/base/huge_pages.h): large buffers 2 MiB aligned and rounded, small
  * ones 64-byte aligned, all writable to their last byte and released with free(). */
 #include <stdint.h>
 
-#include "../../core/src/huge_pages.h"
+#include "base/huge_pages.h"
 #include "test.h"
 
 static void test_huge_pages_large_buffer(void) {

@@ -1,4 +1,4 @@
-/* Model parameter bookkeeping (core/src/model.c) and the no-decay rule (optim/no_decay.c). */
+/* Model parameter bookkeeping (core/src/nn/model.c) and the no-decay rule (optim/no_decay.c). */
 #include "lbbt/model.h"
 #include "lbbt/optim.h"
 #include "test.h"

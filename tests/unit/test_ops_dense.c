@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
-#include "../../core/src/tape_internal.h" /* arena marks, to poison fresh buffers */
+#include "autograd/tape_internal.h" /* arena marks, to poison fresh buffers */
 #include "lbbt/kernels.h"
 #include "lbbt/ops.h"
 #include "lbbt/rng.h"
@@ -185,7 +185,7 @@ static lbbt_status build_chain(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_ten
   return lbbt_layernorm(t, g, in[3], in[4], 1e-5f, out);
 }
 
-/* Fresh gradients (core/src/tape_internal.h): ops whose backward overwrites a new activation
+/* Fresh gradients (core/src/autograd/tape_internal.h): ops whose backward overwrites a new activation
  * gradient, or hands its own output gradient to the input, instead of adding into a zeroed
  * buffer.  The table's inputs are heap tensors, whose gradients are always accumulated, so
  * here the op reads h = 0.5 x (an activation) and h has a second consumer h2 = 2 h:

@@ -15,7 +15,7 @@
  * than this core loads and its unknown fields are ignored.
  * The versioning rule for maintainers: appending a field to lbbt_plugin or to a table is
  * compatible (bump the table's *_OPS_VERSION and teach the loader's size-for-version
- * function in core/src/plugins.c); changing or removing a field bumps LBBT_ABI_VERSION.
+ * function in core/src/runtime/plugins.c); changing or removing a field bumps LBBT_ABI_VERSION.
  *
  * The registry hands out copies of the descriptor and its table normalised to this
  * header's layout, so core code may read every field without checking versions.
@@ -120,7 +120,7 @@ typedef struct lbbt_plugin {
  * call this from their own tests. */
 lbbt_status lbbt_plugin_validate(const lbbt_plugin *p, char *reason, size_t n);
 
-/* ---- the registry (core/src/plugins.c) ------------------------------------------------ */
+/* ---- the registry (core/src/runtime/plugins.c) ------------------------------------------------ */
 typedef struct lbbt_registry lbbt_registry;
 typedef struct lbbt_plugin_entry {
   const lbbt_plugin *plugin; /* normalised copy, owned by the registry; its backbone/task

@@ -40,7 +40,7 @@ typedef struct lbbt_stage_ctx {
 /* "<stage name>/<key>" into buf (size n); returns buf. */
 const char *lbbt_stage_key(const lbbt_stage_ctx *ctx, const char *key, char *buf, size_t n);
 
-/* ---- checkpoints (core/src/run_checkpoint.c) --------------------------------------------
+/* ---- checkpoints (core/src/runtime/run_checkpoint.c) --------------------------------------------
  * One checkpoint per run, in <partial_dir>/ckpt/: the model's parameters, the current
  * stage's optimizer state and extra tensors (a probe's own head), and the run record so far.
  * It is replaced atomically (written to ckpt.new/, then renamed), so a kill at any moment
@@ -71,7 +71,7 @@ typedef struct lbbt_run_options {
   int no_reuse;              /* 1: compute every run and stage, even when a sibling results
                                 file holds the run complete or another run of the experiment
                                 computed the same first stages (default 0: reuse them;
-                                core/src/run_reuse.h, core/src/stage_cache.h) */
+                                core/src/runtime/run_reuse.h, core/src/runtime/stage_cache.h) */
 } lbbt_run_options;
 
 /* Run everything that is missing.  Returns LBBT_OK when every run is complete. */

@@ -42,7 +42,7 @@
  *     group changes no existing run).  A tier's `groups:` replaces the list (null: none).
  *     Two runs with one config (from any blocks) are an error.
  *  3. Binding: every key is one row of a directive table (name, type, offset, default or
- *     REQUIRED, check, doc) in core/src/spec_keys.c, so validation and "file:line:col"
+ *     REQUIRED, check, doc) in core/src/config/spec_keys.c, so validation and "file:line:col"
  *     errors come from one place.  Unknown keys get the nearest valid key suggested.
  *
  * Paths: a relative path in the file is relative to the current working directory, which

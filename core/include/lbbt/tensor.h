@@ -14,7 +14,7 @@
  * lbbt_tape_backward() in reverse order.  A backward function reads out->grad and adds
  * (+=) into each input's grad, but only for inputs with requires_grad set (their grad is
  * allocated and zeroed by the tape before the call; other inputs' grad may be NULL or stale).
- * Core ops may instead be recorded "fresh" (core/src/tape_internal.h): their backward
+ * Core ops may instead be recorded "fresh" (core/src/autograd/tape_internal.h): their backward
  * writes a new activation gradient without a memset, or hands its own gradient buffer to
  * the input (reshape, add), and finished ops' gradient buffers are reused.  So after
  * lbbt_tape_backward() only heap tensors' (parameters') gradients are meaningful; an

@@ -3,7 +3,7 @@
  * paper-tables/claims.yaml lists the paper's claims once; each names a table, a metric (a
  * column group of the rendered table), the row the paper says is better, the baseline row,
  * the relation (greater | not-worse) and the control rows that tell why.  `lbbt verdicts`
- * reads the cells of those rows (the same join as `lbbt table`, core/src/table_data.h) and
+ * reads the cells of those rows (the same join as `lbbt table`, core/src/report/table_data.h) and
  * writes results/verdicts[-tier].md: for each claim both arms (mean ± std, n), the
  * difference of means with its 95% Welch t interval over seeds, the verdict, what the
  * controls say about the cause, and the command that reproduces it.

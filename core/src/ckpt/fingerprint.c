@@ -2,7 +2,7 @@
  * from one model as a run of another that sits at the same path (a model retrained by
  * `make models`, a re-downloaded checkpoint).  Run ids hash the configuration, which names
  * the checkpoint only by path; the runner records this fingerprint with every run and reruns
- * a "complete" run whose checkpoint has changed since (core/src/runner.c). */
+ * a "complete" run whose checkpoint has changed since (core/src/runtime/runner.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt_internal.h"
+#include "ckpt/ckpt_internal.h"
 
 lbbt_status lbbt_ckpt_pread(int fd, void *buf, size_t n, uint64_t off, const char *path,
                             const char *what) {

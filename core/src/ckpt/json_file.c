@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt_internal.h"
+#include "ckpt/ckpt_internal.h"
 #include "lbbt/checkpoint.h"
 
 lbbt_status lbbt_json_read_file(const char *path, json_t **out) {

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt_internal.h"
+#include "ckpt/ckpt_internal.h"
 #include "lbbt/checkpoint.h"
 
 #define LLAMA2C_MAGIC 0x616b3432u /* "ak42" read as a little-endian uint32 */

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt_internal.h"
+#include "ckpt/ckpt_internal.h"
 #include "lbbt/checkpoint.h"
 
 #define BAD_FILE_HINT "the file is corrupt or not a safetensors file; re-export it"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt_internal.h"
+#include "ckpt/ckpt_internal.h"
 #include "lbbt/checkpoint.h"
 
 typedef struct writer_entry {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "lbbt/rng.h"
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 /* Below this many output floats a batch is filled on the calling thread. */
 #define BATCH_PARALLEL_MIN_FLOATS (1 << 16)

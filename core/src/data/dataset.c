@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 lbbt_status lbbt_dataset_create(int64_t n, int channels, int height, int width, int num_classes,
                                 lbbt_dataset **out) {

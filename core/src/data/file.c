@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 lbbt_status lbbt_read_file(const char *path, uint8_t **data, int64_t *size) {
   *data = NULL;

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 typedef struct str_list {
   char **items;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u /* type 0x08 = u8, 3 dims */
 #define IDX_MAGIC_LABELS 0x00000801u /* type 0x08 = u8, 1 dim */

@@ -10,7 +10,7 @@
 #include <jerror.h>
 #include <png.h>
 
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 /* ---- JPEG ------------------------------------------------------------------------------- */
 typedef struct jpeg_failure {

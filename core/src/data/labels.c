@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "lbbt/rng.h"
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 lbbt_status lbbt_labels_randomize(const int32_t *true_labels, int64_t n, int num_classes,
                                   double ratio, uint64_t seed, int32_t *out_labels,

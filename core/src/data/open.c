@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 #define FASHION_MNIST_DEFAULT_ROOT "/usr/share/datasets/fashion-mnist"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 /* Source coordinate of destination sample d: lower neighbour, upper neighbour, weight. */
 static inline void source_coord(int d, int s_len, int d_len, int *lo, int *hi, float *w) {

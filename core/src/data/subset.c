@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "lbbt/rng.h"
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 lbbt_status lbbt_subset_balanced(const int32_t *labels, int64_t n, int num_classes,
                                  int64_t limit, uint64_t seed, const char *split_tag,

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "lbbt/rng.h"
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 #define SYNTH_GRID 4           /* prototype resolution before upsampling */
 #define SYNTH_PROTO_AMPLITUDE 90.0 /* prototype pixels span 128 +- this */

@@ -30,9 +30,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "attention_engine.h"
+#include "ops/attention_engine.h"
 #include "lbbt/ops.h"
-#include "op_util.h"
+#include "ops/op_util.h"
 
 typedef struct attention_ctx {
   attn_problem p;

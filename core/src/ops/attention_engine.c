@@ -11,17 +11,17 @@
  * Memory: training keeps P [B, Hq, T, S] (the caller's probs); the backward's dP/dS and
  * the scores of an inference forward are arena scratch of one chunk (ATTN_CHUNK_BYTES or
  * one sample, whichever is larger), released before returning. */
-#include "attention_engine.h"
+#include "ops/attention_engine.h"
 
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
-#include "../tape_internal.h"
-#include "dnnl_util.h"
-#include "mm_prim.h"
-#include "op_util.h"
-#include "small_mm.h"
+#include "autograd/tape_internal.h"
+#include "ops/dnnl_util.h"
+#include "ops/mm_prim.h"
+#include "ops/op_util.h"
+#include "ops/small_mm.h"
 
 /* Scores per batch chunk, in bytes (at least one sample per chunk).  Each chunk's scores
  * are computed, softmaxed and multiplied by V (in backward: dP formed, turned into dS and

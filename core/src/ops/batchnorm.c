@@ -9,9 +9,9 @@
  * treat the statistics as constants. */
 #include <string.h>
 
-#include "dnnl_util.h"
+#include "ops/dnnl_util.h"
 #include "lbbt/ops.h"
-#include "op_util.h"
+#include "ops/op_util.h"
 
 typedef struct bn_problem {
   dnnl_memory_desc_t data; /* [B, C, H, W] */

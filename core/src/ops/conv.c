@@ -7,9 +7,9 @@
  * accumulated (+=) into the gradients. */
 #include <string.h>
 
-#include "dnnl_util.h"
+#include "ops/dnnl_util.h"
 #include "lbbt/ops.h"
-#include "op_util.h"
+#include "ops/op_util.h"
 
 /* ---- conv2d --------------------------------------------------------------------------- */
 typedef enum { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS } conv_pass;

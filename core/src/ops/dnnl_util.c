@@ -1,5 +1,5 @@
 /* oneDNN engine, stream, primitive cache and scratchpad; see dnnl_util.h. */
-#include "dnnl_util.h"
+#include "ops/dnnl_util.h"
 
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <omp.h>

@@ -8,9 +8,9 @@
  * scratch, then it is accumulated into x->grad. */
 #include <string.h>
 
-#include "dnnl_util.h"
+#include "ops/dnnl_util.h"
 #include "lbbt/ops.h"
-#include "op_util.h"
+#include "ops/op_util.h"
 
 /* ---- add / mul with trailing broadcast ------------------------------------------------ */
 /* b's shape must equal the trailing part of a's (same shape included); leading 1s of b are

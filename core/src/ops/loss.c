@@ -5,9 +5,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "dnnl_util.h"
+#include "ops/dnnl_util.h"
 #include "lbbt/ops.h"
-#include "op_util.h"
+#include "ops/op_util.h"
 
 /* ---- softmax -------------------------------------------------------------------------- */
 typedef struct softmax_problem {

@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dnnl_util.h"
+#include "ops/dnnl_util.h"
 #include "lbbt/ops.h"
-#include "mm_prim.h"
-#include "op_util.h"
-#include "../tape_internal.h"
+#include "ops/mm_prim.h"
+#include "ops/op_util.h"
+#include "autograd/tape_internal.h"
 
 /* ---- lbbt_matmul ---------------------------------------------------------------------- */
 typedef struct matmul_ctx {

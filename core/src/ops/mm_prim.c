@@ -1,9 +1,9 @@
 /* lbbt_mm_exec on the oneDNN matmul primitive; see mm_prim.h. */
-#include "mm_prim.h"
+#include "ops/mm_prim.h"
 
 #include <string.h>
 
-#include "dnnl_util.h"
+#include "ops/dnnl_util.h"
 
 void lbbt_mm_view_of(lbbt_mm_view *v, int nd, int ndim, const int64_t *shape, int trans) {
   int64_t st[LBBT_MM_MAX_ND], s = 1;

@@ -4,9 +4,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "dnnl_util.h"
+#include "ops/dnnl_util.h"
 #include "lbbt/ops.h"
-#include "op_util.h"
+#include "ops/op_util.h"
 
 static lbbt_status check_norm(const char *op, const lbbt_tensor *x, const lbbt_tensor *w,
                               const lbbt_tensor *b) {

@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "dnnl_util.h"
+#include "ops/dnnl_util.h"
 #include "lbbt/tensor.h"
-#include "../tape_internal.h"
+#include "autograd/tape_internal.h"
 
 /* Shape text for messages; each call site passes its own buffer. */
 #define OP_SHAPE_BUF 96

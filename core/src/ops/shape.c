@@ -4,9 +4,9 @@
  * inner = product of the dims after it); most loops here are over that view. */
 #include <string.h>
 
-#include "dnnl_util.h"
+#include "ops/dnnl_util.h"
 #include "lbbt/ops.h"
-#include "op_util.h"
+#include "ops/op_util.h"
 
 static void split_at(const lbbt_tensor *x, int dim, int64_t *outer, int64_t *D, int64_t *inner) {
   *outer = 1;

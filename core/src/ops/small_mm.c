@@ -10,7 +10,7 @@
  *   3. The tile is scaled and stored (or added) into C; lanes past N are dropped.
  * A is read in place through its strides (a broadcast load per element), so P^T and dS^T
  * cost nothing extra. */
-#include "small_mm.h"
+#include "ops/small_mm.h"
 
 #include <string.h>
 

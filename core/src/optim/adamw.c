@@ -4,7 +4,7 @@
  * change the result. */
 #include <math.h>
 
-#include "../optim_internal.h"
+#include "optim/optim_internal.h"
 
 void lbbt_optim_adamw_update(const lbbt_optim_config *c, double lr, optim_param *p) {
   p->step++;

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../optim_internal.h"
+#include "optim/optim_internal.h"
 
 /* Partial sums are taken over chunks of this many elements and added in chunk order, so
  * the norm is the same whatever the number of threads. */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../huge_pages.h"
-#include "../optim_internal.h"
+#include "base/huge_pages.h"
+#include "optim/optim_internal.h"
 
 void lbbt_optim_config_default(lbbt_optim_config *c, lbbt_optimizer_kind kind) {
   memset(c, 0, sizeof *c);

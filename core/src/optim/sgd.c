@@ -2,7 +2,7 @@
  * (torch 1.13): coupled weight decay added to the gradient, momentum buffer initialised to
  * the first gradient, optional dampening and Nesterov.  Elementwise, so thread-count
  * independent. */
-#include "../optim_internal.h"
+#include "optim/optim_internal.h"
 
 void lbbt_optim_sgd_update(const lbbt_optim_config *c, double lr, optim_param *p) {
   const int first = p->step == 0;

@@ -1,5 +1,5 @@
 /* Runs shared between experiments; see run_reuse.h. */
-#include "run_reuse.h"
+#include "runtime/run_reuse.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "huge_pages.h"
+#include "base/huge_pages.h"
 
 int64_t lbbt_shape_numel(int ndim, const int64_t *shape) {
   int64_t n = 1;

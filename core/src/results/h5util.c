@@ -1,5 +1,5 @@
 /* HDF5 helpers: error reporting, properties, attributes, link listing, opening lbbt files. */
-#include "h5util.h"
+#include "results/h5util.h"
 
 #include <errno.h>
 #include <stdarg.h>

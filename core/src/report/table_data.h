@@ -13,7 +13,7 @@
 #include "lbbt/results.h"
 #include "lbbt/spec.h"
 #include "lbbt/table.h"
-#include "spec_tree.h"
+#include "config/spec_tree.h"
 
 #define TABLE_MAX_COLS 32
 #define TABLE_MAX_ROWS 64

@@ -1,5 +1,5 @@
 /* Stages shared between runs; see stage_cache.h. */
-#include "stage_cache.h"
+#include "runtime/stage_cache.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include "lbbt/checkpoint.h"
 #include "lbbt/sha256.h"
-#include "fs_util.h"
+#include "base/fs_util.h"
 
 static int dir_exists(const char *p) {
   struct stat sb;

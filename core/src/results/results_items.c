@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5util.h"
+#include "results/h5util.h"
 
 /* The group holding `path`'s last component, created as needed; *leaf points into path. */
 static hid_t open_parent(hid_t top, const char *path, const char **leaf) {

@@ -1,6 +1,6 @@
 /* Atomic file replacement: tmp + fsync + rename + directory fsync, stale tmp cleanup, and
  * a writer lock.  See atomic_file.h. */
-#include "atomic_file.h"
+#include "base/atomic_file.h"
 
 #include <dirent.h>
 #include <errno.h>

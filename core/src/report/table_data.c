@@ -1,6 +1,6 @@
 /* A paper table's cells: the one join of paper-tables/table-N.yaml with results; see
  * table_data.h. */
-#include "table_data.h"
+#include "report/table_data.h"
 
 #include <errno.h>
 #include <math.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "lbbt/runner.h"
-#include "spec_text.h"
+#include "config/spec_text.h"
 
 static const char *scalar(const yt_node *n) { return n && n->kind == YT_SCALAR ? n->text : NULL; }
 

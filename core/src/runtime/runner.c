@@ -10,9 +10,9 @@
 #include "lbbt/checkpoint.h"
 #include "lbbt/init_mode.h"
 #include "lbbt/runner.h"
-#include "fs_util.h"
-#include "run_reuse.h"
-#include "stage_cache.h"
+#include "base/fs_util.h"
+#include "runtime/run_reuse.h"
+#include "runtime/stage_cache.h"
 
 static volatile sig_atomic_t g_interrupted;
 static void on_signal(int sig) {

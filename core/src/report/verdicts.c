@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "lbbt/table.h"
-#include "spec_text.h"
-#include "spec_tree.h"
-#include "table_data.h"
+#include "config/spec_text.h"
+#include "config/spec_tree.h"
+#include "report/table_data.h"
 
 #define MAX_CLAIMS 64
 #define MAX_CONTROLS 8

@@ -6,7 +6,7 @@
 #ifndef LBBT_SPEC_MERGE_H
 #define LBBT_SPEC_MERGE_H
 #include "lbbt/status.h"
-#include "spec_tree.h"
+#include "config/spec_tree.h"
 
 typedef struct spec_load_ctx {
   const char *file; /* for messages */

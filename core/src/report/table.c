@@ -11,8 +11,8 @@
 
 #include "lbbt/results.h"
 #include "lbbt/runner.h"
-#include "spec_text.h"
-#include "table_data.h"
+#include "config/spec_text.h"
+#include "report/table_data.h"
 
 static void cell_text(const table_cell *c, int digits, char *buf, size_t n) {
   if (c->n == 0)

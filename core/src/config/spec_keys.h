@@ -11,8 +11,8 @@
 #include <stddef.h>
 
 #include "lbbt/status.h"
-#include "spec_text.h"
-#include "spec_tree.h"
+#include "config/spec_text.h"
+#include "config/spec_tree.h"
 
 typedef enum {
   KEY_STRING,  /* char[size]; optional list of allowed values in names */

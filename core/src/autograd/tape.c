@@ -18,8 +18,8 @@
 
 #include "lbbt/rng.h"
 #include "lbbt/tensor.h"
-#include "huge_pages.h"
-#include "tape_internal.h"
+#include "base/huge_pages.h"
+#include "autograd/tape_internal.h"
 
 #define ARENA_MIN_BLOCK ((size_t)16 << 20)
 

@@ -19,7 +19,7 @@
 #include "lbbt/checkpoint.h"
 #include "lbbt/optim.h"
 #include "lbbt/runner.h"
-#include "fs_util.h"
+#include "base/fs_util.h"
 
 static int dir_exists(const char *p) {
   struct stat sb;

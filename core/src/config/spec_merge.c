@@ -1,12 +1,12 @@
 /* Tree edits for experiment files: deep merge of tier overrides, and matrix values written
  * at dotted paths checked against the directive tables; see spec_merge.h. */
-#include "spec_merge.h"
+#include "config/spec_merge.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "lbbt/spec.h"
-#include "spec_keys.h"
+#include "config/spec_keys.h"
 
 enum { PATH_TEXT_MAX = 512 }; /* a matrix key */
 

@@ -1,5 +1,5 @@
 /* Folders; see fs_util.h. */
-#include "fs_util.h"
+#include "base/fs_util.h"
 
 #include <errno.h>
 #include <ftw.h>

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
-#include "h5util.h"
+#include "base/atomic_file.h"
+#include "results/h5util.h"
 #include "lbbt/results.h"
 
 #define RECORD_KIND "lbbt-record"

@@ -1,5 +1,5 @@
 /* Text helpers for the spec code; see spec_text.h. */
-#include "spec_text.h"
+#include "config/spec_text.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "lbbt/spec.h"
-#include "spec_keys.h"
+#include "config/spec_keys.h"
 
 enum { PATH_TEXT_MAX = 512, LIST_TEXT_MAX = 512 };
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "lbbt/spec.h"
-#include "spec_keys.h"
+#include "config/spec_keys.h"
 
 /* ENUM fields are stored through an int. */
 _Static_assert(sizeof(lbbt_init_mode) == sizeof(int), "enum size");

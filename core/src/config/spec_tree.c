@@ -1,12 +1,12 @@
 /* YAML text -> yt_node tree through libyaml's document loader; see spec_tree.h. */
-#include "spec_tree.h"
+#include "config/spec_tree.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
-#include "spec_text.h"
+#include "config/spec_text.h"
 
 /* Aliases are expanded into copies, so "billion laughs" files must be bounded. */
 enum { MAX_DEPTH = 64, MAX_NODES = 1000000 };

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 
 #include "lbbt/sha256.h"
-#include "spec_keys.h"
-#include "spec_merge.h"
+#include "config/spec_keys.h"
+#include "config/spec_merge.h"
 
 #define DEFAULT_TIER "cpu"
 /* A run struct is ~90 KB (option tables); this bounds memory to a few hundred MB. */

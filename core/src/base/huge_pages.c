@@ -1,5 +1,5 @@
 /* lbbt_alloc_large; see huge_pages.h. */
-#include "huge_pages.h"
+#include "base/huge_pages.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>

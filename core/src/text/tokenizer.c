@@ -6,7 +6,7 @@
 
 #include "lbbt/checkpoint.h"
 #include "lbbt/tokenizer.h"
-#include "tokenizer_internal.h"
+#include "text/tokenizer_internal.h"
 
 static const char *const FORMAT = "lbbt-tokenizer/1";
 
