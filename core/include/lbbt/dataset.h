@@ -69,6 +69,26 @@
 #include "lbbt/spec.h"
 #include "lbbt/status.h"
 
+/* What each item carries besides its image (the dataset's target kind). */
+typedef enum lbbt_target_kind {
+  LBBT_TARGET_CLASS = 0, /* labels[i]: one class per image (every classification loader) */
+  LBBT_TARGET_BOXES = 1, /* boxes with classes (detection) */
+  LBBT_TARGET_MASK = 2,  /* a class per pixel (segmentation) */
+  LBBT_TARGET_NONE = 3   /* nothing (self-supervised) */
+} lbbt_target_kind;
+
+/* The mask value of pixels no loss or metric counts (unlabelled, or padding added by a crop),
+ * as in mmseg and the ADE20K / Pascal Context annotations. */
+#define LBBT_MASK_IGNORE 255
+
+/* One object box in pixel coordinates of its image: continuous edges, so a box covering pixel
+ * columns a..b (inclusive) has x0 = a, x1 = b + 1; 0 <= x0 < x1 <= W, 0 <= y0 < y1 <= H. */
+typedef struct lbbt_box {
+  float x0, y0, x1, y1;
+  int32_t label;   /* class in [0, num_classes) */
+  int32_t iscrowd; /* COCO's iscrowd flag (1: a crowd region, which DETR's loss skips) */
+} lbbt_box;
+
 typedef struct lbbt_dataset {
   int64_t n;              /* number of images */
   int channels;           /* C: 1 (MNIST family) or 3 */
@@ -80,6 +100,14 @@ typedef struct lbbt_dataset {
   char **class_names;     /* [num_classes] owned strings, or NULL when unknown */
   char *source;           /* provenance, owned: "fashion-mnist train (/path), 2000 class-
                              balanced of 60000, subset seed 0" */
+  /* Typed targets (appended after the fields above; a zeroed struct is a CLASS dataset).
+   * BOXES and MASK datasets keep labels [n] allocated (all 0) so code reading labels never
+   * reads freed memory; num_classes is then the number of object / pixel classes. */
+  lbbt_target_kind target;
+  lbbt_box *boxes;        /* BOXES: all boxes, owned; item i's are boxes[box_start[i] ..
+                             box_start[i + 1]) */
+  int64_t *box_start;     /* BOXES: int64 [n + 1], owned, box_start[0] = 0, non-decreasing */
+  uint8_t *masks;         /* MASK: u8 [n, H, W], owned: class index or LBBT_MASK_IGNORE */
 } lbbt_dataset;
 
 /* ---- lifecycle and access ------------------------------------------------------------- */
@@ -103,6 +131,22 @@ void lbbt_dataset_image_f32(const lbbt_dataset *ds, int64_t i, float *out);
  * not NULL, their labels from `labels` (NULL = ds->labels).  Indices are checked (E_INPUT). */
 lbbt_status lbbt_dataset_gather_f32(const lbbt_dataset *ds, const int32_t *idx, int64_t n,
                                     const int32_t *labels, float *images, int32_t *labels_out);
+
+/* ---- typed targets --------------------------------------------------------------------- */
+/* Make ds a BOXES dataset with room for total_boxes boxes: boxes zeroed, box_start [n + 1]
+ * all 0 (the caller fills both; box_start[n] must end at total_boxes).  Replaces any
+ * previous target storage. */
+lbbt_status lbbt_dataset_attach_boxes(lbbt_dataset *ds, int64_t total_boxes);
+/* Make ds a MASK dataset: masks u8 [n, H, W] zeroed (class 0 everywhere). */
+lbbt_status lbbt_dataset_attach_masks(lbbt_dataset *ds);
+/* The most boxes any one item has (0 for other kinds). */
+int64_t lbbt_dataset_max_boxes(const lbbt_dataset *ds);
+/* Check the targets against the kind's rules (box order, edges inside the image, labels in
+ * [0, num_classes), mask values < num_classes or LBBT_MASK_IGNORE); E_INPUT naming `what`,
+ * the item and the box or pixel. */
+lbbt_status lbbt_dataset_check_targets(const lbbt_dataset *ds, const char *what);
+/* "class", "boxes", "mask", "none". */
+const char *lbbt_target_kind_name(lbbt_target_kind kind);
 
 /* ---- normalisation --------------------------------------------------------------------- */
 /* The constants above for a dataset name: returns 1 and fills mean/std (all three entries;
@@ -145,11 +189,13 @@ lbbt_status lbbt_dataset_default_root(const char *name, char *buf, int n);
 lbbt_status lbbt_subset_balanced(const int32_t *labels, int64_t n, int num_classes,
                                  int64_t limit, uint64_t seed, const char *split_tag,
                                  const char *what, int32_t *out_idx);
-/* A new dataset with images idx[0..n) of src (copies pixels, labels, names, normalisation
- * and source). */
+/* A new dataset with images idx[0..n) of src (copies pixels, labels, targets, names,
+ * normalisation and source). */
 lbbt_status lbbt_dataset_subset(const lbbt_dataset *src, const int32_t *idx, int64_t n,
                                 lbbt_dataset **out);
-/* Resize every image in place to height x width (bilinear, see above); no-op when equal. */
+/* Resize every image in place to height x width (bilinear, see above); no-op when equal.
+ * Masks are resized by nearest neighbour (PIL's NEAREST: source pixel floor((d + 0.5) * s / d')),
+ * box edges scaled by width / W and height / H. */
 lbbt_status lbbt_dataset_resize(lbbt_dataset *ds, int height, int width);
 /* Bilinear resize of one u8 [C, sh, sw] image to [C, dh, dw] (half-pixel centres). */
 void lbbt_resize_bilinear_u8(const uint8_t *src, int channels, int sh, int sw, uint8_t *dst,
@@ -176,12 +222,29 @@ typedef struct lbbt_batcher_config {
   uint64_t seed;          /* the run's seed */
   const int32_t *labels;  /* borrowed int32 [n] to serve instead of ds->labels (e.g. from
                              lbbt_labels_randomize); NULL = ds->labels; must outlive batcher */
+  /* Appended: resizing augmentations (all 0 = off, the behaviour before they existed). */
+  int out_size;           /* > 0: images (and masks) come out out_size x out_size: the whole
+                             image resized (bilinear, u8-rounded as a PIL resize), or with
+                             random_resized_crop a random window of it; 0 = H x W */
+  int random_resized_crop;/* 1: torchvision RandomResizedCrop(out_size, scale, ratio): up to
+                             10 tries of area fraction U(scale_min, scale_max) and aspect
+                             exp(U(log ratio_min, log ratio_max)), sides rounded, a uniform
+                             position; else the central crop of clamped aspect.  Needs out_size */
+  double scale_min, scale_max; /* 0, 0 = torchvision's (0.08, 1) */
+  double ratio_min, ratio_max; /* 0, 0 = torchvision's (3/4, 4/3) */
 } lbbt_batcher_config;
 
 /* Streams: epoch e's order is a Fisher-Yates permutation from (seed, "shuffle", e); sample
  * i's augmentation in epoch e comes from (seed, "augment", e << 32 | i), keyed by dataset
  * index, so it depends on neither batch size, position nor thread count, and a run resumed
- * at (epoch, batch) reproduces the same images.  No allocation after create. */
+ * at (epoch, batch) reproduces the same images.  No allocation after create.
+ *
+ * Order of the augmentations of one sample, and of its draws from the stream: (1) the
+ * resized crop (random_resized_crop: its tries) or resize to out_size; (2) the padded crop
+ * (dy, then dx); (3) the flip.  Targets move with the image: masks take the same window,
+ * nearest-neighbour resize, shift (padding = LBBT_MASK_IGNORE) and flip; box edges are mapped
+ * through the same window scale, shift and flip, clipped to the image, and a box left with
+ * no width or height is dropped. */
 typedef struct lbbt_batcher lbbt_batcher;
 lbbt_status lbbt_batcher_create(const lbbt_dataset *ds, const lbbt_batcher_config *cfg,
                                 lbbt_batcher **out);
@@ -191,11 +254,29 @@ int64_t lbbt_batcher_num_batches(const lbbt_batcher *b);
 /* Compute epoch `epoch`'s order (epoch >= 0); call before lbbt_batcher_get. */
 void lbbt_batcher_start_epoch(lbbt_batcher *b, int64_t epoch);
 /* Fill batch `batch` (0 <= batch < num_batches) of the current epoch: images f32
- * [B, C, H, W] normalised and augmented, labels int32 [B], and when not NULL the dataset
- * indices int32 [B]; *count = samples written (B, or fewer for a kept last batch).
- * Buffers are the caller's, sized for B samples. */
+ * [B, C, H', W'] normalised and augmented (H' x W': lbbt_batcher_image_size), labels int32
+ * [B] when not NULL (the class labels; all 0 for datasets of another kind), and when not
+ * NULL the dataset indices int32 [B]; *count = samples written (B, or fewer for a kept last
+ * batch).  Buffers are the caller's, sized for B samples. */
 lbbt_status lbbt_batcher_get(lbbt_batcher *b, int64_t batch, float *images, int32_t *labels,
                              int32_t *indices, int *count);
+/* The targets of one batch, in the output image's pixel frame; the arrays are owned by the
+ * batcher and valid until its next get. */
+typedef struct lbbt_batch_targets {
+  lbbt_target_kind kind;    /* the dataset's */
+  int count;                /* samples in the batch (B, or fewer for a kept last batch) */
+  int height, width;        /* H', W' of the batch's images and masks */
+  const int32_t *labels;    /* CLASS: int32 [count] (cfg->labels or ds->labels) */
+  const lbbt_box *boxes;    /* BOXES: sample j's are boxes[box_start[j] .. box_start[j + 1]) */
+  const int64_t *box_start; /* BOXES: int64 [count + 1] */
+  const int32_t *masks;     /* MASK: int32 [count, H', W'], LBBT_MASK_IGNORE where padded */
+} lbbt_batch_targets;
+/* Fill batch `batch` like lbbt_batcher_get (images f32 [B, C, H', W'], indices when not
+ * NULL) and describe its targets in *out. */
+lbbt_status lbbt_batcher_get_targets(lbbt_batcher *b, int64_t batch, float *images,
+                                     int32_t *indices, lbbt_batch_targets *out);
+/* The side lengths of the images a batch holds: out_size, or the dataset's H x W. */
+void lbbt_batcher_image_size(const lbbt_batcher *b, int *height, int *width);
 /* The current epoch's order, int32 [n] (dataset indices), owned by the batcher. */
 const int32_t *lbbt_batcher_order(const lbbt_batcher *b);
 

@@ -20,6 +20,22 @@ lbbt_status lbbt_read_file(const char *path, uint8_t **data, int64_t *size);
 lbbt_status lbbt_dataset_apply_limit(lbbt_dataset **ds, int64_t limit, uint64_t seed,
                                      const char *split_tag);
 
+/* Typed targets (targets.c): release the box / mask storage; copy items idx[0..n) of src's
+ * targets into dst (same geometry, n items); map them onto images resized to height x width
+ * (call before ds->height/width change). */
+void lbbt_dataset_free_targets(lbbt_dataset *ds);
+lbbt_status lbbt_dataset_copy_targets(const lbbt_dataset *src, const int32_t *idx, int64_t n,
+                                      lbbt_dataset *dst);
+lbbt_status lbbt_dataset_resize_targets(lbbt_dataset *ds, int height, int width);
+/* Nearest-neighbour resize of one u8 plane [sh, sw] to [dh, dw] (PIL NEAREST: source pixel
+ * floor((d + 0.5) * s / d')), for masks. */
+void lbbt_resize_nearest_u8(const uint8_t *src, int sh, int sw, uint8_t *dst, int dh, int dw);
+
+/* `limit` of n indices drawn uniformly (a permutation from (seed, "subset-<split_tag>", 0)),
+ * ascending, into out_idx: the subset of datasets whose items have no single class. */
+lbbt_status lbbt_subset_uniform(int64_t n, int64_t limit, uint64_t seed, const char *split_tag,
+                                int32_t *out_idx);
+
 /* Class names of the built-in datasets (NULL-free arrays of the stated length). */
 extern const char *const lbbt_fashion_mnist_classes[10];
 extern const char *const lbbt_cifar10_classes[10];
