@@ -1028,6 +1028,31 @@ static void test_labels_randomize(void) {
   CHECK(lbbt_labels_randomize(truth, N, K, -0.1, 7, out2, NULL) == LBBT_E_INPUT, "ratio -0.1 accepted");
 }
 
+/* The one label rule: TRUE copies, RANDOM is lbbt_labels_randomize; the stage seed; boxes
+ * datasets refused. */
+static void test_labels_for_mode(void) {
+  lbbt_dataset *ds;
+  REQUIRE(lbbt_dataset_synthetic(200, 5, 1, 4, 4, 1, &ds) == LBBT_OK, "%s", lbbt_last_error());
+  int32_t want[200], got[200];
+  uint8_t mw[200], mg[200];
+  memset(mg, 7, sizeof mg);
+  REQUIRE(lbbt_labels_for_mode(ds, LBBT_LABELS_TRUE, 0.5, 3, got, mg) == LBBT_OK, "%s", lbbt_last_error());
+  int zero = 1;
+  for (int i = 0; i < 200; i++) zero &= mg[i] == 0;
+  CHECK(!memcmp(got, ds->labels, sizeof got) && zero, "true labels");
+  uint64_t seed = lbbt_label_seed(5, "bridge");
+  CHECK(seed == (5 ^ lbbt_hash_str("bridge")) && seed != lbbt_label_seed(6, "bridge") &&
+        seed != lbbt_label_seed(5, "probe"), "stage seed");
+  REQUIRE(lbbt_labels_randomize(ds->labels, 200, 5, 0.5, seed, want, mw) == LBBT_OK, "%s", lbbt_last_error());
+  REQUIRE(lbbt_labels_for_mode(ds, LBBT_LABELS_RANDOM, 0.5, seed, got, mg) == LBBT_OK, "%s", lbbt_last_error());
+  CHECK(!memcmp(got, want, sizeof got) && !memcmp(mg, mw, sizeof mg), "random labels differ from the rule");
+  CHECK(lbbt_labels_for_mode(ds, LBBT_LABELS_RANDOM, 1.5, seed, got, NULL) == LBBT_E_INPUT, "ratio 1.5");
+  REQUIRE(lbbt_dataset_attach_boxes(ds, 0) == LBBT_OK, "%s", lbbt_last_error());
+  CHECK(lbbt_labels_for_mode(ds, LBBT_LABELS_TRUE, 1, 0, got, NULL) == LBBT_E_INPUT &&
+        strstr(lbbt_last_error(), "boxes"), "boxes dataset accepted: %s", lbbt_last_error());
+  lbbt_dataset_free(ds);
+}
+
 /* ---- synthetic -------------------------------------------------------------------------- */
 static void test_synthetic(void) {
   enum { N = 200, K = 4, C = 3, S = 8 };
@@ -1093,6 +1118,7 @@ TEST_RUN(test_folder_cmyk_jpeg);
 TEST_RUN(test_batcher_order);
 TEST_RUN(test_batcher_augmentation);
 TEST_RUN(test_labels_randomize);
+TEST_RUN(test_labels_for_mode);
 TEST_RUN(test_synthetic);
 remove_tmpdir();
 TEST_MAIN_END()

@@ -294,4 +294,16 @@ lbbt_status lbbt_labels_randomize(const int32_t *true_labels, int64_t n, int num
                                   double ratio, uint64_t seed, int32_t *out_labels,
                                   uint8_t *corrupted);
 
+/* The one label rule every caller uses (training stages, and analyses that measure a stage's
+ * labels): the labels of ds's training items under a stage's `labels` mode.
+ *   LBBT_LABELS_TRUE:   the true labels (corrupted all 0; ratio and seed unused);
+ *   LBBT_LABELS_RANDOM: lbbt_labels_randomize(ds->labels, ratio, seed).
+ * out_labels int32 [ds->n], corrupted u8 [ds->n] or NULL.  A dataset whose items carry no
+ * class (boxes, masks) is E_INPUT. */
+lbbt_status lbbt_labels_for_mode(const lbbt_dataset *ds, lbbt_label_mode mode, double ratio,
+                                 uint64_t seed, int32_t *out_labels, uint8_t *corrupted);
+/* The seed of a stage's random labels: run_seed ^ lbbt_hash_str(stage_name), so each run
+ * seed and stage draws its own labels, and an analysis naming the stage gets the same ones. */
+uint64_t lbbt_label_seed(uint64_t run_seed, const char *stage_name);
+
 #endif
