@@ -210,6 +210,37 @@ void lbbt_resize_bilinear_u8(const uint8_t *src, int channels, int sh, int sw, u
 lbbt_status lbbt_dataset_synthetic(int64_t n, int classes, int channels, int height, int width,
                                    uint64_t seed, lbbt_dataset **out);
 
+/* ---- composites: detection and segmentation sets built from a classification set -------- */
+/* Canvas i (of n) is drawn from the stream (seed, "composite-boxes" or "composite-mask", i),
+ * independent of the others (so of thread count and n): k items, k uniform in [min_items,
+ * max_items]; each item is a uniformly drawn image of `items` (grey, e.g. a Fashion-MNIST
+ * split) resized bilinearly to L x L, L = round(exp(U(log min_side, log max_side))), at a
+ * uniform position wholly inside the canvas, painted over the canvas where its pixels are
+ * non-zero (later items over earlier ones).  An item's box is the extent of its non-zero
+ * resized pixels; class = its label.  BOXES: a placement whose box has IoU above max_iou with
+ * an earlier box on the canvas (or an empty box) is drawn again, up to 32 tries, after which
+ * the item is left out (a canvas always has its first item).  MASK: pixels take the class of
+ * the last item painted there + 1; class 0 is the background (so items->num_classes + 1
+ * classes, "background" first); max_iou is not used (overlaps are resolved by paint order).
+ * Normalisation is computed from the canvases' pixels. */
+typedef struct lbbt_composite_config {
+  int canvas;               /* side of the square canvas in pixels, >= 8 */
+  int min_items, max_items; /* items per canvas, 1 <= min_items <= max_items <= 64 */
+  int min_side, max_side;   /* item side range in pixels, 1 <= min_side <= max_side <= canvas */
+  double max_iou;           /* BOXES: largest IoU between two items' boxes, in [0, 1] */
+} lbbt_composite_config;
+/* The defaults: canvas 64, 1..4 items, sides 4..48, max IoU 0.3. */
+lbbt_composite_config lbbt_composite_defaults(void);
+/* n canvases (n >= 1) of kind LBBT_TARGET_BOXES or LBBT_TARGET_MASK from the 1-channel
+ * CLASS dataset `items`; bad settings are E_INPUT naming them. */
+lbbt_status lbbt_dataset_composite(const lbbt_dataset *items, const lbbt_composite_config *cfg,
+                                   lbbt_target_kind kind, int64_t n, uint64_t seed,
+                                   lbbt_dataset **out);
+/* COCO's object size ranges (area < 32^2 small, < 96^2 medium, else large, on images of
+ * about 640 x 480) scaled to an H x W image by area: small below 1024 * H * W / 307200,
+ * medium below 9216 * H * W / 307200.  For a 64 x 64 canvas: 13.7 and 122.9 square pixels. */
+void lbbt_detection_area_ranges(int height, int width, double *small_max, double *medium_max);
+
 /* ---- batching ------------------------------------------------------------------------- */
 typedef struct lbbt_batcher_config {
   int batch_size;         /* B >= 1 */
