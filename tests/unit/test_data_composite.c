@@ -209,10 +209,78 @@ static void test_composite_errors(void) {
   lbbt_dataset_free(items);
 }
 
+static lbbt_data_spec composite_spec(const char *name, int limit, int image_size) {
+  lbbt_data_spec spec;
+  memset(&spec, 0, sizeof spec);
+  snprintf(spec.dataset, sizeof spec.dataset, "%s", name);
+  spec.limit = spec.test_limit = limit;
+  spec.image_size = image_size;
+  spec.subset_seed = 2;
+  return spec;
+}
+
+static void set_option(lbbt_data_spec *spec, const char *key, const char *value) {
+  lbbt_option *o = &spec->options[spec->n_options++];
+  snprintf(o->key, sizeof o->key, "%s", key);
+  snprintf(o->value, sizeof o->value, "%s", value);
+  o->line = 7;
+  o->col = 5;
+}
+
+/* The front door: dataset names, options, limit = canvases, splits, resize. */
+static void test_composite_open(void) {
+  if (!test_file_exists(FMNIST)) SKIP("%s absent (Debian dataset-fashion-mnist)", FMNIST);
+  lbbt_data_spec spec = composite_spec("fashion-mnist-detection", 30, 0);
+  set_option(&spec, "canvas", "80");
+  set_option(&spec, "max_items", "3");
+  set_option(&spec, "max_iou", "0");
+  lbbt_dataset *train = NULL, *test = NULL, *resized = NULL;
+  REQUIRE(lbbt_dataset_open(&spec, 1, &train) == LBBT_OK, "%s", lbbt_last_error());
+  REQUIRE(lbbt_dataset_open(&spec, 0, &test) == LBBT_OK, "%s", lbbt_last_error());
+  CHECK(train->target == LBBT_TARGET_BOXES && train->n == 30 && train->height == 80 && train->channels == 1,
+        "train: kind %d n %lld side %d", train->target, (long long)train->n, train->height);
+  CHECK(memcmp(train->pixels, test->pixels, 80 * 80) != 0, "train and test canvases equal");
+  CHECK(strstr(train->source, "train split") && strstr(test->source, "test split") &&
+        strstr(train->source, "max IoU 0"), "source '%s'", train->source);
+  for (int64_t i = 0; i < train->n; i++) {
+    CHECK(train->box_start[i + 1] - train->box_start[i] <= 3, "more than max_items");
+    for (int64_t p = train->box_start[i]; p < train->box_start[i + 1]; p++)
+      for (int64_t q = p + 1; q < train->box_start[i + 1]; q++) {
+        const lbbt_box *u = &train->boxes[p], *v = &train->boxes[q];
+        CHECK(u->x1 <= v->x0 || v->x1 <= u->x0 || u->y1 <= v->y0 || v->y1 <= u->y0, "boxes overlap at max_iou 0");
+      }
+  }
+  spec.image_size = 40;
+  REQUIRE(lbbt_dataset_open(&spec, 1, &resized) == LBBT_OK, "%s", lbbt_last_error());
+  CHECK(resized->height == 40 && resized->boxes[0].x1 == train->boxes[0].x1 / 2, "resized boxes");
+  lbbt_dataset_free(resized);
+  lbbt_dataset_free(train);
+  lbbt_dataset_free(test);
+
+  lbbt_data_spec seg = composite_spec("fashion-mnist-segmentation", 12, 0);
+  REQUIRE(lbbt_dataset_open(&seg, 0, &test) == LBBT_OK, "%s", lbbt_last_error());
+  CHECK(test->target == LBBT_TARGET_MASK && test->num_classes == 11 && test->height == 64 && test->n == 12,
+        "segmentation defaults");
+  lbbt_dataset_free(test);
+  test = NULL;
+  set_option(&seg, "max_iou", "0.5");
+  CHECK(lbbt_dataset_open(&seg, 0, &test) == LBBT_E_INPUT && !test && strstr(lbbt_last_error(), ":7:5:") &&
+        strstr(lbbt_last_error(), "no option 'max_iou'"), "max_iou for masks: %s", lbbt_last_error());
+  lbbt_data_spec cls = composite_spec("fashion-mnist", 10, 0);
+  set_option(&cls, "canvas", "64");
+  CHECK(lbbt_dataset_check_options(&cls, "x.yaml") == LBBT_E_INPUT && strstr(lbbt_last_error(), "x.yaml:7:5:"),
+        "options on fashion-mnist: %s", lbbt_last_error());
+  lbbt_data_spec bad = composite_spec("fashion-mnist-detection", 10, 0);
+  set_option(&bad, "canvas", "64.5");
+  CHECK(lbbt_dataset_check_options(&bad, "x.yaml") == LBBT_E_INPUT && strstr(lbbt_last_error(), "whole number"),
+        "canvas 64.5: %s", lbbt_last_error());
+}
+
 TEST_MAIN_BEGIN("test_data_composite")
 TEST_RUN(test_composite_deterministic);
 TEST_RUN(test_composite_boxes_match_canvas);
 TEST_RUN(test_composite_size_spread);
 TEST_RUN(test_composite_masks_paint_order);
 TEST_RUN(test_composite_errors);
+TEST_RUN(test_composite_open);
 TEST_MAIN_END()

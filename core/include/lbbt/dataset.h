@@ -27,6 +27,13 @@
  *     tiny-imagenet  $LBBT_DATA/tiny-imagenet-200               (folder layout, see below)
  *     imagenet       $LBBT_DATA/imagenet                        (folder layout)
  *     folder         (no default: spec->root is required)
+ *     fashion-mnist-detection, fashion-mnist-segmentation
+ *                    the fashion-mnist folder: composites (see "composites" below) whose
+ *                    items are Fashion-MNIST's train (t10k for the test split) images;
+ *                    settings from spec->options (canvas, min_items, max_items, min_side,
+ *                    max_side, and max_iou for detection; defaults lbbt_composite_defaults);
+ *                    limit / test_limit = the number of canvases (0 = one per source image);
+ *                    seed = subset_seed ^ lbbt_hash_str("train" or "test")
  * $LBBT_DATA defaults to "data" (relative to the working directory) when unset.
  *
  * File formats:
@@ -176,6 +183,9 @@ lbbt_status lbbt_dataset_load_folder(const char *root, int train, int image_size
  * class-balanced subset with spec->subset_seed and the resize to spec->image_size, and
  * writes the provenance string.  Augmentation fields of spec are for lbbt_batcher. */
 lbbt_status lbbt_dataset_open(const lbbt_data_spec *spec, int train, lbbt_dataset **out);
+/* Check spec->options against the dataset kind (the composites' settings; other datasets
+ * take none): E_INPUT naming file:line:col and the option.  lbbt_dataset_open checks too. */
+lbbt_status lbbt_dataset_check_options(const lbbt_data_spec *spec, const char *file);
 /* NULL-terminated list of the names lbbt_dataset_open accepts (for spec validation). */
 const char *const *lbbt_dataset_names(void);
 /* The folder lbbt_dataset_open reads for `name` when root is "" (into buf, size n);

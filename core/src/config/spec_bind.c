@@ -315,6 +315,7 @@ static lbbt_status bind_options(spec_bind *b, const spec_key *k, const yt_node *
     o->col = val->col;
     ++*count;
   }
+  if (!*count && (k->flags & KEY_CANON_WHEN_SET)) return LBBT_OK;
   canon_key(b, depth, k->name);
   if (!*count) {
     canon_value(b, "{}");

@@ -35,6 +35,8 @@ typedef enum {
 #define KEY_MODELS_PREFIX 8u /* PATH: "models:NAME" is $LBBT_MODELS/NAME */
 #define KEY_IDENT 16u        /* STRING: letters, digits, '-', '_' (addressable in paths) */
 #define KEY_LOADER_LIST 32u  /* LOADER: the value is a list (of at most max_count items), not a mapping */
+#define KEY_CANON_WHEN_SET 64u /* OPTIONS: absent from the canonical config (so from run ids) while
+                                * empty, so adding such a key changes no existing run's id */
 #define REQUIRED NULL        /* spec_key.def of a key that must be written */
 
 struct spec_section;

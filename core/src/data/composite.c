@@ -1,6 +1,8 @@
 /* Detection and segmentation composites: items of a classification set pasted on canvases
  * (rules in dataset.h). */
+#include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,4 +180,65 @@ done:
   free(scratch);
   free(names);
   return st;
+}
+
+/* ---- settings from data.options ----------------------------------------------------------- */
+typedef struct composite_option {
+  const char *key;
+  int is_int;            /* else a number */
+  double min, max;
+  size_t offset;         /* in lbbt_composite_config */
+  int boxes_only;
+  const char *doc;
+} composite_option;
+
+#define C lbbt_composite_config
+static const composite_option COMPOSITE_OPTIONS[] = {
+    {"canvas", 1, COMPOSITE_MIN_CANVAS, 8192, offsetof(C, canvas), 0, "canvas side in pixels (64)"},
+    {"min_items", 1, 1, COMPOSITE_MAX_ITEMS, offsetof(C, min_items), 0, "fewest items per canvas (1)"},
+    {"max_items", 1, 1, COMPOSITE_MAX_ITEMS, offsetof(C, max_items), 0, "most items per canvas (4)"},
+    {"min_side", 1, 1, 8192, offsetof(C, min_side), 0, "smallest item side in pixels (4)"},
+    {"max_side", 1, 1, 8192, offsetof(C, max_side), 0, "largest item side in pixels (48)"},
+    {"max_iou", 0, 0, 1, offsetof(C, max_iou), 1, "largest IoU between two items' boxes (0.3)"},
+};
+#undef C
+
+lbbt_status lbbt_composite_config_from_options(const lbbt_option *opts, int n, lbbt_target_kind kind,
+                                               const char *dataset, const char *file,
+                                               lbbt_composite_config *out) {
+  *out = lbbt_composite_defaults();
+  const int n_decl = (int)(sizeof COMPOSITE_OPTIONS / sizeof COMPOSITE_OPTIONS[0]);
+  for (int i = 0; i < n; i++) {
+    const lbbt_option *o = &opts[i];
+    const composite_option *d = NULL;
+    for (int k = 0; k < n_decl && !d; k++)
+      if (!strcmp(COMPOSITE_OPTIONS[k].key, o->key) && (kind == LBBT_TARGET_BOXES || !COMPOSITE_OPTIONS[k].boxes_only))
+        d = &COMPOSITE_OPTIONS[k];
+    if (!d) {
+      char valid[256] = "";
+      for (int k = 0; k < n_decl; k++) {
+        if (kind != LBBT_TARGET_BOXES && COMPOSITE_OPTIONS[k].boxes_only) continue;
+        strncat(valid, valid[0] ? ", " : "", sizeof valid - strlen(valid) - 1);
+        strncat(valid, COMPOSITE_OPTIONS[k].key, sizeof valid - strlen(valid) - 1);
+      }
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: data.options: dataset '%s' has no option '%s' (valid: %s)", file,
+                       o->line, o->col, dataset, o->key, valid);
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(o->value, &end);
+    if (errno || end == o->value || *end || !isfinite(v) || v < d->min || v > d->max || (d->is_int && v != floor(v)))
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: data.options.%s is '%s', expected %s from %g to %g (%s)", file, o->line,
+                       o->col, o->key, o->value, d->is_int ? "a whole number" : "a number", d->min, d->max, d->doc);
+    if (d->is_int) *(int *)((char *)out + d->offset) = (int)v;
+    else *(double *)((char *)out + d->offset) = v;
+  }
+  /* the relations between settings, named as the user wrote them */
+  if (out->min_items > out->max_items)
+    return lbbt_fail(LBBT_E_INPUT, "%s: data.options: min_items %d is above max_items %d", file, out->min_items,
+                     out->max_items);
+  if (out->min_side > out->max_side || out->max_side > out->canvas)
+    return lbbt_fail(LBBT_E_INPUT, "%s: data.options: need min_side %d <= max_side %d <= canvas %d", file,
+                     out->min_side, out->max_side, out->canvas);
+  return LBBT_OK;
 }

@@ -36,6 +36,12 @@ void lbbt_resize_nearest_u8(const uint8_t *src, int sh, int sw, uint8_t *dst, in
 lbbt_status lbbt_subset_uniform(int64_t n, int64_t limit, uint64_t seed, const char *split_tag,
                                 int32_t *out_idx);
 
+/* A composite's settings from data.options (defaults for the keys not written); E_INPUT
+ * naming file:line:col, the option and its range.  max_iou only for BOXES. */
+lbbt_status lbbt_composite_config_from_options(const lbbt_option *opts, int n, lbbt_target_kind kind,
+                                               const char *dataset, const char *file,
+                                               lbbt_composite_config *out);
+
 /* Class names of the built-in datasets (NULL-free arrays of the stated length). */
 extern const char *const lbbt_fashion_mnist_classes[10];
 extern const char *const lbbt_cifar10_classes[10];

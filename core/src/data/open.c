@@ -5,13 +5,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lbbt/rng.h"
 #include "data/data_internal.h"
 
 #define FASHION_MNIST_DEFAULT_ROOT "/usr/share/datasets/fashion-mnist"
 
 static const char *const DATASET_NAMES[] = {"fashion-mnist", "mnist",         "cifar10",
                                             "cifar100",      "folder",        "tiny-imagenet",
-                                            "imagenet",      NULL};
+                                            "imagenet",      "fashion-mnist-detection",
+                                            "fashion-mnist-segmentation",     NULL};
+
+/* Composite kinds: the target they build from Fashion-MNIST, or CLASS for other names. */
+static lbbt_target_kind composite_kind(const char *name) {
+  if (strcmp(name, "fashion-mnist-detection") == 0) return LBBT_TARGET_BOXES;
+  if (strcmp(name, "fashion-mnist-segmentation") == 0) return LBBT_TARGET_MASK;
+  return LBBT_TARGET_CLASS;
+}
 
 const char *const *lbbt_dataset_names(void) { return DATASET_NAMES; }
 
@@ -23,7 +32,7 @@ static int known_name(const char *name) {
 
 /* Where to get each dataset, for "file missing" messages. */
 static const char *how_to_get(const char *name) {
-  if (strcmp(name, "fashion-mnist") == 0)
+  if (strcmp(name, "fashion-mnist") == 0 || composite_kind(name) != LBBT_TARGET_CLASS)
     return "install the Debian package dataset-fashion-mnist, or set data.root to a folder "
            "with the four IDX .gz files";
   if (strcmp(name, "mnist") == 0)
@@ -48,7 +57,7 @@ lbbt_status lbbt_dataset_default_root(const char *name, char *buf, int n) {
   const char *env = getenv("LBBT_DATA");
   const char *data = env && *env ? env : "data";
   const char *sub = NULL;
-  if (strcmp(name, "fashion-mnist") == 0) {
+  if (strcmp(name, "fashion-mnist") == 0 || composite_kind(name) != LBBT_TARGET_CLASS) {
     snprintf(buf, (size_t)n, "%s", FASHION_MNIST_DEFAULT_ROOT);
     return LBBT_OK;
   }
@@ -76,11 +85,50 @@ static lbbt_status idx_path(const char *name, const char *root, const char *spli
                    root, split, kind, how_to_get(name));
 }
 
+lbbt_status lbbt_dataset_check_options(const lbbt_data_spec *spec, const char *file) {
+  if (!file) file = "(experiment file)";
+  lbbt_target_kind kind = composite_kind(spec->dataset);
+  if (kind != LBBT_TARGET_CLASS) {
+    lbbt_composite_config c;
+    return lbbt_composite_config_from_options(spec->options, spec->n_options, kind, spec->dataset, file, &c);
+  }
+  if (spec->n_options > 0)
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: data.options: dataset '%s' takes no options (got '%s')", file,
+                     spec->options[0].line, spec->options[0].col, spec->dataset, spec->options[0].key);
+  return LBBT_OK;
+}
+
+/* A composite split: canvases from Fashion-MNIST's split of the same name, seeded by
+ * subset_seed and the split; `limit` canvases (0 = one per source image). */
+static lbbt_status open_composite(const lbbt_data_spec *spec, const char *root, int train, int64_t limit,
+                                  lbbt_dataset **out) {
+  lbbt_target_kind kind = composite_kind(spec->dataset);
+  lbbt_composite_config cfg;
+  LBBT_TRY(lbbt_composite_config_from_options(spec->options, spec->n_options, kind, spec->dataset,
+                                              "(experiment file)", &cfg));
+  char images[LBBT_PATH_MAX + 64], labels[LBBT_PATH_MAX + 64];
+  const char *prefix = train ? "train" : "t10k";
+  LBBT_TRY(idx_path(spec->dataset, root, prefix, "images-idx3", images));
+  LBBT_TRY(idx_path(spec->dataset, root, prefix, "labels-idx1", labels));
+  lbbt_dataset *items = NULL;
+  LBBT_TRY(lbbt_dataset_load_idx(images, labels, "fashion-mnist", &items));
+  const char *split = train ? "train" : "test";
+  uint64_t seed = (uint64_t)spec->subset_seed ^ lbbt_hash_str(split);
+  lbbt_status st = lbbt_dataset_composite(items, &cfg, kind, limit > 0 ? limit : items->n, seed, out);
+  lbbt_dataset_free(items);
+  if (st == LBBT_OK) st = lbbt_dataset_append_source(*out, ", %s split", split);
+  if (st != LBBT_OK) {
+    lbbt_dataset_free(*out);
+    *out = NULL;
+  }
+  return st;
+}
+
 lbbt_status lbbt_dataset_open(const lbbt_data_spec *spec, int train, lbbt_dataset **out) {
   *out = NULL;
   const char *name = spec->dataset;
   if (!known_name(name)) {
-    char list[256] = "";
+    char list[512] = "";
     for (int i = 0; DATASET_NAMES[i]; i++) {
       strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
       strncat(list, DATASET_NAMES[i], sizeof list - strlen(list) - 1);
@@ -103,9 +151,13 @@ lbbt_status lbbt_dataset_open(const lbbt_data_spec *spec, int train, lbbt_datase
     return lbbt_fail(LBBT_E_INPUT, "%s: data folder '%s'%s does not exist; %s", name, root,
                      spec->root[0] ? "" : " (the default; data.root is empty)", how_to_get(name));
 
+  LBBT_TRY(lbbt_dataset_check_options(spec, NULL));
+
   lbbt_dataset *ds = NULL;
   lbbt_status st;
-  if (strcmp(name, "fashion-mnist") == 0 || strcmp(name, "mnist") == 0) {
+  if (composite_kind(name) != LBBT_TARGET_CLASS) {
+    st = open_composite(spec, root, train, limit, &ds);
+  } else if (strcmp(name, "fashion-mnist") == 0 || strcmp(name, "mnist") == 0) {
     char images[LBBT_PATH_MAX + 64], labels[LBBT_PATH_MAX + 64];
     const char *prefix = train ? "train" : "t10k";
     LBBT_TRY(idx_path(name, root, prefix, "images-idx3", images));
@@ -124,7 +176,7 @@ lbbt_status lbbt_dataset_open(const lbbt_data_spec *spec, int train, lbbt_datase
     *out = ds;
     return LBBT_OK;
   }
-  if (st == LBBT_OK)
+  if (st == LBBT_OK && composite_kind(name) == LBBT_TARGET_CLASS) /* composites: limit = canvases */
     st = lbbt_dataset_apply_limit(&ds, limit, (uint64_t)spec->subset_seed, split);
   if (st == LBBT_OK && spec->image_size > 0)
     st = lbbt_dataset_resize(ds, spec->image_size, spec->image_size);

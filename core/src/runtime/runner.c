@@ -51,6 +51,7 @@ lbbt_status lbbt_experiment_check_plugins(const lbbt_experiment *e, lbbt_registr
     if (!lbbt_registry_find(reg, LBBT_KIND_BACKBONE, run->backbone.plugin))
       return lbbt_fail(LBBT_E_INPUT, "%s: backbone plugin '%s' is not installed (see `lbbt plugins`)",
                        e->file, run->backbone.plugin);
+    LBBT_TRY(lbbt_dataset_check_options(&run->data, e->file));
     for (int k = 0; k < run->n_stages; k++) {
       const lbbt_stage_spec *s = &run->stages[k];
       const char *kind;
