@@ -27,6 +27,10 @@
  *     tiny-imagenet  $LBBT_DATA/tiny-imagenet-200               (folder layout, see below)
  *     imagenet       $LBBT_DATA/imagenet                        (folder layout)
  *     folder         (no default: spec->root is required)
+ *     coco           $LBBT_DATA/coco: annotations/instances_{train,val}2017.json and
+ *                    {train,val}2017/ (lbbt_dataset_load_coco; image_size required)
+ *     ade20k         $LBBT_DATA/ADEChallengeData2016 (lbbt_dataset_load_ade20k)
+ *     pascal-context $LBBT_DATA/VOCdevkit/VOC2010 (lbbt_dataset_load_pascal_context)
  *     fashion-mnist-detection, fashion-mnist-segmentation
  *                    the fashion-mnist folder: composites (see "composites" below) whose
  *                    items are Fashion-MNIST's train (t10k for the test split) images;
@@ -178,6 +182,40 @@ lbbt_status lbbt_dataset_load_cifar100(const char *root, int train, lbbt_dataset
  * `name` picks normalisation (NULL = "folder"). */
 lbbt_status lbbt_dataset_load_folder(const char *root, int train, int image_size, int64_t limit,
                                      uint64_t subset_seed, const char *name, lbbt_dataset **out);
+/* COCO instances (a BOXES dataset): `annotations` is an instances_*.json ("images" with id,
+ * file_name, width, height; "annotations" with image_id, category_id, bbox [x, y, w, h],
+ * iscrowd; "categories" with id, name), `images_dir` holds the file_names (JPEG or PNG).
+ * Images in ascending id, those without annotations kept; categories mapped to contiguous
+ * classes 0..K-1 in ascending category id (class_names = their names); boxes clipped to the
+ * image and dropped when empty (DETR's rule), iscrowd kept, an image's boxes in file order.
+ * Images differ in size, so image_size >= 1 is required: each is resized bilinearly to
+ * image_size x image_size (aspect not kept) and its boxes scaled likewise; a file whose size
+ * differs from its JSON entry is an error.  limit > 0: a uniform subset (lbbt_subset_uniform
+ * with subset_seed and split_tag) chosen before decoding.  ImageNet normalisation.  Errors
+ * name the file and the JSON path (annotations[12].bbox) or, for bad JSON, line and column. */
+lbbt_status lbbt_dataset_load_coco(const char *annotations, const char *images_dir, int image_size,
+                                   int64_t limit, uint64_t subset_seed, const char *split_tag,
+                                   lbbt_dataset **out);
+/* Images with PNG index masks (a MASK dataset): images[i] (JPEG/PNG) and masks[i] (8-bit
+ * grey or palette PNG of class indices, the same size as its image).  reduce_zero_label (as
+ * mmseg's): mask 0 becomes LBBT_MASK_IGNORE and v becomes v - 1; 255 stays ignore.  Values
+ * must then be < num_classes or 255.  image_size >= 1 is required: images are resized
+ * bilinearly and masks by nearest neighbour to image_size x image_size (aspect not kept).
+ * ImageNet normalisation.  Errors name the file (and the pixel for a bad value). */
+lbbt_status lbbt_dataset_load_segmentation(const char *const *images, const char *const *masks,
+                                           int64_t n, int image_size, int num_classes,
+                                           int reduce_zero_label, const char *name,
+                                           lbbt_dataset **out);
+/* ADE20K (SceneParsing, ADEChallengeData2016): root/images/{training,validation}/ *.jpg and
+ * root/annotations/{training,validation}/<same stem>.png; 150 classes, 0 = ignore (reduced).
+ * limit > 0: a uniform subset (seed, "train"/"test") chosen before decoding. */
+lbbt_status lbbt_dataset_load_ade20k(const char *root, int train, int image_size, int64_t limit,
+                                     uint64_t seed, lbbt_dataset **out);
+/* Pascal Context, mmseg's 59-class layout under VOC2010: root/ImageSets/SegmentationContext/
+ * {train,val}.txt lists ids; root/JPEGImages/<id>.jpg, root/SegmentationClassContext/<id>.png;
+ * 0 (background) = ignore (reduced), so 59 classes. */
+lbbt_status lbbt_dataset_load_pascal_context(const char *root, int train, int image_size,
+                                             int64_t limit, uint64_t seed, lbbt_dataset **out);
 /* The front door: spec->dataset in lbbt_dataset_names(), spec->root ("" = default above),
  * train 1 = train split (spec->limit), 0 = test split (spec->test_limit); applies the
  * class-balanced subset with spec->subset_seed and the resize to spec->image_size, and

@@ -12,6 +12,22 @@
 lbbt_status lbbt_image_decode_rgb(const char *path, int target_side, uint8_t **out, int *h,
                                   int *w);
 
+/* Decode an index PNG (8-bit grey, or palette of <= 8 bits: the indices) to u8 [*h, *w] in
+ * *out (malloc'd).  Any other colour type is E_INPUT naming the file. */
+lbbt_status lbbt_png_decode_index(const char *path, uint8_t **out, int *h, int *w);
+
+/* A growable list of owned strings (folder.c). */
+typedef struct str_list {
+  char **items;
+  int64_t n, cap;
+} str_list;
+void data_str_list_free(str_list *l);
+/* Append a, or "a/b" when b is not NULL. */
+lbbt_status data_str_list_push(str_list *l, const char *a, const char *b);
+/* Entries of dir (not starting with '.') as full paths: sub-folders into subdirs, files ending
+ * in .jpg/.jpeg/.png (any case) into images (either may be NULL); each sorted. */
+lbbt_status data_list_dir(const char *dir, str_list *subdirs, str_list *images);
+
 /* Read the whole file at path (E_INPUT naming it when missing or unreadable). */
 lbbt_status lbbt_read_file(const char *path, uint8_t **data, int64_t *size);
 

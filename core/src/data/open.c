@@ -13,7 +13,8 @@
 static const char *const DATASET_NAMES[] = {"fashion-mnist", "mnist",         "cifar10",
                                             "cifar100",      "folder",        "tiny-imagenet",
                                             "imagenet",      "fashion-mnist-detection",
-                                            "fashion-mnist-segmentation",     NULL};
+                                            "fashion-mnist-segmentation",     "coco",
+                                            "ade20k",        "pascal-context", NULL};
 
 /* Composite kinds: the target they build from Fashion-MNIST, or CLASS for other names. */
 static lbbt_target_kind composite_kind(const char *name) {
@@ -50,6 +51,14 @@ static const char *how_to_get(const char *name) {
   if (strcmp(name, "imagenet") == 0)
     return "put ILSVRC-2012 in $LBBT_DATA/imagenet as train/<wnid>/*.JPEG and val/<wnid>/*.JPEG "
            "(val sorted into class folders) or set data.root";
+  if (strcmp(name, "coco") == 0)
+    return "put COCO 2017 in $LBBT_DATA/coco as annotations/instances_{train,val}2017.json and "
+           "{train,val}2017/ images, or set data.root";
+  if (strcmp(name, "ade20k") == 0)
+    return "unzip ADEChallengeData2016.zip into $LBBT_DATA or set data.root to the ADEChallengeData2016 folder";
+  if (strcmp(name, "pascal-context") == 0)
+    return "put VOC2010 with mmseg's SegmentationClassContext masks and ImageSets/SegmentationContext lists in "
+           "$LBBT_DATA/VOCdevkit/VOC2010 or set data.root";
   return "set data.root to a folder with train/<class>/ and val/<class>/ images";
 }
 
@@ -66,6 +75,9 @@ lbbt_status lbbt_dataset_default_root(const char *name, char *buf, int n) {
   else if (strcmp(name, "cifar100") == 0) sub = "cifar-100-binary";
   else if (strcmp(name, "tiny-imagenet") == 0) sub = "tiny-imagenet-200";
   else if (strcmp(name, "imagenet") == 0) sub = "imagenet";
+  else if (strcmp(name, "coco") == 0) sub = "coco";
+  else if (strcmp(name, "ade20k") == 0) sub = "ADEChallengeData2016";
+  else if (strcmp(name, "pascal-context") == 0) sub = "VOCdevkit/VOC2010";
   if (!sub)
     return lbbt_fail(LBBT_E_INPUT, "dataset '%s' has no default location; set data.root", name);
   if (snprintf(buf, (size_t)n, "%s/%s", data, sub) >= n)
@@ -157,6 +169,23 @@ lbbt_status lbbt_dataset_open(const lbbt_data_spec *spec, int train, lbbt_datase
   lbbt_status st;
   if (composite_kind(name) != LBBT_TARGET_CLASS) {
     st = open_composite(spec, root, train, limit, &ds);
+  } else if (strcmp(name, "coco") == 0 || strcmp(name, "ade20k") == 0 || strcmp(name, "pascal-context") == 0) {
+    /* the readers resize while decoding and choose their subset first */
+    const char *tag = train ? "train" : "test";
+    uint64_t seed = (uint64_t)spec->subset_seed;
+    if (strcmp(name, "coco") == 0) {
+      char ann[LBBT_PATH_MAX + 64], img[LBBT_PATH_MAX + 16];
+      snprintf(ann, sizeof ann, "%s/annotations/instances_%s2017.json", root, train ? "train" : "val");
+      snprintf(img, sizeof img, "%s/%s2017", root, train ? "train" : "val");
+      st = lbbt_dataset_load_coco(ann, img, spec->image_size, limit, seed, tag, &ds);
+    } else if (strcmp(name, "ade20k") == 0) {
+      st = lbbt_dataset_load_ade20k(root, train, spec->image_size, limit, seed, &ds);
+    } else {
+      st = lbbt_dataset_load_pascal_context(root, train, spec->image_size, limit, seed, &ds);
+    }
+    if (st != LBBT_OK) return st;
+    *out = ds;
+    return LBBT_OK;
   } else if (strcmp(name, "fashion-mnist") == 0 || strcmp(name, "mnist") == 0) {
     char images[LBBT_PATH_MAX + 64], labels[LBBT_PATH_MAX + 64];
     const char *prefix = train ? "train" : "t10k";
