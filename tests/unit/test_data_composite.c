@@ -126,12 +126,15 @@ static void size_spread(const lbbt_dataset *ds, double frac[3]) {
 }
 
 static void test_composite_size_spread(void) {
+  /* Fashion-MNIST's test items when installed (else the rectangles of fake_items) */
   lbbt_dataset *items = NULL;
   char images[512], labels[512];
   snprintf(images, sizeof images, "%s/t10k-images-idx3-ubyte.gz", FMNIST);
   snprintf(labels, sizeof labels, "%s/t10k-labels-idx1-ubyte.gz", FMNIST);
-  if (!test_file_exists(images)) SKIP("%s absent (Debian dataset-fashion-mnist)", images);
-  REQUIRE(lbbt_dataset_load_idx(images, labels, "fashion-mnist", &items) == LBBT_OK, "%s", lbbt_last_error());
+  int real = test_file_exists(images);
+  if (real) REQUIRE(lbbt_dataset_load_idx(images, labels, "fashion-mnist", &items) == LBBT_OK, "%s", lbbt_last_error());
+  else items = fake_items();
+  REQUIRE(items, "items: %s", lbbt_last_error());
   static const int canvases[2] = {64, 96};
   for (int s = 0; s < 2; s++) {
     lbbt_composite_config c = lbbt_composite_defaults();
@@ -144,7 +147,7 @@ static void test_composite_size_spread(void) {
     for (int r = 0; r < 3; r++)
       CHECK(f[r] >= SIZE_RANGE_MIN_FRACTION, "canvas %d: %s boxes are %.3f of all (small %.3f medium %.3f large %.3f)",
             c.canvas, r == 0 ? "small" : r == 1 ? "medium" : "large", f[r], f[0], f[1], f[2]);
-    CHECK(ds->class_names && !strcmp(ds->class_names[9], "Ankle boot"), "class names");
+    CHECK(!real || (ds->class_names && !strcmp(ds->class_names[9], "Ankle boot")), "class names");
     lbbt_dataset_free(ds);
   }
   lbbt_dataset_free(items);
