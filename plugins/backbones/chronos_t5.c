@@ -30,6 +30,7 @@
  * Borrowed blocks (create_blocks, lbbt/block_stack.h): the first N "encoder.block.<i>."
  * blocks with block 0's relative bias table, built by the same code as create_vision's. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,10 +84,8 @@ static lbbt_status arch_check(const void *arch, const char *where) {
 
 static lbbt_status arch_from_config(json_t *cfg, const char *path, t5_arch *a) {
   arch_defaults(a);
-  const char *mt = json_string_value(json_object_get(cfg, "model_type"));
-  if (!mt || strcmp(mt, "t5"))
-    return lbbt_fail(LBBT_E_INPUT, "%s: config.json model_type '%s' is not t5", path,
-                     mt ? mt : "(missing)");
+  const char *mt;
+  LBBT_TRY(lbbt_config_model_type(cfg, path, "t5", &mt));
   a->d_model = lbbt_config_int(cfg, "d_model", 512);
   a->d_kv = lbbt_config_int(cfg, "d_kv", 64);
   a->d_ff = lbbt_config_int(cfg, "d_ff", 2048);
@@ -136,17 +135,15 @@ static const char *const OPTION_KEYS =
     "d_model, d_kv, d_ff, num_layers, num_heads, vocab_size, relative_attention_num_buckets, "
     "relative_attention_max_distance, feed_forward_proj, initializer_factor";
 
-static int *int_field(t5_arch *a, const char *key) {
-  if (!strcmp(key, "d_model")) return &a->d_model;
-  if (!strcmp(key, "d_kv")) return &a->d_kv;
-  if (!strcmp(key, "d_ff")) return &a->d_ff;
-  if (!strcmp(key, "num_layers")) return &a->num_layers;
-  if (!strcmp(key, "num_heads")) return &a->num_heads;
-  if (!strcmp(key, "vocab_size")) return &a->vocab_size;
-  if (!strcmp(key, "relative_attention_num_buckets")) return &a->num_buckets;
-  if (!strcmp(key, "relative_attention_max_distance")) return &a->max_distance;
-  return NULL;
-}
+/* The integer options: config.json's names for the fields. */
+static const lbbt_backbone_int_option INT_OPTIONS[] = {
+    {"d_model", offsetof(t5_arch, d_model)},       {"d_kv", offsetof(t5_arch, d_kv)},
+    {"d_ff", offsetof(t5_arch, d_ff)},             {"num_layers", offsetof(t5_arch, num_layers)},
+    {"num_heads", offsetof(t5_arch, num_heads)},   {"vocab_size", offsetof(t5_arch, vocab_size)},
+    {"relative_attention_num_buckets", offsetof(t5_arch, num_buckets)},
+    {"relative_attention_max_distance", offsetof(t5_arch, max_distance)},
+};
+enum { N_INT_OPTIONS = sizeof INT_OPTIONS / sizeof INT_OPTIONS[0] };
 
 /* Every option but initializer_factor is a size (scratch models only); initializer_factor
  * shapes the scratch init that the scratch and scratch-rescaled modes also draw with a
@@ -156,7 +153,7 @@ static lbbt_status apply_options(const lbbt_backbone_spec *spec, void *arch,
   t5_arch *a = arch;
   for (int i = 0; i < spec->n_options; i++) {
     const lbbt_option *o = &spec->options[i];
-    int *field = int_field(a, o->key);
+    int *field = lbbt_backbone_int_field(INT_OPTIONS, N_INT_OPTIONS, a, o->key);
     if (field) {
       LBBT_TRY(lbbt_backbone_option_int("chronos_t5", o, field));
       out->sizes_given = 1;
@@ -205,36 +202,26 @@ static int probe_score(const lbbt_backbone_source *s) {
 /* ---- layout ---------------------------------------------------------------------------- */
 static void layout(const void *arch, lbbt_backbone_layout *l) {
   const t5_arch *a = arch;
-  memset(l, 0, sizeof *l);
-  l->dim = a->d_model;
-  l->n_layers = a->num_layers;
-  l->vocab_size = a->vocab_size;
+  lbbt_backbone_layout_sizes(l, a->d_model, a->num_layers, a->vocab_size, a->num_heads,
+                             a->num_heads, a->d_kv, a->d_ff);
   lbbt_block_config *c = &l->block;
-  c->dim = a->d_model;
-  c->n_heads = a->num_heads;
-  c->n_kv_heads = a->num_heads;
-  c->head_dim = a->d_kv;
-  c->hidden_dim = a->d_ff;
   c->norm = LBBT_NORM_RMSNORM;
   c->norm_eps = a->eps;
   c->mlp = a->ffn == FFN_RELU ? LBBT_MLP_RELU : LBBT_MLP_GATED_GELU;
   c->gelu = LBBT_GELU_TANH; /* "gated-gelu" means gelu_new in transformers' T5Config */
   c->layout = LBBT_W_OUT_IN;
   c->attn_scale = 1.0f;     /* no 1/sqrt(d_kv) */
-  lbbt_block_names *n = &l->names;
-  n->norm1_w = "0.layer_norm.weight";
-  n->q_w = "0.SelfAttention.q.weight";
-  n->k_w = "0.SelfAttention.k.weight";
-  n->v_w = "0.SelfAttention.v.weight";
-  n->o_w = "0.SelfAttention.o.weight";
-  n->norm2_w = "1.layer_norm.weight";
+  l->names = (lbbt_block_names){
+      .norm1_w = "0.layer_norm.weight", .norm2_w = "1.layer_norm.weight",
+      .q_w = "0.SelfAttention.q.weight", .k_w = "0.SelfAttention.k.weight",
+      .v_w = "0.SelfAttention.v.weight", .o_w = "0.SelfAttention.o.weight"};
   if (a->ffn == FFN_RELU) {
-    n->fc_w = "1.DenseReluDense.wi.weight";
-    n->proj_w = "1.DenseReluDense.wo.weight";
+    l->names.fc_w = "1.DenseReluDense.wi.weight";
+    l->names.proj_w = "1.DenseReluDense.wo.weight";
   } else {
-    n->gate_w = "1.DenseReluDense.wi_0.weight";
-    n->up_w = "1.DenseReluDense.wi_1.weight";
-    n->down_w = "1.DenseReluDense.wo.weight";
+    l->names.gate_w = "1.DenseReluDense.wi_0.weight";
+    l->names.up_w = "1.DenseReluDense.wi_1.weight";
+    l->names.down_w = "1.DenseReluDense.wo.weight";
   }
   l->block_prefix = "encoder.block.%d.layer.";
   l->causal = 0; /* the encoder is bidirectional unless the spec says causal */
@@ -283,27 +270,18 @@ static lbbt_status scratch_init(lbbt_tensor *t, const char *name, uint64_t seed,
 
 /* Hugging Face's T5EncoderModel config (vision models keep their new "vision." tensors
  * beside the encoder's). */
-static lbbt_status write_config(const void *arch, json_t *cfg) {
+static json_t *config_json(const void *arch) {
   const t5_arch *a = arch;
   int gated = a->ffn == FFN_GATED_GELU;
-  json_object_set_new(cfg, "architectures", json_pack("[s]", "T5EncoderModel"));
-  json_object_set_new(cfg, "model_type", json_string("t5"));
-  json_object_set_new(cfg, "d_model", json_integer(a->d_model));
-  json_object_set_new(cfg, "d_kv", json_integer(a->d_kv));
-  json_object_set_new(cfg, "d_ff", json_integer(a->d_ff));
-  json_object_set_new(cfg, "num_layers", json_integer(a->num_layers));
-  json_object_set_new(cfg, "num_heads", json_integer(a->num_heads));
-  json_object_set_new(cfg, "vocab_size", json_integer(a->vocab_size));
-  json_object_set_new(cfg, "relative_attention_num_buckets", json_integer(a->num_buckets));
-  json_object_set_new(cfg, "relative_attention_max_distance", json_integer(a->max_distance));
-  json_object_set_new(cfg, "layer_norm_epsilon", json_real(a->eps));
-  json_object_set_new(cfg, "feed_forward_proj", json_string(ffn_name(a->ffn)));
-  json_object_set_new(cfg, "dense_act_fn", json_string(gated ? "gelu_new" : "relu"));
-  json_object_set_new(cfg, "is_gated_act", json_boolean(gated));
-  json_object_set_new(cfg, "initializer_factor", json_real(a->init_factor));
-  json_object_set_new(cfg, "is_encoder_decoder", json_false());
-  json_object_set_new(cfg, "torch_dtype", json_string("float32"));
-  return LBBT_OK;
+  return json_pack(
+      "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:s, s:s, s:b, s:f, s:b, s:s}",
+      "architectures", "T5EncoderModel", "model_type", "t5", "d_model", a->d_model,
+      "d_kv", a->d_kv, "d_ff", a->d_ff, "num_layers", a->num_layers, "num_heads", a->num_heads,
+      "vocab_size", a->vocab_size, "relative_attention_num_buckets", a->num_buckets,
+      "relative_attention_max_distance", a->max_distance, "layer_norm_epsilon", (double)a->eps,
+      "feed_forward_proj", ffn_name(a->ffn), "dense_act_fn", gated ? "gelu_new" : "relu",
+      "is_gated_act", gated, "initializer_factor", a->init_factor, "is_encoder_decoder", 0,
+      "torch_dtype", "float32");
 }
 
 static void describe(const void *arch, FILE *f) {
@@ -318,29 +296,12 @@ static void describe(const void *arch, FILE *f) {
 }
 
 static const lbbt_backbone_arch CHRONOS_T5 = {
-    .name = "chronos_t5",
-    .arch_size = sizeof(t5_arch),
-    .default_preset = "chronos-t5-tiny",
-    .size_options = "d_model, num_layers, ...",
-    .from_preset = arch_from_preset,
-    .check = arch_check,
-    .layout = layout,
-    .scratch_init = scratch_init,
-    .write_config = write_config,
-    .describe = describe,
-    .open_checkpoint = open_checkpoint,
-    .apply_options = apply_options,
-    .checkpoint_name = checkpoint_name,
-    .probe_score = probe_score,
+    .name = "chronos_t5", .arch_size = sizeof(t5_arch), LBBT_BACKBONE_ARCH_HOOKS,
+    .default_preset = "chronos-t5-tiny", .size_options = "d_model, num_layers, ...",
+    .open_checkpoint = open_checkpoint, .checkpoint_name = checkpoint_name,
+    .probe_score = probe_score, .apply_options = apply_options,
 };
 
-LBBT_BACKBONE_KIT_OPS(BACKBONE_OPS, CHRONOS_T5, 0)
-
-LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
-    .abi_version = LBBT_ABI_VERSION,
-    .struct_size = sizeof(lbbt_plugin),
-    .kind = LBBT_KIND_BACKBONE,
-    .name = "chronos_t5",
-    .summary = "T5 v1.1 encoder of Chronos-T5 (relu or gated-gelu FFN, relative position bias, RMS norm)",
-    .backbone = &BACKBONE_OPS,
-};
+LBBT_BACKBONE_KIT_PLUGIN(CHRONOS_T5, "chronos_t5",
+                         "T5 v1.1 encoder of Chronos-T5 (relu or gated-gelu FFN, relative position bias, RMS norm)",
+                         0)

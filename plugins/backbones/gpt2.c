@@ -24,6 +24,7 @@
  * Language mode: wte + wpe -> blocks -> ln_f -> tied head.
  * Borrowed blocks (create_blocks, lbbt/block_stack.h): the first N "h.<i>." blocks, built by
  * the same code as create_vision's; wpe and ln_f are not lent (positions: is ignored). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,10 +64,8 @@ static lbbt_status arch_check(const void *arch, const char *where) {
 
 static lbbt_status arch_from_config(json_t *cfg, const char *path, gpt2_arch *a) {
   arch_defaults(a);
-  const char *mt = json_string_value(json_object_get(cfg, "model_type"));
-  if (!mt || strcmp(mt, "gpt2"))
-    return lbbt_fail(LBBT_E_INPUT, "%s: config.json model_type '%s' is not gpt2", path,
-                     mt ? mt : "(missing)");
+  const char *mt;
+  LBBT_TRY(lbbt_config_model_type(cfg, path, "gpt2", &mt));
   a->n_embd = lbbt_config_int(cfg, "n_embd", lbbt_config_int(cfg, "hidden_size", 0));
   a->n_layer = lbbt_config_int(cfg, "n_layer", lbbt_config_int(cfg, "num_hidden_layers", 0));
   a->n_head = lbbt_config_int(cfg, "n_head", lbbt_config_int(cfg, "num_attention_heads", 0));
@@ -119,15 +118,12 @@ static void set_language_sizes(void *arch, int vocab_size, int context) {
 }
 
 /* ---- backbone options ------------------------------------------------------------------ */
-static int *size_field(gpt2_arch *a, const char *key) {
-  if (!strcmp(key, "n_embd")) return &a->n_embd;
-  if (!strcmp(key, "n_layer")) return &a->n_layer;
-  if (!strcmp(key, "n_head")) return &a->n_head;
-  if (!strcmp(key, "n_positions")) return &a->n_positions;
-  if (!strcmp(key, "vocab_size")) return &a->vocab_size;
-  if (!strcmp(key, "n_inner")) return &a->n_inner;
-  return NULL;
-}
+#define SIZE(field) {#field, offsetof(gpt2_arch, field)}
+static const lbbt_backbone_int_option SIZE_OPTIONS[] = {
+    SIZE(n_embd), SIZE(n_layer), SIZE(n_head), SIZE(n_positions), SIZE(vocab_size), SIZE(n_inner),
+};
+#undef SIZE
+enum { N_SIZE_OPTIONS = sizeof SIZE_OPTIONS / sizeof SIZE_OPTIONS[0] };
 
 /* positions: new | pretrained, and the sizes (n_inner follows n_embd unless given). */
 static lbbt_status apply_options(const lbbt_backbone_spec *spec, void *arch,
@@ -147,7 +143,7 @@ static lbbt_status apply_options(const lbbt_backbone_spec *spec, void *arch,
                          op->line, op->col, op->value);
       continue;
     }
-    int *field = size_field(a, op->key);
+    int *field = lbbt_backbone_int_field(SIZE_OPTIONS, N_SIZE_OPTIONS, a, op->key);
     if (!field)
       return lbbt_fail(LBBT_E_INPUT,
                        "line %d:%d: unknown gpt2 option '%s' (known: positions, n_embd, n_layer, "
@@ -180,17 +176,10 @@ static lbbt_status open_checkpoint(const char *path, lbbt_backbone_source *s, vo
 /* ---- layout ---------------------------------------------------------------------------- */
 static void layout(const void *arch, lbbt_backbone_layout *l) {
   const gpt2_arch *a = arch;
-  memset(l, 0, sizeof *l);
-  l->dim = a->n_embd;
-  l->n_layers = a->n_layer;
-  l->vocab_size = a->vocab_size;
+  lbbt_backbone_layout_sizes(l, a->n_embd, a->n_layer, a->vocab_size, a->n_head, a->n_head,
+                             a->n_embd / a->n_head, a->n_inner);
   l->n_positions = a->n_positions;
   lbbt_block_config *c = &l->block;
-  c->dim = a->n_embd;
-  c->n_heads = a->n_head;
-  c->n_kv_heads = a->n_head;
-  c->head_dim = a->n_embd / a->n_head;
-  c->hidden_dim = a->n_inner;
   c->norm = LBBT_NORM_LAYERNORM;
   c->norm_eps = a->eps;
   c->mlp = LBBT_MLP_GELU;
@@ -198,19 +187,12 @@ static void layout(const void *arch, lbbt_backbone_layout *l) {
   c->layout = LBBT_W_IN_OUT;
   c->fused_qkv = 1;
   c->attn_scale = a->scale_attn ? 0.0f : 1.0f;
-  lbbt_block_names *n = &l->names;
-  n->norm1_w = "ln_1.weight";
-  n->norm1_b = "ln_1.bias";
-  n->norm2_w = "ln_2.weight";
-  n->norm2_b = "ln_2.bias";
-  n->qkv_w = "attn.c_attn.weight";
-  n->qkv_b = "attn.c_attn.bias";
-  n->o_w = "attn.c_proj.weight";
-  n->o_b = "attn.c_proj.bias";
-  n->fc_w = "mlp.c_fc.weight";
-  n->fc_b = "mlp.c_fc.bias";
-  n->proj_w = "mlp.c_proj.weight";
-  n->proj_b = "mlp.c_proj.bias";
+  l->names = (lbbt_block_names){
+      .norm1_w = "ln_1.weight", .norm1_b = "ln_1.bias", .norm2_w = "ln_2.weight", .norm2_b = "ln_2.bias",
+      .qkv_w = "attn.c_attn.weight", .qkv_b = "attn.c_attn.bias",
+      .o_w = "attn.c_proj.weight", .o_b = "attn.c_proj.bias",
+      .fc_w = "mlp.c_fc.weight", .fc_b = "mlp.c_fc.bias",
+      .proj_w = "mlp.c_proj.weight", .proj_b = "mlp.c_proj.bias"};
   l->block_prefix = "h.%d.";
   l->causal = 1;
   l->final_norm_w = "ln_f.weight";
@@ -231,59 +213,38 @@ static lbbt_status scratch_init(lbbt_tensor *t, const char *name, uint64_t seed,
 static const char *gelu_name(lbbt_gelu_form g) { return g == LBBT_GELU_TANH ? "gelu_new" : "gelu"; }
 
 /* Hugging Face's GPT2Config (no prefix on the tensor names, as the openai checkpoints). */
-static lbbt_status write_config(const void *arch, json_t *cfg) {
+static json_t *config_json(const void *arch) {
   const gpt2_arch *a = arch;
-  json_object_set_new(cfg, "architectures", json_pack("[s]", "GPT2LMHeadModel"));
-  json_object_set_new(cfg, "model_type", json_string("gpt2"));
-  json_object_set_new(cfg, "n_embd", json_integer(a->n_embd));
-  json_object_set_new(cfg, "n_layer", json_integer(a->n_layer));
-  json_object_set_new(cfg, "n_head", json_integer(a->n_head));
-  json_object_set_new(cfg, "n_positions", json_integer(a->n_positions));
-  json_object_set_new(cfg, "n_ctx", json_integer(a->n_positions));
-  json_object_set_new(cfg, "vocab_size", json_integer(a->vocab_size));
-  json_object_set_new(cfg, "n_inner", a->n_inner == 4 * a->n_embd ? json_null() : json_integer(a->n_inner));
-  json_object_set_new(cfg, "layer_norm_epsilon", json_real(a->eps));
-  json_object_set_new(cfg, "activation_function", json_string(gelu_name(a->gelu)));
-  json_object_set_new(cfg, "scale_attn_weights", json_boolean(a->scale_attn));
-  json_object_set_new(cfg, "initializer_range", json_real(0.02));
-  json_object_set_new(cfg, "tie_word_embeddings", json_true());
-  json_object_set_new(cfg, "torch_dtype", json_string("float32"));
-  return LBBT_OK;
+  json_t *n_inner = a->n_inner == 4 * a->n_embd ? json_null() : json_integer(a->n_inner);
+  return json_pack("{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:f, s:s, s:b, s:f, s:b, s:s}",
+                   "architectures", "GPT2LMHeadModel", "model_type", "gpt2",
+                   "n_embd", a->n_embd, "n_layer", a->n_layer, "n_head", a->n_head,
+                   "n_positions", a->n_positions, "n_ctx", a->n_positions,
+                   "vocab_size", a->vocab_size, "n_inner", n_inner,
+                   "layer_norm_epsilon", (double)a->eps,
+                   "activation_function", gelu_name(a->gelu),
+                   "scale_attn_weights", a->scale_attn, "initializer_range", 0.02,
+                   "tie_word_embeddings", 1, "torch_dtype", "float32");
 }
 
 static void describe(const void *arch, FILE *f) {
   const gpt2_arch *a = arch;
+  int head_dim = a->n_embd / a->n_head;
   fprintf(f,
           "architecture: gpt2 (GPT-2)\n  n_embd %d, n_layer %d, n_head %d (head dim %d), MLP "
           "hidden %d (%s), n_positions %d, vocab %d\n  LayerNorm eps %g, Conv1D weights [in, "
           "out], fused c_attn, learned positions, tied head\n",
-          a->n_embd, a->n_layer, a->n_head, a->n_embd / a->n_head, a->n_inner, gelu_name(a->gelu),
+          a->n_embd, a->n_layer, a->n_head, head_dim, a->n_inner, gelu_name(a->gelu),
           a->n_positions, a->vocab_size, a->eps);
 }
 
 static const lbbt_backbone_arch GPT2 = {
-    .name = "gpt2",
-    .arch_size = sizeof(gpt2_arch),
-    .default_preset = "gpt2",
-    .size_options = "n_embd, n_layer, ...",
-    .from_preset = arch_from_preset,
-    .check = arch_check,
-    .layout = layout,
-    .scratch_init = scratch_init,
-    .write_config = write_config,
-    .describe = describe,
-    .open_checkpoint = open_checkpoint,
-    .apply_options = apply_options,
+    .name = "gpt2", .arch_size = sizeof(gpt2_arch), LBBT_BACKBONE_ARCH_HOOKS,
+    .default_preset = "gpt2", .size_options = "n_embd, n_layer, ...",
+    .open_checkpoint = open_checkpoint, .apply_options = apply_options,
     .set_language_sizes = set_language_sizes,
 };
 
-LBBT_BACKBONE_KIT_OPS(BACKBONE_OPS, GPT2, 1)
-
-LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
-    .abi_version = LBBT_ABI_VERSION,
-    .struct_size = sizeof(lbbt_plugin),
-    .kind = LBBT_KIND_BACKBONE,
-    .name = "gpt2",
-    .summary = "GPT-2 (Hugging Face safetensors or scratch presets gpt2, gpt2-medium): Conv1D, gelu_new, learned positions",
-    .backbone = &BACKBONE_OPS,
-};
+LBBT_BACKBONE_KIT_PLUGIN(GPT2, "gpt2",
+                         "GPT-2 (Hugging Face safetensors or scratch presets gpt2, gpt2-medium): Conv1D, gelu_new, learned positions",
+                         1)

@@ -66,10 +66,8 @@ static void arch_from_llama2c(const lbbt_llama2c_config *c, llama_arch *a) {
 
 static lbbt_status arch_from_config(json_t *cfg, const char *path, llama_arch *a) {
   arch_defaults(a);
-  const char *mt = json_string_value(json_object_get(cfg, "model_type"));
-  if (!mt || (strcmp(mt, "llama") && strcmp(mt, "qwen3") && strcmp(mt, "qwen2")))
-    return lbbt_fail(LBBT_E_INPUT, "%s: config.json model_type '%s' is not llama, qwen2 or qwen3",
-                     path, mt ? mt : "(missing)");
+  const char *mt;
+  LBBT_TRY(lbbt_config_model_type(cfg, path, "llama, qwen2, qwen3", &mt));
   snprintf(a->model_type, sizeof a->model_type, "%s", mt);
   a->dim = lbbt_config_int(cfg, "hidden_size", 0);
   a->n_layers = lbbt_config_int(cfg, "num_hidden_layers", 0);
@@ -147,16 +145,9 @@ static lbbt_status open_checkpoint(const char *path, lbbt_backbone_source *s, vo
 /* ---- layout ---------------------------------------------------------------------------- */
 static void layout(const void *arch, lbbt_backbone_layout *l) {
   const llama_arch *a = arch;
-  memset(l, 0, sizeof *l);
-  l->dim = a->dim;
-  l->n_layers = a->n_layers;
-  l->vocab_size = a->vocab_size;
+  lbbt_backbone_layout_sizes(l, a->dim, a->n_layers, a->vocab_size, a->n_heads, a->n_kv_heads,
+                             a->head_dim, a->hidden_dim);
   lbbt_block_config *c = &l->block;
-  c->dim = a->dim;
-  c->n_heads = a->n_heads;
-  c->n_kv_heads = a->n_kv_heads;
-  c->head_dim = a->head_dim;
-  c->hidden_dim = a->hidden_dim;
   c->norm = LBBT_NORM_RMSNORM;
   c->norm_eps = a->norm_eps;
   c->mlp = LBBT_MLP_SWIGLU;
@@ -164,23 +155,17 @@ static void layout(const void *arch, lbbt_backbone_layout *l) {
   c->qk_norm = a->qk_norm;
   c->use_rope = 1;
   c->rope = a->rope;
-  lbbt_block_names *n = &l->names;
-  n->norm1_w = "input_layernorm.weight";
-  n->norm2_w = "post_attention_layernorm.weight";
-  n->q_w = "self_attn.q_proj.weight";
-  n->k_w = "self_attn.k_proj.weight";
-  n->v_w = "self_attn.v_proj.weight";
-  n->o_w = "self_attn.o_proj.weight";
+  l->names = (lbbt_block_names){
+      .norm1_w = "input_layernorm.weight", .norm2_w = "post_attention_layernorm.weight",
+      .q_w = "self_attn.q_proj.weight", .k_w = "self_attn.k_proj.weight",
+      .v_w = "self_attn.v_proj.weight", .o_w = "self_attn.o_proj.weight",
+      .q_norm_w = "self_attn.q_norm.weight", .k_norm_w = "self_attn.k_norm.weight",
+      .gate_w = "mlp.gate_proj.weight", .up_w = "mlp.up_proj.weight", .down_w = "mlp.down_proj.weight"};
   if (a->attn_bias) {
-    n->q_b = "self_attn.q_proj.bias";
-    n->k_b = "self_attn.k_proj.bias";
-    n->v_b = "self_attn.v_proj.bias";
+    l->names.q_b = "self_attn.q_proj.bias";
+    l->names.k_b = "self_attn.k_proj.bias";
+    l->names.v_b = "self_attn.v_proj.bias";
   }
-  n->q_norm_w = "self_attn.q_norm.weight";
-  n->k_norm_w = "self_attn.k_norm.weight";
-  n->gate_w = "mlp.gate_proj.weight";
-  n->up_w = "mlp.up_proj.weight";
-  n->down_w = "mlp.down_proj.weight";
   l->block_prefix = "model.layers.%d.";
   l->causal = 1;
   l->final_norm_w = "model.norm.weight";
@@ -234,24 +219,20 @@ static int save_values(const void *arch, const lbbt_param *p, float *out) {
   return 1;
 }
 
-static lbbt_status write_config(const void *arch, json_t *cfg) {
+static json_t *config_json(const void *arch) {
   const llama_arch *a = arch;
-  json_object_set_new(cfg, "architectures", json_pack("[s]", !strcmp(a->model_type, "qwen3") ? "Qwen3ForCausalLM" : "LlamaForCausalLM"));
-  json_object_set_new(cfg, "model_type", json_string(!strcmp(a->model_type, "llama2c") ? "llama" : a->model_type));
-  json_object_set_new(cfg, "hidden_size", json_integer(a->dim));
-  json_object_set_new(cfg, "num_hidden_layers", json_integer(a->n_layers));
-  json_object_set_new(cfg, "num_attention_heads", json_integer(a->n_heads));
-  json_object_set_new(cfg, "num_key_value_heads", json_integer(a->n_kv_heads));
-  json_object_set_new(cfg, "head_dim", json_integer(a->head_dim));
-  json_object_set_new(cfg, "intermediate_size", json_integer(a->hidden_dim));
-  json_object_set_new(cfg, "vocab_size", json_integer(a->vocab_size));
-  json_object_set_new(cfg, "max_position_embeddings", json_integer(a->max_positions));
-  json_object_set_new(cfg, "rms_norm_eps", json_real(a->norm_eps));
-  json_object_set_new(cfg, "rope_theta", json_real(a->rope.theta));
-  json_object_set_new(cfg, "tie_word_embeddings", json_boolean(a->tied));
-  json_object_set_new(cfg, "attention_bias", json_boolean(a->attn_bias));
-  json_object_set_new(cfg, "hidden_act", json_string("silu"));
-  if (a->rope.llama3_factor > 0)
+  int qwen3 = !strcmp(a->model_type, "qwen3"), llama2c = !strcmp(a->model_type, "llama2c");
+  json_t *cfg = json_pack(
+      "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:b, s:s}",
+      "architectures", qwen3 ? "Qwen3ForCausalLM" : "LlamaForCausalLM",
+      "model_type", llama2c ? "llama" : a->model_type, "hidden_size", a->dim,
+      "num_hidden_layers", a->n_layers, "num_attention_heads", a->n_heads,
+      "num_key_value_heads", a->n_kv_heads, "head_dim", a->head_dim,
+      "intermediate_size", a->hidden_dim, "vocab_size", a->vocab_size,
+      "max_position_embeddings", a->max_positions, "rms_norm_eps", (double)a->norm_eps,
+      "rope_theta", (double)a->rope.theta, "tie_word_embeddings", a->tied,
+      "attention_bias", a->attn_bias, "hidden_act", "silu");
+  if (cfg && a->rope.llama3_factor > 0)
     json_object_set_new(cfg, "rope_scaling",
                         json_pack("{s:s,s:f,s:f,s:f,s:i}", "rope_type", "llama3", "factor",
                                   (double)a->rope.llama3_factor, "low_freq_factor",
@@ -259,7 +240,7 @@ static lbbt_status write_config(const void *arch, json_t *cfg) {
                                   (double)a->rope.llama3_high_freq_factor,
                                   "original_max_position_embeddings",
                                   a->rope.llama3_original_max_positions));
-  return LBBT_OK;
+  return cfg;
 }
 
 static void describe(const void *arch, FILE *f) {
@@ -276,26 +257,11 @@ static void describe(const void *arch, FILE *f) {
 }
 
 static const lbbt_backbone_arch LLAMA = {
-    .name = "llama",
-    .arch_size = sizeof(llama_arch),
+    .name = "llama", .arch_size = sizeof(llama_arch), LBBT_BACKBONE_ARCH_HOOKS,
     .default_preset = "stories260K",
-    .from_preset = arch_from_preset,
-    .check = arch_check,
-    .layout = layout,
-    .scratch_init = scratch_init,
-    .write_config = write_config,
-    .describe = describe,
-    .open_checkpoint = open_checkpoint,
-    .save_values = save_values,
+    .open_checkpoint = open_checkpoint, .save_values = save_values,
 };
 
-LBBT_BACKBONE_KIT_OPS(BACKBONE_OPS, LLAMA, 0)
-
-LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
-    .abi_version = LBBT_ABI_VERSION,
-    .struct_size = sizeof(lbbt_plugin),
-    .kind = LBBT_KIND_BACKBONE,
-    .name = "llama",
-    .summary = "LLaMA family: llama2.c .bin, Llama-3.2 and Qwen3 safetensors (GQA, RoPE, SwiGLU)",
-    .backbone = &BACKBONE_OPS,
-};
+LBBT_BACKBONE_KIT_PLUGIN(LLAMA, "llama",
+                         "LLaMA family: llama2.c .bin, Llama-3.2 and Qwen3 safetensors (GQA, RoPE, SwiGLU)",
+                         0)

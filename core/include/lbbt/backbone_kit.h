@@ -16,9 +16,9 @@
  * norm, reused positions, then the new "vision." tensors (vision).
  *
  * A new backbone is one short file: its arch struct, the hooks, a layout, then
- *   static const lbbt_backbone_arch KIT = {.name = "mybackbone", .arch_size = ..., ...};
- *   LBBT_BACKBONE_KIT_OPS(BACKBONE_OPS, KIT, 0)
- *   LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {..., .backbone = &BACKBONE_OPS};
+ *   static const lbbt_backbone_arch KIT = {.name = "mine", .arch_size = sizeof(mine_arch),
+ *                                          LBBT_BACKBONE_ARCH_HOOKS, ...optional hooks};
+ *   LBBT_BACKBONE_KIT_PLUGIN(KIT, "mine", "one line for lbbt plugins", 0)
  * (tests/plugins/tiny_prenorm.c is a complete example in under 200 lines). */
 #ifndef LBBT_BACKBONE_KIT_H
 #define LBBT_BACKBONE_KIT_H
@@ -54,6 +54,10 @@ void lbbt_backbone_source_close(lbbt_backbone_source *s); /* zeroes *s; safe whe
 /* config.json values: an integer / a number under key, or def when absent or of another type. */
 int lbbt_config_int(json_t *config, const char *key, int def);
 double lbbt_config_num(json_t *config, const char *key, double def);
+/* config.json's model_type when it is one of `accepted` ("llama, qwen2, qwen3"), else
+ * LBBT_E_INPUT naming path and the types accepted; *out points into config. */
+lbbt_status lbbt_config_model_type(json_t *config, const char *path, const char *accepted,
+                                   const char **out);
 
 /* ---- architecture hooks -------------------------------------------------------------------- */
 typedef enum {
@@ -89,6 +93,10 @@ typedef struct lbbt_backbone_layout {
   const char *lm_head_name;     /* with LBBT_LM_HEAD_OWN */
 } lbbt_backbone_layout;
 
+/* Zero *l and set the sizes: the layout's and its block's (dim, heads, head_dim, MLP width). */
+void lbbt_backbone_layout_sizes(lbbt_backbone_layout *l, int dim, int n_layers, int vocab_size,
+                                int n_heads, int n_kv_heads, int head_dim, int hidden_dim);
+
 /* What the options chose besides sizes (options hook). */
 typedef struct lbbt_backbone_choices {
   int sizes_given;                  /* an option set a size: only for scratch models */
@@ -108,8 +116,8 @@ typedef struct lbbt_backbone_arch {
   void (*layout)(const void *arch, lbbt_backbone_layout *out);
   /* the architecture's scratch init of one parameter (seeded by name; user = arch) */
   lbbt_scratch_init_fn scratch_init;
-  /* config.json for save, filled into an empty object */
-  lbbt_status (*write_config)(const void *arch, json_t *config);
+  /* config.json for save: a new object (json_pack), NULL when out of memory */
+  json_t *(*config_json)(const void *arch);
   void (*describe)(const void *arch, FILE *f); /* the architecture lines of `lbbt model` */
   /* ---- optional (NULL: the feature is absent) ---- */
   /* Open path (lbbt_backbone_source_open_*) and read the architecture from it.  On error
@@ -146,48 +154,77 @@ lbbt_status lbbt_backbone_kit_create_language(const lbbt_backbone_arch *kit,
                                               int context, uint64_t seed, lbbt_model **out);
 lbbt_status lbbt_backbone_kit_describe(const lbbt_backbone_arch *kit, lbbt_model *m, void *f);
 
+/* An integer option of the architecture struct: its key and the field's offsetof. */
+typedef struct lbbt_backbone_int_option {
+  const char *key;
+  size_t offset;
+} lbbt_backbone_int_option;
+/* The int field of arch that option `key` sets (table of n entries), or NULL. */
+int *lbbt_backbone_int_field(const lbbt_backbone_int_option *table, int n, void *arch,
+                             const char *key);
+
 /* A positive integer option (1 .. 2^30) of backbone `plugin`, or LBBT_E_INPUT naming its
  * line:col; a positive finite number. */
 lbbt_status lbbt_backbone_option_int(const char *plugin, const lbbt_option *o, int *out);
 lbbt_status lbbt_backbone_option_positive(const char *plugin, const lbbt_option *o, double *out);
 
-/* Defines static functions OPS_probe, OPS_create_vision, ... calling the kit with KIT, and
- * the table `static const lbbt_backbone_ops OPS`; create_language is set only when
- * WITH_CREATE_LANGUAGE is 1 (KIT has set_language_sizes). */
-#define LBBT_BACKBONE_KIT_OPS(OPS, KIT, WITH_CREATE_LANGUAGE)                                    \
-  static lbbt_status OPS##_probe(const char *path, int *score) {                                 \
+/* The required hooks under their conventional names: a plugin that defines
+ *   static lbbt_status arch_from_preset(const char *preset, void *arch);
+ *   static lbbt_status arch_check(const void *arch, const char *where);
+ *   static void layout(const void *arch, lbbt_backbone_layout *out);
+ *   static lbbt_status scratch_init(lbbt_tensor *t, const char *name, uint64_t seed, void *arch);
+ *   static json_t *config_json(const void *arch);
+ *   static void describe(const void *arch, FILE *f);
+ * writes {.name = ..., LBBT_BACKBONE_ARCH_HOOKS, .open_checkpoint = ...} for its table. */
+#define LBBT_BACKBONE_ARCH_HOOKS                                                                 \
+  .from_preset = arch_from_preset, .check = arch_check, .layout = layout,                        \
+  .scratch_init = scratch_init, .config_json = config_json, .describe = describe
+
+/* The plugin's backbone table, calling the kit with KIT (an lbbt_backbone_arch), and its
+ * exported descriptor named NAME with one line SUMMARY.  create_language is offered only
+ * when WITH_CREATE_LANGUAGE is 1 (KIT has set_language_sizes). */
+#define LBBT_BACKBONE_KIT_PLUGIN(KIT, NAME, SUMMARY, WITH_CREATE_LANGUAGE)                       \
+  static lbbt_status kit_probe(const char *path, int *score) {                                   \
     return lbbt_backbone_kit_probe(&(KIT), path, score);                                         \
   }                                                                                              \
-  static lbbt_status OPS##_create_vision(const lbbt_backbone_spec *spec, int in_channels,       \
-                                         int image_size, int num_classes, uint64_t seed,        \
-                                         lbbt_model **out) {                                    \
-    return lbbt_backbone_kit_create_vision(&(KIT), spec, in_channels, image_size, num_classes,  \
-                                           seed, out);                                          \
+  static lbbt_status kit_create_vision(const lbbt_backbone_spec *spec, int in_channels,          \
+                                       int image_size, int num_classes, uint64_t seed,           \
+                                       lbbt_model **out) {                                       \
+    return lbbt_backbone_kit_create_vision(&(KIT), spec, in_channels, image_size, num_classes,   \
+                                           seed, out);                                           \
   }                                                                                              \
-  static lbbt_status OPS##_load_language(const char *path, lbbt_model **out) {                   \
+  static lbbt_status kit_load_language(const char *path, lbbt_model **out) {                     \
     return lbbt_backbone_kit_load_language(&(KIT), path, out);                                   \
   }                                                                                              \
-  static lbbt_status OPS##_describe(lbbt_model *m, void *f) {                                    \
+  static lbbt_status kit_describe(lbbt_model *m, void *f) {                                      \
     return lbbt_backbone_kit_describe(&(KIT), m, f);                                             \
   }                                                                                              \
-  static lbbt_status OPS##_create_language(const lbbt_backbone_spec *spec, int vocab_size,       \
-                                           int context, uint64_t seed, lbbt_model **out) {       \
+  static lbbt_status kit_create_language(const lbbt_backbone_spec *spec, int vocab_size,         \
+                                         int context, uint64_t seed, lbbt_model **out) {         \
     return lbbt_backbone_kit_create_language(&(KIT), spec, vocab_size, context, seed, out);      \
   }                                                                                              \
-  static lbbt_status OPS##_create_blocks(const lbbt_backbone_spec *spec, int n_blocks,           \
-                                         uint64_t seed, const char *prefix, int layer_offset,    \
-                                         lbbt_model *into, struct lbbt_block_stack **out) {      \
+  static lbbt_status kit_create_blocks(const lbbt_backbone_spec *spec, int n_blocks,             \
+                                       uint64_t seed, const char *prefix, int layer_offset,      \
+                                       lbbt_model *into, struct lbbt_block_stack **out) {        \
     return lbbt_backbone_kit_create_blocks(&(KIT), spec, n_blocks, seed, prefix, layer_offset,   \
                                            into, out);                                           \
   }                                                                                              \
-  static const lbbt_backbone_ops OPS = {                                                         \
+  static const lbbt_backbone_ops KIT_BACKBONE_OPS = {                                            \
       .version = LBBT_BACKBONE_OPS_VERSION,                                                      \
-      .probe = OPS##_probe,                                                                      \
-      .create_vision = OPS##_create_vision,                                                      \
-      .load_language = OPS##_load_language,                                                      \
-      .describe = OPS##_describe,                                                                \
-      .create_language = (WITH_CREATE_LANGUAGE) ? OPS##_create_language : NULL,                  \
-      .create_blocks = OPS##_create_blocks,                                                      \
+      .probe = kit_probe,                                                                        \
+      .create_vision = kit_create_vision,                                                        \
+      .load_language = kit_load_language,                                                        \
+      .describe = kit_describe,                                                                  \
+      .create_language = (WITH_CREATE_LANGUAGE) ? kit_create_language : NULL,                    \
+      .create_blocks = kit_create_blocks,                                                        \
+  };                                                                                             \
+  LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {                                \
+      .abi_version = LBBT_ABI_VERSION,                                                           \
+      .struct_size = sizeof(lbbt_plugin),                                                        \
+      .kind = LBBT_KIND_BACKBONE,                                                                \
+      .name = NAME,                                                                              \
+      .summary = SUMMARY,                                                                        \
+      .backbone = &KIT_BACKBONE_OPS,                                                             \
   };
 
 #endif

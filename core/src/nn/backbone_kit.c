@@ -106,6 +106,18 @@ static int spec_causal(const lbbt_backbone_layout *l, const lbbt_backbone_spec *
   return spec->attention == LBBT_ATTN_CAUSAL;
 }
 
+void lbbt_backbone_layout_sizes(lbbt_backbone_layout *l, int dim, int n_layers, int vocab_size,
+                                int n_heads, int n_kv_heads, int head_dim, int hidden_dim) {
+  memset(l, 0, sizeof *l);
+  l->dim = l->block.dim = dim;
+  l->n_layers = n_layers;
+  l->vocab_size = vocab_size;
+  l->block.n_heads = n_heads;
+  l->block.n_kv_heads = n_kv_heads;
+  l->block.head_dim = head_dim;
+  l->block.hidden_dim = hidden_dim;
+}
+
 /* ---- parameters ---------------------------------------------------------------------------- */
 /* The first n blocks as a block stack whose parameters go into `into` (NULL: a model of the
  * stack's own) under prefix + the layout's block names, layer offset + i.  The one place
@@ -303,11 +315,10 @@ static lbbt_status save(lbbt_model *m, const char *dir) {
   char path[LBBT_PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/model.safetensors", dir);
   LBBT_TRY(save_tensors(im, m, path));
-  json_t *cfg = json_object();
-  if (!cfg) return lbbt_fail(LBBT_E_NOMEM, "%s save: out of memory", m->arch);
-  lbbt_status st = im->kit->write_config(im->arch, cfg);
+  json_t *cfg = im->kit->config_json(im->arch);
+  if (!cfg) return lbbt_fail(LBBT_E_NOMEM, "%s save: out of memory for config.json", m->arch);
   snprintf(path, sizeof path, "%s/config.json", dir);
-  if (st == LBBT_OK) st = lbbt_json_write_file(path, cfg);
+  lbbt_status st = lbbt_json_write_file(path, cfg);
   json_decref(cfg);
   return st;
 }

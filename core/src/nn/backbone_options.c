@@ -1,6 +1,7 @@
 /* Backbone option values (backbone_kit.h): the checks every backbone's options share. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lbbt/backbone_kit.h"
 
@@ -22,4 +23,11 @@ lbbt_status lbbt_backbone_option_positive(const char *plugin, const lbbt_option 
                      o->line, o->col, plugin, o->key, o->value);
   *out = v;
   return LBBT_OK;
+}
+
+int *lbbt_backbone_int_field(const lbbt_backbone_int_option *table, int n, void *arch,
+                             const char *key) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(table[i].key, key)) return (int *)((char *)arch + table[i].offset);
+  return NULL;
 }

@@ -82,3 +82,16 @@ double lbbt_config_num(json_t *config, const char *key, double def) {
   json_t *v = json_object_get(config, key);
   return json_is_number(v) ? json_number_value(v) : def;
 }
+
+lbbt_status lbbt_config_model_type(json_t *config, const char *path, const char *accepted,
+                                   const char **out) {
+  const char *mt = json_string_value(json_object_get(config, "model_type"));
+  size_t n = mt ? strlen(mt) : 0;
+  for (const char *p = accepted; mt && n && (p = strstr(p, mt)); p += n)
+    if ((p == accepted || p[-1] == ' ') && (p[n] == ',' || p[n] == 0)) {
+      *out = mt;
+      return LBBT_OK;
+    }
+  return lbbt_fail(LBBT_E_INPUT, "%s: config.json model_type '%s' is not %s%s", path,
+                   mt ? mt : "(missing)", strchr(accepted, ',') ? "one of " : "", accepted);
+}
