@@ -41,8 +41,6 @@ typedef struct lbbt_model_ops {
   /* Write safetensors + config.json with Hugging Face names into directory dir. */
   lbbt_status (*save)(lbbt_model *m, const char *dir);
   void (*destroy)(lbbt_model *m); /* frees impl; lbbt_model_free frees the rest */
-  /* Replace the classifier head with a fresh one of num_classes outputs (seeded). */
-  lbbt_status (*reset_head)(lbbt_model *m, int num_classes, uint64_t seed);
 } lbbt_model_ops;
 #define LBBT_MODEL_OPS_VERSION 1
 
