@@ -91,15 +91,10 @@ static int ends_with(const char *s, const char *suffix) {
 /* timm ViT: trunc_normal_(std=.02) for Linear weights, zeros for biases, LayerNorm gains 1. */
 static lbbt_status scratch_init(lbbt_tensor *t, const char *name, uint64_t seed, void *arch) {
   (void)arch;
-  if (ends_with(name, ".bias")) {
-    lbbt_init_constant(t, 0.0f);
-    return LBBT_OK;
-  }
-  if (strstr(name, "norm")) {
-    lbbt_init_constant(t, 1.0f);
-    return LBBT_OK;
-  }
-  return lbbt_init_trunc_normal(t, seed, name, 0.0, 0.02, -2.0, 2.0);
+  int bias = ends_with(name, ".bias"), gain = !bias && strstr(name, "norm");
+  if (!bias && !gain) return lbbt_init_trunc_normal(t, seed, name, 0.0, 0.02, -2.0, 2.0);
+  lbbt_init_constant(t, gain ? 1.0f : 0.0f);
+  return LBBT_OK;
 }
 
 static json_t *config_json(const void *arch) {

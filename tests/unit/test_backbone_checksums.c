@@ -20,6 +20,7 @@
 
 #include "lbbt/block_stack.h"
 #include "lbbt/sha256.h"
+#include "backbone_spec.h"
 #include "test.h"
 
 static const char *FIXTURES = "tests/fixtures/backbones";
@@ -99,7 +100,9 @@ static void digest_hex(lbbt_sha256_ctx *c, char out[65]) {
 }
 
 /* Record the digest of case `name`, or compare it with the recorded one. */
-static void check_digest(const char *name, const char *hex) {
+static void check_digest(const char *name, lbbt_sha256_ctx *c) {
+  char hex[65];
+  digest_hex(c, hex);
   if (g_record) {
     fprintf(g_record, "%s %s\n", name, hex);
     return;
@@ -111,6 +114,13 @@ static void check_digest(const char *name, const char *hex) {
       return;
     }
   CHECK(0, "%s: no recorded digest in %s", name, CHECKSUMS);
+}
+
+static void check_model(const char *name, const lbbt_model *m) {
+  lbbt_sha256_ctx h;
+  lbbt_sha256_init(&h);
+  hash_model(&h, m);
+  check_digest(name, &h);
 }
 
 static int load_checksums(void) {
@@ -175,22 +185,8 @@ static const char *source_path(const source_case *c) {
 }
 
 static lbbt_backbone_spec make_spec(const source_case *c, const char *path, lbbt_init_mode init) {
-  lbbt_backbone_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.plugin, sizeof s.plugin, "%s", c->plugin);
-  snprintf(s.checkpoint, sizeof s.checkpoint, "%s", path);
-  if (c->arch) snprintf(s.arch, sizeof s.arch, "%s", c->arch);
-  s.init = init;
-  s.patch_size = PATCH;
-  s.pool = LBBT_POOL_MEAN;
-  s.attention = LBBT_ATTN_DEFAULT;
-  for (int i = 0; i + 1 < 8 && c->options[i]; i += 2) {
-    lbbt_option *o = &s.options[s.n_options++];
-    snprintf(o->key, sizeof o->key, "%s", c->options[i]);
-    snprintf(o->value, sizeof o->value, "%s", c->options[i + 1]);
-    o->line = 1;
-    o->col = 1;
-  }
+  lbbt_backbone_spec s = test_backbone_spec(c->plugin, path, c->arch, init, PATCH);
+  for (int i = 0; i + 1 < 8 && c->options[i]; i += 2) test_add_option(&s, c->options[i], c->options[i + 1]);
   return s;
 }
 
@@ -214,14 +210,7 @@ static void check_vision(const source_case *c, const char *path) {
       char name[128];
       snprintf(name, sizeof name, "vision/%s/%s/%s", c->label, MODE_NAMES[k], pool ? "cls" : "mean");
       CHECK(st == LBBT_OK, "%s: %s", name, lbbt_last_error());
-      if (st == LBBT_OK) {
-        lbbt_sha256_ctx h;
-        lbbt_sha256_init(&h);
-        hash_model(&h, m);
-        char hex[65];
-        digest_hex(&h, hex);
-        check_digest(name, hex);
-      }
+      if (st == LBBT_OK) check_model(name, m);
       lbbt_model_free(m);
     }
   }
@@ -259,9 +248,7 @@ static void check_blocks(const source_case *c, const char *path) {
       hash_stack(&h, one);
       hash_model(&h, into);
       hash_stack(&h, all);
-      char hex[65];
-      digest_hex(&h, hex);
-      check_digest(name, hex);
+      check_digest(name, &h);
     }
     lbbt_block_stack_free(one);
     lbbt_block_stack_free(all);
@@ -277,14 +264,7 @@ static void check_language(const source_case *c, const char *path) {
   snprintf(name, sizeof name, "language/%s", c->label);
   lbbt_status st = ops->load_language(path, &m);
   CHECK(st == LBBT_OK, "%s: %s", name, lbbt_last_error());
-  if (st == LBBT_OK) {
-    lbbt_sha256_ctx h;
-    lbbt_sha256_init(&h);
-    hash_model(&h, m);
-    char hex[65];
-    digest_hex(&h, hex);
-    check_digest(name, hex);
-  }
+  if (st == LBBT_OK) check_model(name, m);
   lbbt_model_free(m);
 }
 
@@ -326,12 +306,7 @@ static void test_create_language(void) {
   lbbt_model *m = NULL;
   lbbt_status st = ops->create_language(&spec, 37, 9, SEED, &m);
   REQUIRE(st == LBBT_OK, "create_language: %s", lbbt_last_error());
-  lbbt_sha256_ctx h;
-  lbbt_sha256_init(&h);
-  hash_model(&h, m);
-  char hex[65];
-  digest_hex(&h, hex);
-  check_digest("create_language/gpt2", hex);
+  check_model("create_language/gpt2", m);
   lbbt_model_free(m);
 }
 

@@ -15,6 +15,7 @@
 
 #include "lbbt/backbone_kit.h"
 #include "lbbt/ops.h"
+#include "backbone_spec.h"
 #include "test.h"
 
 static const char *FIXTURES = "tests/fixtures/backbones";
@@ -31,24 +32,12 @@ static const lbbt_backbone_ops *backbone(const char *name) {
   return p ? p->backbone : NULL;
 }
 
-static lbbt_backbone_spec make_spec(const char *plugin, const char *checkpoint, const char *arch) {
-  lbbt_backbone_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.plugin, sizeof s.plugin, "%s", plugin);
-  if (checkpoint) snprintf(s.checkpoint, sizeof s.checkpoint, "%s/%s", FIXTURES, checkpoint);
-  if (arch) snprintf(s.arch, sizeof s.arch, "%s", arch);
-  s.init = checkpoint ? LBBT_INIT_LANGUAGE : LBBT_INIT_SCRATCH;
-  s.patch_size = PATCH;
-  s.pool = LBBT_POOL_MEAN;
-  return s;
-}
-
-static void add_option(lbbt_backbone_spec *s, const char *key, const char *value) {
-  lbbt_option *o = &s->options[s->n_options++];
-  snprintf(o->key, sizeof o->key, "%s", key);
-  snprintf(o->value, sizeof o->value, "%s", value);
-  o->line = 4;
-  o->col = 9;
+/* checkpoint: a fixture folder name, or NULL for a scratch preset (arch). */
+static lbbt_backbone_spec make_spec(const char *plugin, const char *fixture, const char *arch) {
+  char path[256] = "";
+  if (fixture) snprintf(path, sizeof path, "%s/%s", FIXTURES, fixture);
+  return test_backbone_spec(plugin, fixture ? path : NULL, arch,
+                            fixture ? LBBT_INIT_LANGUAGE : LBBT_INIT_SCRATCH, PATCH);
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -169,8 +158,8 @@ static void test_tiny_save_and_describe(void) {
   const lbbt_backbone_ops *ops = backbone("tiny_prenorm");
   if (!ops) SKIP("tiny_prenorm not loaded (build the test plugins with make test)");
   lbbt_backbone_spec spec = make_spec("tiny_prenorm", NULL, NULL);
-  add_option(&spec, "width", "8");
-  add_option(&spec, "depth", "1");
+  test_add_option(&spec, "width", "8");
+  test_add_option(&spec, "depth", "1");
   lbbt_model *m = NULL;
   REQUIRE(ops->create_vision(&spec, 1, IMAGE, CLASSES, SEED, &m) == LBBT_OK, "%s", lbbt_last_error());
   char dir[512], path[600];
@@ -224,8 +213,8 @@ static void test_tiny_refusals(void) {
   CHECK(ops->create_vision(&spec, 1, IMAGE, CLASSES, SEED, &m) == LBBT_E_INPUT && !m,
         "a checkpoint for a scratch-only backbone");
   spec = make_spec("tiny_prenorm", NULL, NULL);
-  add_option(&spec, "width", "10");
-  add_option(&spec, "heads", "3");
+  test_add_option(&spec, "width", "10");
+  test_add_option(&spec, "heads", "3");
   CHECK(ops->create_vision(&spec, 1, IMAGE, CLASSES, SEED, &m) == LBBT_E_INPUT && !m &&
             strstr(lbbt_last_error(), "tiny_prenorm backbone options: width 10 is not a multiple of heads 3"),
         "check: %s", lbbt_last_error());
@@ -237,23 +226,23 @@ static void test_spec_errors(void) {
   REQUIRE(gpt2 && llama, "gpt2 and llama loaded");
   lbbt_model *m = NULL;
   lbbt_backbone_spec spec = make_spec("gpt2", "gpt2", NULL);
-  add_option(&spec, "n_layer", "1");
+  test_add_option(&spec, "n_layer", "1");
   CHECK(gpt2->create_vision(&spec, 1, IMAGE, CLASSES, SEED, &m) == LBBT_E_INPUT && !m &&
             strstr(lbbt_last_error(), "gpt2: size options (n_embd, n_layer, ...) are for scratch "
                                       "models; with backbone.checkpoint"),
         "sizes with a checkpoint: %s", lbbt_last_error());
   spec = make_spec("llama", "llama", NULL);
-  add_option(&spec, "dim", "8");
+  test_add_option(&spec, "dim", "8");
   CHECK(llama->create_vision(&spec, 1, IMAGE, CLASSES, SEED, &m) == LBBT_E_INPUT && !m &&
-            strstr(lbbt_last_error(), "line 4:9: backbone llama takes no options (got 'dim')"),
+            strstr(lbbt_last_error(), "line 7:5: backbone llama takes no options (got 'dim')"),
         "llama options: %s", lbbt_last_error());
   /* positions: pretrained reuses wpe: 9 patches + a class token need 10 of its rows */
   spec = make_spec("gpt2", NULL, "gpt2");
-  add_option(&spec, "n_embd", "8");
-  add_option(&spec, "n_layer", "1");
-  add_option(&spec, "n_head", "2");
-  add_option(&spec, "n_positions", "9");
-  add_option(&spec, "positions", "pretrained");
+  test_add_option(&spec, "n_embd", "8");
+  test_add_option(&spec, "n_layer", "1");
+  test_add_option(&spec, "n_head", "2");
+  test_add_option(&spec, "n_positions", "9");
+  test_add_option(&spec, "positions", "pretrained");
   spec.pool = LBBT_POOL_CLS;
   CHECK(gpt2->create_vision(&spec, 1, IMAGE, CLASSES, SEED, &m) == LBBT_E_INPUT && !m &&
             strstr(lbbt_last_error(), "gpt2: positions: pretrained needs 10 tokens (patches + class "
