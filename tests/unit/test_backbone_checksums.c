@@ -20,7 +20,7 @@
 
 #include "lbbt/block_stack.h"
 #include "lbbt/sha256.h"
-#include "backbone_spec.h"
+#include "backbone_tests.h"
 #include "test.h"
 
 static const char *FIXTURES = "tests/fixtures/backbones";
@@ -33,11 +33,6 @@ static FILE *g_record;           /* recording mode: digests are written here */
 static char *g_names[MAX_CASES]; /* the recorded digests, "name digest" */
 static char *g_digests[MAX_CASES];
 static int g_n_recorded, g_n_checked, g_n_sources_absent;
-
-static const char *build_dir(void) {
-  const char *e = getenv("LBBT_BUILD");
-  return e && *e ? e : "build";
-}
 
 static const lbbt_init_mode ALL_MODES[] = {LBBT_INIT_LANGUAGE, LBBT_INIT_SCRATCH,
                                            LBBT_INIT_SHUFFLED, LBBT_INIT_MOMENT_MATCHED,
@@ -190,10 +185,7 @@ static lbbt_backbone_spec make_spec(const source_case *c, const char *path, lbbt
   return s;
 }
 
-static const lbbt_backbone_ops *backbone(const char *name) {
-  const lbbt_plugin *p = lbbt_registry_find(g_reg, LBBT_KIND_BACKBONE, name);
-  return p ? p->backbone : NULL;
-}
+static const lbbt_backbone_ops *backbone(const char *name) { return test_backbone_ops(g_reg, name); }
 
 /* create_vision for every init mode the source allows, with mean and class-token pooling. */
 static void check_vision(const source_case *c, const char *path) {
@@ -318,8 +310,6 @@ static void test_all_recorded_cases_checked(void) {
         g_n_recorded);
 }
 
-static void print_warning(const char *line) { fprintf(stderr, "plugin loader: %s\n", line); }
-
 int main(void) {
   test_binary_ = "test_backbone_checksums";
   const char *record = getenv("LBBT_RECORD_CHECKSUMS");
@@ -333,13 +323,7 @@ int main(void) {
     printf("FAIL test_backbone_checksums.load: cannot read %s\n", CHECKSUMS);
     return 1;
   }
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/plugins", build_dir());
-  setenv("LBBT_PLUGIN_PATH", "", 1);
-  if (lbbt_registry_load(&g_reg, dir, print_warning) != LBBT_OK) {
-    printf("FAIL test_backbone_checksums.load_plugins: %s: %s\n", dir, lbbt_last_error());
-    return 1;
-  }
+  if (!test_load_backbones(&g_reg, 0, test_binary_)) return 1;
   TEST_RUN(test_gpt2);
   TEST_RUN(test_gpt2_sharded);
   TEST_RUN(test_gpt2_pretrained_positions);

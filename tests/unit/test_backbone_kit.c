@@ -11,26 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "lbbt/backbone_kit.h"
 #include "lbbt/ops.h"
-#include "backbone_spec.h"
+#include "backbone_tests.h"
 #include "test.h"
 
 static const char *FIXTURES = "tests/fixtures/backbones";
 enum { IMAGE = 12, PATCH = 4, CLASSES = 3, BATCH = 2, SEED = 5 };
 static lbbt_registry *g_reg;
 
-static const char *build_dir(void) {
-  const char *e = getenv("LBBT_BUILD");
-  return e && *e ? e : "build";
-}
-
-static const lbbt_backbone_ops *backbone(const char *name) {
-  const lbbt_plugin *p = lbbt_registry_find(g_reg, LBBT_KIND_BACKBONE, name);
-  return p ? p->backbone : NULL;
-}
+static const lbbt_backbone_ops *backbone(const char *name) { return test_backbone_ops(g_reg, name); }
 
 /* checkpoint: a fixture folder name, or NULL for a scratch preset (arch). */
 static lbbt_backbone_spec make_spec(const char *plugin, const char *fixture, const char *arch) {
@@ -257,16 +248,7 @@ static void test_spec_errors(void) {
 
 int main(void) {
   test_binary_ = "test_backbone_kit";
-  char dir[512], tests_dir[512];
-  snprintf(dir, sizeof dir, "%s/plugins", build_dir());
-  snprintf(tests_dir, sizeof tests_dir, "%s/tests/plugins", build_dir());
-  struct stat sb;
-  /* the test plugins folder also holds plugins the loader refuses on purpose: quiet */
-  setenv("LBBT_PLUGIN_PATH", stat(tests_dir, &sb) == 0 ? tests_dir : "", 1);
-  if (lbbt_registry_load(&g_reg, dir, NULL) != LBBT_OK) {
-    printf("FAIL test_backbone_kit.load_plugins: %s: %s\n", dir, lbbt_last_error());
-    return 1;
-  }
+  if (!test_load_backbones(&g_reg, 1, test_binary_)) return 1; /* with tests/plugins: tiny_prenorm */
   TEST_RUN(test_config_model_type);
   TEST_RUN(test_option_helpers);
   TEST_RUN(test_tiny_vision_trains);

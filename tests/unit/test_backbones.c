@@ -18,7 +18,7 @@
 #include "lbbt/ops.h"
 #include "lbbt/plugin.h"
 #include "lbbt/sha256.h"
-#include "backbone_spec.h"
+#include "backbone_tests.h"
 #include "test.h"
 
 /* f32 forward against float64 PyTorch references on tiny models: |got - want| <=
@@ -35,15 +35,7 @@ static const double INIT_STD_RTOL = 0.05;
 static const char *FIXTURES = "tests/fixtures/backbones";
 static lbbt_registry *g_reg;
 
-static const char *build_dir(void) {
-  const char *e = getenv("LBBT_BUILD");
-  return e && *e ? e : "build";
-}
-
-static const lbbt_backbone_ops *backbone(const char *name) {
-  const lbbt_plugin *p = lbbt_registry_find(g_reg, LBBT_KIND_BACKBONE, name);
-  return p ? p->backbone : NULL;
-}
+static const lbbt_backbone_ops *backbone(const char *name) { return test_backbone_ops(g_reg, name); }
 
 /* ---- fixture helpers ------------------------------------------------------------------- */
 typedef struct fixture {
@@ -579,16 +571,12 @@ static void test_stories260k_greedy(void) {
   lbbt_model_free(m);
 }
 
-static void print_warning(const char *line) { fprintf(stderr, "plugin loader: %s\n", line); }
-
 int main(void) {
   test_binary_ = "test_backbones";
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/plugins", build_dir());
-  if (lbbt_registry_load(&g_reg, dir, print_warning) != LBBT_OK ||
-      !backbone("gpt2") || !backbone("llama") || !backbone("chronos_t5")) {
-    printf("FAIL test_backbones.load_plugins: gpt2, llama and chronos_t5 from %s: %s\n", dir,
-           lbbt_last_error());
+  if (!test_load_backbones(&g_reg, 0, test_binary_)) return 1;
+  if (!backbone("gpt2") || !backbone("llama") || !backbone("chronos_t5")) {
+    printf("FAIL test_backbones.load_plugins: gpt2, llama and chronos_t5 are not all in %s/plugins\n",
+           test_build_dir());
     lbbt_registry_free(g_reg);
     return 1;
   }

@@ -25,7 +25,7 @@
 #include "lbbt/ops.h"
 #include "lbbt/results.h"
 #include "lbbt/runner.h"
-#include "backbone_spec.h"
+#include "backbone_tests.h"
 #include "test.h"
 
 /* The borrowed stack runs the same ops on the same values as the vision model: any
@@ -38,11 +38,6 @@ static const char *FIXTURES = "tests/fixtures/backbones";
 enum { SEED = 1234, BATCH = 2, IMAGE = 12, PATCH = 4, CLASSES = 3 };
 
 static lbbt_registry *g_reg;
-
-static const char *build_dir(void) {
-  const char *e = getenv("LBBT_BUILD");
-  return e && *e ? e : "build";
-}
 
 typedef struct borrow_case {
   const char *plugin;
@@ -443,8 +438,8 @@ static void test_errors(void) {
 /* ---- a separate .so borrowing through the registry --------------------------------------- */
 static void test_borrowing_plugin(void) {
   char plugins[512], tplugins[512], so[600];
-  snprintf(plugins, sizeof plugins, "%s/plugins", build_dir());
-  snprintf(tplugins, sizeof tplugins, "%s/tests/plugins", build_dir());
+  snprintf(plugins, sizeof plugins, "%s/plugins", test_build_dir());
+  snprintf(tplugins, sizeof tplugins, "%s/tests/plugins", test_build_dir());
   snprintf(so, sizeof so, "%s/borrow_blocks_task.so", tplugins);
   if (!test_file_exists(so)) SKIP("%s absent: build the test plugins with `make test`", so);
   const char *fixture = case_path(&CASES[0]);
@@ -525,17 +520,9 @@ static void test_borrowing_plugin(void) {
   setenv("LBBT_PLUGIN_PATH", "", 1);
 }
 
-static void print_warning(const char *line) { fprintf(stderr, "plugin loader: %s\n", line); }
-
 int main(void) {
   test_binary_ = "test_borrow_blocks";
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/plugins", build_dir());
-  setenv("LBBT_PLUGIN_PATH", "", 1);
-  if (lbbt_registry_load(&g_reg, dir, print_warning) != LBBT_OK) {
-    printf("FAIL test_borrow_blocks.load_plugins: %s: %s\n", dir, lbbt_last_error());
-    return 1;
-  }
+  if (!test_load_backbones(&g_reg, 0, test_binary_)) return 1;
   lbbt_registry_set_global(g_reg);
   TEST_RUN(test_gpt2_fixture);
   TEST_RUN(test_llama3_fixture);
