@@ -1,5 +1,6 @@
 /* The backbone kit (lbbt/backbone_kit.h) on its own terms:
  *   - helpers: config.json model_type, integer option fields, option value checks;
+ *   - hooks tables without struct_size or a required hook are refused;
  *   - a backbone made only of kit hooks (tests/plugins/tiny_prenorm.c, loaded from
  *     build/tests/plugins): create_vision forward + backward with finite loss and gradients in
  *     every block, borrowed blocks bit-identical to the vision model's, save writing every
@@ -80,6 +81,33 @@ static void test_option_helpers(void) {
   CHECK(lbbt_backbone_option_positive("mine", &o, &d) == LBBT_OK && d == 0.25, "0.25");
   snprintf(o.value, sizeof o.value, "inf");
   CHECK(lbbt_backbone_option_positive("mine", &o, &d) == LBBT_E_INPUT, "inf refused");
+}
+
+/* A hooks table without struct_size (not built with LBBT_BACKBONE_ARCH_HOOKS), or without a
+ * required hook, is refused by name before any hook runs. */
+static lbbt_status preset_never_called(const char *preset, void *arch) {
+  (void)preset;
+  (void)arch;
+  return lbbt_fail(LBBT_E_INTERNAL, "a hook of a refused table ran");
+}
+
+static void test_malformed_hooks(void) {
+  lbbt_backbone_arch k;
+  memset(&k, 0, sizeof k);
+  k.name = "broken";
+  k.from_preset = preset_never_called;
+  lbbt_backbone_spec spec = make_spec("broken", NULL, "x");
+  lbbt_model *m = NULL;
+  CHECK(lbbt_backbone_kit_create_vision(&k, &spec, 1, IMAGE, CLASSES, SEED, &m) == LBBT_E_PLUGIN &&
+            !m && strstr(lbbt_last_error(), "struct_size 0, below the first layout's"),
+        "no struct_size: %s", lbbt_last_error());
+  k.struct_size = sizeof k;
+  CHECK(lbbt_backbone_kit_create_vision(&k, &spec, 1, IMAGE, CLASSES, SEED, &m) == LBBT_E_PLUGIN &&
+            !m && strstr(lbbt_last_error(), "backbone kit: broken: the required check is NULL"),
+        "no check hook: %s", lbbt_last_error());
+  int score = -1;
+  CHECK(lbbt_backbone_kit_probe(&k, "tests/fixtures/backbones/gpt2", &score) == LBBT_E_PLUGIN &&
+            score == 0, "probe with a broken table");
 }
 
 /* ---- a backbone of kit hooks only --------------------------------------------------------- */
@@ -251,6 +279,7 @@ int main(void) {
   if (!test_load_backbones(&g_reg, 1, test_binary_)) return 1; /* with tests/plugins: tiny_prenorm */
   TEST_RUN(test_config_model_type);
   TEST_RUN(test_option_helpers);
+  TEST_RUN(test_malformed_hooks);
   TEST_RUN(test_tiny_vision_trains);
   TEST_RUN(test_tiny_borrowed_blocks);
   TEST_RUN(test_tiny_save_and_describe);

@@ -106,6 +106,9 @@ typedef struct lbbt_backbone_choices {
 /* The plugin's side.  `arch` is always the plugin's own struct of arch_size bytes (zeroed
  * before the first hook writes it). */
 typedef struct lbbt_backbone_arch {
+  /* sizeof(lbbt_backbone_arch) when the plugin was built (LBBT_BACKBONE_ARCH_HOOKS sets it):
+   * hooks appended later read as NULL for an older plugin. */
+  size_t struct_size;
   const char *name;            /* the plugin's name: the models' arch, in every message */
   size_t arch_size;
   const char *default_preset;  /* backbone.arch when the spec names none */
@@ -138,6 +141,8 @@ typedef struct lbbt_backbone_arch {
 } lbbt_backbone_arch;
 
 /* ---- the backbone ops, built from the hooks (plugin.h documents each) ---------------------- */
+/* Each refuses (LBBT_E_PLUGIN, naming the hook) a table whose struct_size is below the first
+ * layout's or that lacks a required hook. */
 lbbt_status lbbt_backbone_kit_probe(const lbbt_backbone_arch *kit, const char *path, int *score);
 lbbt_status lbbt_backbone_kit_create_vision(const lbbt_backbone_arch *kit,
                                             const lbbt_backbone_spec *spec, int in_channels,
@@ -175,9 +180,10 @@ lbbt_status lbbt_backbone_option_positive(const char *plugin, const lbbt_option 
  *   static lbbt_status scratch_init(lbbt_tensor *t, const char *name, uint64_t seed, void *arch);
  *   static json_t *config_json(const void *arch);
  *   static void describe(const void *arch, FILE *f);
- * writes {.name = ..., LBBT_BACKBONE_ARCH_HOOKS, .open_checkpoint = ...} for its table. */
+ * writes {.name = ..., LBBT_BACKBONE_ARCH_HOOKS, .open_checkpoint = ...} for its table (the
+ * macro also sets struct_size). */
 #define LBBT_BACKBONE_ARCH_HOOKS                                                                 \
-  .from_preset = arch_from_preset, .check = arch_check, .layout = layout,                        \
+  .struct_size = sizeof(lbbt_backbone_arch), .from_preset = arch_from_preset, .check = arch_check, .layout = layout,                        \
   .scratch_init = scratch_init, .config_json = config_json, .describe = describe
 
 /* The plugin's backbone table, calling the kit with KIT (an lbbt_backbone_arch), and its

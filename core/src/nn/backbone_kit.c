@@ -1,5 +1,6 @@
 /* The backbone kit (backbone_kit.h): vision models, borrowed block stacks and language models
  * assembled once from a plugin's architecture hooks and layout. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,8 @@
 
 /* A kit-built model's impl. */
 typedef struct kit_model {
-  const lbbt_backbone_arch *kit;
+  lbbt_backbone_arch hooks;   /* the plugin's table in this core's layout */
+  const lbbt_backbone_arch *kit; /* &hooks */
   void *arch;                 /* the plugin's arch struct (kit->arch_size bytes), owned */
   lbbt_backbone_layout layout;
   lbbt_vision v;              /* vision mode; v.blocks points into stack */
@@ -28,6 +30,29 @@ typedef struct opened_spec {
 } opened_spec;
 
 static const lbbt_model_ops KIT_MODEL_OPS;
+
+/* The first layout of lbbt_backbone_arch ends with save_values. */
+#define KIT_MIN_SIZE (offsetof(lbbt_backbone_arch, save_values) + sizeof(void *))
+
+/* The plugin's table copied into this core's layout (hooks past its struct_size NULL), and
+ * checked: hooks are foreign code. */
+static lbbt_status read_hooks(const lbbt_backbone_arch *in, lbbt_backbone_arch *out) {
+  memset(out, 0, sizeof *out);
+  if (!in || in->struct_size < KIT_MIN_SIZE)
+    return lbbt_fail(LBBT_E_PLUGIN, "backbone kit: the plugin's lbbt_backbone_arch has struct_size "
+                     "%zu, below the first layout's %zu (set it with LBBT_BACKBONE_ARCH_HOOKS)",
+                     in ? in->struct_size : 0, (size_t)KIT_MIN_SIZE);
+  memcpy(out, in, in->struct_size < sizeof *out ? in->struct_size : sizeof *out);
+  const char *missing = !out->name ? "name" : !out->from_preset ? "from_preset"
+                        : !out->check ? "check" : !out->layout ? "layout"
+                        : !out->scratch_init ? "scratch_init" : !out->config_json ? "config_json"
+                        : !out->describe ? "describe" : !out->default_preset ? "default_preset"
+                        : NULL;
+  if (missing)
+    return lbbt_fail(LBBT_E_PLUGIN, "backbone kit: %s: the required %s is NULL",
+                     out->name ? out->name : "a plugin", missing);
+  return LBBT_OK;
+}
 
 static void opened_close(opened_spec *o) {
   lbbt_backbone_source_close(&o->src);
@@ -211,7 +236,8 @@ static lbbt_status new_model(const lbbt_backbone_arch *kit, const opened_spec *o
   kit_model *im = calloc(1, sizeof *im);
   if (!im) return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory", kit->name);
   (*out)->impl = im;
-  im->kit = kit;
+  im->hooks = *kit;
+  im->kit = &im->hooks;
   LBBT_TRY(new_arch(kit, &im->arch));
   memcpy(im->arch, o->arch, kit->arch_size);
   im->layout = o->layout;
@@ -343,8 +369,12 @@ static const lbbt_model_ops KIT_MODEL_OPS = {
 };
 
 /* ---- backbone ops -------------------------------------------------------------------------- */
-lbbt_status lbbt_backbone_kit_probe(const lbbt_backbone_arch *kit, const char *path, int *score) {
+lbbt_status lbbt_backbone_kit_probe(const lbbt_backbone_arch *plugin_kit, const char *path,
+                                    int *score) {
   *score = 0;
+  lbbt_backbone_arch hooks;
+  LBBT_TRY(read_hooks(plugin_kit, &hooks));
+  const lbbt_backbone_arch *kit = &hooks;
   if (!kit->open_checkpoint) return LBBT_OK;
   void *arch = NULL;
   LBBT_TRY(new_arch(kit, &arch));
@@ -358,11 +388,14 @@ lbbt_status lbbt_backbone_kit_probe(const lbbt_backbone_arch *kit, const char *p
   return LBBT_OK;
 }
 
-lbbt_status lbbt_backbone_kit_create_vision(const lbbt_backbone_arch *kit,
+lbbt_status lbbt_backbone_kit_create_vision(const lbbt_backbone_arch *plugin_kit,
                                             const lbbt_backbone_spec *spec, int in_channels,
                                             int image_size, int num_classes, uint64_t seed,
                                             lbbt_model **out) {
   *out = NULL;
+  lbbt_backbone_arch hooks;
+  LBBT_TRY(read_hooks(plugin_kit, &hooks));
+  const lbbt_backbone_arch *kit = &hooks;
   opened_spec o;
   LBBT_TRY(open_spec(kit, spec, &o));
   lbbt_model *m = NULL;
@@ -423,11 +456,14 @@ fail:
   return st;
 }
 
-lbbt_status lbbt_backbone_kit_create_blocks(const lbbt_backbone_arch *kit,
+lbbt_status lbbt_backbone_kit_create_blocks(const lbbt_backbone_arch *plugin_kit,
                                             const lbbt_backbone_spec *spec, int n_blocks,
                                             uint64_t seed, const char *prefix, int layer_offset,
                                             lbbt_model *into, lbbt_block_stack **out) {
   *out = NULL;
+  lbbt_backbone_arch hooks;
+  LBBT_TRY(read_hooks(plugin_kit, &hooks));
+  const lbbt_backbone_arch *kit = &hooks;
   opened_spec o;
   LBBT_TRY(open_spec(kit, spec, &o));
   lbbt_status st = blocks_for_spec(kit, spec, &o, n_blocks, seed, prefix, layer_offset, into, out);
@@ -468,9 +504,12 @@ fail:
   return st;
 }
 
-lbbt_status lbbt_backbone_kit_load_language(const lbbt_backbone_arch *kit, const char *path,
+lbbt_status lbbt_backbone_kit_load_language(const lbbt_backbone_arch *plugin_kit, const char *path,
                                             lbbt_model **out) {
   *out = NULL;
+  lbbt_backbone_arch hooks;
+  LBBT_TRY(read_hooks(plugin_kit, &hooks));
+  const lbbt_backbone_arch *kit = &hooks;
   opened_spec o;
   memset(&o, 0, sizeof o);
   LBBT_TRY(new_arch(kit, &o.arch));
@@ -483,10 +522,13 @@ lbbt_status lbbt_backbone_kit_load_language(const lbbt_backbone_arch *kit, const
   return st;
 }
 
-lbbt_status lbbt_backbone_kit_create_language(const lbbt_backbone_arch *kit,
+lbbt_status lbbt_backbone_kit_create_language(const lbbt_backbone_arch *plugin_kit,
                                               const lbbt_backbone_spec *spec, int vocab_size,
                                               int context, uint64_t seed, lbbt_model **out) {
   *out = NULL;
+  lbbt_backbone_arch hooks;
+  LBBT_TRY(read_hooks(plugin_kit, &hooks));
+  const lbbt_backbone_arch *kit = &hooks;
   if (!kit->set_language_sizes)
     return lbbt_fail(LBBT_E_INPUT, "%s: this backbone builds no language models from sizes",
                      kit->name);
@@ -517,11 +559,16 @@ lbbt_status lbbt_backbone_kit_create_language(const lbbt_backbone_arch *kit,
   return st;
 }
 
-lbbt_status lbbt_backbone_kit_describe(const lbbt_backbone_arch *kit, lbbt_model *m, void *f) {
-  if (m->ops != &KIT_MODEL_OPS || ((kit_model *)m->impl)->kit != kit)
+lbbt_status lbbt_backbone_kit_describe(const lbbt_backbone_arch *plugin_kit, lbbt_model *m,
+                                       void *f) {
+  lbbt_backbone_arch hooks;
+  LBBT_TRY(read_hooks(plugin_kit, &hooks));
+  const lbbt_backbone_arch *kit = &hooks;
+  const kit_model *im = m->ops == &KIT_MODEL_OPS ? m->impl : NULL;
+  if (!im || im->hooks.layout != kit->layout || strcmp(im->hooks.name, kit->name))
     return lbbt_fail(LBBT_E_INPUT, "%s describe: model '%s' was not built by this backbone",
                      kit->name, m->arch);
-  kit->describe(((kit_model *)m->impl)->arch, f);
+  kit->describe(im->arch, f);
   lbbt_model_describe(m, f);
   return LBBT_OK;
 }
