@@ -123,8 +123,8 @@ typedef struct lbbt_backbone_arch {
   json_t *(*config_json)(const void *arch);
   void (*describe)(const void *arch, FILE *f); /* the architecture lines of `lbbt model` */
   /* ---- optional (NULL: the feature is absent) ---- */
-  /* Open path (lbbt_backbone_source_open_*) and read the architecture from it.  On error
-   * the source is closed.  NULL: scratch models only. */
+  /* Open path (lbbt_backbone_source_open_*) and read the architecture from it (the kit
+   * closes the source after use, and after an error).  NULL: scratch models only. */
   lbbt_status (*open_checkpoint)(const char *path, lbbt_backbone_source *src, void *arch);
   /* Apply spec->options to arch (a preset's or a checkpoint's) and note choices; errors name
    * the option's line:col.  NULL: the backbone takes no options. */

@@ -12,7 +12,6 @@
 /* A kit-built model's impl. */
 typedef struct kit_model {
   lbbt_backbone_arch hooks;   /* the plugin's table in this core's layout */
-  const lbbt_backbone_arch *kit; /* &hooks */
   void *arch;                 /* the plugin's arch struct (kit->arch_size bytes), owned */
   lbbt_backbone_layout layout;
   lbbt_vision v;              /* vision mode; v.blocks points into stack */
@@ -51,6 +50,21 @@ static lbbt_status read_hooks(const lbbt_backbone_arch *in, lbbt_backbone_arch *
   if (missing)
     return lbbt_fail(LBBT_E_PLUGIN, "backbone kit: %s: the required %s is NULL",
                      out->name ? out->name : "a plugin", missing);
+  return LBBT_OK;
+}
+
+/* The plugin's layout of arch, checked where a mistake would crash the kit. */
+static lbbt_status get_layout(const lbbt_backbone_arch *kit, const void *arch,
+                              lbbt_backbone_layout *l) {
+  memset(l, 0, sizeof *l);
+  kit->layout(arch, l);
+  const char *p = l->block_prefix ? strchr(l->block_prefix, '%') : NULL;
+  const char *bad = l->dim < 1 || l->n_layers < 1 ? "dim and n_layers must be >= 1"
+                    : !p || p[1] != 'd' || strchr(p + 2, '%') ? "block_prefix needs exactly one %d"
+                    : !l->final_norm_w ? "final_norm_w is NULL"
+                    : l->lm_head == LBBT_LM_HEAD_OWN && !l->lm_head_name ? "lm_head_name is NULL"
+                    : NULL;
+  if (bad) return lbbt_fail(LBBT_E_PLUGIN, "backbone kit: %s: layout: %s", kit->name, bad);
   return LBBT_OK;
 }
 
@@ -119,7 +133,11 @@ static lbbt_status open_spec(const lbbt_backbone_arch *kit, const lbbt_backbone_
     opened_close(o);
     return st;
   }
-  kit->layout(o->arch, &o->layout);
+  st = get_layout(kit, o->arch, &o->layout);
+  if (st != LBBT_OK) {
+    opened_close(o);
+    return st;
+  }
   if (o->choices.positions == LBBT_VISION_POS_DEFAULT)
     o->choices.positions = o->layout.vision_positions;
   return LBBT_OK;
@@ -237,7 +255,6 @@ static lbbt_status new_model(const lbbt_backbone_arch *kit, const opened_spec *o
   if (!im) return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory", kit->name);
   (*out)->impl = im;
   im->hooks = *kit;
-  im->kit = &im->hooks;
   LBBT_TRY(new_arch(kit, &im->arch));
   memcpy(im->arch, o->arch, kit->arch_size);
   im->layout = o->layout;
@@ -313,13 +330,13 @@ static lbbt_status save_tensors(const kit_model *im, lbbt_model *m, const char *
   for (int i = 0; i < m->n_params && st == LBBT_OK; i++) {
     const lbbt_param *p = &m->params[i];
     const float *data = p->t->data;
-    if (im->kit->save_values) {
+    if (im->hooks.save_values) {
       converted[i] = malloc((size_t)p->t->numel * sizeof(float));
       if (!converted[i]) {
         st = lbbt_fail(LBBT_E_NOMEM, "%s save: out of memory for '%s'", m->arch, p->name);
         break;
       }
-      if (im->kit->save_values(im->arch, p, converted[i])) data = converted[i];
+      if (im->hooks.save_values(im->arch, p, converted[i])) data = converted[i];
     }
     st = lbbt_st_writer_add_f32(w, p->name, p->t->ndim, p->t->shape, data);
   }
@@ -341,7 +358,7 @@ static lbbt_status save(lbbt_model *m, const char *dir) {
   char path[LBBT_PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/model.safetensors", dir);
   LBBT_TRY(save_tensors(im, m, path));
-  json_t *cfg = im->kit->config_json(im->arch);
+  json_t *cfg = im->hooks.config_json(im->arch);
   if (!cfg) return lbbt_fail(LBBT_E_NOMEM, "%s save: out of memory for config.json", m->arch);
   snprintf(path, sizeof path, "%s/config.json", dir);
   lbbt_status st = lbbt_json_write_file(path, cfg);
@@ -379,10 +396,9 @@ lbbt_status lbbt_backbone_kit_probe(const lbbt_backbone_arch *plugin_kit, const 
   void *arch = NULL;
   LBBT_TRY(new_arch(kit, &arch));
   lbbt_backbone_source src;
-  if (kit->open_checkpoint(path, &src, arch) == LBBT_OK) {
+  if (open_checkpoint(kit, path, &src, arch) == LBBT_OK)
     *score = kit->probe_score ? kit->probe_score(&src) : 10;
-    lbbt_backbone_source_close(&src);
-  }
+  lbbt_backbone_source_close(&src); /* also what a failing hook left open */
   free(arch);
   lbbt_clear_error();
   return LBBT_OK;
@@ -514,10 +530,8 @@ lbbt_status lbbt_backbone_kit_load_language(const lbbt_backbone_arch *plugin_kit
   memset(&o, 0, sizeof o);
   LBBT_TRY(new_arch(kit, &o.arch));
   lbbt_status st = open_checkpoint(kit, path, &o.src, o.arch);
-  if (st == LBBT_OK) {
-    kit->layout(o.arch, &o.layout);
-    st = build_language(kit, &o, LBBT_INIT_LANGUAGE, 0, path, path, out);
-  }
+  if (st == LBBT_OK) st = get_layout(kit, o.arch, &o.layout);
+  if (st == LBBT_OK) st = build_language(kit, &o, LBBT_INIT_LANGUAGE, 0, path, path, out);
   opened_close(&o);
   return st;
 }
@@ -551,10 +565,9 @@ lbbt_status lbbt_backbone_kit_create_language(const lbbt_backbone_arch *plugin_k
     kit->set_language_sizes(o.arch, vocab_size, context);
     st = kit->check(o.arch, where);
   }
-  if (st == LBBT_OK) {
-    kit->layout(o.arch, &o.layout);
+  if (st == LBBT_OK) st = get_layout(kit, o.arch, &o.layout);
+  if (st == LBBT_OK)
     st = build_language(kit, &o, LBBT_INIT_SCRATCH, seed, "scratch", "scratch language model", out);
-  }
   opened_close(&o);
   return st;
 }
