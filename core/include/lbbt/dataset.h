@@ -224,6 +224,9 @@ lbbt_status lbbt_dataset_open(const lbbt_data_spec *spec, int train, lbbt_datase
 /* Check spec->options against the dataset kind (the composites' settings; other datasets
  * take none): E_INPUT naming file:line:col and the option.  lbbt_dataset_open checks too. */
 lbbt_status lbbt_dataset_check_options(const lbbt_data_spec *spec, const char *file);
+/* The target kind lbbt_dataset_open gives a dataset of this name (CLASS for unknown names),
+ * so a run can be checked against its stages' needs before any data is read. */
+lbbt_target_kind lbbt_dataset_target_of(const char *name);
 /* NULL-terminated list of the names lbbt_dataset_open accepts (for spec validation). */
 const char *const *lbbt_dataset_names(void);
 /* The folder lbbt_dataset_open reads for `name` when root is "" (into buf, size n);

@@ -25,6 +25,14 @@ static lbbt_target_kind composite_kind(const char *name) {
 
 const char *const *lbbt_dataset_names(void) { return DATASET_NAMES; }
 
+lbbt_target_kind lbbt_dataset_target_of(const char *name) {
+  if (strcmp(name, "fashion-mnist-detection") == 0 || strcmp(name, "coco") == 0) return LBBT_TARGET_BOXES;
+  if (strcmp(name, "fashion-mnist-segmentation") == 0 || strcmp(name, "ade20k") == 0 ||
+      strcmp(name, "pascal-context") == 0)
+    return LBBT_TARGET_MASK;
+  return LBBT_TARGET_CLASS;
+}
+
 static int known_name(const char *name) {
   for (int i = 0; DATASET_NAMES[i]; i++)
     if (strcmp(DATASET_NAMES[i], name) == 0) return 1;
