@@ -33,7 +33,7 @@ path_plugins_and_refusals() {
   grep -Eq '^hello +analysis +test plugin: says hello.* .*tests/plugins/hello_analysis\.so$' <<<"$out" ||
     { echo "hello missing: $out" >&2; return 1; }
   local want
-  for want in 'refused .*/bad_abi\.so: abi_version is 999, this lbbt expects 1' \
+  for want in 'refused .*/bad_abi\.so: abi_version is 999, this lbbt expects 2' \
               "refused .*/no_descriptor\.so: no symbol 'lbbt_plugin_descriptor'" \
               'refused .*/null_run_task\.so: task->run is NULL' \
               "refused .*/hello_analysis_copy\.so: analysis name 'hello' is already taken by .*/hello_analysis\.so" \

@@ -30,10 +30,11 @@
 #include <stdint.h>
 
 #include "lbbt/model.h"
+#include "lbbt/options.h"
 #include "lbbt/spec.h"
 #include "lbbt/status.h"
 
-#define LBBT_ABI_VERSION 1
+#define LBBT_ABI_VERSION 2
 #define LBBT_PLUGIN_SYMBOL "lbbt_plugin_descriptor"
 
 typedef enum { LBBT_KIND_BACKBONE = 1, LBBT_KIND_TASK = 2, LBBT_KIND_ANALYSIS = 3 } lbbt_plugin_kind;
@@ -104,10 +105,15 @@ typedef struct lbbt_plugin {
   const char *summary;    /* one line (no newline) for `lbbt plugins` */
   const lbbt_backbone_ops *backbone; /* kind == BACKBONE (NULL otherwise) */
   const lbbt_task_ops *task;         /* kind == TASK or ANALYSIS (NULL otherwise) */
+  /* ---- ABI 2 ---- */
+  /* The keys a stage of this task or analysis may write, typed (options.h); the core binds
+   * them when the experiment loads and hands the values over as lbbt_stage_options(stage).
+   * NULL: the plugin takes no keys of its own.  Backbones: reserved (NULL). */
+  const lbbt_option_table *options;
   /* append new fields here only */
 } lbbt_plugin;
-/* The smallest struct_size the loader accepts: the ABI 1 layout, ending at `task`. */
-#define LBBT_PLUGIN_MIN_SIZE (offsetof(lbbt_plugin, task) + sizeof(const lbbt_task_ops *))
+/* The smallest struct_size the loader accepts: the ABI 2 layout, ending at `options`. */
+#define LBBT_PLUGIN_MIN_SIZE (offsetof(lbbt_plugin, options) + sizeof(const lbbt_option_table *))
 
 /* Use in a plugin: LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {...}; */
 #define LBBT_PLUGIN_EXPORT __attribute__((visibility("default")))
