@@ -14,7 +14,7 @@
 #include "test.h"
 
 /* Every refused .so in tests/plugins/, exactly these (see the files' comments). */
-enum { N_BAD_TEST_PLUGINS = 4 };
+enum { N_BAD_TEST_PLUGINS = 5 };
 
 static const char *build_dir(void) {
   const char *e = getenv("LBBT_BUILD");
@@ -211,6 +211,11 @@ static void test_load_test_plugins(void) {
         lbbt_registry_n_refused(r), N_BAD_TEST_PLUGINS);
   const char *why = refusal_for(r, "/bad_abi.so: ");
   CHECK(why && strstr(why, "abi_version is 999, this lbbt expects 2"), "bad_abi: %s", why ? why : "not refused");
+  /* built against ABI 1's layout: refused on its version, nothing else read or called */
+  why = refusal_for(r, "/abi1_task.so: ");
+  CHECK(why && strstr(why, "abi_version is 1, this lbbt expects 2: rebuild the plugin against this lbbt's headers"),
+        "abi1_task: %s", why ? why : "not refused");
+  CHECK(lbbt_registry_find(r, LBBT_KIND_TASK, "abi1-task") == NULL, "ABI 1 plugin registered");
   why = refusal_for(r, "/no_descriptor.so: ");
   CHECK(why && strstr(why, "no symbol 'lbbt_plugin_descriptor'"), "no_descriptor: %s", why ? why : "not refused");
   why = refusal_for(r, "/null_run_task.so: ");

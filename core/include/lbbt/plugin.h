@@ -39,9 +39,9 @@
 
 typedef enum { LBBT_KIND_BACKBONE = 1, LBBT_KIND_TASK = 2, LBBT_KIND_ANALYSIS = 3 } lbbt_plugin_kind;
 /* "backbone", "task", "analysis"; "unknown" for any other value.  Static string. */
-const char *lbbt_plugin_kind_name(lbbt_plugin_kind k);
+LBBT_API const char *lbbt_plugin_kind_name(lbbt_plugin_kind k);
 /* The inverse: LBBT_E_INPUT (message lists the valid kinds) for any other text. */
-lbbt_status lbbt_plugin_kind_parse(const char *text, lbbt_plugin_kind *out);
+LBBT_API lbbt_status lbbt_plugin_kind_parse(const char *text, lbbt_plugin_kind *out);
 
 struct lbbt_stage_ctx; /* runner.h */
 struct lbbt_block_stack; /* block_stack.h */
@@ -124,7 +124,7 @@ typedef struct lbbt_plugin {
  * against this lbbt's headers" or "backbone->create_vision is NULL".  The duplicate-name
  * check needs the registry and is made by lbbt_registry_load only.  Plugin authors can
  * call this from their own tests. */
-lbbt_status lbbt_plugin_validate(const lbbt_plugin *p, char *reason, size_t n);
+LBBT_API lbbt_status lbbt_plugin_validate(const lbbt_plugin *p, char *reason, size_t n);
 
 /* ---- the registry (core/src/runtime/plugins.c) ------------------------------------------------ */
 typedef struct lbbt_registry lbbt_registry;
@@ -149,25 +149,25 @@ typedef struct lbbt_plugin_entry {
  * Fails (LBBT_E_IO, *out = NULL) only when plugin_dir itself cannot be read, and with
  * LBBT_E_NOMEM.  On success *out is owned by the caller: lbbt_registry_free closes every
  * plugin, so no pointer obtained from the registry or its plugins survives it. */
-lbbt_status lbbt_registry_load(lbbt_registry **out, const char *plugin_dir,
+LBBT_API lbbt_status lbbt_registry_load(lbbt_registry **out, const char *plugin_dir,
                                void (*warn)(const char *line));
-void lbbt_registry_free(lbbt_registry *r); /* NULL-safe; also clears the global if it is r */
-int lbbt_registry_count(const lbbt_registry *r);
-const lbbt_plugin_entry *lbbt_registry_at(const lbbt_registry *r, int i); /* 0 <= i < count */
+LBBT_API void lbbt_registry_free(lbbt_registry *r); /* NULL-safe; also clears the global if it is r */
+LBBT_API int lbbt_registry_count(const lbbt_registry *r);
+LBBT_API const lbbt_plugin_entry *lbbt_registry_at(const lbbt_registry *r, int i); /* 0 <= i < count */
 /* NULL when no plugin of that kind has that name. */
-const lbbt_plugin *lbbt_registry_find(const lbbt_registry *r, lbbt_plugin_kind kind, const char *name);
+LBBT_API const lbbt_plugin *lbbt_registry_find(const lbbt_registry *r, lbbt_plugin_kind kind, const char *name);
 /* Like find, but also gives the file (NULL when absent). */
-const lbbt_plugin_entry *lbbt_registry_find_entry(const lbbt_registry *r, lbbt_plugin_kind kind,
+LBBT_API const lbbt_plugin_entry *lbbt_registry_find_entry(const lbbt_registry *r, lbbt_plugin_kind kind,
                                                   const char *name);
-int lbbt_registry_n_refused(const lbbt_registry *r);
-const char *lbbt_registry_refused(const lbbt_registry *r, int i); /* "file: reason" */
-int lbbt_registry_n_warnings(const lbbt_registry *r);
-const char *lbbt_registry_warning(const lbbt_registry *r, int i);
+LBBT_API int lbbt_registry_n_refused(const lbbt_registry *r);
+LBBT_API const char *lbbt_registry_refused(const lbbt_registry *r, int i); /* "file: reason" */
+LBBT_API int lbbt_registry_n_warnings(const lbbt_registry *r);
+LBBT_API const char *lbbt_registry_warning(const lbbt_registry *r, int i);
 /* The process-wide registry used by the CLI and by plugins that borrow other plugins
  * (DETR borrowing gpt2 blocks: lbbt_borrow_blocks in block_stack.h reads it when given no
  * registry).  Set by the CLI after loading; not owned by the setter (the CLI frees it at
  * exit).  NULL until set. */
-void lbbt_registry_set_global(lbbt_registry *r);
-lbbt_registry *lbbt_registry_global(void);
+LBBT_API void lbbt_registry_set_global(lbbt_registry *r);
+LBBT_API lbbt_registry *lbbt_registry_global(void);
 
 #endif

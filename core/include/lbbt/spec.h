@@ -106,7 +106,6 @@ typedef struct lbbt_data_spec {
   int subset_seed;               /* seed of the subset choice (default 0, fixed across runs) */
 } lbbt_data_spec;
 
-typedef enum { LBBT_OPT_ADAMW, LBBT_OPT_SGD } lbbt_optimizer_kind;
 
 typedef struct lbbt_stage_spec {
   char name[LBBT_NAME_MAX];     /* unique within the run (required) */
@@ -174,31 +173,31 @@ typedef struct lbbt_experiment {
  * any tier the file declares); NULL means "cpu".  On success *out is owned by the caller
  * (lbbt_experiment_free); on failure *out is NULL and the message names file:line:col.
  * Plugin names are not checked here (see lbbt_experiment_check_plugins in runner.h). */
-lbbt_status lbbt_experiment_load(const char *path, const char *tier, lbbt_experiment **out);
+LBBT_API lbbt_status lbbt_experiment_load(const char *path, const char *tier, lbbt_experiment **out);
 /* Flags for lbbt_experiment_load_flags. */
 #define LBBT_SPEC_SKIP_FILE_CHECKS 1u /* do not require checkpoints / data roots to exist
                                        * (validating a tier meant for another machine) */
-lbbt_status lbbt_experiment_load_flags(const char *path, const char *tier, unsigned flags,
+LBBT_API lbbt_status lbbt_experiment_load_flags(const char *path, const char *tier, unsigned flags,
                                        lbbt_experiment **out);
 /* Load with the stage plugins' keys taken from reg (options.h): a stage's plugin keys bind
  * only when its plugin is in reg (NULL: no plugin keys are known, so writing one is an
  * "unknown key" error).  lbbt_experiment_load and _load_flags use lbbt_registry_global(). */
 struct lbbt_registry;
-lbbt_status lbbt_experiment_load_with(const char *path, const char *tier, unsigned flags,
+LBBT_API lbbt_status lbbt_experiment_load_with(const char *path, const char *tier, unsigned flags,
                                       const struct lbbt_registry *reg, lbbt_experiment **out);
-void lbbt_experiment_free(lbbt_experiment *e); /* NULL-safe */
+LBBT_API void lbbt_experiment_free(lbbt_experiment *e); /* NULL-safe */
 /* Find an option by key; NULL when absent. */
-const lbbt_option *lbbt_option_find(const lbbt_option *opts, int n, const char *key);
+LBBT_API const lbbt_option *lbbt_option_find(const lbbt_option *opts, int n, const char *key);
 
 /* The models folder: $LBBT_MODELS when set and non-empty, else "../shared/models". */
-const char *lbbt_models_dir(void);
+LBBT_API const char *lbbt_models_dir(void);
 /* Resolve a path as written in an experiment file: "models:NAME" -> <models dir>/NAME;
  * anything else is copied unchanged.  LBBT_E_INPUT when the result does not fit in n. */
-lbbt_status lbbt_resolve_path(const char *written, char *out, size_t n);
+LBBT_API lbbt_status lbbt_resolve_path(const char *written, char *out, size_t n);
 
 /* Print the key reference (every directive table row: key path, type, default, allowed
  * values, meaning) as Markdown, then every plugin's keys when lbbt_registry_global() is
  * set; experiments/README.md holds a copy (`lbbt check --keys`). */
-void lbbt_spec_write_reference(FILE *f);
+LBBT_API void lbbt_spec_write_reference(FILE *f);
 
 #endif

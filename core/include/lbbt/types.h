@@ -1,5 +1,5 @@
 /* Core types the engine uses, independent of the experiment schema (spec.h): size limits,
- * initialisation, attention and pooling modes, layer ranges, and the export macro.
+ * initialisation, attention and pooling modes, label modes, layer ranges.
  *
  * The engine's headers (model.h, dataset.h, optim.h, ...) include this, not spec.h, so the
  * model type does not depend on the YAML schema. */
@@ -8,12 +8,6 @@
 #include <stddef.h>
 
 #include "lbbt/status.h"
-
-/* Marks the functions liblbbt.so exports: the library is built with -fvisibility=hidden, so
- * whatever lacks it stays internal. */
-#ifndef LBBT_API
-#define LBBT_API __attribute__((visibility("default")))
-#endif
 
 #define LBBT_NAME_MAX 64
 #define LBBT_PATH_MAX 512
@@ -36,6 +30,8 @@ typedef enum {
 /* Which labels a stage trains or measures on: the dataset's, or a seeded random
  * replacement of a fraction of them (lbbt_labels_randomize in dataset.h). */
 typedef enum { LBBT_LABELS_TRUE, LBBT_LABELS_RANDOM } lbbt_label_mode;
+
+typedef enum { LBBT_OPT_ADAMW, LBBT_OPT_SGD } lbbt_optimizer_kind;
 
 /* Which transformer blocks train: all | none | first:K | last:K | range:A-B (0-based, incl.) */
 typedef enum { LBBT_LAYERS_ALL, LBBT_LAYERS_NONE, LBBT_LAYERS_FIRST, LBBT_LAYERS_LAST,

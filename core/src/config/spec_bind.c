@@ -117,11 +117,17 @@ static const char *type_name(const spec_key *k) {
   return "a value";
 }
 
+/* A range bound as people write it: whole numbers in full (10000, not 1e+04). */
+static void bound_text(double v, char out[32]) {
+  if (isfinite(v) && v == floor(v) && fabs(v) < 1e15) snprintf(out, 32, "%.0f", v);
+  else spec_format_double(v, out);
+}
+
 /* "at least 0", "greater than 0", "from 0 to 1", "at least 0 and below 1". */
 static const char *range_text(const spec_key *k, char *out, size_t size) {
   char lo[32], hi[32];
-  spec_format_double(k->min, lo);
-  spec_format_double(k->max, hi);
+  bound_text(k->min, lo);
+  bound_text(k->max, hi);
   int lo_x = !!(k->flags & KEY_MIN_EXCLUSIVE), hi_x = !!(k->flags & KEY_MAX_EXCLUSIVE);
   int has_lo = isfinite(k->min), has_hi = isfinite(k->max);
   if (has_lo && has_hi && !lo_x && !hi_x) snprintf(out, size, "from %s to %s", lo, hi);
