@@ -11,10 +11,12 @@
  *     --keys`, and hands them over as lbbt_stage_options(stage).  A stage writes them
  *     directly (`{name: e, task: <name>, images: 100}`) or under options:.  The core stage
  *     keys (epochs, batch_size, lr, ...) are in lbbt_stage_spec.
- *  4. validate(): rules between keys that the table cannot state.  run(): the work, on
- *     ctx->model and ctx->train / ctx->test, writing results through ctx->record
- *     (lbbt/analysis_util.h has stage-prefixed helpers).  A task that trains saves a
- *     checkpoint each epoch and resumes from it (plugins/tasks/linear_probe.c shows how).
+ *  4. validate(): rules between keys that the table cannot state.  needs(): what the runner
+ *     must prepare (lbbt_task_needs in plugin.h: a vision model, image data and the targets
+ *     they carry, a language model, nothing).  run(): the work, on ctx->model and
+ *     ctx->train / ctx->test, writing results through ctx->record (lbbt/analysis_util.h has
+ *     stage-prefixed helpers).  A task that trains runs the core's loop (lbbt/train_loop.h:
+ *     schedule, clipping, checkpoints and resume; plugins/tasks/linear_probe.c shows how).
  *  5. Add an experiment under experiments/ with a smoke tier, and a test.
  *
  * What this template does: evaluates the model as it is on (a class-balanced part of) the
@@ -26,7 +28,7 @@
 #include "lbbt/options.h"
 #include "lbbt/plugin.h"
 #include "lbbt/runner.h"
-#include "lbbt/train.h"
+#include "shared/top1.h"
 
 #define PLUGIN_NAME "template"
 
@@ -62,7 +64,7 @@ static lbbt_status template_run(lbbt_stage_ctx *ctx) {
   lbbt_dataset *part = NULL;
   lbbt_status st = lbbt_dataset_subset(ctx->test, idx, n, &part);
   double acc = 0, loss = 0;
-  if (st == LBBT_OK) st = lbbt_evaluate(ctx->model, part, NULL, o->eval_batch, &acc, &loss);
+  if (st == LBBT_OK) st = top1_evaluate(ctx->model, part, NULL, o->eval_batch, &acc, &loss);
   if (st == LBBT_OK) st = lbbt_stage_scalar(ctx, "test_acc1", acc);
   if (st == LBBT_OK) st = lbbt_stage_scalar(ctx, "test_loss", loss);
   if (st == LBBT_OK) st = lbbt_stage_scalar(ctx, "images", (double)n);
@@ -75,10 +77,20 @@ static lbbt_status template_run(lbbt_stage_ctx *ctx) {
   return st;
 }
 
+/* A vision model with a head of the data's classes, and test images with class labels.  Not
+ * cacheable: nothing to share, it changes no parameter. */
+static lbbt_status template_needs(const lbbt_stage_spec *stage, lbbt_task_needs *out) {
+  (void)stage;
+  out->what = LBBT_NEED_VISION_MODEL | LBBT_NEED_IMAGE_DATA;
+  out->targets = LBBT_TARGETS_CLASS;
+  return LBBT_OK;
+}
+
 static const lbbt_task_ops TEMPLATE_OPS = {
     .version = LBBT_TASK_OPS_VERSION,
     .validate = template_validate,
     .run = template_run,
+    .needs = template_needs,
 };
 
 /* ---- 2. the descriptor: the one symbol the loader looks for ------------------------------ */

@@ -44,6 +44,28 @@ static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
   return LBBT_OK;
 }
 
+/* Top-1 over the images, counted batch by batch in lbbt_eval_pass (eval mode). */
+typedef struct top1_count {
+  int64_t correct, n;
+} top1_count;
+
+static lbbt_status count_batch(lbbt_model *m, lbbt_tape *t, lbbt_tensor *x, const int32_t *labels, int64_t start,
+                               int count, void *user) {
+  top1_count *c = user;
+  lbbt_tensor *logits;
+  LBBT_TRY(m->ops->forward_vision(m, t, x, NULL, &logits));
+  int64_t K = logits->shape[1];
+  for (int i = 0; i < count; i++) {
+    const float *row = logits->data + (int64_t)i * K;
+    int64_t best = 0;
+    for (int64_t k = 1; k < K; k++)
+      if (row[k] > row[best]) best = k;
+    c->correct += best == labels[i];
+  }
+  c->n += count;
+  return LBBT_OK;
+}
+
 static lbbt_status run(lbbt_stage_ctx *ctx) {
   const scaled_eval_options *o = lbbt_stage_options(ctx->stage);
   int32_t *idx = NULL;
@@ -51,8 +73,9 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   LBBT_TRY(lbbt_analysis_pick_images(ctx->test, o->images, 0, "scaled-eval", &idx, &n));
   lbbt_dataset *sub = NULL;
   lbbt_status st = lbbt_dataset_subset(ctx->test, idx, n, &sub);
-  double acc = 0, loss = 0;
-  if (st == LBBT_OK) st = lbbt_evaluate(ctx->model, sub, NULL, 64, &acc, &loss);
+  top1_count c = {0, 0};
+  if (st == LBBT_OK) st = lbbt_eval_pass(ctx->model, sub, NULL, 64, count_batch, &c);
+  double acc = c.n ? 100.0 * (double)c.correct / (double)c.n : 0;
   if (st == LBBT_OK) st = lbbt_stage_scalar(ctx, "acc1", o->mode ? acc * o->scale : acc);
   if (st == LBBT_OK) st = lbbt_stage_scalar(ctx, "images", (double)n);
   if (st == LBBT_OK) st = lbbt_stage_options_record(ctx, &OPTIONS);

@@ -41,8 +41,6 @@ typedef struct lbbt_model_ops {
   /* Write safetensors + config.json with Hugging Face names into directory dir. */
   lbbt_status (*save)(lbbt_model *m, const char *dir);
   void (*destroy)(lbbt_model *m); /* frees impl; lbbt_model_free frees the rest */
-  /* Replace the classifier head with a fresh one of num_classes outputs (seeded). */
-  lbbt_status (*reset_head)(lbbt_model *m, int num_classes, uint64_t seed);
 } lbbt_model_ops;
 #define LBBT_MODEL_OPS_VERSION 1
 
@@ -58,7 +56,7 @@ struct lbbt_model {
   lbbt_activation_hook hook;
   void *hook_user;
   float drop_path; /* stochastic-depth rate the current stage trains with (0 = off) */
-  /* The arena lbbt_evaluate and lbbt_extract_features run the model in, kept across calls
+  /* The arena lbbt_eval_pass (and so lbbt_extract_features) runs the model in, kept across calls
    * (created on first use, freed by lbbt_model_free): a fresh arena per call faulted in
    * tens of MiB of zeroed pages every epoch (~10% of a Table 4 run). */
   lbbt_tape *eval_tape;
