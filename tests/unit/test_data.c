@@ -15,6 +15,7 @@
 
 #include "lbbt/dataset.h"
 #include "lbbt/rng.h"
+#include "lbbt/spec.h"
 #include "test.h"
 
 /* Fashion-MNIST pixel statistics: the documented constants are rounded to 4 decimals. */

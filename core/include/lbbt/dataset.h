@@ -66,7 +66,7 @@
 #define LBBT_DATASET_H
 #include <stdint.h>
 
-#include "lbbt/spec.h"
+#include "lbbt/types.h"
 #include "lbbt/status.h"
 
 typedef struct lbbt_dataset {
@@ -85,74 +85,75 @@ typedef struct lbbt_dataset {
 /* ---- lifecycle and access ------------------------------------------------------------- */
 /* A zero-filled dataset of n images (n >= 0, dims >= 1, channels 1 or 3, num_classes >= 1),
  * normalisation mean 0 / std 1, no class names, empty source. */
-lbbt_status lbbt_dataset_create(int64_t n, int channels, int height, int width, int num_classes,
+LBBT_API lbbt_status lbbt_dataset_create(int64_t n, int channels, int height, int width, int num_classes,
                                 lbbt_dataset **out);
-void lbbt_dataset_free(lbbt_dataset *ds);
+LBBT_API void lbbt_dataset_free(lbbt_dataset *ds);
 /* Replace / extend the provenance string (printf format). */
-lbbt_status lbbt_dataset_set_source(lbbt_dataset *ds, const char *fmt, ...)
+LBBT_API lbbt_status lbbt_dataset_set_source(lbbt_dataset *ds, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-lbbt_status lbbt_dataset_append_source(lbbt_dataset *ds, const char *fmt, ...)
+LBBT_API lbbt_status lbbt_dataset_append_source(lbbt_dataset *ds, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Copy n class names (strings are copied). */
-lbbt_status lbbt_dataset_set_class_names(lbbt_dataset *ds, const char *const *names, int n);
+LBBT_API lbbt_status lbbt_dataset_set_class_names(lbbt_dataset *ds, const char *const *names, int n);
 /* Pixels per image, C*H*W. */
-int64_t lbbt_dataset_image_numel(const lbbt_dataset *ds);
+LBBT_API int64_t lbbt_dataset_image_numel(const lbbt_dataset *ds);
 /* Normalised f32 [C, H, W] of image i into out. */
-void lbbt_dataset_image_f32(const lbbt_dataset *ds, int64_t i, float *out);
+LBBT_API void lbbt_dataset_image_f32(const lbbt_dataset *ds, int64_t i, float *out);
 /* Gather n images by index into images f32 [n, C, H, W] (normalised) and, when labels_out is
  * not NULL, their labels from `labels` (NULL = ds->labels).  Indices are checked (E_INPUT). */
-lbbt_status lbbt_dataset_gather_f32(const lbbt_dataset *ds, const int32_t *idx, int64_t n,
+LBBT_API lbbt_status lbbt_dataset_gather_f32(const lbbt_dataset *ds, const int32_t *idx, int64_t n,
                                     const int32_t *labels, float *images, int32_t *labels_out);
 
 /* ---- normalisation --------------------------------------------------------------------- */
 /* The constants above for a dataset name: returns 1 and fills mean/std (all three entries;
  * a grey dataset repeats its one value) if known, 0 otherwise. */
-int lbbt_dataset_norm_lookup(const char *name, float mean[3], float std[3]);
+LBBT_API int lbbt_dataset_norm_lookup(const char *name, float mean[3], float std[3]);
 /* Set ds->mean/std to the per-channel statistics of its pixels (std floored at 1e-3). */
-void lbbt_dataset_compute_norm(lbbt_dataset *ds);
+LBBT_API void lbbt_dataset_compute_norm(lbbt_dataset *ds);
 
 /* ---- loaders (all errors naming the file are LBBT_E_INPUT; see the header comment) --- */
 /* IDX images (magic 0x00000803, u8, [N, H, W]) and labels (magic 0x00000801, u8, [N]),
  * gzip or plain.  `name` ("fashion-mnist", "mnist", or NULL) picks normalisation and class
  * names; num_classes is 10 for those names, else max label + 1. */
-lbbt_status lbbt_dataset_load_idx(const char *images_path, const char *labels_path,
+LBBT_API lbbt_status lbbt_dataset_load_idx(const char *images_path, const char *labels_path,
                                   const char *name, lbbt_dataset **out);
 /* CIFAR-10 / CIFAR-100 binary version from root (train: 1 = train split, 0 = test). */
-lbbt_status lbbt_dataset_load_cifar10(const char *root, int train, lbbt_dataset **out);
-lbbt_status lbbt_dataset_load_cifar100(const char *root, int train, lbbt_dataset **out);
+LBBT_API lbbt_status lbbt_dataset_load_cifar10(const char *root, int train, lbbt_dataset **out);
+LBBT_API lbbt_status lbbt_dataset_load_cifar100(const char *root, int train, lbbt_dataset **out);
 /* Image folder (ImageNet / Tiny-ImageNet layout).  image_size 0 keeps the native size, which
  * must then be the same for every image.  limit > 0 picks a class-balanced subset (rules
  * above, seed subset_seed) BEFORE decoding, so a 2000-image ImageNet subset decodes 2000
  * files.  Decoding runs on OpenMP threads; the result does not depend on their number.
  * `name` picks normalisation (NULL = "folder"). */
-lbbt_status lbbt_dataset_load_folder(const char *root, int train, int image_size, int64_t limit,
+LBBT_API lbbt_status lbbt_dataset_load_folder(const char *root, int train, int image_size, int64_t limit,
                                      uint64_t subset_seed, const char *name, lbbt_dataset **out);
 /* The front door: spec->dataset in lbbt_dataset_names(), spec->root ("" = default above),
  * train 1 = train split (spec->limit), 0 = test split (spec->test_limit); applies the
  * class-balanced subset with spec->subset_seed and the resize to spec->image_size, and
  * writes the provenance string.  Augmentation fields of spec are for lbbt_batcher. */
-lbbt_status lbbt_dataset_open(const lbbt_data_spec *spec, int train, lbbt_dataset **out);
+struct lbbt_data_spec; /* spec.h */
+LBBT_API lbbt_status lbbt_dataset_open(const struct lbbt_data_spec *spec, int train, lbbt_dataset **out);
 /* NULL-terminated list of the names lbbt_dataset_open accepts (for spec validation). */
-const char *const *lbbt_dataset_names(void);
+LBBT_API const char *const *lbbt_dataset_names(void);
 /* The folder lbbt_dataset_open reads for `name` when root is "" (into buf, size n);
  * LBBT_E_INPUT for an unknown name or "folder". */
-lbbt_status lbbt_dataset_default_root(const char *name, char *buf, int n);
+LBBT_API lbbt_status lbbt_dataset_default_root(const char *name, char *buf, int n);
 
 /* ---- subsets and resizing ------------------------------------------------------------- */
 /* The class-balanced choice of `limit` indices (0 < limit <= n) out of labels [n], sorted
  * ascending, into out_idx [limit].  `split_tag` ("train"/"test") keys the streams so both
  * splits draw independently from one seed.  `what` names the data in error messages. */
-lbbt_status lbbt_subset_balanced(const int32_t *labels, int64_t n, int num_classes,
+LBBT_API lbbt_status lbbt_subset_balanced(const int32_t *labels, int64_t n, int num_classes,
                                  int64_t limit, uint64_t seed, const char *split_tag,
                                  const char *what, int32_t *out_idx);
 /* A new dataset with images idx[0..n) of src (copies pixels, labels, names, normalisation
  * and source). */
-lbbt_status lbbt_dataset_subset(const lbbt_dataset *src, const int32_t *idx, int64_t n,
+LBBT_API lbbt_status lbbt_dataset_subset(const lbbt_dataset *src, const int32_t *idx, int64_t n,
                                 lbbt_dataset **out);
 /* Resize every image in place to height x width (bilinear, see above); no-op when equal. */
-lbbt_status lbbt_dataset_resize(lbbt_dataset *ds, int height, int width);
+LBBT_API lbbt_status lbbt_dataset_resize(lbbt_dataset *ds, int height, int width);
 /* Bilinear resize of one u8 [C, sh, sw] image to [C, dh, dw] (half-pixel centres). */
-void lbbt_resize_bilinear_u8(const uint8_t *src, int channels, int sh, int sw, uint8_t *dst,
+LBBT_API void lbbt_resize_bilinear_u8(const uint8_t *src, int channels, int sh, int sw, uint8_t *dst,
                              int dh, int dw);
 
 /* ---- synthetic data (tests and smoke runs only; real data is the default everywhere) -- */
@@ -161,7 +162,7 @@ void lbbt_resize_bilinear_u8(const uint8_t *src, int channels, int sh, int sw, u
  * "synthetic-prototype", class); an image is its prototype plus per-pixel noise from
  * (seed, "synthetic-noise", i), so a small model can learn the classes.  Normalisation is
  * computed from the pixels. */
-lbbt_status lbbt_dataset_synthetic(int64_t n, int classes, int channels, int height, int width,
+LBBT_API lbbt_status lbbt_dataset_synthetic(int64_t n, int classes, int channels, int height, int width,
                                    uint64_t seed, lbbt_dataset **out);
 
 /* ---- batching ------------------------------------------------------------------------- */
@@ -183,21 +184,21 @@ typedef struct lbbt_batcher_config {
  * index, so it depends on neither batch size, position nor thread count, and a run resumed
  * at (epoch, batch) reproduces the same images.  No allocation after create. */
 typedef struct lbbt_batcher lbbt_batcher;
-lbbt_status lbbt_batcher_create(const lbbt_dataset *ds, const lbbt_batcher_config *cfg,
+LBBT_API lbbt_status lbbt_batcher_create(const lbbt_dataset *ds, const lbbt_batcher_config *cfg,
                                 lbbt_batcher **out);
-void lbbt_batcher_free(lbbt_batcher *b);
+LBBT_API void lbbt_batcher_free(lbbt_batcher *b);
 /* Batches per epoch: ceil(n / B), or floor(n / B) with drop_last. */
-int64_t lbbt_batcher_num_batches(const lbbt_batcher *b);
+LBBT_API int64_t lbbt_batcher_num_batches(const lbbt_batcher *b);
 /* Compute epoch `epoch`'s order (epoch >= 0); call before lbbt_batcher_get. */
-void lbbt_batcher_start_epoch(lbbt_batcher *b, int64_t epoch);
+LBBT_API void lbbt_batcher_start_epoch(lbbt_batcher *b, int64_t epoch);
 /* Fill batch `batch` (0 <= batch < num_batches) of the current epoch: images f32
  * [B, C, H, W] normalised and augmented, labels int32 [B], and when not NULL the dataset
  * indices int32 [B]; *count = samples written (B, or fewer for a kept last batch).
  * Buffers are the caller's, sized for B samples. */
-lbbt_status lbbt_batcher_get(lbbt_batcher *b, int64_t batch, float *images, int32_t *labels,
+LBBT_API lbbt_status lbbt_batcher_get(lbbt_batcher *b, int64_t batch, float *images, int32_t *labels,
                              int32_t *indices, int *count);
 /* The current epoch's order, int32 [n] (dataset indices), owned by the batcher. */
-const int32_t *lbbt_batcher_order(const lbbt_batcher *b);
+LBBT_API const int32_t *lbbt_batcher_order(const lbbt_batcher *b);
 
 /* ---- label corruption (Zhang et al. 2017, "Understanding deep learning requires
  *      rethinking generalization") ------------------------------------------------------ */
@@ -209,7 +210,7 @@ const int32_t *lbbt_batcher_order(const lbbt_batcher *b);
  * seed, the corrupted set at a smaller ratio is a subset of that at a larger one and shares
  * its labels.  out_labels may equal true_labels; corrupted [n] may be NULL.  Use it for the
  * training split only: test sets keep their true labels.  ratio outside [0, 1] is E_INPUT. */
-lbbt_status lbbt_labels_randomize(const int32_t *true_labels, int64_t n, int num_classes,
+LBBT_API lbbt_status lbbt_labels_randomize(const int32_t *true_labels, int64_t n, int num_classes,
                                   double ratio, uint64_t seed, int32_t *out_labels,
                                   uint8_t *corrupted);
 

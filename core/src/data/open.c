@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lbbt/spec.h" /* lbbt_data_spec */
 #include "data/data_internal.h"
 
 #define FASHION_MNIST_DEFAULT_ROOT "/usr/share/datasets/fashion-mnist"
