@@ -153,7 +153,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
 
   lbbt_fixed_batch *batch = NULL;
   LBBT_TRY(lbbt_fixed_batch_create(ctx->train, s->batch_size, (lbbt_label_mode)o->labels, o->label_ratio,
-                                   ctx->run->seed ^ lbbt_hash_str(label_stage), seed, &batch));
+                                   lbbt_label_seed(ctx->run->seed, label_stage), seed, &batch));
   lbbt_model_objective *mo = NULL;
   lbbt_hessian_report rep;
   memset(&rep, 0, sizeof rep);

@@ -135,7 +135,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   const char *label_stage = o->label_stage[0] ? o->label_stage : s->name;
   lbbt_fixed_batch *batch = NULL;
   LBBT_TRY(lbbt_fixed_batch_create(ctx->train, s->batch_size, (lbbt_label_mode)o->labels, o->label_ratio,
-                                   ctx->run->seed ^ lbbt_hash_str(label_stage), seed, &batch));
+                                   lbbt_label_seed(ctx->run->seed, label_stage), seed, &batch));
   lbbt_model_objective *mo = NULL;
   double *d1 = NULL, *d2 = NULL, *grid = NULL, *alphas = NULL;
   lbbt_status st = lbbt_model_objective_create(ctx->model, batch->images, batch->labels, batch->n, batch->channels,

@@ -117,10 +117,9 @@ static lbbt_status make_labels(lbbt_stage_ctx *ctx, int32_t *labels) {
   int32_t *idx = malloc((size_t)ds->n * sizeof *idx);
   lbbt_status st = corrupted && idx ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "classification: out of memory");
   /* The corruption depends on the run seed: each seed sees its own random labels. */
-  uint64_t seed = ctx->run->seed ^ lbbt_hash_str(s->name);
   if (st == LBBT_OK)
-    st = lbbt_labels_randomize(ds->labels, ds->n, ds->num_classes, o->label_ratio, seed, labels,
-                               corrupted);
+    st = lbbt_labels_for_mode(ds, (lbbt_label_mode)o->labels, o->label_ratio,
+                              lbbt_label_seed(ctx->run->seed, s->name), labels, corrupted);
   int64_t m = 0;
   for (int64_t i = 0; st == LBBT_OK && i < ds->n; i++)
     if (corrupted[i]) idx[m++] = (int32_t)i;

@@ -187,13 +187,14 @@ static void test_load_test_plugins(void) {
   CHECK(lbbt_registry_find(r, LBBT_KIND_TASK, "hello") == NULL, "hello found as a task");
   CHECK(lbbt_registry_find(r, LBBT_KIND_ANALYSIS, "null_run") == NULL, "refused plugin registered");
   CHECK(lbbt_registry_find(r, LBBT_KIND_ANALYSIS, "bad_abi") == NULL, "refused plugin registered");
-  /* Of the test plugins hello, borrow-check, old-backbone-v2 and tiny-prenorm load; the build's own
-   * plugins (template, backbones, tasks, ...) load too, however many there are. */
+  /* Of the test plugins hello, borrow-check, old-backbone-v2, tiny_prenorm and target_count
+   * load; the build's own plugins (template, backbones, tasks, ...) load too, however many
+   * there are. */
   int from_tests = 0;
   for (int i = 0; i < lbbt_registry_count(r); i++)
     from_tests += strstr(lbbt_registry_at(r, i)->file, "/tests/plugins/") != NULL;
-  CHECK(from_tests == 4, "%d test plugins loaded, want 4 (hello, borrow-check, old-backbone-v2, tiny-prenorm)",
-        from_tests);
+  CHECK(from_tests == 5, "%d test plugins loaded, want 5 (hello, borrow-check, old-backbone-v2, tiny_prenorm, "
+        "target_count)", from_tests);
   /* A version-2 backbone table built against this header, with create_blocks set anyway:
    * the normalised copy goes by the version, so the version-3 field reads as absent. */
   const lbbt_plugin *v2 = lbbt_registry_find(r, LBBT_KIND_BACKBONE, "old-backbone-v2");

@@ -4,10 +4,9 @@
  * Images: `n` training images, the first n of a permutation of the dataset drawn from
  * (batch_seed, "analysis-batch", 0), then sorted by index; normalised as everywhere, with no
  * augmentation (crops and flips would change the function between evaluations).
- * Labels: the true labels, or (LBBT_LABELS_RANDOM) the labels a classification stage trains
- * on: lbbt_labels_randomize over the whole training set with `ratio` and `label_seed` — the
- * classification task uses label_seed = run seed ^ lbbt_hash_str(its stage name), so passing
- * the same value gives the analysis exactly the random labels that stage was trained with. */
+ * Labels: lbbt_labels_for_mode over the whole training set with `mode`, `ratio` and
+ * `label_seed`, the rule training stages use; passing label_seed = lbbt_label_seed(run seed,
+ * stage name) gives the analysis exactly the labels that stage was trained with. */
 #ifndef LBBT_FIXED_BATCH_H
 #define LBBT_FIXED_BATCH_H
 #include <stdint.h>

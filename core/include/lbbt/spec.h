@@ -104,6 +104,10 @@ typedef struct lbbt_data_spec {
   int crop_padding;              /* random crop with this padding (0 = off) */
   int flip;                      /* random horizontal flip (0/1) */
   int subset_seed;               /* seed of the subset choice (default 0, fixed across runs) */
+  /* Appended: settings of the dataset kind (e.g. the composites' canvas, max_items), checked
+   * by the datasets module; in the canonical config (so the run id) only when any is set. */
+  lbbt_option options[LBBT_MAX_OPTIONS];
+  int n_options;
 } lbbt_data_spec;
 
 

@@ -399,6 +399,7 @@ static lbbt_status bind_options(spec_bind *b, const spec_key *k, const yt_node *
     }
   }
   *count = n;
+  if (!n && (k->flags & KEY_ID_IF_SET)) return LBBT_OK; /* empty: not in the run id */
   canon_key(b, depth, k->name);
   if (!n) {
     canon_value(b, "{}");

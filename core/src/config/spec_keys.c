@@ -105,6 +105,12 @@ static const spec_key DATA_KEYS[] = {
      .doc = "random horizontal flip augmentation"},
     {.name = "subset_seed", .type = KEY_INT, FIELD(S, subset_seed), .def = "0", AT_LEAST(0),
      .doc = "seed of the subset choice, fixed across runs so every arm sees the same images"},
+    {.name = "options", .type = KEY_OPTIONS, .offset = offsetof(S, options),
+     .count_offset = offsetof(S, n_options), .max_count = LBBT_MAX_OPTIONS, .def = "{}",
+     .flags = KEY_ID_IF_SET,
+     .doc = "settings of the dataset kind, checked by the datasets module: fashion-mnist-detection "
+            "takes canvas, min_items, max_items, min_side, max_side, max_iou; "
+            "fashion-mnist-segmentation the same but max_iou (docs in core/include/lbbt/dataset.h)"},
 };
 #undef S
 

@@ -51,6 +51,11 @@ typedef struct run_needs {
   lbbt_task_needs all; /* what the runner prepares for the run */
 } run_needs;
 
+/* lbbt_targets (plugin.h) and lbbt_target_kind (dataset.h) number the kinds alike. */
+_Static_assert((int)LBBT_TARGETS_CLASS == (int)LBBT_TARGET_CLASS && (int)LBBT_TARGETS_BOXES == (int)LBBT_TARGET_BOXES &&
+                   (int)LBBT_TARGETS_MASK == (int)LBBT_TARGET_MASK && (int)LBBT_TARGETS_NONE == (int)LBBT_TARGET_NONE,
+               "lbbt_targets and lbbt_target_kind disagree");
+
 static lbbt_status fail_run(const lbbt_experiment *e, int r, const char *what, const char *stage,
                             const char *plugin) {
   return lbbt_fail(LBBT_E_INPUT, "%s: run %d (%s): stage '%s' (%s) %s", e->file, r + 1, e->runs[r].label, stage,
@@ -80,9 +85,14 @@ static lbbt_status run_needs_of(const lbbt_experiment *e, int r, lbbt_registry *
     if (vision_from && language_from)
       return fail_run(e, r, "needs a vision and a language model in one run; the stages of a run share one "
                       "model: split them into two experiments", s->name, name);
-    if ((n->what & LBBT_NEED_IMAGE_DATA) && n->targets != LBBT_TARGETS_CLASS && n->targets != LBBT_TARGETS_NONE)
-      return fail_run(e, r, "needs images with boxes or masks; the datasets carry class labels only",
-                      s->name, name);
+    if ((n->what & LBBT_NEED_IMAGE_DATA) && n->targets != LBBT_TARGETS_NONE && run->data.dataset[0] &&
+        (lbbt_target_kind)n->targets != lbbt_dataset_target_of(run->data.dataset)) {
+      char why[256];
+      snprintf(why, sizeof why, "needs images with %s targets, but dataset '%s' carries %s",
+               lbbt_target_kind_name((lbbt_target_kind)n->targets), run->data.dataset,
+               lbbt_target_kind_name(lbbt_dataset_target_of(run->data.dataset)));
+      return fail_run(e, r, why, s->name, name);
+    }
     if ((n->what & (LBBT_NEED_VISION_MODEL | LBBT_NEED_BLOCK_STACK | LBBT_NEED_LANGUAGE_MODEL)) &&
         !run->backbone.plugin[0])
       return fail_run(e, r, "needs a backbone: write backbone.plugin (`lbbt plugins` lists them)", s->name, name);
@@ -96,6 +106,7 @@ static lbbt_status run_needs_of(const lbbt_experiment *e, int r, lbbt_registry *
 lbbt_status lbbt_experiment_check_plugins(const lbbt_experiment *e, lbbt_registry *reg) {
   for (int r = 0; r < e->n_runs; r++) {
     const lbbt_run_spec *run = &e->runs[r];
+    LBBT_TRY(lbbt_dataset_check_options(&run->data, e->file));
     for (int k = 0; k < run->n_stages; k++) {
       const lbbt_stage_spec *s = &run->stages[k];
       const char *kind;
