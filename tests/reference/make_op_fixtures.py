@@ -265,6 +265,21 @@ _ce_case("cross_entropy_smooth", 0.1)
 _ce_case("cross_entropy_large_logits", 0.1, scale=60.0)  # stress: log-sum-exp stability
 
 
+# Per-class weights (x1, not differentiated), the last class a detector's no-object class
+# weighted by DETR's eos_coef 0.1; most targets are that class, as in DETR's loss_labels.
+@case("cross_entropy_weighted", "cross_entropy_weighted")
+def _(g):
+    N, V = 12, 6
+    targets = g.randint(0, V - 1, N)
+    targets[[0, 3, 4, 7, 9, 10]] = V - 1
+    targets[5] = -100  # ignored (lbbt: any negative target)
+    w = torch.tensor([1.0, 1.5, 0.5, 1.0, 2.0, 0.1], dtype=torch.float32)
+
+    def fwd(x):
+        return F.cross_entropy(x[0], targets, weight=x[1], ignore_index=-100).reshape(1)
+    return [g.randn(N, V, scale=2.0), w], [0], {"targets": targets}, fwd, None
+
+
 @case("mse", "mse")
 def _(g):
     return [g.randn(3, 10), g.randn(3, 10)], [0, 1], {}, lambda x: F.mse_loss(x[0], x[1]).reshape(1), None

@@ -134,6 +134,22 @@ static lbbt_status build_cross_entropy(lbbt_tape *t, lbbt_tensor **in, void *u,
   ce_targets(CASE(u), in[0]->shape[0], in[0]->shape[in[0]->ndim - 1], tg);
   return lbbt_cross_entropy(t, in[0], tg, CASE(u)->fp[0], out);
 }
+/* Class weights of the weighted cross-entropy rows: the last class (a detector's no-object)
+ * 0.1, the others 1, 1.25, 1.5; mode 2 makes every counted row's weight 0. */
+static void ce_weights(const op_case *c, int64_t V, float *w) {
+  for (int64_t j = 0; j < V; j++) w[j] = j == V - 1 ? 0.1f : 1.0f + 0.25f * (float)(j % 3);
+  if (c->ip[0] == 2)
+    for (int64_t j = 0; j < V; j++) w[j] = 0;
+}
+static lbbt_status build_cross_entropy_weighted(lbbt_tape *t, lbbt_tensor **in, void *u,
+                                                lbbt_tensor **out) {
+  int32_t tg[CE_MAX_ROWS];
+  float w[CE_MAX_ROWS];
+  int64_t N = in[0]->shape[0], V = in[0]->shape[in[0]->ndim - 1];
+  ce_targets(CASE(u), N, V, tg);
+  ce_weights(CASE(u), V, w);
+  return lbbt_cross_entropy_weighted(t, in[0], tg, w, out);
+}
 static lbbt_status build_mse(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_mse(t, in[0], in[1], out);
 }
@@ -441,6 +457,27 @@ static void ref_cross_entropy(const op_case *c, lbbt_tensor **in, double *y, int
     n++;
   }
   y[0] = total / n;
+  *nd = 1;
+  shape[0] = 1;
+}
+static void ref_cross_entropy_weighted(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                                       int64_t *shape) {
+  const lbbt_tensor *x = in[0];
+  int64_t N = x->shape[0], V = x->shape[1];
+  int32_t tg[CE_MAX_ROWS];
+  float w[CE_MAX_ROWS];
+  ce_targets(c, N, V, tg);
+  ce_weights(c, V, w);
+  double total = 0, wsum = 0;
+  for (int64_t i = 0; i < N; i++) {
+    if (tg[i] < 0) continue;
+    double mx = -INFINITY, s = 0;
+    for (int64_t j = 0; j < V; j++) mx = fmax(mx, x->data[i * V + j]);
+    for (int64_t j = 0; j < V; j++) s += exp(x->data[i * V + j] - mx);
+    total += w[tg[i]] * (mx + log(s) - x->data[i * V + tg[i]]);
+    wsum += w[tg[i]];
+  }
+  y[0] = wsum > 0 ? total / wsum : 0.0;
   *nd = 1;
   shape[0] = 1;
 }
@@ -806,6 +843,15 @@ static const op_case CASES[] = {
      .expect = LBBT_E_SHAPE, .expect_msg = "cross_entropy"},
     {"cross_entropy target out of range", build_cross_entropy, NULL, 1, {2}, {{4, 5}},
      .ip = {1}, .expect = LBBT_E_INPUT, .expect_msg = "cross_entropy"},
+    /* weighted: targets as above (every 4th ignored, so the no-object class V-1 occurs) */
+    {"cross_entropy_weighted", build_cross_entropy_weighted, ref_cross_entropy_weighted, 1, {2},
+     {{12, 5}}, .tol = TOL_SMOOTH},
+    {"cross_entropy_weighted all weights 0", build_cross_entropy_weighted,
+     ref_cross_entropy_weighted, 1, {2}, {{6, 4}}, .ip = {2}, .tol = TOL_SMOOTH},
+    {"cross_entropy_weighted target out of range", build_cross_entropy_weighted, NULL, 1, {2},
+     {{4, 5}}, .ip = {1}, .expect = LBBT_E_INPUT, .expect_msg = "cross_entropy_weighted"},
+    {"cross_entropy_weighted not 2-D", build_cross_entropy_weighted, NULL, 1, {3}, {{2, 4, 5}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "cross_entropy_weighted"},
     {"mse", build_mse, ref_mse, 2, {2, 2}, {{4, 5}, {4, 5}}, .tol = TOL_SMOOTH},
     {"mse mismatch", build_mse, NULL, 2, {2, 2}, {{4, 5}, {5, 4}}, .expect = LBBT_E_SHAPE,
      .expect_msg = "mse"},
@@ -974,8 +1020,11 @@ static void fill_input(lbbt_tensor *x, init_kind k, uint64_t seed) {
         x0 += spread * lbbt_rng_normal(&jit), y0 += spread * lbbt_rng_normal(&jit);
         w *= 0.6 + 0.8 * lbbt_rng_uniform(&jit), h *= 0.6 + 0.8 * lbbt_rng_uniform(&jit);
       }
-      x->data[i] = (float)x0, x->data[i + 1] = (float)y0;
-      x->data[i + 2] = (float)(x0 + w), x->data[i + 3] = (float)(y0 + h);
+      /* Coordinates on a 0.05 grid, offset by 0.0125 for input 0 and 0.0375 for input 1:
+       * every difference between a coordinate of a and one of b (where min/max switch and
+       * overlaps start) is then at least 0.025 from zero, far from the step h. */
+      double q[4] = {x0, y0, x0 + w, y0 + h}, off = seed % 2 ? 0.0375 : 0.0125;
+      for (int c = 0; c < 4; c++) x->data[i + c] = (float)(round(q[c] / 0.05) * 0.05 + off);
     }
     return;
   }
@@ -1101,6 +1150,7 @@ TABLE_TEST(rmsnorm)
 TABLE_TEST(batchnorm2d)
 TABLE_TEST(softmax)
 TABLE_TEST(cross_entropy)
+TABLE_TEST(cross_entropy_weighted)
 TABLE_TEST(mse)
 TABLE_TEST(l1)
 TABLE_TEST(box_cxcywh_to_xyxy)
@@ -1329,6 +1379,7 @@ TEST_RUN(test_rmsnorm);
 TEST_RUN(test_batchnorm2d);
 TEST_RUN(test_softmax);
 TEST_RUN(test_cross_entropy);
+TEST_RUN(test_cross_entropy_weighted);
 TEST_RUN(test_mse);
 TEST_RUN(test_l1);
 TEST_RUN(test_box_cxcywh_to_xyxy);

@@ -69,6 +69,7 @@ static const parity_tolerance PARITY_TOLERANCES[] = {
     {"box_cxcywh_to_xyxy",      1e-7,   1e-6},  /* one rounding */
     {"box_xyxy_to_cxcywh",      1e-7,   1e-6},
     {"giou_loss",               1e-6,   1e-5},  /* computed in double, rounded once */
+    {"cross_entropy_weighted",  1e-6,   1e-5},  /* computed in double */
 };
 #define N_TOLERANCES ((int)(sizeof PARITY_TOLERANCES / sizeof PARITY_TOLERANCES[0]))
 
@@ -343,6 +344,16 @@ static lbbt_status run_giou_loss(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
   return lbbt_giou_loss(t, a, b, out);
 }
 
+/* x1: the class weights [V] (not differentiated). */
+static lbbt_status run_cross_entropy_weighted(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
+  int64_t n = 0;
+  const int32_t *targets = fx_ints(fx, "targets", &n);
+  if (!targets || n != fx->x[0]->shape[0] || fx->n_inputs < 2 ||
+      fx->x[1]->numel != fx->x[0]->shape[1])
+    return lbbt_fail(LBBT_E_INPUT, "%s: targets [N] or weights [V] missing", fx->path);
+  return lbbt_cross_entropy_weighted(t, fx->x[0], targets, fx->x[1]->data, out);
+}
+
 typedef struct op_entry {
   const char *op;
   op_runner run;
@@ -368,6 +379,7 @@ static const op_entry OPS[] = {
     {"box_cxcywh_to_xyxy", run_box_cxcywh_to_xyxy},
     {"box_xyxy_to_cxcywh", run_box_xyxy_to_cxcywh},
     {"giou_loss", run_giou_loss},
+    {"cross_entropy_weighted", run_cross_entropy_weighted},
 };
 #define N_OPS ((int)(sizeof OPS / sizeof OPS[0]))
 
@@ -547,6 +559,7 @@ OP_TEST(avgpool2d)
 OP_TEST(box_cxcywh_to_xyxy)
 OP_TEST(box_xyxy_to_cxcywh)
 OP_TEST(giou_loss)
+OP_TEST(cross_entropy_weighted)
 
 /* Every fixture names an op this file runs, and every op has a tolerance row. */
 static void every_fixture_known(void) {
@@ -600,5 +613,6 @@ TEST_MAIN_BEGIN("test_parity_ops")
   TEST_RUN(box_cxcywh_to_xyxy);
   TEST_RUN(box_xyxy_to_cxcywh);
   TEST_RUN(giou_loss);
+  TEST_RUN(cross_entropy_weighted);
   if (g_have_fixtures) globfree(&g_fixtures);
 TEST_MAIN_END()

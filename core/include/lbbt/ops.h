@@ -170,4 +170,11 @@ lbbt_status lbbt_box_xyxy_to_cxcywh(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **
  * pair of zero-area boxes (undefined) LBBT_E_NUMERIC.  Differentiable w.r.t. both. */
 lbbt_status lbbt_giou_loss(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_tensor **out);
 
+/* Mean cross-entropy of logits [N, V] with per-class weights class_weights [V] (finite,
+ * >= 0), as PyTorch's F.cross_entropy(logits, targets, weight=w): sum_i w[y_i] nll_i /
+ * sum_i w[y_i] over rows with targets[i] >= 0; 0 (no gradient) when that sum is 0.  out [1].
+ * (core/src/ops/weighted_loss.c; DETR weights its no-object class by eos_coef.) */
+lbbt_status lbbt_cross_entropy_weighted(lbbt_tape *t, lbbt_tensor *logits, const int32_t *targets,
+                                        const float *class_weights, lbbt_tensor **out);
+
 #endif
