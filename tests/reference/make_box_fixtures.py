@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """DETR's Hungarian matcher as the reference for lbbt_match_cost, lbbt_boxes_giou_pairwise
-and lbbt_linear_assignment used together.
+and lbbt_linear_assignment used together (match_*), and DETR's SetCriterion as the reference
+for lbbt_set_loss (setloss_*: logits, boxes, targets, the three losses, the weighted total,
+its gradients w.r.t. logits and boxes, and the matching).
 
 The matcher below is DETR's models/matcher.py HungarianMatcher.forward for one image, with
 util/box_ops.py generalized_box_iou written out (no torchvision, no DETR checkout needed):
@@ -91,6 +93,64 @@ def make_case(name, Q, G, K, w_cls, w_l1, w_giou):
     write_safetensors(os.path.join(OUT_DIR, name + ".safetensors"), tensors, meta)
 
 
+def set_criterion_case(name, B, Q, K, counts, eos_coef=0.1):
+    """DETR's SetCriterion (loss_labels, loss_boxes) with its HungarianMatcher, float64,
+    weights ce 1, bbox 5, giou 2; gradients of the weighted total w.r.t. logits and boxes."""
+    g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
+    logits = (torch.randn(B, Q, K + 1, generator=g) * 1.5).float()
+    boxes = torch.randn(B, Q, 4, generator=g).sigmoid().float()
+    labels, tboxes = [], []
+    for n in counts:
+        labels.append(torch.randint(0, K, (n,), generator=g))
+        c = torch.rand(n, 2, generator=g) * 0.6 + 0.2
+        wh = torch.rand(n, 2, generator=g) * 0.35 + 0.05
+        tboxes.append(torch.cat([c, wh], -1).float())
+    lg = logits.double().requires_grad_(True)
+    bx = boxes.double().requires_grad_(True)
+    src_rows, tgt_lab, tgt_box = [], [], []
+    match = np.full(B * Q, -1, dtype=np.int32)
+    with torch.no_grad():
+        for b in range(B):
+            if counts[b] == 0:
+                continue
+            prob = lg[b].softmax(-1)
+            t64 = tboxes[b].double()
+            C = (5.0 * torch.cdist(bx[b], t64, p=1) - 1.0 * prob[:, labels[b]]
+                 - 2.0 * generalized_box_iou(box_cxcywh_to_xyxy(bx[b]), box_cxcywh_to_xyxy(t64)))
+            r, c = linear_sum_assignment(C.numpy())
+            for i, j in zip(r, c):
+                src_rows.append(b * Q + int(i))
+                tgt_lab.append(int(labels[b][j]))
+                tgt_box.append(t64[j])
+                match[b * Q + int(i)] = int(j)
+    num_boxes = max(1, sum(counts))
+    target_classes = torch.full((B * Q,), K, dtype=torch.int64)
+    if src_rows:
+        target_classes[src_rows] = torch.tensor(tgt_lab)
+    weight = torch.ones(K + 1, dtype=F64)
+    weight[-1] = eos_coef
+    loss_ce = torch.nn.functional.cross_entropy(lg.reshape(B * Q, K + 1), target_classes, weight)
+    if src_rows:
+        src = bx.reshape(B * Q, 4)[src_rows]
+        tgt = torch.stack(tgt_box)
+        loss_bbox = (src - tgt).abs().sum() / num_boxes
+        loss_giou = (1 - torch.diag(generalized_box_iou(box_cxcywh_to_xyxy(src),
+                                                        box_cxcywh_to_xyxy(tgt)))).sum() / num_boxes
+    else:
+        loss_bbox = loss_giou = torch.zeros((), dtype=F64)
+    total = 1.0 * loss_ce + 5.0 * loss_bbox + 2.0 * loss_giou
+    total.backward()
+    tensors = {"logits": logits, "boxes": boxes,
+               "tgt_counts": torch.tensor(counts, dtype=torch.int32),
+               "tgt_labels": torch.cat(labels).int() if sum(counts) else torch.zeros(1, dtype=torch.int32),
+               "tgt_boxes": torch.cat(tboxes) if sum(counts) else torch.zeros(1, 4),
+               "loss_ce": loss_ce.reshape(1), "loss_bbox": loss_bbox.reshape(1),
+               "loss_giou": loss_giou.reshape(1), "total": total.reshape(1),
+               "grad.logits": lg.grad, "grad.boxes": bx.grad, "match": torch.from_numpy(match)}
+    write_safetensors(os.path.join(OUT_DIR, name + ".safetensors"), tensors,
+                      {"eos_coef": eos_coef, "generator": "tests/reference/make_box_fixtures.py"})
+
+
 def main():
     setup_torch()
     os.makedirs(OUT_DIR, exist_ok=True)
@@ -98,7 +158,10 @@ def main():
     make_case("match_more_targets_than_queries", 4, 7, 6, 1.0, 5.0, 2.0)
     make_case("match_many", 40, 17, 92, 1.0, 5.0, 2.0)
     make_case("match_other_weights", 9, 9, 4, 2.0, 1.0, 0.5)
-    print(f"make_box_fixtures: 4 cases in {OUT_DIR}")
+    set_criterion_case("setloss_basic", 2, 6, 4, [2, 3])
+    set_criterion_case("setloss_empty_image", 3, 5, 3, [0, 4, 1])
+    set_criterion_case("setloss_full", 1, 4, 7, [4], eos_coef=0.2)
+    print(f"make_box_fixtures: 7 cases in {OUT_DIR}")
 
 
 if __name__ == "__main__":
