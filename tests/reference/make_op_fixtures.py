@@ -143,6 +143,11 @@ def _(g):
     return [g.randn(3, 17, scale=2.0)], [0], {}, lambda x: F.silu(x[0]), None
 
 
+@case("sigmoid", "sigmoid")
+def _(g):
+    return [g.randn(3, 17, scale=4.0)], [0], {}, lambda x: torch.sigmoid(x[0]), None
+
+
 @case("relu", "relu")
 def _(g):
     return [g.randn(3, 17)], [0], {}, lambda x: F.relu(x[0]), None

@@ -103,6 +103,9 @@ static lbbt_status build_gelu(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tens
 static lbbt_status build_silu(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_silu(t, in[0], out);
 }
+static lbbt_status build_sigmoid(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_sigmoid(t, in[0], out);
+}
 static lbbt_status build_relu(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_relu(t, in[0], out);
 }
@@ -371,6 +374,11 @@ static void ref_gelu(const op_case *c, lbbt_tensor **in, double *y, int *nd, int
 }
 static void ref_silu(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
   ref_pointwise(c, in, y, nd, s, f_silu);
+}
+static void ref_sigmoid(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  for (int64_t i = 0; i < in[0]->numel; i++) y[i] = 1.0 / (1.0 + exp(-(double)in[0]->data[i]));
+  *nd = in[0]->ndim;
+  memcpy(s, in[0]->shape, sizeof(int64_t) * (size_t)in[0]->ndim);
 }
 static void ref_relu(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
   ref_pointwise(c, in, y, nd, s, f_relu);
@@ -806,6 +814,7 @@ static const op_case CASES[] = {
      .tol = TOL_SMOOTH},
     {"silu", build_silu, ref_silu, 1, {2}, {{6, 11}}, .tol = TOL_SMOOTH},
     {"relu", build_relu, ref_relu, 1, {2}, {{7, 9}}, .init = {INIT_DISTINCT}, .tol = TOL_KINK},
+    {"sigmoid", build_sigmoid, ref_sigmoid, 1, {3}, {{2, 5, 4}}, .tol = TOL_SMOOTH},
     /* norms */
     {"layernorm w b", build_layernorm, ref_layernorm, 3, {3, 1, 1}, {{2, 3, 8}, {8}, {8}},
      .fp = {1e-5f}, .tol = TOL_NORM},
@@ -1145,6 +1154,7 @@ TABLE_TEST(scale)
 TABLE_TEST(gelu)
 TABLE_TEST(silu)
 TABLE_TEST(relu)
+TABLE_TEST(sigmoid)
 TABLE_TEST(layernorm)
 TABLE_TEST(rmsnorm)
 TABLE_TEST(batchnorm2d)
@@ -1374,6 +1384,7 @@ TEST_RUN(test_scale);
 TEST_RUN(test_gelu);
 TEST_RUN(test_silu);
 TEST_RUN(test_relu);
+TEST_RUN(test_sigmoid);
 TEST_RUN(test_layernorm);
 TEST_RUN(test_rmsnorm);
 TEST_RUN(test_batchnorm2d);

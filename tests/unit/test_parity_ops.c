@@ -43,6 +43,7 @@ static const parity_tolerance PARITY_TOLERANCES[] = {
     {"gelu",                    1e-6,   1e-5},
     {"silu",                    1e-6,   1e-5},
     {"relu",                    1e-7,   1e-6},
+    {"sigmoid",                 1e-7,   1e-6},  /* double, rounded once; backward from f32 y */
     {"layernorm",               2e-6,   1e-5},
     {"rmsnorm",                 2e-6,   1e-5},
     {"batchnorm2d",             2e-6,   1e-5},
@@ -205,6 +206,9 @@ static lbbt_status run_gelu(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
 }
 static lbbt_status run_silu(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
   return lbbt_silu(t, fx->x[0], out);
+}
+static lbbt_status run_sigmoid(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
+  return lbbt_sigmoid(t, fx->x[0], out);
 }
 static lbbt_status run_relu(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
   return lbbt_relu(t, fx->x[0], out);
@@ -380,6 +384,7 @@ static const op_entry OPS[] = {
     {"box_xyxy_to_cxcywh", run_box_xyxy_to_cxcywh},
     {"giou_loss", run_giou_loss},
     {"cross_entropy_weighted", run_cross_entropy_weighted},
+    {"sigmoid", run_sigmoid},
 };
 #define N_OPS ((int)(sizeof OPS / sizeof OPS[0]))
 
@@ -560,6 +565,7 @@ OP_TEST(box_cxcywh_to_xyxy)
 OP_TEST(box_xyxy_to_cxcywh)
 OP_TEST(giou_loss)
 OP_TEST(cross_entropy_weighted)
+OP_TEST(sigmoid)
 
 /* Every fixture names an op this file runs, and every op has a tolerance row. */
 static void every_fixture_known(void) {
@@ -614,5 +620,6 @@ TEST_MAIN_BEGIN("test_parity_ops")
   TEST_RUN(box_xyxy_to_cxcywh);
   TEST_RUN(giou_loss);
   TEST_RUN(cross_entropy_weighted);
+  TEST_RUN(sigmoid);
   if (g_have_fixtures) globfree(&g_fixtures);
 TEST_MAIN_END()

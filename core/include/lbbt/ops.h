@@ -177,4 +177,7 @@ lbbt_status lbbt_giou_loss(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_te
 lbbt_status lbbt_cross_entropy_weighted(lbbt_tape *t, lbbt_tensor *logits, const int32_t *targets,
                                         const float *class_weights, lbbt_tensor **out);
 
+/* y = 1 / (1 + exp(-x)), elementwise (core/src/ops/sigmoid.c). */
+lbbt_status lbbt_sigmoid(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);
+
 #endif
