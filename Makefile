@@ -68,6 +68,9 @@ $(BUILD)/obj/%.o: %.c $(DEPS_OK) $(wildcard core/include/lbbt/*.h core/src/*.h c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
+# The library exports only what core/include/lbbt declares with LBBT_API (lbbt/status.h).
+$(CORE_OBJ): CFLAGS += -fvisibility=hidden
+
 $(BUILD)/liblbbt.so: $(CORE_OBJ)
 	@echo "  LD      $@"
 	@$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -96,6 +99,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(TASK_SHARED_SRC) $
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	@$(CC) $(CFLAGS) -Itests/unit -Iplugins/tasks $(LDFLAGS) -o $@ $< $(TASK_SHARED_SRC) -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+
+# Tests of internal functions (they include core/src headers) link the core's objects, since
+# the library does not export those functions.
+INTERNAL_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(shell grep -lE \
+  '^#include "(\.\./\.\./core/src/)?(base|autograd|nn|ops|optim|data|ckpt|text|config|results|runtime|report|analysis|curvature)/' $(TEST_SRC)))
+$(INTERNAL_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@ (core objects)"
+	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LIBS)
 
 test: all $(TESTS) $(TPLUGINS)
 	@LBBT_BUILD=$(BUILD) tools/run-tests

@@ -14,8 +14,8 @@
  * trainable_params, epochs.  Accuracies are in percent.
  *
  * lr_sweep: per-arm (fair comparisons, beyond the paper): before training, each arm picks
- * its own learning rate from options.lr_grid (default "0.0003,0.001,0.003") by training a
- * copy for options.sweep_epochs (default max(1, epochs/4)) on (1 - options.sweep_holdout)
+ * its own learning rate from lr_grid (default "0.0003,0.001,0.003") by training a
+ * copy for sweep_epochs (default max(1, epochs/4)) on (1 - sweep_holdout)
  * of the training images (default holdout 0.2).  Criterion: with true labels, accuracy on
  * the held-out images; with random labels, accuracy on the labels trained on (the fit,
  * since held-out accuracy against random labels is chance by construction).  Records
@@ -37,10 +37,47 @@
 #define EVAL_BATCH 256
 #define MAX_GRID 16
 
-/* options.lr_grid as numbers; LBBT_E_INPUT naming the option on bad text. */
+/* ---- options --------------------------------------------------------------------------- */
+typedef struct class_options {
+  int labels;             /* lbbt_label_mode */
+  double label_ratio;
+  double label_smoothing;
+  char lr_sweep[16];      /* "" or "per-arm" */
+  char lr_grid[LBBT_PATH_MAX];
+  int sweep_epochs;       /* 0: max(1, epochs / 4) */
+  double sweep_holdout;
+} class_options;
+
+#define O class_options
+static const char *const LABEL_NAMES[] = {"true", "random"};
+static const char *const LR_SWEEP_NAMES[] = {"", "per-arm"};
+static const lbbt_key KEYS[] = {
+    {.name = "labels", .type = LBBT_KEY_ENUM, LBBT_KEY_FIELD(O, labels), .def = "true", LBBT_KEY_NAMES(LABEL_NAMES),
+     .doc = "true labels, or random labels for a fraction label_ratio of the images"},
+    {.name = "label_ratio", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, label_ratio), .def = "1.0",
+     LBBT_KEY_RANGE(0, 1), .doc = "fraction of labels replaced by random ones when labels is random"},
+    {.name = "label_smoothing", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, label_smoothing), .def = "0",
+     LBBT_KEY_RANGE(0, 1), .flags = LBBT_KEY_MAX_EXCLUSIVE, .doc = "cross-entropy label smoothing"},
+    {.name = "lr_sweep", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(O, lr_sweep), .def = "",
+     LBBT_KEY_NAMES(LR_SWEEP_NAMES), .doc = "per-arm: pick the best learning rate per matrix arm (\"\" = off)"},
+    {.name = "lr_grid", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(O, lr_grid), .def = "0.0003,0.001,0.003",
+     .doc = "lr_sweep's learning rates, comma-separated (at most 16)"},
+    {.name = "sweep_epochs", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, sweep_epochs), .def = "0",
+     LBBT_KEY_RANGE(0, 1000000), .doc = "lr_sweep's epochs per rate; 0 = max(1, epochs / 4)"},
+    {.name = "sweep_holdout", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, sweep_holdout), .def = "0.2",
+     LBBT_KEY_RANGE(0, 1), .flags = LBBT_KEY_MIN_EXCLUSIVE | LBBT_KEY_MAX_EXCLUSIVE,
+     .doc = "lr_sweep's share of the training images held out to score each rate"},
+};
+#undef O
+static const lbbt_option_table OPTIONS =
+    LBBT_OPTION_TABLE(class_options, KEYS, "Labels, label smoothing and the per-arm learning-rate sweep.");
+
+static const class_options *opts(const lbbt_stage_spec *s) { return lbbt_stage_options(s); }
+
+/* lr_grid as numbers; LBBT_E_INPUT naming the option on bad text. */
 static lbbt_status parse_grid(const lbbt_stage_spec *s, const char *file, double *grid, int *n) {
   const lbbt_option *o = lbbt_option_find(s->options, s->n_options, "lr_grid");
-  const char *text = o ? o->value : "0.0003,0.001,0.003";
+  const char *text = opts(s)->lr_grid;
   char buf[LBBT_PATH_MAX];
   snprintf(buf, sizeof buf, "%s", text);
   *n = 0;
@@ -48,45 +85,31 @@ static lbbt_status parse_grid(const lbbt_stage_spec *s, const char *file, double
     char *end;
     double v = strtod(tok, &end);
     if (*end || !(v > 0) || *n == MAX_GRID)
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': options.lr_grid wants up to %d positive numbers "
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': lr_grid wants up to %d positive numbers "
                        "separated by commas, got '%s'", file, o ? o->line : 0, o ? o->col : 0, s->name,
                        MAX_GRID, text);
     grid[(*n)++] = v;
   }
-  if (*n == 0) return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': options.lr_grid is empty", file, s->name);
+  if (*n == 0) return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': lr_grid is empty", file, s->name);
   return LBBT_OK;
-}
-
-static double option_number(const lbbt_stage_spec *s, const char *key, double def) {
-  const lbbt_option *o = lbbt_option_find(s->options, s->n_options, key);
-  return o ? strtod(o->value, NULL) : def;
 }
 
 static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
   if (s->batch_size < 1)
     return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': batch_size must be >= 1", file, s->name);
-  for (int i = 0; i < s->n_options; i++) {
-    const char *k = s->options[i].key;
-    if (strcmp(k, "lr_grid") && strcmp(k, "sweep_epochs") && strcmp(k, "sweep_holdout"))
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': unknown option '%s' for task classification "
-                       "(known: lr_grid, sweep_epochs, sweep_holdout)", file, s->options[i].line,
-                       s->options[i].col, s->name, k);
-  }
   double grid[MAX_GRID];
   int n;
-  if (!strcmp(s->lr_sweep, "per-arm")) LBBT_TRY(parse_grid(s, file, grid, &n));
-  double h = option_number(s, "sweep_holdout", 0.2);
-  if (!(h > 0 && h < 1))
-    return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': options.sweep_holdout must be in (0, 1)", file, s->name);
+  if (!strcmp(opts(s)->lr_sweep, "per-arm")) LBBT_TRY(parse_grid(s, file, grid, &n));
   return LBBT_OK;
 }
 
 /* The labels this stage trains on, and the record of which were replaced. */
 static lbbt_status make_labels(lbbt_stage_ctx *ctx, int32_t *labels) {
   const lbbt_stage_spec *s = ctx->stage;
+  const class_options *o = opts(s);
   const lbbt_dataset *ds = ctx->train;
   char key[300];
-  if (s->labels == LBBT_LABELS_TRUE) {
+  if (o->labels == LBBT_LABELS_TRUE) {
     memcpy(labels, ds->labels, (size_t)ds->n * sizeof *labels);
     return lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key), "true");
   }
@@ -95,15 +118,15 @@ static lbbt_status make_labels(lbbt_stage_ctx *ctx, int32_t *labels) {
   lbbt_status st = corrupted && idx ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "classification: out of memory");
   /* The corruption depends on the run seed: each seed sees its own random labels. */
   if (st == LBBT_OK)
-    st = lbbt_labels_for_mode(ds, s->labels, s->label_ratio, lbbt_label_seed(ctx->run->seed, s->name),
-                              labels, corrupted);
+    st = lbbt_labels_for_mode(ds, (lbbt_label_mode)o->labels, o->label_ratio,
+                              lbbt_label_seed(ctx->run->seed, s->name), labels, corrupted);
   int64_t m = 0;
   for (int64_t i = 0; st == LBBT_OK && i < ds->n; i++)
     if (corrupted[i]) idx[m++] = (int32_t)i;
   if (st == LBBT_OK)
     st = lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key), "random");
   if (st == LBBT_OK)
-    st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "label_ratio", key, sizeof key), s->label_ratio);
+    st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "label_ratio", key, sizeof key), o->label_ratio);
   int64_t shape[1] = {m};
   if (st == LBBT_OK && m > 0)
     st = lbbt_record_array_i32(ctx->record, lbbt_stage_key(ctx, "corrupted", key, sizeof key), 1, shape, idx);
@@ -161,7 +184,7 @@ static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_tr
   int64_t shape[4] = {count, ds->channels, ds->height, ds->width};
   LBBT_TRY(lbbt_tape_input(tape, 4, shape, j->images, &x));
   LBBT_TRY(m->ops->forward_vision(m, tape, x, NULL, &logits));
-  LBBT_TRY(lbbt_cross_entropy(tape, logits, j->labels, (float)ctx->stage->label_smoothing, &out->loss));
+  LBBT_TRY(lbbt_cross_entropy(tape, logits, j->labels, (float)opts(ctx->stage)->label_smoothing, &out->loss));
   j->correct += top1_count_correct(logits, j->labels, count);
   j->seen += count;
   out->weight = count;
@@ -267,8 +290,8 @@ static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *cho
   double grid[MAX_GRID], score[MAX_GRID];
   int n;
   LBBT_TRY(parse_grid(s, ctx->exp->file, grid, &n));
-  int epochs = (int)option_number(s, "sweep_epochs", s->epochs / 4 > 1 ? s->epochs / 4 : 1);
-  double holdout = option_number(s, "sweep_holdout", 0.2);
+  int epochs = opts(s)->sweep_epochs ? opts(s)->sweep_epochs : s->epochs / 4 > 1 ? s->epochs / 4 : 1;
+  double holdout = opts(s)->sweep_holdout;
   int64_t n_hold = (int64_t)llround(holdout * (double)ds->n), n_fit = ds->n - n_hold;
   int32_t *perm = malloc((size_t)ds->n * sizeof *perm), *fit_labels = malloc((size_t)ds->n * sizeof *fit_labels);
   float *start = snapshot(ctx->model);
@@ -288,14 +311,14 @@ static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *cho
     train_job job = {fit, fit_labels, epochs, grid[i], 0, 0.0};
     st = train(ctx, &job);
     if (st != LBBT_OK) break;
-    if (s->labels == LBBT_LABELS_TRUE) {
+    if (opts(s)->labels == LBBT_LABELS_TRUE) {
       double loss;
       st = top1_evaluate(ctx->model, hold, NULL, EVAL_BATCH, &score[i], &loss);
     } else {
       score[i] = job.final_fit;
     }
     lbbt_progress_log(ctx->progress, "run %d/%d stage %s: lr sweep %g -> %s %.2f%%", ctx->run_index + 1,
-                      ctx->n_runs, s->name, grid[i], s->labels == LBBT_LABELS_TRUE ? "held-out acc" : "fit",
+                      ctx->n_runs, s->name, grid[i], opts(s)->labels == LBBT_LABELS_TRUE ? "held-out acc" : "fit",
                       score[i]);
   }
   if (st == LBBT_OK) {
@@ -337,7 +360,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
     st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "trainable_params", key, sizeof key),
                             (double)lbbt_model_numel(m, 1));
   double lr = s->lr;
-  if (st == LBBT_OK && !strcmp(s->lr_sweep, "per-arm")) {
+  if (st == LBBT_OK && !strcmp(opts(s)->lr_sweep, "per-arm")) {
     /* A resumed stage already chose (the record came back with the checkpoint). */
     if (lbbt_record_get_scalar(ctx->record, lbbt_stage_key(ctx, "chosen_lr", key, sizeof key), &lr) != LBBT_OK) {
       lbbt_clear_error();
@@ -379,4 +402,5 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .name = "classification",
     .summary = "image classification with true or random labels (bridge training), full or partial",
     .task = &TASK_OPS,
+    .options = &OPTIONS,
 };

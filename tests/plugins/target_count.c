@@ -7,28 +7,28 @@
 #include <string.h>
 
 #include "lbbt/dataset.h"
+#include "lbbt/options.h"
 #include "lbbt/plugin.h"
 #include "lbbt/results.h"
 #include "lbbt/runner.h"
 
-static const char *targets_option(const lbbt_stage_spec *stage) {
-  const lbbt_option *o = lbbt_option_find(stage->options, stage->n_options, "targets");
-  return o ? o->value : "boxes";
-}
-
-static lbbt_status count_validate(const lbbt_stage_spec *stage, const char *file) {
-  for (int i = 0; i < stage->n_options; i++) {
-    const lbbt_option *o = &stage->options[i];
-    if (strcmp(o->key, "targets") || (strcmp(o->value, "boxes") && strcmp(o->value, "mask")))
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: task 'target_count' takes targets: boxes or mask", file, o->line,
-                       o->col);
-  }
-  return LBBT_OK;
-}
+/* The task's one key, typed (lbbt/options.h): the core checks it (file:line:col) before any
+ * run and lists it in `lbbt check --keys`. */
+typedef struct count_options {
+  int targets; /* 0 boxes, 1 mask */
+} count_options;
+static const char *const TARGETS[] = {"boxes", "mask"};
+static const lbbt_key KEYS[] = {
+    {.name = "targets", .type = LBBT_KEY_ENUM, LBBT_KEY_FIELD(count_options, targets), .def = "boxes",
+     LBBT_KEY_NAMES(TARGETS), .doc = "the target kind counted: boxes or mask"},
+};
+static const lbbt_option_table OPTIONS =
+    LBBT_OPTION_TABLE(count_options, KEYS, "The target_count test task's keys.");
 
 static lbbt_status count_needs(const lbbt_stage_spec *stage, lbbt_task_needs *out) {
   out->what = LBBT_NEED_IMAGE_DATA;
-  out->targets = strcmp(targets_option(stage), "mask") ? LBBT_TARGETS_BOXES : LBBT_TARGETS_MASK;
+  const count_options *o = lbbt_stage_options(stage);
+  out->targets = o->targets == 1 ? LBBT_TARGETS_MASK : LBBT_TARGETS_BOXES;
   return LBBT_OK;
 }
 
@@ -65,7 +65,6 @@ static lbbt_status count_run(struct lbbt_stage_ctx *ctx) {
 
 static const lbbt_task_ops COUNT_OPS = {
     .version = LBBT_TASK_OPS_VERSION,
-    .validate = count_validate,
     .run = count_run,
     .needs = count_needs,
 };
@@ -77,4 +76,5 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .name = "target_count",
     .summary = "test plugin: counts the boxes or mask pixels a batcher serves",
     .task = &COUNT_OPS,
+    .options = &OPTIONS,
 };

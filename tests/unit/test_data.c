@@ -15,6 +15,7 @@
 
 #include "lbbt/dataset.h"
 #include "lbbt/rng.h"
+#include "lbbt/spec.h"
 #include "test.h"
 #include "data_files.h"
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lbbt/dataset.h"
+#include "lbbt/spec.h"
 #include "lbbt/rng.h"
 #include "test.h"
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lbbt/dataset.h"
+#include "lbbt/spec.h"
 #include "lbbt/fixed_batch.h"
 #include "lbbt/sha256.h"
 #include "test.h"

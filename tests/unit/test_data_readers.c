@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lbbt/dataset.h"
+#include "lbbt/spec.h"
 #include "test.h"
 #include "data_files.h"
 

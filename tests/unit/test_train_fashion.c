@@ -25,6 +25,7 @@
 
 #include "lbbt/dataset.h"
 #include "lbbt/optim.h"
+#include "lbbt/spec.h"
 #include "lbbt/train.h"
 #include "shared/top1.h"
 #include "test.h"

@@ -45,18 +45,18 @@ typedef struct lbbt_backbone_source {
 
 /* Open safetensors at path and find its config.json: the folder's, or the one beside a file
  * opened directly (LBBT_E_INPUT naming where it looked when there is none). */
-lbbt_status lbbt_backbone_source_open_safetensors(const char *path, lbbt_backbone_source *s);
-lbbt_status lbbt_backbone_source_open_llama2c(const char *path, lbbt_backbone_source *s);
+LBBT_API lbbt_status lbbt_backbone_source_open_safetensors(const char *path, lbbt_backbone_source *s);
+LBBT_API lbbt_status lbbt_backbone_source_open_llama2c(const char *path, lbbt_backbone_source *s);
 /* Copy tensor prefix + name into t, checking its shape. */
-lbbt_status lbbt_backbone_source_read(const lbbt_backbone_source *s, const char *name, lbbt_tensor *t);
-void lbbt_backbone_source_close(lbbt_backbone_source *s); /* zeroes *s; safe when never opened */
+LBBT_API lbbt_status lbbt_backbone_source_read(const lbbt_backbone_source *s, const char *name, lbbt_tensor *t);
+LBBT_API void lbbt_backbone_source_close(lbbt_backbone_source *s); /* zeroes *s; safe when never opened */
 
 /* config.json values: an integer / a number under key, or def when absent or of another type. */
-int lbbt_config_int(json_t *config, const char *key, int def);
-double lbbt_config_num(json_t *config, const char *key, double def);
+LBBT_API int lbbt_config_int(json_t *config, const char *key, int def);
+LBBT_API double lbbt_config_num(json_t *config, const char *key, double def);
 /* config.json's model_type when it is one of `accepted` ("llama, qwen2, qwen3"), else
  * LBBT_E_INPUT naming path and the types accepted; *out points into config. */
-lbbt_status lbbt_config_model_type(json_t *config, const char *path, const char *accepted,
+LBBT_API lbbt_status lbbt_config_model_type(json_t *config, const char *path, const char *accepted,
                                    const char **out);
 
 /* ---- architecture hooks -------------------------------------------------------------------- */
@@ -94,7 +94,7 @@ typedef struct lbbt_backbone_layout {
 } lbbt_backbone_layout;
 
 /* Zero *l and set the sizes: the layout's and its block's (dim, heads, head_dim, MLP width). */
-void lbbt_backbone_layout_sizes(lbbt_backbone_layout *l, int dim, int n_layers, int vocab_size,
+LBBT_API void lbbt_backbone_layout_sizes(lbbt_backbone_layout *l, int dim, int n_layers, int vocab_size,
                                 int n_heads, int n_kv_heads, int head_dim, int hidden_dim);
 
 /* What the options chose besides sizes (options hook). */
@@ -143,21 +143,21 @@ typedef struct lbbt_backbone_arch {
 /* ---- the backbone ops, built from the hooks (plugin.h documents each) ---------------------- */
 /* Each refuses (LBBT_E_PLUGIN, naming the hook) a table whose struct_size is below the first
  * layout's or that lacks a required hook. */
-lbbt_status lbbt_backbone_kit_probe(const lbbt_backbone_arch *kit, const char *path, int *score);
-lbbt_status lbbt_backbone_kit_create_vision(const lbbt_backbone_arch *kit,
+LBBT_API lbbt_status lbbt_backbone_kit_probe(const lbbt_backbone_arch *kit, const char *path, int *score);
+LBBT_API lbbt_status lbbt_backbone_kit_create_vision(const lbbt_backbone_arch *kit,
                                             const lbbt_backbone_spec *spec, int in_channels,
                                             int image_size, int num_classes, uint64_t seed,
                                             lbbt_model **out);
-lbbt_status lbbt_backbone_kit_create_blocks(const lbbt_backbone_arch *kit,
+LBBT_API lbbt_status lbbt_backbone_kit_create_blocks(const lbbt_backbone_arch *kit,
                                             const lbbt_backbone_spec *spec, int n_blocks,
                                             uint64_t seed, const char *prefix, int layer_offset,
                                             lbbt_model *into, lbbt_block_stack **out);
-lbbt_status lbbt_backbone_kit_load_language(const lbbt_backbone_arch *kit, const char *path,
+LBBT_API lbbt_status lbbt_backbone_kit_load_language(const lbbt_backbone_arch *kit, const char *path,
                                             lbbt_model **out);
-lbbt_status lbbt_backbone_kit_create_language(const lbbt_backbone_arch *kit,
+LBBT_API lbbt_status lbbt_backbone_kit_create_language(const lbbt_backbone_arch *kit,
                                               const lbbt_backbone_spec *spec, int vocab_size,
                                               int context, uint64_t seed, lbbt_model **out);
-lbbt_status lbbt_backbone_kit_describe(const lbbt_backbone_arch *kit, lbbt_model *m, void *f);
+LBBT_API lbbt_status lbbt_backbone_kit_describe(const lbbt_backbone_arch *kit, lbbt_model *m, void *f);
 
 /* An integer option of the architecture struct: its key and the field's offsetof. */
 typedef struct lbbt_backbone_int_option {
@@ -165,13 +165,13 @@ typedef struct lbbt_backbone_int_option {
   size_t offset;
 } lbbt_backbone_int_option;
 /* The int field of arch that option `key` sets (table of n entries), or NULL. */
-int *lbbt_backbone_int_field(const lbbt_backbone_int_option *table, int n, void *arch,
+LBBT_API int *lbbt_backbone_int_field(const lbbt_backbone_int_option *table, int n, void *arch,
                              const char *key);
 
 /* A positive integer option (1 .. 2^30) of backbone `plugin`, or LBBT_E_INPUT naming its
  * line:col; a positive finite number. */
-lbbt_status lbbt_backbone_option_int(const char *plugin, const lbbt_option *o, int *out);
-lbbt_status lbbt_backbone_option_positive(const char *plugin, const lbbt_option *o, double *out);
+LBBT_API lbbt_status lbbt_backbone_option_int(const char *plugin, const lbbt_option *o, int *out);
+LBBT_API lbbt_status lbbt_backbone_option_positive(const char *plugin, const lbbt_option *o, double *out);
 
 /* The required hooks under their conventional names: a plugin that defines
  *   static lbbt_status arch_from_preset(const char *preset, void *arch);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "lbbt/dataset.h"
-#include "lbbt/spec.h"
+#include "lbbt/types.h"
 
 typedef struct lbbt_fixed_batch {
   int64_t n;
@@ -24,9 +24,9 @@ typedef struct lbbt_fixed_batch {
 } lbbt_fixed_batch;
 
 /* 1 <= n <= ds->n (else LBBT_E_INPUT naming both).  *out is owned by the caller. */
-lbbt_status lbbt_fixed_batch_create(const lbbt_dataset *ds, int64_t n, lbbt_label_mode mode,
+LBBT_API lbbt_status lbbt_fixed_batch_create(const lbbt_dataset *ds, int64_t n, lbbt_label_mode mode,
                                     double ratio, uint64_t label_seed, uint64_t batch_seed,
                                     lbbt_fixed_batch **out);
-void lbbt_fixed_batch_free(lbbt_fixed_batch *b); /* NULL-safe */
+LBBT_API void lbbt_fixed_batch_free(lbbt_fixed_batch *b); /* NULL-safe */
 
 #endif

@@ -95,10 +95,10 @@ typedef struct lbbt_train_loop {
 /* Run the stage's remaining epochs.  LBBT_E_INTERRUPTED (after the last checkpoint) when
  * ctx->interrupted was set; LBBT_E_NUMERIC on a non-finite loss or gradient; whatever a
  * callback returns stops the loop and is returned. */
-lbbt_status lbbt_train_loop_run(const lbbt_train_loop *loop);
+LBBT_API lbbt_status lbbt_train_loop_run(const lbbt_train_loop *loop);
 /* The schedule the loop follows (above); LBBT_E_INPUT when it is invalid. */
-lbbt_status lbbt_train_loop_schedule(const lbbt_train_loop *loop, lbbt_lr_schedule *out);
+LBBT_API lbbt_status lbbt_train_loop_schedule(const lbbt_train_loop *loop, lbbt_lr_schedule *out);
 /* Monotonic seconds (timing epochs and throughput). */
-double lbbt_train_now(void);
+LBBT_API double lbbt_train_now(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "lbbt/dataset.h"
+#include "lbbt/spec.h" /* lbbt_option: the composites' data.options */
 
 /* Decode one JPEG or PNG (chosen by magic bytes) to RGB u8 [3, *h, *w] in *out (malloc'd,
  * the caller frees).  target_side > 0: bilinear resize to target_side x target_side (a JPEG

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lbbt/spec.h" /* lbbt_data_spec */
 #include "lbbt/rng.h"
 #include "data/data_internal.h"
 

@@ -114,6 +114,12 @@ lbbt_status lbbt_experiment_check_plugins(const lbbt_experiment *e, lbbt_registr
       if (!ops)
         return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': %s plugin '%s' is not installed (see `lbbt plugins`)",
                          e->file, s->name, kind, s->task[0] ? s->task : s->analysis);
+      const lbbt_plugin *p = lbbt_registry_find(reg, s->task[0] ? LBBT_KIND_TASK : LBBT_KIND_ANALYSIS,
+                                                s->task[0] ? s->task : s->analysis);
+      if (p->options && !lbbt_stage_options(s))
+        return lbbt_fail(LBBT_E_INTERNAL, "%s: stage '%s': the experiment was loaded without the plugin "
+                         "registry, so %s's keys are not bound (load it with lbbt_experiment_load_with)",
+                         e->file, s->name, p->name);
       if (ops->validate) LBBT_TRY(ops->validate(s, e->file));
     }
     run_needs needs;
@@ -344,7 +350,7 @@ done:
 
 lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   lbbt_experiment *e = NULL;
-  LBBT_TRY(lbbt_experiment_load(o->experiment_path, o->tier, &e));
+  LBBT_TRY(lbbt_experiment_load_with(o->experiment_path, o->tier, 0, reg, &e));
   lbbt_status st = lbbt_experiment_check_plugins(e, reg);
   char results_path[LBBT_PATH_MAX], partial_root[LBBT_PATH_MAX + 16];
   if (o->results_path)
