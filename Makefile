@@ -23,7 +23,11 @@ OMP_WAIT_POLICY ?= passive
 export OMP_WAIT_POLICY
 CC      ?= cc
 SAN     ?=
-OPT     ?= -O2 -march=native
+# Portable by default: baseline x86-64, so a binary built on one node runs on any other; the
+# hot kernels are compiled once per ISA level below and chosen at run time (lbbt/isa.h).
+# NATIVE=1 builds the rest for this machine's CPU too (-march=native).
+NATIVE  ?=
+OPT     ?= -O2 $(if $(filter 1,$(NATIVE)),-march=native)
 
 # -Wformat-truncation is heuristic (it fires at -O1 on bounded path buffers); truncation is
 # handled where it matters, so it is not an error here.
@@ -63,6 +67,14 @@ $(BUILD)/obj/%.o: %.c $(DEPS_OK) $(wildcard core/include/lbbt/*.h core/src/*.h c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
+
+# Per-ISA-level kernels (core/src/*/*_{baseline,avx2,avx512}.c): the same source compiled
+# for x86-64, x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512), whatever OPT/NATIVE say.
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/obj/%_baseline.o: CFLAGS += -march=x86-64 -mtune=generic
+$(BUILD)/obj/%_avx2.o: CFLAGS += -march=x86-64-v3 -mtune=generic
+$(BUILD)/obj/%_avx512.o: CFLAGS += -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512
+endif
 
 $(BUILD)/liblbbt.so: $(CORE_OBJ)
 	@echo "  LD      $@"
