@@ -7,6 +7,7 @@
 #   make figure-N   run experiments/figure-N.yaml (or figure N's table) and plot results/figure-N.png;
 #                   make figure-pretrain-amount: experiments/pretrain-amount.yaml (beyond the paper)
 #   make bench      throughput and memory against PyTorch and the oneDNN matmul ceiling
+#                   (ISA=baseline|avx2|avx512: every implementation capped to that level)
 #   make models     pretrain lbbt's own GPT-2-architecture language model (TIER=smoke|cpu) into
 #                   models/ (cached: free once the run is complete and the model folder exists;
 #                   a folder made by other settings is removed and retrained)
@@ -118,9 +119,10 @@ parity: all $(TESTS)
 fuzz:
 	tools/run-fuzz
 
+# make bench ISA=avx2: lbbt, oneDNN and PyTorch all capped to one ISA level (tools/bench).
 bench: all $(BUILD)/bench_train
 	tools/install-deps --reference
-	LBBT_BUILD=$(BUILD) tools/bench
+	LBBT_BUILD=$(BUILD) ISA=$(ISA) tools/bench
 
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/liblbbt.so
 	@echo "  BENCH   $@"
