@@ -35,3 +35,48 @@ for level in baseline avx2 avx512; do
     else skip "${t}_at_$level" "$BUILD/tests/$t not built"; fi
   done
 done
+
+# Table 4's smoke tier at every level the machine has agrees with the baseline run: the levels
+# differ by float reassociation only (vector widths, FMA, oneDNN's kernels), which four
+# training steps amplify little.  Tolerances: losses and gradient norms within 1e-3
+# relative (+ 1e-5 absolute), accuracies (percent of 100 images) within 1 point, the
+# per-arm sweep's chosen lr equal.  One thread, as tables.sh runs the smoke tiers.
+metrics() { # results.h5 -> "run_id key value" lines of the compared metrics
+  "$LBBT" inspect "$1" | awk '$2 == "complete" {
+    for (i = 3; i <= NF; i++) if (split($i, kv, "=") == 2 && kv[1] ~ /(train_loss|test_loss|grad_norm|acc1|chosen_lr)$/)
+      print $1, kv[1], kv[2] }' | sort
+}
+agree() { # reference.h5 other.h5
+  local a b
+  a=$(metrics "$1"); b=$(metrics "$2")
+  [ -n "$a" ] || { echo "no metrics in $1"; return 1; }
+  join -j1 <(awk '{print $1 "/" $2, $3}' <<<"$a") <(awk '{print $1 "/" $2, $3}' <<<"$b") |
+    awk -v want="$(wc -l <<<"$a")" '
+      { n++; d = $2 - $3; if (d < 0) d = -d; m = $2 < 0 ? -$2 : $2
+        tol = $1 ~ /acc1$/ ? 1 : ($1 ~ /chosen_lr$/ ? 0 : 1e-5 + 1e-3 * m)
+        if (d > tol) { printf "%s: %s vs %s (tolerance %g)\n", $1, $2, $3, tol; bad = 1 } }
+      END { if (n != want) { printf "%d of %d metrics matched by run id\n", n, want; bad = 1 }
+            exit bad }'
+}
+lm_log=$(ensure_smoke_lm) || echo "FAIL isa_levels.smoke_lm_model: $lm_log"
+t4_at() { # level -> results file (empty on failure, the log's tail on stdout)
+  local out="$CLI_TMP/table-4-$1.h5"
+  if LBBT_MAX_ISA=$1 DNNL_MAX_CPU_ISA=${DNNL_CAP[$1]} "$LBBT" run experiments/table-4.yaml --tier smoke \
+       --threads 1 --out "$out" >"$CLI_TMP/t4-$1.log" 2>&1; then echo "$out"
+  else tail -n 3 "$CLI_TMP/t4-$1.log" | tr '\n' ' '; fi
+}
+ref=$(t4_at baseline)
+if [ -f "$ref" ]; then
+  check table_4_smoke_records_baseline expect_exit 0 'kernel_isa +baseline' "$LBBT" inspect "$ref"
+  for level in avx2 avx512; do
+    if [ "$(rank "$level")" -gt "$(rank "$machine")" ]; then
+      skip "table_4_smoke_agrees_at_$level" "this machine's level is $machine"
+      continue
+    fi
+    other=$(t4_at "$level")
+    if [ -f "$other" ]; then check "table_4_smoke_agrees_at_$level" agree "$ref" "$other"
+    else echo "FAIL isa_levels.table_4_smoke_at_$level: $other"; fi
+  done
+else
+  echo "FAIL isa_levels.table_4_smoke_at_baseline: $ref"
+fi
