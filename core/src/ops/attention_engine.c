@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "autograd/tape_internal.h"
+#include "lbbt/isa.h"
 #include "ops/dnnl_util.h"
 #include "ops/mm_prim.h"
 #include "ops/op_util.h"
@@ -122,8 +123,9 @@ static inline int64_t allowed_end(int causal, int64_t t, int64_t T, int64_t S) {
 
 /* ---- Fused path: one (sample, head) at a time, its scores in cache ----------------------
  *
- * When T, S and D are at most ATTN_FUSED_MAX (vision at every tier lbbt runs on this
- * machine, the cpu tier's language model), each (sample, head) runs its whole chain -
+ * When T, S and D are at most ATTN_FUSED_MAX of the ISA level (vision at the smoke and cpu
+ * tiers at every level; the cpu tier's language model with AVX-512), each (sample, head)
+ * runs its whole chain -
  * scores, softmax, P V; in backward dV, dP, dS, dQ, dK - on lbbt_small_mm (small_mm.h)
  * with the T x S block never leaving the thread's cache.  The backward's unit is a
  * (sample, kv head) with its group of query heads in turn, so dK and dV have one writer.
@@ -131,10 +133,19 @@ static inline int64_t allowed_end(int causal, int64_t t, int64_t T, int64_t S) {
  * thread count.  Against the batched oneDNN products below, back to back on one quiet
  * machine (docs/BENCH.md): training +24% images/s at d 64 (head dim 8), +5% at d 128,
  * within noise at d 256, where attention is a small share of the step. */
-enum { ATTN_FUSED_MAX = 128 };
+/* The largest T, S and D the fused path takes, per ISA level (lbbt/isa.h): the measured
+ * crossover depends on the small matmul's width.  With AVX-512 the fused path won at the
+ * language model's T = S = 128 too.  Capped to AVX2 and to the baseline (bench_train, fused
+ * vs batched interleaved on a shared 2-core AMD EPYC, load 15-22, images or tokens per
+ * CPU-second): at T = S = 49, D = 8 (d 64 / 8 heads) fused is 4-10% faster (AVX2) or no
+ * slower (baseline); at the language model's T = S = 128, D = 32 batched oneDNN is 4-11%
+ * (AVX2) and 9-13% (baseline) faster.  So 64 below AVX-512. */
+static const int64_t ATTN_FUSED_MAX[LBBT_ISA_COUNT] = {
+    [LBBT_ISA_BASELINE] = 64, [LBBT_ISA_AVX2] = 64, [LBBT_ISA_AVX512] = 128};
 
 static int fused_fits(const attn_problem *p) {
-  return p->T <= ATTN_FUSED_MAX && p->S <= ATTN_FUSED_MAX && p->D <= ATTN_FUSED_MAX;
+  const int64_t max = ATTN_FUSED_MAX[lbbt_isa_active()];
+  return p->T <= max && p->S <= max && p->D <= max;
 }
 
 static int64_t max3(int64_t a, int64_t b, int64_t c) {
