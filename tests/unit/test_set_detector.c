@@ -39,7 +39,7 @@ static lbbt_backbone_spec gpt2_spec(void) {
 
 /* A model holding 2 encoder + 2 decoder blocks of the scratch GPT-2 and the detector. */
 static lbbt_status build(int cross_from_blocks, lbbt_model **m, lbbt_set_detector **d) {
-  static const lbbt_model_ops no_ops = {LBBT_MODEL_OPS_VERSION, NULL, NULL, NULL, NULL, NULL};
+  static const lbbt_model_ops no_ops = {.version = LBBT_MODEL_OPS_VERSION};
   LBBT_TRY(lbbt_model_create(m, &no_ops, "detector"));
   lbbt_backbone_spec s = gpt2_spec();
   lbbt_block_stack *enc = NULL, *dec = NULL;
@@ -210,7 +210,7 @@ static void test_training_reduces_loss(void) {
 }
 
 static void test_invalid_config(void) {
-  static const lbbt_model_ops no_ops = {LBBT_MODEL_OPS_VERSION, NULL, NULL, NULL, NULL, NULL};
+  static const lbbt_model_ops no_ops = {.version = LBBT_MODEL_OPS_VERSION};
   lbbt_model *m = NULL;
   REQUIRE(lbbt_model_create(&m, &no_ops, "detector") == LBBT_OK, "%s", lbbt_last_error());
   lbbt_backbone_spec s = gpt2_spec();
