@@ -80,6 +80,18 @@ static lbbt_status backbone_check(spec_bind *b, const spec_where *w, void *obj) 
   return LBBT_OK;
 }
 
+/* A fresh options struct for table at *slot (the spec owns it) and out's section over it. */
+static lbbt_status plugin_storage(const lbbt_option_table *table, const char *path, void **slot,
+                                  spec_plugin_keys *out) {
+  free(*slot);
+  *slot = calloc(1, table->options_size ? table->options_size : 1);
+  if (!*slot) return lbbt_fail(LBBT_E_NOMEM, "out of memory binding %s's options", out->owner);
+  spec_plugin_section(table, out->owner, path, out->keys, &out->storage);
+  out->sec = &out->storage;
+  out->obj = *slot;
+  return LBBT_OK;
+}
+
 /* The backbone plugin's keys, when it declares a table (options.h); one without a table
  * checks its raw options itself, so they stay text (untyped). */
 static lbbt_status backbone_plugin_keys(spec_bind *b, const spec_where *w, void *obj, spec_plugin_keys *out) {
@@ -99,13 +111,7 @@ static lbbt_status backbone_plugin_keys(spec_bind *b, const spec_where *w, void 
     return LBBT_OK;
   }
   out->resolved = 1;
-  free(bb->plugin_options);
-  bb->plugin_options = calloc(1, table->options_size ? table->options_size : 1);
-  if (!bb->plugin_options) return lbbt_fail(LBBT_E_NOMEM, "out of memory binding %s's options", out->owner);
-  spec_plugin_section(table, out->owner, "backbone", out->keys, &out->storage);
-  out->sec = &out->storage;
-  out->obj = bb->plugin_options;
-  return LBBT_OK;
+  return plugin_storage(table, "backbone", &bb->plugin_options, out);
 }
 
 static const spec_section BACKBONE_SECTION = {
@@ -203,14 +209,7 @@ static lbbt_status stage_plugin_keys(spec_bind *b, const spec_where *w, void *ob
   snprintf(out->owner, sizeof out->owner, "%s '%.*s'", t[0] ? "task" : "analysis", LBBT_NAME_MAX, t[0] ? t : a);
   if (!b->reg || (!t[0] && !a[0]) || (t[0] && a[0])) return LBBT_OK; /* stage_check reports both/neither */
   const lbbt_option_table *table = spec_registry_options(b->reg, t, a, &out->resolved);
-  if (!table) return LBBT_OK;
-  free(st->plugin_options);
-  st->plugin_options = calloc(1, table->options_size ? table->options_size : 1);
-  if (!st->plugin_options) return lbbt_fail(LBBT_E_NOMEM, "out of memory binding %s's options", out->owner);
-  spec_plugin_section(table, out->owner, "stages.<name>", out->keys, &out->storage);
-  out->sec = &out->storage;
-  out->obj = st->plugin_options;
-  return LBBT_OK;
+  return table ? plugin_storage(table, "stages.<name>", &st->plugin_options, out) : LBBT_OK;
 }
 
 static lbbt_status stage_check(spec_bind *b, const spec_where *w, void *obj) {
