@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
@@ -32,15 +31,11 @@
 #include "lbbt/rng.h"
 #include "lbbt/runner.h"
 #include "lbbt/train.h"
+#include "lbbt/train_loop.h"
+#include "shared/top1.h"
 
 #define EVAL_BATCH 256
 #define MAX_GRID 16
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* options.lr_grid as numbers; LBBT_E_INPUT naming the option on bad text. */
 static lbbt_status parse_grid(const lbbt_stage_spec *s, const char *file, double *grid, int *n) {
@@ -134,20 +129,84 @@ typedef struct train_job {
   double final_fit;        /* out: last epoch's running train accuracy (%) */
 } train_job;
 
+/* The training loop's view of a job (train_loop.h callbacks). */
+typedef struct job_state {
+  lbbt_stage_ctx *ctx;
+  train_job *job;
+  lbbt_batcher *batcher;
+  lbbt_optim *opt;
+  float *images;
+  int32_t *labels;
+  int64_t correct, seen;   /* this epoch's running top-1 against the labels trained on */
+} job_state;
+
+static lbbt_status begin_epoch(void *user, int epoch) {
+  job_state *j = user;
+  lbbt_batcher_start_epoch(j->batcher, epoch);
+  j->correct = j->seen = 0;
+  return LBBT_OK;
+}
+
+/* Cross-entropy (with the stage's label smoothing) of one shuffled, augmented batch;
+ * drop-path draws from a stream derived from the run seed and the step. */
+static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_train_batch *out) {
+  job_state *j = user;
+  lbbt_stage_ctx *ctx = j->ctx;
+  const lbbt_dataset *ds = j->job->ds;
+  lbbt_model *m = ctx->model;
+  int64_t b = step % lbbt_batcher_num_batches(j->batcher); /* the batch within the epoch */
+  int count = 0;
+  LBBT_TRY(lbbt_batcher_get(j->batcher, b, j->images, j->labels, NULL, &count));
+  lbbt_rng_derive(lbbt_tape_rng(tape), ctx->run->seed, "drop-path", (uint64_t)step);
+  lbbt_tensor *x, *logits;
+  int64_t shape[4] = {count, ds->channels, ds->height, ds->width};
+  LBBT_TRY(lbbt_tape_input(tape, 4, shape, j->images, &x));
+  LBBT_TRY(m->ops->forward_vision(m, tape, x, NULL, &logits));
+  LBBT_TRY(lbbt_cross_entropy(tape, logits, j->labels, (float)ctx->stage->label_smoothing, &out->loss));
+  j->correct += top1_count_correct(logits, j->labels, count);
+  j->seen += count;
+  out->weight = count;
+  out->items = count;
+  out->progress_metric = (double)j->correct / (double)j->seen;
+  return LBBT_OK;
+}
+
+static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
+  job_state *j = user;
+  lbbt_stage_ctx *ctx = j->ctx;
+  double fit = j->seen ? 100.0 * (double)j->correct / (double)j->seen : 0;
+  j->job->final_fit = fit;
+  if (!j->job->main_job) return LBBT_OK;
+  double test_acc = 0, test_loss = 0, per_s = e->train_seconds > 0 ? (double)e->items / e->train_seconds : 0;
+  LBBT_TRY(top1_evaluate(ctx->model, ctx->test, NULL, EVAL_BATCH, &test_acc, &test_loss));
+  LBBT_TRY(append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(append(ctx, "train_acc1", fit));
+  LBBT_TRY(append(ctx, "test_loss", test_loss));
+  LBBT_TRY(append(ctx, "test_acc1", test_acc));
+  LBBT_TRY(append(ctx, "lr", e->lr));
+  LBBT_TRY(append(ctx, "grad_norm", e->grad_norm));
+  LBBT_TRY(append(ctx, "images_per_s", per_s));
+  LBBT_TRY(append(ctx, "seconds", lbbt_train_now() - e->started));
+  lbbt_progress_log(ctx->progress,
+                    "run %d/%d %s stage %s epoch %d/%d: train loss %.4f acc %.2f%%, test acc %.2f%%, "
+                    "%.0f img/s",
+                    ctx->run_index + 1, ctx->n_runs, ctx->run->id, ctx->stage->name, e->epoch + 1, e->epochs,
+                    e->mean_loss, fit, test_acc, per_s);
+  return LBBT_OK;
+}
+
 static lbbt_status train(lbbt_stage_ctx *ctx, train_job *job) {
   const lbbt_stage_spec *s = ctx->stage;
-  lbbt_model *m = ctx->model;
   const lbbt_dataset *ds = job->ds;
-  lbbt_optim *opt = NULL;
-  lbbt_batcher *batcher = NULL;
+  job_state j = {ctx, job, NULL, NULL, NULL, NULL, 0, 0};
   lbbt_tape *tape = NULL;
-  float *images = malloc((size_t)s->batch_size * (size_t)lbbt_dataset_image_numel(ds) * sizeof(float));
-  int32_t *batch_labels = malloc((size_t)s->batch_size * sizeof *batch_labels);
-  lbbt_status st = images && batch_labels ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "classification: out of memory");
+  j.images = malloc((size_t)s->batch_size * (size_t)lbbt_dataset_image_numel(ds) * sizeof(float));
+  j.labels = malloc((size_t)s->batch_size * sizeof *j.labels);
+  lbbt_status st = j.images && j.labels ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "classification: out of memory");
   lbbt_optim_config oc;
   lbbt_optim_config_from_stage(&oc, s);
   oc.lr = job->lr;
-  if (st == LBBT_OK) st = lbbt_optim_create_for_model(&opt, &oc, m);
+  if (st == LBBT_OK) st = lbbt_optim_create_for_model(&j.opt, &oc, ctx->model);
   lbbt_batcher_config bc = {0};
   bc.batch_size = s->batch_size;
   bc.shuffle = 1;
@@ -155,85 +214,30 @@ static lbbt_status train(lbbt_stage_ctx *ctx, train_job *job) {
   bc.flip = ctx->run->data.flip;
   bc.seed = ctx->run->seed;
   bc.labels = job->labels;
-  if (st == LBBT_OK) st = lbbt_batcher_create(ds, &bc, &batcher);
+  if (st == LBBT_OK) st = lbbt_batcher_create(ds, &bc, &j.batcher);
   if (st == LBBT_OK) st = lbbt_tape_create(&tape);
-  int start_epoch = 0;
-  if (st == LBBT_OK && job->main_job) st = lbbt_checkpoint_resume_stage(ctx, opt, &start_epoch, NULL, NULL, 0);
-  if (st == LBBT_OK && start_epoch > 0)
-    lbbt_progress_log(ctx->progress, "run %d/%d stage %s: resuming after epoch %d/%d", ctx->run_index + 1,
-                      ctx->n_runs, s->name, start_epoch, job->epochs);
-  int64_t steps = st == LBBT_OK ? lbbt_batcher_num_batches(batcher) : 0;
-  lbbt_lr_schedule sched = {LBBT_SCHEDULE_COSINE, job->lr, 0.0,
-                            (int64_t)llround(s->warmup_epochs * (double)steps), (int64_t)job->epochs * steps};
-  if (sched.total_steps <= sched.warmup_steps) sched.kind = LBBT_SCHEDULE_CONSTANT;
-  if (st == LBBT_OK) st = lbbt_lr_schedule_check(&sched);
-  for (int epoch = start_epoch; st == LBBT_OK && epoch < job->epochs; epoch++) {
-    if (ctx->interrupted && *ctx->interrupted) {
-      st = lbbt_fail(LBBT_E_INTERRUPTED, "interrupted before epoch %d of stage '%s' (saved)", epoch + 1, s->name);
-      break;
-    }
-    double t0 = now_s(), loss_sum = 0, grad_norm = 0;
-    int64_t correct = 0, seen = 0;
-    lbbt_batcher_start_epoch(batcher, epoch);
-    for (int64_t b = 0; st == LBBT_OK && b < steps; b++) {
-      int64_t step = (int64_t)epoch * steps + b;
-      int count = 0;
-      LBBT_TRY_GOTO(st, lbbt_batcher_get(batcher, b, images, batch_labels, NULL, &count), done);
-      lbbt_tape_reset(tape);
-      lbbt_rng_derive(lbbt_tape_rng(tape), ctx->run->seed, "drop-path", (uint64_t)step);
-      lbbt_tensor *x, *logits, *loss;
-      int64_t shape[4] = {count, ds->channels, ds->height, ds->width};
-      LBBT_TRY_GOTO(st, lbbt_tape_input(tape, 4, shape, images, &x), done);
-      LBBT_TRY_GOTO(st, m->ops->forward_vision(m, tape, x, NULL, &logits), done);
-      LBBT_TRY_GOTO(st, lbbt_cross_entropy(tape, logits, batch_labels, (float)s->label_smoothing, &loss), done);
-      double lv = loss->data[0];
-      if (!isfinite(lv)) {
-        st = lbbt_fail_nonfinite(tape, s->name, step, lv);
-        goto done;
-      }
-      if (loss->requires_grad) {
-        LBBT_TRY_GOTO(st, lbbt_tape_backward(tape, loss), done);
-        LBBT_TRY_GOTO(st, lbbt_optim_clip_grad_norm(opt, s->clip, &grad_norm), done);
-        LBBT_TRY_GOTO(st, lbbt_optim_check_finite(opt), done);
-        lbbt_optim_set_lr(opt, lbbt_lr_at(&sched, step));
-        LBBT_TRY_GOTO(st, lbbt_optim_step(opt), done);
-        lbbt_optim_zero_grad(opt);
-      }
-      correct += lbbt_count_correct(logits, batch_labels, count);
-      seen += count;
-      loss_sum += lv * count;
-      double el = now_s() - t0;
-      lbbt_progress_update(ctx->progress, ctx->run_index, epoch, job->epochs, (int)b, (int)steps,
-                           loss_sum / (double)seen, (double)correct / (double)seen,
-                           el > 0 ? (double)seen / el : -1.0);
-    }
-    double train_seconds = now_s() - t0;
-    double fit = seen ? 100.0 * (double)correct / (double)seen : 0, mean_loss = seen ? loss_sum / (double)seen : 0;
-    job->final_fit = fit;
-    if (!job->main_job) continue;
-    double test_acc = 0, test_loss = 0;
-    LBBT_TRY_GOTO(st, lbbt_evaluate(m, ctx->test, NULL, EVAL_BATCH, &test_acc, &test_loss), done);
-    LBBT_TRY_GOTO(st, append(ctx, "train_loss", mean_loss), done);
-    LBBT_TRY_GOTO(st, append(ctx, "train_acc1", fit), done);
-    LBBT_TRY_GOTO(st, append(ctx, "test_loss", test_loss), done);
-    LBBT_TRY_GOTO(st, append(ctx, "test_acc1", test_acc), done);
-    LBBT_TRY_GOTO(st, append(ctx, "lr", lbbt_optim_lr(opt)), done);
-    LBBT_TRY_GOTO(st, append(ctx, "grad_norm", grad_norm), done);
-    LBBT_TRY_GOTO(st, append(ctx, "images_per_s", train_seconds > 0 ? (double)seen / train_seconds : 0), done);
-    LBBT_TRY_GOTO(st, append(ctx, "seconds", now_s() - t0), done);
-    lbbt_progress_log(ctx->progress,
-                      "run %d/%d %s stage %s epoch %d/%d: train loss %.4f acc %.2f%%, test acc %.2f%%, "
-                      "%.0f img/s",
-                      ctx->run_index + 1, ctx->n_runs, ctx->run->id, s->name, epoch + 1, job->epochs,
-                      mean_loss, fit, test_acc, train_seconds > 0 ? (double)seen / train_seconds : 0);
-    LBBT_TRY_GOTO(st, lbbt_checkpoint_save(ctx, opt, epoch + 1, epoch + 1 == job->epochs, NULL, NULL, 0), done);
+  if (st == LBBT_OK) {
+    lbbt_train_loop loop = {0};
+    loop.ctx = ctx;
+    loop.opt = j.opt;
+    loop.tape = tape;
+    loop.epochs = job->epochs;
+    loop.steps_per_epoch = lbbt_batcher_num_batches(j.batcher);
+    loop.lr = job->lr;
+    loop.warmup_epochs = s->warmup_epochs;
+    loop.clip = s->clip;
+    loop.checkpoint = job->main_job;
+    loop.user = &j;
+    loop.batch = batch_loss;
+    loop.begin_epoch = begin_epoch;
+    loop.end_epoch = end_epoch;
+    st = lbbt_train_loop_run(&loop);
   }
-done:
-  lbbt_optim_free(opt);
-  lbbt_batcher_free(batcher);
+  lbbt_optim_free(j.opt);
+  lbbt_batcher_free(j.batcher);
   lbbt_tape_free(tape);
-  free(images);
-  free(batch_labels);
+  free(j.images);
+  free(j.labels);
   return st;
 }
 
@@ -287,7 +291,7 @@ static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *cho
     if (st != LBBT_OK) break;
     if (s->labels == LBBT_LABELS_TRUE) {
       double loss;
-      st = lbbt_evaluate(ctx->model, hold, NULL, EVAL_BATCH, &score[i], &loss);
+      st = top1_evaluate(ctx->model, hold, NULL, EVAL_BATCH, &score[i], &loss);
     } else {
       score[i] = job.final_fit;
     }
@@ -351,10 +355,22 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   return st;
 }
 
+/* A vision model with a head of the data's classes, images with class labels; the stage's
+ * whole effect is the model and the record (the lr sweep included: its trials are seeded),
+ * so identical first stages of runs may be shared. */
+static lbbt_status needs(const lbbt_stage_spec *s, lbbt_task_needs *out) {
+  (void)s;
+  out->what = LBBT_NEED_VISION_MODEL | LBBT_NEED_IMAGE_DATA;
+  out->targets = LBBT_TARGETS_CLASS;
+  out->cacheable = 1;
+  return LBBT_OK;
+}
+
 static const lbbt_task_ops TASK_OPS = {
     .version = LBBT_TASK_OPS_VERSION,
     .validate = validate,
     .run = run,
+    .needs = needs,
 };
 
 LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {

@@ -6,9 +6,9 @@
  * (wte + wpe, GPT-2 blocks, tied head) through a backbone plugin's create_language, sized by
  * the stage's options, and trains it by next-token prediction on random contiguous windows of
  * `context` tokens of the training split (window starts drawn from lbbt_rng_derive(seed,
- * "lm-windows", step), so a run is reproducible and resumes exactly).  The runner still
- * builds a vision model from base.backbone for every run; an experiment made only of this
- * stage should make it tiny (experiments/lm-pretrain.yaml does).
+ * "lm-windows", step), so a run is reproducible and resumes exactly).  The stage declares
+ * that it needs only text (its needs: LBBT_NEED_TEXT_CORPUS), so the runner loads no images
+ * and builds no model: an experiment made of this stage writes no backbone and no data.
  *
  * Optimisation follows the stage: optimizer (AdamW), lr with linear warm-up over
  * warmup_epochs then cosine decay to lr * min_lr_ratio, weight_decay, clip, batch_size
@@ -57,7 +57,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -70,16 +69,11 @@
 #include "lbbt/runner.h"
 #include "lbbt/tokenizer.h"
 #include "lbbt/train.h"
+#include "lbbt/train_loop.h"
 
 #define MAX_SNAPSHOTS 32
 #define SNAPSHOT_NAME_MAX 32
 #define PRETRAIN_INFO_FILE "lbbt_pretrain.json"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- options ---------------------------------------------------------------------------- */
 typedef struct lm_options {
@@ -420,12 +414,12 @@ static lbbt_status load_text(lbbt_stage_ctx *ctx, lm_state *s) {
       w += c->docs[i].length;
       text[w++] = '\n';
     }
-    double t0 = now_s();
+    double t0 = lbbt_train_now();
     st = lbbt_tokenizer_train_bpe(text, w, s->o.bpe_vocab, &s->tok);
     free(text);
     if (st != LBBT_OK) return st;
     lbbt_progress_log(ctx->progress, "lm-pretrain: BPE of %d ids learned in %.1f s",
-                      lbbt_tokenizer_vocab_size(s->tok), now_s() - t0);
+                      lbbt_tokenizer_vocab_size(s->tok), lbbt_train_now() - t0);
   } else {
     LBBT_TRY(lbbt_tokenizer_create_bytes(&s->tok));
   }
@@ -663,125 +657,128 @@ static void sample_windows(lm_state *s, int B, int64_t step) {
   }
 }
 
-static lbbt_status train_step(lbbt_stage_ctx *ctx, lm_state *s, const lbbt_lr_schedule *sched,
-                              int64_t step, double *loss_out, double *grad_norm) {
-  const lbbt_stage_spec *st = ctx->stage;
-  const int B = st->batch_size;
+/* The loop's view of the stage (train_loop.h callbacks). */
+typedef struct lm_loop {
+  lbbt_stage_ctx *ctx;
+  lm_state *s;
+  int64_t total;              /* optimizer steps in the stage */
+  double train_seconds_all;   /* this session's training time and tokens, for the last line */
+  int64_t trained_tokens;
+} lm_loop;
+
+/* Next-token cross-entropy (with the stage's label smoothing) of one step's windows;
+ * dropout draws from a stream derived from the stage seed and the step. */
+static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_train_batch *out) {
+  lm_loop *l = user;
+  lm_state *s = l->s;
+  const int B = l->ctx->stage->batch_size;
   const int64_t T = s->o.context;
   lbbt_model *m = s->model;
   sample_windows(s, B, step);
-  lbbt_tape_reset(s->tape);
-  lbbt_tape_set_recording(s->tape, 1);
-  lbbt_tape_set_training(s->tape, 1);
-  lbbt_rng_derive(lbbt_tape_rng(s->tape), s->seed, "lm-dropout", (uint64_t)step);
-  lbbt_tensor *logits, *flat, *loss;
-  LBBT_TRY(m->ops->forward_language(m, s->tape, s->inputs, B, T, NULL, &logits));
+  lbbt_rng_derive(lbbt_tape_rng(tape), s->seed, "lm-dropout", (uint64_t)step);
+  lbbt_tensor *logits, *flat;
+  LBBT_TRY(m->ops->forward_language(m, tape, s->inputs, B, T, NULL, &logits));
   int64_t shape[2] = {(int64_t)B * T, m->vocab_size};
-  LBBT_TRY(lbbt_reshape(s->tape, logits, 2, shape, &flat));
-  LBBT_TRY(lbbt_cross_entropy(s->tape, flat, s->targets, (float)st->label_smoothing, &loss));
-  double lv = loss->data[0];
-  if (!isfinite(lv)) return lbbt_fail_nonfinite(s->tape, st->name, step, lv);
-  if (loss->requires_grad) {
-    LBBT_TRY(lbbt_tape_backward(s->tape, loss));
-    LBBT_TRY(lbbt_optim_clip_grad_norm(s->opt, st->clip, grad_norm));
-    LBBT_TRY(lbbt_optim_check_finite(s->opt));
-    lbbt_optim_set_lr(s->opt, lbbt_lr_at(sched, step));
-    LBBT_TRY(lbbt_optim_step(s->opt));
-    lbbt_optim_zero_grad(s->opt);
-  }
-  *loss_out = lv;
+  LBBT_TRY(lbbt_reshape(tape, logits, 2, shape, &flat));
+  LBBT_TRY(lbbt_cross_entropy(tape, flat, s->targets, (float)l->ctx->stage->label_smoothing, &out->loss));
+  out->weight = 1.0; /* train_loss: the mean over steps */
+  out->items = (int64_t)B * T;
+  return LBBT_OK;
+}
+
+/* Before the first epoch of a fresh stage: the untrained model's validation loss, and the
+ * snapshot at fraction 0. */
+static lbbt_status begin(void *user, int start_epoch) {
+  lm_loop *l = user;
+  lm_state *s = l->s;
+  LBBT_TRY(rec_scalar(l->ctx, "steps_total", (double)l->total));
+  LBBT_TRY(rec_string(l->ctx, "out", s->o.out));
+  if (start_epoch > 0) return LBBT_OK;
+  double loss0 = 0;
+  LBBT_TRY(evaluate(s, &s->sample, l->ctx->stage->batch_size, &loss0));
+  LBBT_TRY(rec_scalar(l->ctx, "val_loss_init", loss0));
+  LBBT_TRY(rec_scalar(l->ctx, "val_bpb_init", val_bpb(s, loss0)));
+  if (is_snapshot_step(s, 0, l->total)) LBBT_TRY(snapshot(l->ctx, s, 0, l->total, loss0));
+  return LBBT_OK;
+}
+
+/* Snapshots due mid-stage (the one after the last step reuses the epoch's evaluation, in
+ * end_epoch). */
+static lbbt_status after_step(void *user, int64_t steps_done) {
+  lm_loop *l = user;
+  if (steps_done < l->total && is_snapshot_step(l->s, steps_done, l->total))
+    LBBT_TRY(snapshot(l->ctx, l->s, steps_done, l->total, NAN));
+  return LBBT_OK;
+}
+
+static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
+  lm_loop *l = user;
+  lbbt_stage_ctx *ctx = l->ctx;
+  lm_state *s = l->s;
+  const lbbt_stage_spec *st = ctx->stage;
+  double vloss = 0;
+  LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &vloss));
+  double tps = e->train_seconds > 0 ? (double)e->items / e->train_seconds : 0;
+  l->train_seconds_all += e->train_seconds;
+  l->trained_tokens += e->items;
+  LBBT_TRY(rec_append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(rec_append(ctx, "val_loss", vloss));
+  LBBT_TRY(rec_append(ctx, "val_bpb", val_bpb(s, vloss)));
+  LBBT_TRY(rec_append(ctx, "tokens_per_s", tps));
+  LBBT_TRY(rec_append(ctx, "lr", e->lr));
+  LBBT_TRY(rec_append(ctx, "grad_norm", e->grad_norm));
+  LBBT_TRY(rec_append(ctx, "seconds", lbbt_train_now() - e->started));
+  LBBT_TRY(rec_append(ctx, "steps", (double)e->steps_done));
+  lbbt_progress_log(ctx->progress,
+                    "run %d/%d %s stage %s epoch %d/%d: train loss %.4f, val loss %.4f = %.3f "
+                    "bits/byte, %.0f tokens/s",
+                    ctx->run_index + 1, ctx->n_runs, ctx->run->id, st->name, e->epoch + 1, e->epochs,
+                    e->mean_loss, vloss, val_bpb(s, vloss), tps);
+  if (e->epoch + 1 < e->epochs) return LBBT_OK;
+  /* The last epoch: the model folder is written before the checkpoint that marks the stage
+   * done (the loop saves it after this returns), so a kill in between redoes this epoch. */
+  const int64_t total = l->total;
+  if (is_snapshot_step(s, total, total)) LBBT_TRY(snapshot(ctx, s, total, total, vloss));
+  /* The final numbers are over the whole validation split. */
+  double full_loss = vloss;
+  if (s->sample.n != s->full.n) LBBT_TRY(evaluate(s, &s->full, st->batch_size, &full_loss));
+  LBBT_TRY(save_model(ctx, s, s->o.out, total, NULL, 1.0, full_loss, bpb_of(&s->full, full_loss)));
+  LBBT_TRY(rec_scalar(ctx, "val_loss_final", full_loss));
+  LBBT_TRY(rec_scalar(ctx, "val_bpb_final", bpb_of(&s->full, full_loss)));
+  lbbt_progress_log(ctx->progress, "lm-pretrain: whole validation split (%lld tokens): loss %.4f = "
+                    "%.3f bits/byte; unigram baseline %.3f bits/byte", (long long)s->full.tokens,
+                    full_loss, bpb_of(&s->full, full_loss), s->val_unigram_bpb);
+  lbbt_progress_log(ctx->progress, "lm-pretrain: model -> %s (%.0f tokens/s over this session's "
+                    "%lld training tokens)", s->o.out,
+                    l->train_seconds_all > 0 ? (double)l->trained_tokens / l->train_seconds_all : 0,
+                    (long long)l->trained_tokens);
   return LBBT_OK;
 }
 
 static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
   const lbbt_stage_spec *st = ctx->stage;
-  const int64_t spe = s->o.steps_per_epoch, total = (int64_t)st->epochs * spe;
-  const int64_t tokens_per_step = (int64_t)st->batch_size * s->o.context;
-  int start_epoch = 0;
-  LBBT_TRY(lbbt_checkpoint_resume_stage(ctx, s->opt, &start_epoch, s->param_t, s->param_names,
-                                        s->model->n_params));
-  lbbt_lr_schedule sched = {LBBT_SCHEDULE_COSINE, st->lr, st->lr * s->o.min_lr_ratio,
-                            (int64_t)llround(st->warmup_epochs * (double)spe), total};
-  if (sched.warmup_steps > total) sched.warmup_steps = total;
-  if (sched.total_steps <= sched.warmup_steps) sched.kind = LBBT_SCHEDULE_CONSTANT;
-  LBBT_TRY(lbbt_lr_schedule_check(&sched));
-  LBBT_TRY(rec_scalar(ctx, "steps_total", (double)total));
-  LBBT_TRY(rec_string(ctx, "out", s->o.out));
-  if (start_epoch > 0) {
-    lbbt_progress_log(ctx->progress, "run %d/%d stage %s: resuming after epoch %d/%d", ctx->run_index + 1,
-                      ctx->n_runs, st->name, start_epoch, st->epochs);
-  } else {
-    double loss0 = 0;
-    LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &loss0));
-    LBBT_TRY(rec_scalar(ctx, "val_loss_init", loss0));
-    LBBT_TRY(rec_scalar(ctx, "val_bpb_init", val_bpb(s, loss0)));
-    if (is_snapshot_step(s, 0, total)) LBBT_TRY(snapshot(ctx, s, 0, total, loss0));
-  }
-  double train_seconds_all = 0;
-  int64_t trained_tokens = 0;
-  for (int epoch = start_epoch; epoch < st->epochs; epoch++) {
-    if (ctx->interrupted && *ctx->interrupted)
-      return lbbt_fail(LBBT_E_INTERRUPTED, "interrupted before epoch %d of stage '%s' (saved)", epoch + 1,
-                       st->name);
-    double t0 = now_s(), loss_sum = 0, grad_norm = 0, snap_seconds = 0;
-    for (int64_t k = 0; k < spe; k++) {
-      int64_t step = (int64_t)epoch * spe + k;
-      double lv = 0;
-      LBBT_TRY(train_step(ctx, s, &sched, step, &lv, &grad_norm));
-      loss_sum += lv;
-      /* (the snapshot after the last step reuses the epoch's evaluation, below) */
-      if (step + 1 < total && is_snapshot_step(s, step + 1, total)) {
-        double ts = now_s();
-        LBBT_TRY(snapshot(ctx, s, step + 1, total, NAN));
-        snap_seconds += now_s() - ts;
-      }
-      double el = now_s() - t0 - snap_seconds;
-      lbbt_progress_update(ctx->progress, ctx->run_index, epoch, st->epochs, (int)k, (int)spe,
-                           loss_sum / (double)(k + 1), NAN,
-                           el > 0 ? (double)((k + 1) * tokens_per_step) / el : -1.0);
-    }
-    double train_seconds = now_s() - t0 - snap_seconds;
-    double vloss = 0;
-    LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &vloss));
-    double tps = train_seconds > 0 ? (double)(spe * tokens_per_step) / train_seconds : 0;
-    train_seconds_all += train_seconds;
-    trained_tokens += spe * tokens_per_step;
-    LBBT_TRY(rec_append(ctx, "train_loss", loss_sum / (double)spe));
-    LBBT_TRY(rec_append(ctx, "val_loss", vloss));
-    LBBT_TRY(rec_append(ctx, "val_bpb", val_bpb(s, vloss)));
-    LBBT_TRY(rec_append(ctx, "tokens_per_s", tps));
-    LBBT_TRY(rec_append(ctx, "lr", lbbt_optim_lr(s->opt)));
-    LBBT_TRY(rec_append(ctx, "grad_norm", grad_norm));
-    LBBT_TRY(rec_append(ctx, "seconds", now_s() - t0));
-    LBBT_TRY(rec_append(ctx, "steps", (double)((epoch + 1) * spe)));
-    lbbt_progress_log(ctx->progress,
-                      "run %d/%d %s stage %s epoch %d/%d: train loss %.4f, val loss %.4f = %.3f "
-                      "bits/byte, %.0f tokens/s",
-                      ctx->run_index + 1, ctx->n_runs, ctx->run->id, st->name, epoch + 1, st->epochs,
-                      loss_sum / (double)spe, vloss, val_bpb(s, vloss), tps);
-    int last = epoch + 1 == st->epochs;
-    if (last) {
-      /* The model folder is written before the checkpoint that marks the stage done, so a
-       * kill in between redoes this epoch and writes it again. */
-      if (is_snapshot_step(s, total, total)) LBBT_TRY(snapshot(ctx, s, total, total, vloss));
-      /* The final numbers are over the whole validation split. */
-      double full_loss = vloss;
-      if (s->sample.n != s->full.n) LBBT_TRY(evaluate(s, &s->full, st->batch_size, &full_loss));
-      LBBT_TRY(save_model(ctx, s, s->o.out, total, NULL, 1.0, full_loss, bpb_of(&s->full, full_loss)));
-      LBBT_TRY(rec_scalar(ctx, "val_loss_final", full_loss));
-      LBBT_TRY(rec_scalar(ctx, "val_bpb_final", bpb_of(&s->full, full_loss)));
-      lbbt_progress_log(ctx->progress, "lm-pretrain: whole validation split (%lld tokens): loss %.4f = "
-                        "%.3f bits/byte; unigram baseline %.3f bits/byte", (long long)s->full.tokens,
-                        full_loss, bpb_of(&s->full, full_loss), s->val_unigram_bpb);
-      lbbt_progress_log(ctx->progress, "lm-pretrain: model -> %s (%.0f tokens/s over this session's "
-                        "%lld training tokens)", s->o.out,
-                        train_seconds_all > 0 ? (double)trained_tokens / train_seconds_all : 0,
-                        (long long)trained_tokens);
-    }
-    LBBT_TRY(lbbt_checkpoint_save(ctx, s->opt, epoch + 1, last, s->param_t, s->param_names,
-                                  s->model->n_params));
-  }
-  return LBBT_OK;
+  lm_loop l = {ctx, s, (int64_t)st->epochs * s->o.steps_per_epoch, 0, 0};
+  lbbt_train_loop loop = {0};
+  loop.ctx = ctx;
+  loop.opt = s->opt;
+  loop.tape = s->tape;
+  loop.epochs = st->epochs;
+  loop.steps_per_epoch = s->o.steps_per_epoch;
+  loop.lr = st->lr;
+  loop.min_lr = st->lr * s->o.min_lr_ratio;
+  loop.warmup_epochs = st->warmup_epochs;
+  loop.clip = st->clip;
+  loop.checkpoint = 1;
+  /* the model is the task's own, not ctx->model: its parameters travel as extras */
+  loop.extra = s->param_t;
+  loop.extra_names = s->param_names;
+  loop.n_extra = s->model->n_params;
+  loop.user = &l;
+  loop.batch = batch_loss;
+  loop.begin = begin;
+  loop.after_step = after_step;
+  loop.end_epoch = end_epoch;
+  return lbbt_train_loop_run(&loop);
 }
 
 static lbbt_status run(lbbt_stage_ctx *ctx) {
@@ -797,10 +794,19 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   return st;
 }
 
+/* Text named by the stage's options; the model is built here from them, so the runner
+ * prepares nothing (an experiment made of this stage writes no backbone and no data). */
+static lbbt_status needs(const lbbt_stage_spec *s, lbbt_task_needs *out) {
+  (void)s;
+  out->what = LBBT_NEED_TEXT_CORPUS;
+  return LBBT_OK;
+}
+
 static const lbbt_task_ops TASK_OPS = {
     .version = LBBT_TASK_OPS_VERSION,
     .validate = validate,
     .run = run,
+    .needs = needs,
 };
 
 LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {

@@ -10,7 +10,6 @@
 # each other at OpenMP barriers (results do not depend on the thread count).
 source tests/cli/lib.bash
 export OMP_NUM_THREADS=1
-[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { skip all "Fashion-MNIST absent (the runner loads the run's images)"; exit 0; }
 if [ ! -d /usr/share/games/fortunes ] && [ ! -f "${LBBT_CORPORA:-../shared/corpora}/tinyshakespeare.txt" ]; then
   skip all "no default corpus (install fortunes: tools/install-deps)"; exit 0
 fi

@@ -56,7 +56,7 @@ struct lbbt_model {
   lbbt_activation_hook hook;
   void *hook_user;
   float drop_path; /* stochastic-depth rate the current stage trains with (0 = off) */
-  /* The arena lbbt_evaluate and lbbt_extract_features run the model in, kept across calls
+  /* The arena lbbt_eval_pass (and so lbbt_extract_features) runs the model in, kept across calls
    * (created on first use, freed by lbbt_model_free): a fresh arena per call faulted in
    * tens of MiB of zeroed pages every epoch (~10% of a Table 4 run). */
   lbbt_tape *eval_tape;

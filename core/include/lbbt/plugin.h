@@ -84,6 +84,49 @@ typedef struct lbbt_backbone_ops {
 #define LBBT_BACKBONE_OPS_VERSION 3
 
 /* ---- tasks and analyses -------------------------------------------------------------- */
+/* What a stage needs the runner to prepare before its run (bits of lbbt_task_needs.what).
+ * The runner prepares the union over a run's stages and nothing else: a run none of whose
+ * stages needs images loads no dataset; one that needs no model builds none (ctx->model is
+ * NULL), and then neither `backbone` nor `data` need be written in the experiment. */
+typedef enum lbbt_task_need {
+  /* ctx->model: the run's backbone built as a vision model (create_vision) with
+   * lbbt_task_needs.outputs outputs; implies LBBT_NEED_IMAGE_DATA (its input size). */
+  LBBT_NEED_VISION_MODEL = 1u << 0,
+  /* ctx->train, ctx->test: the run's `data`, carrying lbbt_task_needs.targets. */
+  LBBT_NEED_IMAGE_DATA = 1u << 1,
+  /* The run's backbone lends blocks (its create_blocks): the task borrows them itself with
+   * lbbt_borrow_blocks(&ctx->run->backbone, ...); the runner checks the plugin can. */
+  LBBT_NEED_BLOCK_STACK = 1u << 2,
+  /* ctx->model: the run's backbone checkpoint as a language model (load_language). */
+  LBBT_NEED_LANGUAGE_MODEL = 1u << 3,
+  /* The stage reads text named by its own options (corpus.h) and builds what it trains:
+   * the runner prepares nothing for it. */
+  LBBT_NEED_TEXT_CORPUS = 1u << 4,
+} lbbt_task_need;
+
+/* The targets a stage's images must carry (lbbt_task_needs.targets). */
+typedef enum lbbt_targets {
+  LBBT_TARGETS_CLASS = 0, /* one class label per image (every dataset today) */
+  LBBT_TARGETS_BOXES,     /* boxes with class labels (detection) */
+  LBBT_TARGETS_MASK,      /* a class per pixel (segmentation) */
+  LBBT_TARGETS_NONE,      /* images only (self-supervised) */
+} lbbt_targets;
+
+/* A stage's declaration, filled by lbbt_task_ops.needs.  The runner zeroes it first, so a
+ * plugin that leaves a field unset asks for its zero value.  Fields are only appended. */
+typedef struct lbbt_task_needs {
+  unsigned what;        /* LBBT_NEED_* bits; 0: nothing (ctx->model, train, test NULL) */
+  lbbt_targets targets; /* with LBBT_NEED_IMAGE_DATA */
+  int outputs;          /* with LBBT_NEED_VISION_MODEL: the head's outputs; 0 = the training
+                           data's number of classes */
+  /* 1: the stage's effect (the model's parameters and the record) is a deterministic
+   * function of the run's configuration up to and including this stage and of the
+   * checkpoint's bytes, and it writes nothing else: the runner may store it after the stage
+   * and give it to another run whose configuration starts the same way (stage cache,
+   * core/src/runtime/stage_cache.h).  0 (the default): always run. */
+  int cacheable;
+} lbbt_task_needs;
+
 typedef struct lbbt_task_ops {
   int version; /* LBBT_TASK_OPS_VERSION */
   /* Check the stage's options before anything runs (file:line:col errors). May be NULL. */
@@ -91,8 +134,19 @@ typedef struct lbbt_task_ops {
   /* Run one stage of one run: train/evaluate ctx->model, write metrics through ctx.
    * Required. */
   lbbt_status (*run)(struct lbbt_stage_ctx *ctx);
+  /* ---- version 2 ---- */
+  /* What this stage needs prepared (above); called after validate accepted the stage.
+   * NULL (and every version-1 table): a vision model with the data's classes and image data
+   * with class labels, not cacheable -- what the runner gave every stage before. */
+  lbbt_status (*needs)(const lbbt_stage_spec *stage, lbbt_task_needs *out);
 } lbbt_task_ops;
-#define LBBT_TASK_OPS_VERSION 1
+#define LBBT_TASK_OPS_VERSION 2
+/* The declaration of a stage whose plugin has no needs function (version 1). */
+void lbbt_task_needs_default(lbbt_task_needs *out);
+/* ops->needs(stage) or the default, with VISION_MODEL completed by IMAGE_DATA.  Errors
+ * (LBBT_E_INPUT/LBBT_E_PLUGIN) name the stage. */
+lbbt_status lbbt_task_needs_of(const lbbt_task_ops *ops, const lbbt_stage_spec *stage,
+                               lbbt_task_needs *out);
 typedef lbbt_task_ops lbbt_analysis_ops; /* same shape: validate + run */
 
 typedef struct lbbt_plugin {

@@ -36,8 +36,9 @@ static const char *const LR_SWEEP_NAMES[] = {"", "per-arm"};
 /* ---- backbone ------------------------------------------------------------------------ */
 #define S lbbt_backbone_spec
 static const spec_key BACKBONE_KEYS[] = {
-    {.name = "plugin", .type = KEY_STRING, FIELD(S, plugin), .def = REQUIRED,
-     .doc = "backbone plugin: gpt2, llama, chronos_t5, ... (`lbbt plugins` lists them)"},
+    {.name = "plugin", .type = KEY_STRING, FIELD(S, plugin), .def = "",
+     .doc = "backbone plugin: gpt2, llama, chronos_t5, ... (`lbbt plugins` lists them); required "
+            "when a stage needs a model"},
     {.name = "checkpoint", .type = KEY_PATH, FIELD(S, checkpoint), .def = "",
      .flags = KEY_MUST_EXIST | KEY_MODELS_PREFIX,
      .doc = "pretrained weights (file or folder); models:NAME is $LBBT_MODELS/NAME; \"\" = none; "
@@ -82,8 +83,9 @@ static const spec_section BACKBONE_SECTION = {
 /* ---- data ---------------------------------------------------------------------------- */
 #define S lbbt_data_spec
 static const spec_key DATA_KEYS[] = {
-    {.name = "dataset", .type = KEY_STRING, FIELD(S, dataset), .def = REQUIRED,
-     .doc = "fashion-mnist, cifar10, cifar100, folder, ... (the datasets module checks the name)"},
+    {.name = "dataset", .type = KEY_STRING, FIELD(S, dataset), .def = "",
+     .doc = "fashion-mnist, cifar10, cifar100, folder, ... (the datasets module checks the name); "
+            "required when a stage needs images"},
     {.name = "root", .type = KEY_PATH, FIELD(S, root), .def = "", .flags = KEY_MUST_EXIST,
      .doc = "data folder; \"\" = the dataset's default location"},
     {.name = "limit", .type = KEY_INT, FIELD(S, limit), .def = "0", AT_LEAST(0),
@@ -180,9 +182,9 @@ static const spec_key RUN_KEYS[] = {
     {.name = "seed", .type = KEY_SEED, .offset = offsetof(S, seed), .size = sizeof(uint64_t), .def = "0",
      .doc = "the run's seed; every random stream derives from it"},
     {.name = "backbone", .type = KEY_SECTION, .offset = offsetof(S, backbone), .sub = &BACKBONE_SECTION,
-     .def = REQUIRED, .doc = "the network (see below)"},
+     .def = "{}", .doc = "the network (see below); only for runs with a stage that needs a model"},
     {.name = "data", .type = KEY_SECTION, .offset = offsetof(S, data), .sub = &DATA_SECTION,
-     .def = REQUIRED, .doc = "the images (see below)"},
+     .def = "{}", .doc = "the images (see below); only for runs with a stage that needs images"},
     {.name = "stages", .type = KEY_LIST, .offset = offsetof(S, stages), .size = sizeof(lbbt_stage_spec),
      .count_offset = offsetof(S, n_stages), .max_count = LBBT_MAX_STAGES, .sub = &STAGE_SECTION,
      .def = REQUIRED, .doc = "what the run does, in order (a list of stages, see below)"},

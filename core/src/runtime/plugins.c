@@ -146,7 +146,7 @@ static size_t backbone_ops_size(int version) {
 }
 
 static size_t task_ops_size(int version) {
-  (void)version; /* as backbone_ops_size */
+  if (version == 1) return offsetof(lbbt_task_ops, needs); /* as backbone_ops_size */
   return sizeof(lbbt_task_ops);
 }
 
