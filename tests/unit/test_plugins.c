@@ -185,13 +185,15 @@ static void test_load_test_plugins(void) {
   CHECK(lbbt_registry_find(r, LBBT_KIND_TASK, "hello") == NULL, "hello found as a task");
   CHECK(lbbt_registry_find(r, LBBT_KIND_ANALYSIS, "null_run") == NULL, "refused plugin registered");
   CHECK(lbbt_registry_find(r, LBBT_KIND_ANALYSIS, "bad_abi") == NULL, "refused plugin registered");
-  /* Of the test plugins hello, borrow-check and old-backbone-v2 load; the build's own
-   * plugins (template, backbones, tasks, ...) load too, however many there are. */
+  /* Of the test plugins hello, borrow-check, old-backbone-v2 and tiny_prenorm load; the
+   * build's own plugins (template, backbones, tasks, ...) load too, however many there are. */
   int from_tests = 0;
   for (int i = 0; i < lbbt_registry_count(r); i++)
     from_tests += strstr(lbbt_registry_at(r, i)->file, "/tests/plugins/") != NULL;
-  CHECK(from_tests == 3, "%d test plugins loaded, want 3 (hello, borrow-check, old-backbone-v2)",
+  CHECK(from_tests == 4,
+        "%d test plugins loaded, want 4 (hello, borrow-check, old-backbone-v2, tiny_prenorm)",
         from_tests);
+  CHECK(lbbt_registry_find(r, LBBT_KIND_BACKBONE, "tiny_prenorm"), "tiny_prenorm not loaded");
   /* A version-2 backbone table built against this header, with create_blocks set anyway:
    * the normalised copy goes by the version, so the version-3 field reads as absent. */
   const lbbt_plugin *v2 = lbbt_registry_find(r, LBBT_KIND_BACKBONE, "old-backbone-v2");
