@@ -17,7 +17,10 @@
  * blocks keep their own pre-norm order (self-attention, MLP), cross-attention comes after
  * them.  Cross-attention is fresh (PyTorch nn.Linear init) or copied from the borrowed
  * decoder block's own attention projections (the paper's "initialised from GPT-2 attention
- * weights"), which needs q, k, v of width C (no grouped-query attention). */
+ * weights"), which needs query heads x head size = C; grouped key/value heads are widened
+ * as the block's attention shares them.  Cross-attention has no RoPE and no relative bias;
+ * the borrowed blocks' self-attention keeps its own (LLaMA's RoPE over query positions
+ * 0..Q-1, T5's relative bias from the decoder stack's table). */
 #ifndef LBBT_SET_DETECTOR_H
 #define LBBT_SET_DETECTOR_H
 #include "lbbt/block_stack.h"
