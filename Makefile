@@ -39,6 +39,10 @@ LIBS     = -ldnnl -lyaml $(HDF5_LIB) -lgsl -lgslcblas -ljansson -lz -lpng -ljpeg
 CORE_SRC   := $(sort $(wildcard core/src/*.c core/src/*/*.c))
 CLI_SRC    := $(sort $(wildcard core/cli/*.c))
 PLUGIN_SRC := $(sort $(wildcard plugins/*/*.c))
+# Code that several task plugins share (top-1 evaluation for the classification-type tasks):
+# compiled into each task plugin, and into the unit tests, not into the task-neutral core.
+TASK_SHARED_SRC := $(sort $(wildcard plugins/tasks/shared/*.c))
+TASK_SHARED_H   := $(wildcard plugins/tasks/shared/*.h)
 TEST_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 TPLUG_SRC  := $(sort $(wildcard tests/plugins/*.c))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -64,6 +68,9 @@ $(BUILD)/obj/%.o: %.c $(DEPS_OK) $(wildcard core/include/lbbt/*.h core/src/*.h c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
+# The library exports only what core/include/lbbt declares with LBBT_API (lbbt/status.h).
+$(CORE_OBJ): CFLAGS += -fvisibility=hidden
+
 $(BUILD)/liblbbt.so: $(CORE_OBJ)
 	@echo "  LD      $@"
 	@$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -78,15 +85,29 @@ $(BUILD)/plugins/%.so: plugins/%.c $(BUILD)/liblbbt.so $(wildcard core/include/l
 	@echo "  PLUGIN  $@"
 	@$(CC) $(CFLAGS) -shared $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/../..' $(LIBS)
 
+$(BUILD)/plugins/tasks/%.so: plugins/tasks/%.c $(TASK_SHARED_SRC) $(TASK_SHARED_H) $(BUILD)/liblbbt.so $(wildcard core/include/lbbt/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  PLUGIN  $@"
+	@$(CC) $(CFLAGS) -Iplugins/tasks -shared $(LDFLAGS) -o $@ $< $(TASK_SHARED_SRC) -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/../..' $(LIBS)
+
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c $(BUILD)/liblbbt.so $(wildcard core/include/lbbt/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  PLUGIN  $@"
 	@$(CC) $(CFLAGS) -shared $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/../..' $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/liblbbt.so
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(TASK_SHARED_SRC) $(TASK_SHARED_H) $(BUILD)/liblbbt.so
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+	@$(CC) $(CFLAGS) -Itests/unit -Iplugins/tasks $(LDFLAGS) -o $@ $< $(TASK_SHARED_SRC) -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+
+# Tests of internal functions (they include core/src headers) link the core's objects, since
+# the library does not export those functions.
+INTERNAL_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(shell grep -lE \
+  '^#include "(\.\./\.\./core/src/)?(base|autograd|nn|ops|optim|data|ckpt|text|config|results|runtime|report|analysis|curvature)/' $(TEST_SRC)))
+$(INTERNAL_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@ (core objects)"
+	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LIBS)
 
 test: all $(TESTS) $(TPLUGINS)
 	@LBBT_BUILD=$(BUILD) tools/run-tests

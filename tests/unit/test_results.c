@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "lbbt/results.h"
+#include "lbbt/spec.h"
 #include "test.h"
 
 /* Values go through HDF5 unchanged (f64 and f32 stored as such): compare exactly. */

@@ -63,7 +63,10 @@ static inline float op_expf(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = ((int32_t)n + 127) << 23;
+  /* unsigned shift: a NaN x (the clamps let it through) makes n NaN, whose int conversion is
+   * INT_MIN on x86; shifting that signed is undefined (UBSan stops a NaN loss's diagnosis),
+   * unsigned it is not, and p is NaN anyway, so NaN still propagates */
+  const uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
   float scale;
   memcpy(&scale, &bits, sizeof scale);
   return p * scale;

@@ -9,6 +9,7 @@
 #include "base/atomic_file.h"
 #include "results/h5util.h"
 #include "lbbt/results.h"
+#include "lbbt/spec.h" /* lbbt_experiment, lbbt_run_spec */
 
 #define RESULTS_KIND "lbbt-results"
 #define RESULTS_WHAT "results file"
