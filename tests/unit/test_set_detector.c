@@ -39,7 +39,7 @@ static lbbt_backbone_spec gpt2_spec(void) {
 
 /* A model holding 2 encoder + 2 decoder blocks of the scratch GPT-2 and the detector. */
 static lbbt_status build(int cross_from_blocks, lbbt_model **m, lbbt_set_detector **d) {
-  static const lbbt_model_ops no_ops = {LBBT_MODEL_OPS_VERSION, NULL, NULL, NULL, NULL, NULL};
+  static const lbbt_model_ops no_ops = {.version = LBBT_MODEL_OPS_VERSION};
   LBBT_TRY(lbbt_model_create(m, &no_ops, "detector"));
   lbbt_backbone_spec s = gpt2_spec();
   lbbt_block_stack *enc = NULL, *dec = NULL;
@@ -212,7 +212,7 @@ static void test_training_reduces_loss(void) {
 /* stories260K's architecture (LLaMA, 8 query heads sharing 4 key/value heads, RoPE): the
  * copied cross-attention key rows of query head h are the block's rows of head h / 2. */
 static void test_gqa_copy(void) {
-  static const lbbt_model_ops no_ops = {LBBT_MODEL_OPS_VERSION, NULL, NULL, NULL, NULL, NULL};
+  static const lbbt_model_ops no_ops = {.version = LBBT_MODEL_OPS_VERSION};
   lbbt_model *m = NULL;
   REQUIRE(lbbt_model_create(&m, &no_ops, "detector") == LBBT_OK, "%s", lbbt_last_error());
   lbbt_backbone_spec s;
@@ -257,7 +257,7 @@ static void test_gqa_copy(void) {
 }
 
 static void test_invalid_config(void) {
-  static const lbbt_model_ops no_ops = {LBBT_MODEL_OPS_VERSION, NULL, NULL, NULL, NULL, NULL};
+  static const lbbt_model_ops no_ops = {.version = LBBT_MODEL_OPS_VERSION};
   lbbt_model *m = NULL;
   REQUIRE(lbbt_model_create(&m, &no_ops, "detector") == LBBT_OK, "%s", lbbt_last_error());
   lbbt_backbone_spec s = gpt2_spec();
