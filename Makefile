@@ -7,6 +7,7 @@
 #   make figure-N   run experiments/figure-N.yaml (or figure N's table) and plot results/figure-N.png;
 #                   make figure-pretrain-amount: experiments/pretrain-amount.yaml (beyond the paper)
 #   make bench      throughput and memory against PyTorch and the oneDNN matmul ceiling
+#                   (ISA=baseline|avx2|avx512: every implementation capped to that level)
 #   make models     pretrain lbbt's own GPT-2-architecture language model (TIER=smoke|cpu) into
 #                   models/ (cached: free once the run is complete and the model folder exists;
 #                   a folder made by other settings is removed and retrained)
@@ -23,12 +24,19 @@ OMP_WAIT_POLICY ?= passive
 export OMP_WAIT_POLICY
 CC      ?= cc
 SAN     ?=
-OPT     ?= -O2 -march=native
+# Portable by default: baseline x86-64, so a binary built on one node runs on any other; the
+# hot kernels are compiled once per ISA level below and chosen at run time (lbbt/isa.h).
+# NATIVE=1 builds the rest for this machine's CPU too (-march=native).
+NATIVE  ?=
+OPT     ?= -O2 $(if $(filter 1,$(NATIVE)),-march=native)
 
 # -Wformat-truncation is heuristic (it fires at -O1 on bounded path buffers); truncation is
 # handled where it matters, so it is not an error here.
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
-CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -Icore/include -Icore/src -I/usr/include/hdf5/serial -fopenmp
+# -fno-trapping-math: no code here reads floating-point exception flags, and without it
+# GCC 12 leaves every loop calling op_expf scalar ("control flow in loop": the clamps are
+# not if-converted); it changes no result.
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -fno-trapping-math $(WARN) -fPIC -Icore/include -Icore/src -I/usr/include/hdf5/serial -fopenmp
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
@@ -70,6 +78,13 @@ $(BUILD)/obj/%.o: %.c $(DEPS_OK) $(wildcard core/include/lbbt/*.h core/src/*.h c
 
 # The library exports only what core/include/lbbt declares with LBBT_API (lbbt/status.h).
 $(CORE_OBJ): CFLAGS += -fvisibility=hidden
+# Per-ISA-level kernels (core/src/*/*_{baseline,avx2,avx512}.c): the same source compiled
+# for x86-64, x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512), whatever OPT/NATIVE say.
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/obj/%_baseline.o: CFLAGS += -march=x86-64 -mtune=generic
+$(BUILD)/obj/%_avx2.o: CFLAGS += -march=x86-64-v3 -mtune=generic
+$(BUILD)/obj/%_avx512.o: CFLAGS += -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512
+endif
 
 $(BUILD)/liblbbt.so: $(CORE_OBJ)
 	@echo "  LD      $@"
@@ -124,9 +139,10 @@ parity: all $(TESTS)
 fuzz:
 	tools/run-fuzz
 
+# make bench ISA=avx2: lbbt, oneDNN and PyTorch all capped to one ISA level (tools/bench).
 bench: all $(BUILD)/bench_train
 	tools/install-deps --reference
-	LBBT_BUILD=$(BUILD) tools/bench
+	LBBT_BUILD=$(BUILD) ISA=$(ISA) tools/bench
 
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/liblbbt.so
 	@echo "  BENCH   $@"

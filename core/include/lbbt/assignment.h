@@ -19,7 +19,7 @@
  * matrix with no assignment of finite cost ("infeasible"), naming the row that cannot be
  * placed.  n_rows or n_cols 0 is valid (nothing assigned, total 0).  Among assignments of
  * equal cost the result is deterministic (a function of the matrix only). */
-lbbt_status lbbt_linear_assignment(const double *cost, int64_t n_rows, int64_t n_cols,
-                                   int64_t *row_to_col, double *total);
+LBBT_API lbbt_status lbbt_linear_assignment(const double *cost, int64_t n_rows, int64_t n_cols,
+                                            int64_t *row_to_col, double *total);
 
 #endif

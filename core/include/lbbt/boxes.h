@@ -15,20 +15,20 @@
  *   IoU - (|C| - |A u B|) / |C|,  C the smallest box enclosing A and B,
  * in [-1, 1], evaluated in double.  *iou (may be NULL) receives the plain IoU.  Two boxes of
  * zero area with an empty union give NaN (the caller checks; see lbbt_boxes_check_xyxy). */
-double lbbt_box_giou_xyxy(const float a[4], const float b[4], double *iou);
+LBBT_API double lbbt_box_giou_xyxy(const float a[4], const float b[4], double *iou);
 
 /* LBBT_E_INPUT naming `what` and the first box i (of n, xyxy) with x1 < x0, y1 < y0 or a
  * non-finite coordinate. */
-lbbt_status lbbt_boxes_check_xyxy(const float *boxes, int64_t n, const char *what);
+LBBT_API lbbt_status lbbt_boxes_check_xyxy(const float *boxes, int64_t n, const char *what);
 
 /* One xyxy box from cxcywh and back (the forms the ops compute on the tape). */
-void lbbt_box_to_xyxy(const float cxcywh[4], float xyxy[4]);
-void lbbt_box_to_cxcywh(const float xyxy[4], float cxcywh[4]);
+LBBT_API void lbbt_box_to_xyxy(const float cxcywh[4], float xyxy[4]);
+LBBT_API void lbbt_box_to_cxcywh(const float xyxy[4], float cxcywh[4]);
 
 /* giou [n, m] = GIoU(a_i, b_j) for xyxy boxes a [n, 4], b [m, 4]; iou [n, m] (may be NULL)
  * the plain IoU.  Boxes are checked (lbbt_boxes_check_xyxy). */
-lbbt_status lbbt_boxes_giou_pairwise(const float *a, int64_t n, const float *b, int64_t m,
-                                     double *giou, double *iou);
+LBBT_API lbbt_status lbbt_boxes_giou_pairwise(const float *a, int64_t n, const float *b, int64_t m,
+                                              double *giou, double *iou);
 
 /* Weights of the three matching terms; DETR uses class 1, L1 5, GIoU 2. */
 typedef struct lbbt_match_weights {
@@ -41,8 +41,8 @@ typedef struct lbbt_match_weights {
  * probs [Q, K]: class probabilities (softmax over K classes, the no-object class included);
  * pred_boxes [Q, 4] and tgt_boxes [G, 4] cxcywh; labels [G] in [0, K).  Nothing is recorded
  * on a tape: the matching is a constant of the loss.  Feed cost to lbbt_linear_assignment. */
-lbbt_status lbbt_match_cost(const float *probs, int64_t Q, int64_t K, const float *pred_boxes,
-                            const int32_t *labels, const float *tgt_boxes, int64_t G,
-                            const lbbt_match_weights *w, double *cost);
+LBBT_API lbbt_status lbbt_match_cost(const float *probs, int64_t Q, int64_t K, const float *pred_boxes,
+                                     const int32_t *labels, const float *tgt_boxes, int64_t G,
+                                     const lbbt_match_weights *w, double *cost);
 
 #endif

@@ -55,7 +55,7 @@ typedef struct lbbt_coco_params {
 
 /* COCO's defaults; with canvas_side > 0 the area bounds are scaled from COCO's 640-pixel
  * images to a square canvas of that side (32^2 and 96^2 times (side / 640)^2). */
-lbbt_coco_params lbbt_coco_params_default(double canvas_side);
+LBBT_API lbbt_coco_params lbbt_coco_params_default(double canvas_side);
 
 /* The stats, in COCOeval.summarize's order. */
 typedef enum {
@@ -64,7 +64,7 @@ typedef enum {
   LBBT_COCO_AR_MEDIUM, LBBT_COCO_AR_LARGE
 } lbbt_coco_stat;
 /* "AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl". */
-const char *lbbt_coco_stat_name(lbbt_coco_stat s);
+LBBT_API const char *lbbt_coco_stat_name(lbbt_coco_stat s);
 
 typedef struct lbbt_coco_eval {
   int64_t n_cat;            /* K: categories, sorted by id (category_ids[k]) */
@@ -78,10 +78,10 @@ typedef struct lbbt_coco_eval {
 /* Evaluate n_det detections against n_gt ground truths over the given images and
  * categories (ids in any order; duplicates are LBBT_E_INPUT).  *out owned by the caller
  * (lbbt_coco_eval_free).  p NULL: lbbt_coco_params_default(0). */
-lbbt_status lbbt_coco_evaluate(const lbbt_coco_gt *gt, int64_t n_gt, const lbbt_coco_det *det,
-                               int64_t n_det, const int64_t *image_ids, int64_t n_images,
-                               const int64_t *category_ids, int64_t n_cat,
-                               const lbbt_coco_params *p, lbbt_coco_eval **out);
-void lbbt_coco_eval_free(lbbt_coco_eval *e); /* NULL-safe */
+LBBT_API lbbt_status lbbt_coco_evaluate(const lbbt_coco_gt *gt, int64_t n_gt, const lbbt_coco_det *det,
+                                        int64_t n_det, const int64_t *image_ids, int64_t n_images,
+                                        const int64_t *category_ids, int64_t n_cat,
+                                        const lbbt_coco_params *p, lbbt_coco_eval **out);
+LBBT_API void lbbt_coco_eval_free(lbbt_coco_eval *e); /* NULL-safe */
 
 #endif

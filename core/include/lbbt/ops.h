@@ -162,22 +162,22 @@ LBBT_API lbbt_status lbbt_attention_qkv(lbbt_tape *t, lbbt_tensor *qkv, int n_he
 /* ---- boxes (core/src/ops/box.c; geometry outside the tape in lbbt/boxes.h) ------------- */
 /* Box layout conversions on [..., 4]: cxcywh (centre x, centre y, width, height) <-> xyxy
  * (x0, y0, x1, y1). */
-lbbt_status lbbt_box_cxcywh_to_xyxy(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);
-lbbt_status lbbt_box_xyxy_to_cxcywh(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);
+LBBT_API lbbt_status lbbt_box_cxcywh_to_xyxy(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);
+LBBT_API lbbt_status lbbt_box_xyxy_to_cxcywh(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);
 /* out[...] = 1 - GIoU(a[..., :], b[..., :]) for xyxy boxes a, b [..., 4] of the same shape
  * (out [...]; [1] for a single box): DETR's generalised-IoU loss per matched pair, before
  * the sum over pairs / number of boxes.  Boxes with x1 < x0 or y1 < y0 are LBBT_E_INPUT; a
  * pair of zero-area boxes (undefined) LBBT_E_NUMERIC.  Differentiable w.r.t. both. */
-lbbt_status lbbt_giou_loss(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_tensor **out);
+LBBT_API lbbt_status lbbt_giou_loss(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b, lbbt_tensor **out);
 
 /* Mean cross-entropy of logits [N, V] with per-class weights class_weights [V] (finite,
  * >= 0), as PyTorch's F.cross_entropy(logits, targets, weight=w): sum_i w[y_i] nll_i /
  * sum_i w[y_i] over rows with targets[i] >= 0; 0 (no gradient) when that sum is 0.  out [1].
  * (core/src/ops/weighted_loss.c; DETR weights its no-object class by eos_coef.) */
-lbbt_status lbbt_cross_entropy_weighted(lbbt_tape *t, lbbt_tensor *logits, const int32_t *targets,
-                                        const float *class_weights, lbbt_tensor **out);
+LBBT_API lbbt_status lbbt_cross_entropy_weighted(lbbt_tape *t, lbbt_tensor *logits, const int32_t *targets,
+                                                 const float *class_weights, lbbt_tensor **out);
 
 /* y = 1 / (1 + exp(-x)), elementwise (core/src/ops/sigmoid.c). */
-lbbt_status lbbt_sigmoid(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);
+LBBT_API lbbt_status lbbt_sigmoid(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);
 
 #endif

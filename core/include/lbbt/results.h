@@ -21,6 +21,9 @@
  *                                 git_dirty ("yes" | "no" | "unknown"),
  *                                 created_utc (first commit), updated_utc (this commit),
  *                                 host, cpu_model, cpu_isa ("avx2 avx512f amx_tile ..."),
+ *                                 kernel_isa (the level lbbt's own kernels ran at:
+ *                                 "baseline" | "avx2" | "avx512", lbbt/isa.h),
+ *                                 onednn_isa (oneDNN's effective ISA, "AVX2", ...),
  *                                 threads (int32), onednn_version, hdf5_version,
  *                                 gsl_version, libyaml_version, experiment_name,
  *                                 experiment_file, experiment_yaml (verbatim),
@@ -29,7 +32,8 @@
  *                                 id, label, config (canonical resolved YAML),
  *                                 status = "complete", matrix.<key> = value (strings),
  *                                 and the run's own provenance: committed_utc, git_commit,
- *                                 git_dirty, host, threads, lbbt_version, experiment_sha256
+ *                                 git_dirty, host, threads, lbbt_version, experiment_sha256,
+ *                                 kernel_isa, onednn_isa
  *      /runs/<run id>/<path>    the record's items:
  *                                 scalar -> scalar-dataspace f64 dataset
  *                                 series -> 1-D f64 dataset
@@ -146,6 +150,8 @@ typedef struct lbbt_provenance {
   char cpu_isa[256];    /* the vector ISA flags present, e.g. "sse4_2 avx avx2 fma avx512f" */
   int threads;
   char onednn_version[32], hdf5_version[32], gsl_version[32], libyaml_version[32];
+  char kernel_isa[16];  /* lbbt_isa_name(lbbt_isa_active()): "baseline" | "avx2" | "avx512" */
+  char onednn_isa[32];  /* lbbt_isa_onednn(): oneDNN's effective ISA, e.g. "AVX2" */
 } lbbt_provenance;
 /* Fill *out for this process and moment (runs git, reads /proc/cpuinfo).  Never fails:
  * what cannot be found is "unknown". */

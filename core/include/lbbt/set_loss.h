@@ -33,7 +33,7 @@ typedef struct lbbt_set_loss_config {
 } lbbt_set_loss_config;
 
 /* DETR's values. */
-lbbt_set_loss_config lbbt_set_loss_config_detr(void);
+LBBT_API lbbt_set_loss_config lbbt_set_loss_config_detr(void);
 
 /* The unweighted parts, for logs. */
 typedef struct lbbt_set_loss_parts {
@@ -45,8 +45,8 @@ typedef struct lbbt_set_loss_parts {
  * *out [1] on tape t.  match (may be NULL) [B*Q]: the target index matched to each
  * prediction, -1 for none.  parts may be NULL.  Boxes with negative width or height and
  * labels outside [0, K) are LBBT_E_INPUT naming the image. */
-lbbt_status lbbt_set_loss(lbbt_tape *t, lbbt_tensor *logits, lbbt_tensor *boxes,
-                          const lbbt_set_target *targets, const lbbt_set_loss_config *cfg,
-                          int64_t *match, lbbt_set_loss_parts *parts, lbbt_tensor **out);
+LBBT_API lbbt_status lbbt_set_loss(lbbt_tape *t, lbbt_tensor *logits, lbbt_tensor *boxes,
+                                   const lbbt_set_target *targets, const lbbt_set_loss_config *cfg,
+                                   int64_t *match, lbbt_set_loss_parts *parts, lbbt_tensor **out);
 
 #endif
