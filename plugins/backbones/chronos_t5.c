@@ -244,7 +244,7 @@ static lbbt_status find_config(const char *path, t5_src *s) {
   if (stat(cfg_path, &sb) != 0)
     return lbbt_fail(LBBT_E_INPUT, "%s: no config.json beside the checkpoint (looked for %s)",
                      path, cfg_path);
-  LBBT_TRY(lbbt_json_read_file(cfg_path, &s->cfg));
+  LBBT_TRY(lbbt_json_read_config(cfg_path, &s->cfg));
   s->cfg_owned = 1;
   return LBBT_OK;
 }

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "lbbt/block_stack.h"
+#include "lbbt/checked.h"
 #include "lbbt/checkpoint.h"
 #include "lbbt/init_mode.h"
 #include "lbbt/nn.h"
@@ -105,7 +106,9 @@ static lbbt_status arch_from_config(json_t *cfg, const char *path, gpt2_arch *a)
   a->n_head = json_int(cfg, "n_head", json_int(cfg, "num_attention_heads", 0));
   a->n_positions = json_int(cfg, "n_positions", json_int(cfg, "n_ctx", 1024));
   a->vocab_size = json_int(cfg, "vocab_size", 50257);
-  a->n_inner = json_int(cfg, "n_inner", 4 * a->n_embd); /* null in config.json: 4 n_embd */
+  int inner4 = 0; /* 4 n_embd; 0 (refused by arch_check) when that overflows an int */
+  lbbt_mul_int(4, a->n_embd, &inner4);
+  a->n_inner = json_int(cfg, "n_inner", inner4); /* null in config.json: 4 n_embd */
   a->eps = (float)json_num(cfg, "layer_norm_epsilon", 1e-5);
   const char *act = json_string_value(json_object_get(cfg, "activation_function"));
   if (!act || !strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh") ||
@@ -207,7 +210,10 @@ static lbbt_status options_parse(const lbbt_backbone_spec *spec, gpt2_options *o
     if (!strcmp(op->key, "n_inner")) inner_given = 1;
     if (field) *field = v;
   }
-  if (a && o->sizes_given && !inner_given) a->n_inner = 4 * a->n_embd;
+  if (a && o->sizes_given && !inner_given) {
+    a->n_inner = 0; /* refused by arch_check when 4 n_embd overflows */
+    lbbt_mul_int(4, a->n_embd, &a->n_inner);
+  }
   return LBBT_OK;
 }
 
@@ -238,7 +244,7 @@ static lbbt_status find_config(const char *path, gpt2_src *s) {
   if (stat(cfg_path, &sb) != 0)
     return lbbt_fail(LBBT_E_INPUT, "%s: no config.json beside the checkpoint (looked for %s)",
                      path, cfg_path);
-  LBBT_TRY(lbbt_json_read_file(cfg_path, &s->cfg));
+  LBBT_TRY(lbbt_json_read_config(cfg_path, &s->cfg));
   s->cfg_owned = 1;
   return LBBT_OK;
 }
