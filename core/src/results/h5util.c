@@ -347,9 +347,9 @@ lbbt_status h5u_probe(const char *path, const char *what) {
     int sig = WTERMSIG(status);
     return lbbt_fail(LBBT_E_INPUT,
                      "%s: this %s is damaged: reading it %s libhdf5 (%s in a separate check "
-                     "process); `lbbt fsck %s` reports which runs can be saved",
+                     "process); move it aside, and `lbbt run` computes its runs again",
                      path, what, sig == SIGALRM ? "hangs" : "crashes",
-                     sig == SIGALRM ? "stopped after 60 s" : strsignal(sig), path);
+                     sig == SIGALRM ? "stopped after 60 s" : strsignal(sig));
   }
   remember_probed(&sb);
   return LBBT_OK;
