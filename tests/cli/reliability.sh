@@ -36,13 +36,16 @@ check clean_forward_still_works "$LBBT" forward "$FIX/gpt2" --input "$CLI_TMP/id
 # 10. Two `lbbt run` on one --out: the second said "cannot create ....ckpt.new".
 if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   OUT="$CLI_TMP/locked.h5"
-  "$LBBT" run tests/cli/fixtures/resume.yaml --out "$OUT" --threads 1 >"$CLI_TMP/first.log" 2>&1 &
-  first=$!
+  # under timeout -k: the first writer dies even if it ignores SIGTERM
+  timeout -k 5 300 "$LBBT" run tests/cli/fixtures/resume.yaml --out "$OUT" --threads 1 \
+    >"$CLI_TMP/first.log" 2>&1 &
+  guard=$!
   for _ in $(seq 600); do [ -s "$OUT.lock" ] && break; sleep 0.1; done
+  first=$(pgrep -P "$guard" | head -n 1) # the lbbt process itself (timeout's child)
   check second_writer_refused expect_exit 2 "another lbbt process \(pid $first\) is writing this file" \
-    "$LBBT" run tests/cli/fixtures/resume.yaml --out "$OUT" --threads 1
-  kill "$first" 2>/dev/null
-  wait "$first" 2>/dev/null
+    timeout -k 5 60 "$LBBT" run tests/cli/fixtures/resume.yaml --out "$OUT" --threads 1
+  kill "$guard" 2>/dev/null
+  wait "$guard" 2>/dev/null
   check lock_gone_after_exit test ! -e "$OUT.lock"
 else
   skip second_writer_refused "Fashion-MNIST absent"

@@ -46,6 +46,6 @@ static inline int lbbt_product_i64(const int64_t *d, int n, int64_t *out) {
 /* Parse all of `text` as a decimal integer in [lo, hi].  LBBT_E_INPUT with a message
  * "'<text>' is not an integer in [lo, hi]" (callers add where it came from with
  * lbbt_fail_context); never wraps or truncates. */
-lbbt_status lbbt_parse_i64(const char *text, int64_t lo, int64_t hi, int64_t *out);
+LBBT_API lbbt_status lbbt_parse_i64(const char *text, int64_t lo, int64_t hi, int64_t *out);
 
 #endif
