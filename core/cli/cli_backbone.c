@@ -1,6 +1,7 @@
 /* Shared by `lbbt model`, `lbbt forward` and `lbbt generate`: find the backbone plugin that
  * reads a checkpoint (highest probe score, or --plugin NAME) and load it as a language model. */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,4 +73,25 @@ void cli_close_backbone(cli_backbone *b) {
   lbbt_model_free(b->model);
   lbbt_registry_free(b->registry);
   memset(b, 0, sizeof *b);
+}
+
+int cli_check_finite_params(const char *cmd, const char *path, const struct lbbt_model *m) {
+  for (int i = 0; i < m->n_params; i++) {
+    const lbbt_tensor *t = m->params[i].t;
+    int64_t bad = 0, first = -1;
+    for (int64_t k = 0; k < t->numel; k++)
+      if (!isfinite(t->data[k])) {
+        if (first < 0) first = k;
+        bad++;
+      }
+    if (bad) {
+      fprintf(stderr,
+              "lbbt %s: %s: tensor %s holds %lld non-finite value%s (the first at flat index "
+              "%lld is %g); the checkpoint is damaged or was saved from a diverged run\n",
+              cmd, path, m->params[i].name, (long long)bad, bad > 1 ? "s" : "",
+              (long long)first, (double)t->data[first]);
+      return 2;
+    }
+  }
+  return 0;
 }

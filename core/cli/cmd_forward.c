@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,23 @@ static int write_outputs(const char *out_path, const char *model_path, const cha
   return 0;
 }
 
+/* Finite weights can still give NaN (a negative norm epsilon, an overflow): never write
+ * such an output as if it were a result.  0, or 2 naming the first position [b, t, c]. */
+static int check_finite_output(const char *name, const lbbt_tensor *t, const char *path) {
+  if (!t) return 0;
+  int64_t C = t->shape[t->ndim - 1], T = t->ndim > 2 ? t->shape[1] : 1;
+  for (int64_t k = 0; k < t->numel; k++)
+    if (!isfinite(t->data[k])) {
+      fprintf(stderr,
+              "lbbt forward: %s: the %s output is %g at [%lld, %lld, %lld] although every "
+              "weight is finite; check the configuration (a negative norm epsilon?)\n",
+              path, name, (double)t->data[k], (long long)(k / C / T), (long long)(k / C % T),
+              (long long)(k % C));
+      return 2;
+    }
+  return 0;
+}
+
 int cmd_forward(int argc, char **argv) {
   if (cli_wants_help(argc, argv)) {
     usage(stdout);
@@ -191,6 +209,8 @@ int cmd_forward(int argc, char **argv) {
       code = 2;
       goto done;
     }
+  code = cli_check_finite_params("forward", path, m);
+  if (code) goto done;
   lbbt_tape *tape = NULL;
   lbbt_status st = lbbt_tape_create(&tape);
   lbbt_tensor *hidden = NULL, *logits = NULL;
@@ -201,7 +221,8 @@ int cmd_forward(int argc, char **argv) {
   }
   if (st != LBBT_OK)
     code = cli_report(st, "forward");
-  else
+  else if ((code = check_finite_output("hidden", hidden, path)) == 0 &&
+           (code = check_finite_output("logits", logits, path)) == 0)
     code = write_outputs(out, path, b.plugin->name, ids, B, T, hidden, logits);
   lbbt_tape_free(tape);
 done:

@@ -49,6 +49,7 @@ static void print_run_line(const lbbt_result_run *run) {
     double v;
     if (lbbt_record_item_final(it, &v)) printf("  %s=%.6g", it->path, v);
   }
+  if (run->damage) printf("  (%s; `lbbt run` computes it again)", run->damage);
   printf("\n");
 }
 

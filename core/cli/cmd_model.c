@@ -54,6 +54,7 @@ int cmd_model(int argc, char **argv) {
   else
     lbbt_model_describe(b.model, stdout);
   if (st != LBBT_OK) code = cli_report(st, "model");
+  else code = cli_check_finite_params("model", path, b.model);
   cli_close_backbone(&b);
   return code;
 }

@@ -38,6 +38,10 @@ typedef struct cli_backbone {
 int cli_open_backbone(const char *cmd, const char *path, const char *plugin_name,
                       cli_backbone *out);
 void cli_close_backbone(cli_backbone *b);
+/* 0 when every parameter of the model is finite; otherwise print which tensor first holds
+ * NaN or Inf (name, flat index, value, how many) and return 2: weights that cannot give a
+ * meaningful output are bad input, not a result. */
+int cli_check_finite_params(const char *cmd, const char *path, const struct lbbt_model *m);
 
 int cmd_version(int argc, char **argv);
 int cmd_run(int argc, char **argv);

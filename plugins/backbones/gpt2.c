@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "lbbt/backbone_kit.h"
+#include "lbbt/checked.h"
 #include "lbbt/param_init.h"
 
 typedef struct gpt2_arch {
@@ -71,7 +72,9 @@ static lbbt_status arch_from_config(json_t *cfg, const char *path, gpt2_arch *a)
   a->n_head = lbbt_config_int(cfg, "n_head", lbbt_config_int(cfg, "num_attention_heads", 0));
   a->n_positions = lbbt_config_int(cfg, "n_positions", lbbt_config_int(cfg, "n_ctx", 1024));
   a->vocab_size = lbbt_config_int(cfg, "vocab_size", 50257);
-  a->n_inner = lbbt_config_int(cfg, "n_inner", 4 * a->n_embd); /* null in config.json: 4 n_embd */
+  int inner4 = 0; /* 4 n_embd; 0 (refused by arch_check) when that overflows an int */
+  lbbt_mul_int(4, a->n_embd, &inner4);
+  a->n_inner = lbbt_config_int(cfg, "n_inner", inner4); /* null in config.json: 4 n_embd */
   a->eps = (float)lbbt_config_num(cfg, "layer_norm_epsilon", 1e-5);
   const char *act = json_string_value(json_object_get(cfg, "activation_function"));
   if (!act || !strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh") ||
@@ -153,7 +156,10 @@ static lbbt_status apply_options(const lbbt_backbone_spec *spec, void *arch,
     o->sizes_given = 1;
     if (!strcmp(op->key, "n_inner")) inner_given = 1;
   }
-  if (o->sizes_given && !inner_given) a->n_inner = 4 * a->n_embd;
+  if (o->sizes_given && !inner_given) {
+    a->n_inner = 0; /* refused by arch_check when 4 n_embd overflows */
+    lbbt_mul_int(4, a->n_embd, &a->n_inner);
+  }
   return LBBT_OK;
 }
 

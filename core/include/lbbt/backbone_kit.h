@@ -51,7 +51,10 @@ LBBT_API lbbt_status lbbt_backbone_source_open_llama2c(const char *path, lbbt_ba
 LBBT_API lbbt_status lbbt_backbone_source_read(const lbbt_backbone_source *s, const char *name, lbbt_tensor *t);
 LBBT_API void lbbt_backbone_source_close(lbbt_backbone_source *s); /* zeroes *s; safe when never opened */
 
-/* config.json values: an integer / a number under key, or def when absent or of another type. */
+/* config.json values: an integer / a number under key, or def when absent or of another type.
+ * An integer beyond the 32-bit range reads as -1 (never truncated); configs opened through
+ * lbbt_backbone_source_open_safetensors are read with lbbt_json_read_config, which refuses
+ * such a value naming the key. */
 LBBT_API int lbbt_config_int(json_t *config, const char *key, int def);
 LBBT_API double lbbt_config_num(json_t *config, const char *key, double def);
 /* config.json's model_type when it is one of `accepted` ("llama, qwen2, qwen3"), else

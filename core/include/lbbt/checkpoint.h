@@ -153,6 +153,10 @@ LBBT_API lbbt_status lbbt_st_writer_write(lbbt_st_writer *w, const char *path);
 /* Parse a JSON file whose top level is an object; errors (LBBT_E_INPUT) say file:line:col.
  * *out is a new reference owned by the caller (json_decref). */
 LBBT_API lbbt_status lbbt_json_read_file(const char *path, json_t **out);
+/* lbbt_json_read_file for a model's config.json: also refuses (LBBT_E_INPUT, naming the key)
+ * any integer outside the 32-bit range, at any depth.  Backbones keep sizes in int: a value
+ * of 2^32 + 2 must not load as 2. */
+LBBT_API lbbt_status lbbt_json_read_config(const char *path, json_t **out);
 /* Write root atomically as 2-space-indented JSON with sorted keys and a final newline, the
  * way Hugging Face writes config.json. */
 LBBT_API lbbt_status lbbt_json_write_file(const char *path, const json_t *root);

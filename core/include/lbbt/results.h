@@ -193,7 +193,12 @@ typedef struct lbbt_result_run {
   int n_matrix;
   lbbt_text_attr *attrs; /* every attribute of the run group (provenance included) */
   int n_attrs;
-  lbbt_record *record;   /* the items */
+  lbbt_record *record;   /* the items (none when damaged) */
+  /* NULL when the run reads back intact (its checksum matches, or it predates checksums);
+   * otherwise why it cannot be trusted, and status is "damaged": tables, verdicts and the
+   * copy of runs between files never see it (lbbt_results_find_run skips it), the runner
+   * recomputes it, `lbbt inspect` and `lbbt fsck` report it. */
+  char *damage;
 } lbbt_result_run;
 
 typedef struct lbbt_results {
@@ -210,6 +215,7 @@ LBBT_API lbbt_status lbbt_results_read(const char *path, lbbt_results **out);
 LBBT_API void lbbt_results_free(lbbt_results *r);
 /* Lookups; NULL when absent. */
 LBBT_API const char *lbbt_results_attr(const lbbt_results *r, const char *key);
+/* The intact run `id`, or NULL (absent or damaged). */
 LBBT_API const lbbt_result_run *lbbt_results_find_run(const lbbt_results *r, const char *id);
 LBBT_API const char *lbbt_result_run_attr(const lbbt_result_run *run, const char *key);
 LBBT_API const char *lbbt_result_run_matrix(const lbbt_result_run *run, const char *key);

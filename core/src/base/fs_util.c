@@ -38,3 +38,21 @@ void lbbt_remove_tree(const char *path) {
   /* depth first, without following symlinks */
   nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+lbbt_status lbbt_require_regular_file(const char *path, const char *what, int64_t *size) {
+  struct stat sb;
+  if (stat(path, &sb) != 0)
+    return lbbt_fail(LBBT_E_INPUT, "cannot open %s '%s': %s", what, path, strerror(errno));
+  if (!S_ISREG(sb.st_mode)) {
+    const char *kind = S_ISDIR(sb.st_mode)   ? "a folder"
+                       : S_ISFIFO(sb.st_mode) ? "a FIFO (named pipe)"
+                       : S_ISCHR(sb.st_mode)  ? "a character device"
+                       : S_ISBLK(sb.st_mode)  ? "a block device"
+                       : S_ISSOCK(sb.st_mode) ? "a socket"
+                                              : "not a regular file";
+    return lbbt_fail(LBBT_E_INPUT, "%s '%s' is %s; lbbt reads only regular files", what, path,
+                     kind);
+  }
+  if (size) *size = (int64_t)sb.st_size;
+  return LBBT_OK;
+}

@@ -81,6 +81,12 @@ lbbt_status lbbt_checkpoint_fingerprint(const char *path, char hex[65]) {
   lbbt_status st;
   if (S_ISDIR(sb.st_mode)) {
     st = hash_folder(&c, path);
+  } else if (!S_ISREG(sb.st_mode)) {
+    /* /dev/zero would be hashed forever and a FIFO blocks in open() */
+    return lbbt_fail(LBBT_E_INPUT, "%s: the checkpoint is %s, not a regular file or a folder",
+                     path, S_ISFIFO(sb.st_mode) ? "a FIFO (named pipe)"
+                           : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) ? "a device"
+                                                                         : "a special file");
   } else {
     const char *slash = strrchr(path, '/');
     st = hash_file(&c, path, slash ? slash + 1 : path);

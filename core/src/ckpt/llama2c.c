@@ -222,7 +222,7 @@ static lbbt_status read_header(int fd, const char *path, uint64_t size, lbbt_lla
 
 lbbt_status lbbt_llama2c_load(const char *path, lbbt_llama2c **out) {
   *out = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block: refused below */
   if (fd < 0)
     return lbbt_fail(errno == ENOENT || errno == EACCES ? LBBT_E_INPUT : LBBT_E_IO,
                      "%s: cannot open llama2.c checkpoint: %s", path, strerror(errno));
@@ -350,7 +350,36 @@ lbbt_status lbbt_llama2c_tensor(const lbbt_llama2c *m, int i, lbbt_named_f32 *o)
   return LBBT_OK;
 }
 
+/* The index lbbt_llama2c_tensor gives `name`, computed from the name itself (a loader looks
+ * every tensor up once: scanning made loading quadratic in the layer count); -1 if none. */
+static int index_of(const lbbt_llama2c *m, const char *name) {
+  static const char *const names[PER_LAYER] = {
+      "input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+      "self_attn.v_proj.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
+      "mlp.gate_proj.weight", "mlp.down_proj.weight", "mlp.up_proj.weight"};
+  if (!strcmp(name, "model.embed_tokens.weight")) return 0;
+  if (!strcmp(name, "model.norm.weight")) return 1 + PER_LAYER * m->cfg.n_layers;
+  if (!strcmp(name, "lm_head.weight"))
+    return m->cfg.shared_classifier ? -1 : 2 + PER_LAYER * m->cfg.n_layers;
+  const char *p = name + strlen("model.layers.");
+  if (strncmp(name, "model.layers.", strlen("model.layers.")) || *p < '0' || *p > '9' ||
+      (*p == '0' && p[1] != '.'))
+    return -1;
+  int64_t layer = 0;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    layer = layer * 10 + (*p - '0');
+    if (layer >= m->cfg.n_layers) return -1;
+  }
+  if (*p++ != '.') return -1;
+  for (int w = 0; w < PER_LAYER; w++)
+    if (!strcmp(p, names[w])) return 1 + PER_LAYER * (int)layer + w;
+  return -1;
+}
+
 lbbt_status lbbt_llama2c_find(const lbbt_llama2c *m, const char *name, lbbt_named_f32 *out) {
+  int at = index_of(m, name);
+  if (at >= 0) return lbbt_llama2c_tensor(m, at, out);
+  /* Not there: the scan below only builds the "nearest" hint of the error message. */
   int n = lbbt_llama2c_count(m);
   const char *best = NULL;
   int best_d = 1 << 30;

@@ -343,7 +343,7 @@ static lbbt_status open_file(st_file *f, const char *path) {
   f->fd = -1;
   f->path = str_dup(path);
   if (!f->path) return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory", path);
-  f->fd = open(path, O_RDONLY | O_CLOEXEC);
+  f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block: fstat refuses it */
   if (f->fd < 0)
     return lbbt_fail(errno == ENOENT || errno == EACCES || errno == EISDIR ? LBBT_E_INPUT
                                                                            : LBBT_E_IO,
@@ -503,7 +503,7 @@ lbbt_status lbbt_st_open(const char *path, lbbt_st **out) {
     else
       s = lbbt_fail(LBBT_E_INPUT, "%s: folder has neither model.safetensors.index.json nor "
                     "model.safetensors", path);
-    if (s == LBBT_OK && access(config, F_OK) == 0) s = lbbt_json_read_file(config, &st->config);
+    if (s == LBBT_OK && access(config, F_OK) == 0) s = lbbt_json_read_config(config, &st->config);
     free(index);
     free(single);
     free(config);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "data/data_internal.h"
+#include "lbbt/checked.h"
 
 lbbt_status lbbt_dataset_create(int64_t n, int channels, int height, int width, int num_classes,
                                 lbbt_dataset **out) {
@@ -16,6 +17,15 @@ lbbt_status lbbt_dataset_create(int64_t n, int channels, int height, int width, 
                      "dataset_create: bad geometry n=%lld C=%d H=%d W=%d classes=%d (need "
                      "0 <= n <= 2^31-1, C 1 or 3, H, W, classes >= 1)",
                      (long long)n, channels, height, width, num_classes);
+  /* The geometry often comes from a file header: one image's pixel count must fit an int
+   * (the vision wrapper and batcher index with it) and the whole product must not wrap. */
+  int64_t per_image, total;
+  if (!lbbt_product_i64((int64_t[]){channels, height, width}, 3, &per_image) ||
+      per_image > INT32_MAX || !lbbt_mul_i64(per_image, n, &total))
+    return lbbt_fail(LBBT_E_INPUT,
+                     "dataset_create: %lld images of %dx%dx%d pixels is beyond what lbbt can "
+                     "index (one image at most 2^31-1 pixels); is the header damaged?",
+                     (long long)n, channels, height, width);
   lbbt_dataset *ds = calloc(1, sizeof *ds);
   if (!ds) return lbbt_fail(LBBT_E_NOMEM, "dataset_create: out of memory");
   ds->n = n;
@@ -23,8 +33,7 @@ lbbt_status lbbt_dataset_create(int64_t n, int channels, int height, int width, 
   ds->height = height;
   ds->width = width;
   ds->num_classes = num_classes;
-  size_t npix = (size_t)n * (size_t)channels * (size_t)height * (size_t)width;
-  ds->pixels = calloc(npix ? npix : 1, 1);
+  ds->pixels = calloc(total ? (size_t)total : 1, 1);
   ds->labels = calloc(n ? (size_t)n : 1, sizeof(int32_t));
   ds->source = calloc(1, 1);
   if (!ds->pixels || !ds->labels || !ds->source) {

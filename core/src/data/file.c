@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fs_util.h"
 #include "data/data_internal.h"
 
 lbbt_status lbbt_read_file(const char *path, uint8_t **data, int64_t *size) {
   *data = NULL;
   *size = 0;
+  LBBT_TRY(lbbt_require_regular_file(path, "data file", NULL));
   FILE *f = fopen(path, "rb");
   if (!f) return lbbt_fail(LBBT_E_INPUT, "cannot open '%s': %s", path, strerror(errno));
   lbbt_status st = LBBT_OK;

@@ -6,11 +6,16 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/fs_util.h"
 #include "data/data_internal.h"
+#include "lbbt/checked.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u /* type 0x08 = u8, 3 dims */
 #define IDX_MAGIC_LABELS 0x00000801u /* type 0x08 = u8, 1 dim */
 #define IDX_READ_CHUNK (1u << 30)
+/* deflate expands at most about 1032:1, so a gzip file of S bytes holds at most this many
+ * times S bytes of data: a bound on what a header may declare, checked before allocating. */
+#define IDX_GZIP_MAX_RATIO 1040
 
 const char *const lbbt_fashion_mnist_classes[10] = {
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -18,6 +23,7 @@ const char *const lbbt_fashion_mnist_classes[10] = {
 static const char *const MNIST_CLASSES[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 
 static lbbt_status idx_open(const char *path, gzFile *out) {
+  LBBT_TRY(lbbt_require_regular_file(path, "IDX file", NULL));
   FILE *probe = fopen(path, "rb"); /* for errno: gzopen does not always set it */
   if (!probe) return lbbt_fail(LBBT_E_INPUT, "cannot open IDX file '%s': %s", path, strerror(errno));
   fclose(probe);
@@ -73,6 +79,27 @@ static lbbt_status idx_header(gzFile f, const char *path, uint32_t magic, int nd
   return LBBT_OK;
 }
 
+/* The header's declared payload (n_dims dims of u8 after header_bytes) must fit the file:
+ * exactly for a plain file, within deflate's best ratio for a gzip one.  Checked before the
+ * payload is allocated, so a 70-byte file cannot ask for gigabytes. */
+static lbbt_status idx_check_declared(gzFile f, const char *path, const uint32_t *dims,
+                                      int n_dims, int64_t header_bytes) {
+  int64_t payload, file_size;
+  int64_t d[3] = {1, 1, 1};
+  for (int i = 0; i < n_dims; i++) d[i] = dims[i];
+  LBBT_TRY(lbbt_require_regular_file(path, "IDX file", &file_size));
+  int plain = gzdirect(f);
+  int64_t room = plain ? file_size - header_bytes : file_size * IDX_GZIP_MAX_RATIO;
+  if (!lbbt_product_i64(d, 3, &payload) || payload > room)
+    return lbbt_fail(LBBT_E_INPUT,
+                     "IDX file '%s': its header declares %u x %u x %u bytes but the %s file of "
+                     "%lld bytes %s; is it truncated or damaged?",
+                     path, dims[0], n_dims > 1 ? dims[1] : 1, n_dims > 2 ? dims[2] : 1,
+                     plain ? "plain" : "gzip", (long long)file_size,
+                     plain ? "holds fewer" : "cannot decompress to that many");
+  return LBBT_OK;
+}
+
 lbbt_status lbbt_dataset_load_idx(const char *images_path, const char *labels_path,
                                   const char *name, lbbt_dataset **out) {
   *out = NULL;
@@ -90,6 +117,8 @@ lbbt_status lbbt_dataset_load_idx(const char *images_path, const char *labels_pa
                    images_path, idims[0], labels_path, ldims[0]);
     goto done;
   }
+  LBBT_TRY_GOTO(st, idx_check_declared(fi, images_path, idims, 3, 16), done);
+  LBBT_TRY_GOTO(st, idx_check_declared(fl, labels_path, ldims, 1, 8), done);
   int known = name && (strcmp(name, "fashion-mnist") == 0 || strcmp(name, "mnist") == 0);
   raw_labels = malloc(ldims[0]);
   if (!raw_labels) {

@@ -11,6 +11,25 @@
 #include <png.h>
 
 #include "data/data_internal.h"
+#include "lbbt/checked.h"
+
+/* Images declaring more pixels than this are refused from their header, before any pixel
+ * is decoded (a 1.2 MB PNG can declare 20000 x 20000 = 1.2 GB of RGB).  PIL's own default
+ * (Image.MAX_IMAGE_PIXELS); LBBT_MAX_IMAGE_PIXELS overrides it. */
+#define DEFAULT_MAX_IMAGE_PIXELS 89478485LL
+
+static lbbt_status check_pixel_budget(const char *path, const char *kind, int64_t w, int64_t h) {
+  int64_t budget = DEFAULT_MAX_IMAGE_PIXELS, pixels;
+  const char *env = getenv("LBBT_MAX_IMAGE_PIXELS");
+  if (env && *env && lbbt_parse_i64(env, 1, INT64_MAX, &budget) != LBBT_OK)
+    return lbbt_fail_context(LBBT_E_INPUT, "LBBT_MAX_IMAGE_PIXELS");
+  if (!lbbt_mul_i64(w, h, &pixels) || pixels > budget)
+    return lbbt_fail(LBBT_E_INPUT,
+                     "%s '%s' declares %lldx%lld pixels, above the budget of %lld pixels "
+                     "(set LBBT_MAX_IMAGE_PIXELS to allow larger images)",
+                     kind, path, (long long)w, (long long)h, (long long)budget);
+  return LBBT_OK;
+}
 
 /* ---- JPEG ------------------------------------------------------------------------------- */
 typedef struct jpeg_failure {
@@ -54,6 +73,10 @@ static lbbt_status decode_jpeg(const char *path, const uint8_t *data, int64_t si
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, (unsigned long)size);
   jpeg_read_header(&cinfo, TRUE);
+  if (check_pixel_budget(path, "JPEG", cinfo.image_width, cinfo.image_height) != LBBT_OK) {
+    jpeg_destroy_decompress(&cinfo);
+    return LBBT_E_INPUT;
+  }
   int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB; /* libjpeg-turbo expands grey to RGB */
   if (target_side > 0) {
@@ -145,6 +168,11 @@ static lbbt_status decode_png(const char *path, const uint8_t *data, int64_t siz
   }
   png_set_read_fn(png, &src, png_read_memory);
   png_read_info(png, info);
+  if (check_pixel_budget(path, "PNG", png_get_image_width(png, info),
+                         png_get_image_height(png, info)) != LBBT_OK) {
+    png_destroy_read_struct(&png, &info, NULL);
+    return LBBT_E_INPUT;
+  }
   int color = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);

@@ -1,5 +1,6 @@
 /* Where a backbone's pretrained weights come from (backbone_kit.h): safetensors with its
  * config.json, or a llama2.c file; the reading every backbone plugin shares. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,7 +27,7 @@ static lbbt_status find_config(const char *path, lbbt_backbone_source *s) {
   if (stat(cfg_path, &sb) != 0)
     return lbbt_fail(LBBT_E_INPUT, "%s: no config.json beside the checkpoint (looked for %s)",
                      path, cfg_path);
-  LBBT_TRY(lbbt_json_read_file(cfg_path, &s->config));
+  LBBT_TRY(lbbt_json_read_config(cfg_path, &s->config));
   s->config_owned = 1;
   return LBBT_OK;
 }
@@ -75,7 +76,12 @@ lbbt_status lbbt_backbone_source_read(const lbbt_backbone_source *s, const char 
 
 int lbbt_config_int(json_t *config, const char *key, int def) {
   json_t *v = json_object_get(config, key);
-  return json_is_integer(v) ? (int)json_integer_value(v) : def;
+  if (!json_is_integer(v)) return def;
+  /* Sizes are kept in int: never truncate (2^32 + 2 must not read as 2).  Configs read with
+   * lbbt_json_read_config never hold such a value; for any other, one beyond the 32-bit range
+   * reads as -1, which every backbone's arch check refuses. */
+  json_int_t x = json_integer_value(v);
+  return (x < INT32_MIN || x > INT32_MAX) ? -1 : (int)x;
 }
 
 double lbbt_config_num(json_t *config, const char *key, double def) {

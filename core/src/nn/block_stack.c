@@ -1,6 +1,7 @@
 /* Borrowed block stacks (see block_stack.h): the bookkeeping backbones share when they build
  * one, the forward pass (also the block loop of the vision wrapper), and the lookup through
  * the plugin registry that borrowers call. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,11 @@ static lbbt_status check_block_index(const lbbt_block_stack *s, int i) {
 lbbt_status lbbt_block_stack_register(lbbt_block_stack *s, int i, const lbbt_block_config *cfg,
                                       const lbbt_block_names *names, const char *arch_prefix) {
   LBBT_TRY(check_block_index(s, i));
+  if (!(cfg->norm_eps >= 0.0f) || isinf(cfg->norm_eps)) /* NaN fails the >= too */
+    return lbbt_fail(LBBT_E_INPUT,
+                     "backbone %s: norm epsilon %g is negative or not finite: every normalisation would "
+                     "divide by the square root of a negative number",
+                     s->backbone, (double)cfg->norm_eps);
   char prefix[2 * LBBT_NAME_MAX];
   snprintf(prefix, sizeof prefix, "%s%s", s->prefix, arch_prefix);
   int before = s->model->n_params;

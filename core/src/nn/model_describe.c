@@ -16,7 +16,8 @@ static weight_stats tensor_stats(const lbbt_tensor *t) {
   for (int64_t i = 0; i < t->numel; i++) {
     sum += t->data[i];
     double a = fabs(t->data[i]);
-    if (a > s.max_abs) s.max_abs = a;
+    /* NaN compares false: without the isnan an all-NaN tensor showed max|w| 0 */
+    if (a > s.max_abs || isnan(a)) s.max_abs = isnan(s.max_abs) ? s.max_abs : a;
   }
   s.mean = sum / (double)t->numel;
   double m2 = 0, m4 = 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lbbt/block_stack.h"
+#include "lbbt/checked.h"
 #include "lbbt/nn.h"
 #include "lbbt/param_init.h"
 
@@ -15,8 +16,14 @@ lbbt_status lbbt_vision_register(lbbt_model *m, lbbt_vision *v, int dim, uint64_
     return lbbt_fail(LBBT_E_INPUT, "vision: image size %d is not a multiple of patch size %d",
                      c->image_size, c->patch_size);
   if (c->num_classes < 1) return lbbt_fail(LBBT_E_INPUT, "vision: %d classes", c->num_classes);
-  int g = c->image_size / c->patch_size;
-  v->n_tokens = g * g + (c->pool == LBBT_POOL_CLS ? 1 : 0);
+  int g = c->image_size / c->patch_size, grid = 0;
+  /* image_size comes from a dataset's header: g * g must not wrap (one token per patch) */
+  if (c->image_size < 1 || !lbbt_mul_int(g, g, &grid) || grid > INT32_MAX - 1)
+    return lbbt_fail(LBBT_E_INPUT,
+                     "vision: image size %d with patch size %d gives more patches than lbbt can "
+                     "index; is the dataset's header damaged?",
+                     c->image_size, c->patch_size);
+  v->n_tokens = grid + (c->pool == LBBT_POOL_CLS ? 1 : 0);
   int64_t pw[4] = {dim, c->in_channels, c->patch_size, c->patch_size};
   int64_t pb[1] = {dim};
   LBBT_TRY(lbbt_model_add_param(m, "vision.patch_embed.weight", LBBT_PART_EMBED, 0, 0, 4, pw, &v->patch_w));

@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "lbbt/results.h"
 
 void h5u_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -268,6 +272,89 @@ int h5u_valid_name(const char *name) {
   return 1;
 }
 
+/* ---- defensive open ------------------------------------------------------------------ */
+/* libhdf5 trusts the file: one flipped bit in a heap address or a message size can make it
+ * read wild memory and crash the process (SIGSEGV inside H5Fopen, H5Aread, H5Literate...).
+ * No HDF5 API turns that into an error (H5Fis_accessible and error stacks only report the
+ * failures HDF5 itself detects).  So before the first open of a file, a child process reads
+ * all of it -- every attribute, link and dataset, the superset of what any lbbt reader
+ * touches -- and only a file whose child did not die is opened here.  A child killed by a
+ * signal (or stopped after PROBE_SECONDS) means the file is damaged in a way that crashes
+ * or hangs libhdf5: it is reported by name and never opened in this process.  Files already
+ * probed (same device, inode, size and modification time) are not probed again, so the
+ * cost is one fork per version of a file. */
+#define PROBE_SECONDS 60
+#define PROBE_CACHE 64
+
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+} file_identity;
+
+static file_identity g_probed[PROBE_CACHE];
+static int g_n_probed, g_next_probed;
+static int g_in_probe_child; /* set in the probe child: it opens without probing */
+
+static int same_identity(const file_identity *a, const struct stat *sb) {
+  return a->dev == sb->st_dev && a->ino == sb->st_ino && a->size == sb->st_size &&
+         a->mtime.tv_sec == sb->st_mtim.tv_sec && a->mtime.tv_nsec == sb->st_mtim.tv_nsec;
+}
+
+/* The child: read everything as one record; exit 0 when it read, 1 on an HDF5 error (the
+ * parent's own open then reports it in words).  _exit: no atexit handler (HDF5's shutdown,
+ * OpenMP) runs in the copy of the parent. */
+static void probe_child(const char *path) {
+  g_in_probe_child = 1;
+  alarm(PROBE_SECONDS);
+  h5u_quiet();
+  hid_t fapl = h5u_fapl();
+  hid_t f = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  if (f < 0) _exit(1);
+  lbbt_record *rec = NULL;
+  int ok = lbbt_record_create(&rec) == LBBT_OK &&
+           h5u_items_read(f, rec, NULL, path, "the whole file") == LBBT_OK;
+  _exit(ok ? 0 : 1);
+}
+
+static void remember_probed(const struct stat *sb) {
+  g_probed[g_next_probed] = (file_identity){sb->st_dev, sb->st_ino, sb->st_size, sb->st_mtim};
+  g_next_probed = (g_next_probed + 1) % PROBE_CACHE;
+  if (g_n_probed < PROBE_CACHE) g_n_probed++;
+}
+
+void h5u_probe_trust(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) == 0) remember_probed(&sb);
+}
+
+lbbt_status h5u_probe(const char *path, const char *what) {
+  struct stat sb;
+  if (g_in_probe_child || stat(path, &sb) != 0) return LBBT_OK; /* the open reports it */
+  for (int i = 0; i < g_n_probed; i++)
+    if (same_identity(&g_probed[i], &sb)) return LBBT_OK;
+  fflush(NULL); /* nothing buffered is written twice */
+  pid_t pid = fork();
+  if (pid < 0) return lbbt_fail(LBBT_E_IO, "%s: cannot start a process to check this %s: %s",
+                                path, what, strerror(errno));
+  if (pid == 0) probe_child(path);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return lbbt_fail(LBBT_E_IO, "%s: waiting for the check of this %s: %s",
+                                         path, what, strerror(errno));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    return lbbt_fail(LBBT_E_INPUT,
+                     "%s: this %s is damaged: reading it %s libhdf5 (%s in a separate check "
+                     "process); move it aside, and `lbbt run` computes its runs again",
+                     path, what, sig == SIGALRM ? "hangs" : "crashes",
+                     sig == SIGALRM ? "stopped after 60 s" : strsignal(sig));
+  }
+  remember_probed(&sb);
+  return LBBT_OK;
+}
+
 lbbt_status h5u_open_lbbt(const char *path, const char *kind, const char *what, hid_t *fid) {
   h5u_quiet();
   *fid = -1;
@@ -276,6 +363,7 @@ lbbt_status h5u_open_lbbt(const char *path, const char *kind, const char *what, 
     return lbbt_fail(LBBT_E_INPUT, "%s: cannot read %s: %s", path, what, strerror(errno));
   if (!S_ISREG(sb.st_mode))
     return lbbt_fail(LBBT_E_INPUT, "%s: not a regular file, so not an lbbt %s", path, what);
+  LBBT_TRY(h5u_probe(path, what));
   htri_t is_h5 = H5Fis_hdf5(path);
   if (is_h5 == 0) {
     H5Eclear2(H5E_DEFAULT);

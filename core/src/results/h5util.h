@@ -42,8 +42,13 @@ herr_t h5u_link_names(hid_t group, char ***names, int *n);
 herr_t h5u_attr_names(hid_t obj, char ***names, int *n);
 void h5u_free_names(char **names, int n);
 
+/* Read the whole file in a child process first; LBBT_E_INPUT naming the file when libhdf5
+ * crashes or hangs on it (h5util.c explains why).  h5u_open_lbbt calls it. */
+lbbt_status h5u_probe(const char *path, const char *what);
+/* A file this process has just written and published: opening it needs no probe. */
+void h5u_probe_trust(const char *path);
 /* Open an lbbt-written file read-only: `path` must exist, be HDF5 and have a root attribute
- * lbbt_format = "<kind>/<version>" with version 1 (kind: "lbbt-results", "lbbt-record").
+ * lbbt_format = "<kind>/<version>" with version 1 (kind: "lbbt-results", "lbbt-record"), after h5u_probe.
  * `what` names the kind in messages ("results file").  Missing, foreign or corrupt files
  * are LBBT_E_INPUT, a newer version LBBT_E_UNSUPPORTED. */
 lbbt_status h5u_open_lbbt(const char *path, const char *kind, const char *what, hid_t *fid);

@@ -35,7 +35,9 @@ lbbt_status lbbt_record_save(const lbbt_record *rec, const char *path) {
     unlink(tmp);
     return st;
   }
-  return atomic_publish(tmp, path);
+  LBBT_TRY(atomic_publish(tmp, path));
+  h5u_probe_trust(path);
+  return LBBT_OK;
 }
 
 lbbt_status lbbt_record_load(const char *path, lbbt_record **out) {

@@ -8,18 +8,20 @@
 
 #include "base/atomic_file.h"
 #include "results/h5util.h"
+#include "results/run_digest.h"
 #include "lbbt/results.h"
 #include "lbbt/spec.h" /* lbbt_experiment, lbbt_run_spec */
 
 #define RESULTS_KIND "lbbt-results"
 #define RESULTS_WHAT "results file"
 static const char STATUS_COMPLETE[] = "complete";
+static const char STATUS_DAMAGED[] = "damaged";
 static const char MATRIX_PREFIX[] = "matrix.";
 
 /* Attributes of a run group that the commit writes itself (not record strings). */
 static const char *const RUN_ATTRS[] = {
     "id", "label", "config", "status", "committed_utc", "git_commit", "git_dirty", "host",
-    "threads", "lbbt_version", "experiment_sha256", "kernel_isa", "onednn_isa",
+    "threads", "lbbt_version", "experiment_sha256", "kernel_isa", "onednn_isa", RUN_DIGEST_ATTR,
 };
 
 static int run_attr_reserved(const char *name) {
@@ -28,6 +30,9 @@ static int run_attr_reserved(const char *name) {
     if (!strcmp(name, RUN_ATTRS[i])) return 1;
   return 0;
 }
+
+static lbbt_status read_run(hid_t runs, const char *name, const char *path, lbbt_result_run *r);
+static void free_run(lbbt_result_run *run);
 
 /* ---- has_run ---------------------------------------------------------------------- */
 /* Does group /runs/<id> exist in the open file with status "complete"? */
@@ -42,13 +47,12 @@ static lbbt_status run_complete(hid_t f, const char *path, const char *run_id, i
   if (runs < 0) return h5u_fail(LBBT_E_INPUT, path, "cannot open group /runs");
   lbbt_status st = LBBT_OK;
   if (H5Lexists(runs, run_id, H5P_DEFAULT) > 0) {
-    hid_t g = H5Gopen2(runs, run_id, H5P_DEFAULT);
-    char *status = NULL;
-    if (g < 0) st = h5u_fail(LBBT_E_INPUT, path, "cannot open group /runs/%s", run_id);
-    else if (H5Aexists(g, "status") > 0 && h5u_attr_read_text(g, "status", &status) >= 0)
-      *present = !strcmp(status, STATUS_COMPLETE);
-    free(status);
-    if (g >= 0) H5Gclose(g);
+    /* read and verify the whole run: a damaged run is not complete, it is computed again */
+    lbbt_result_run r;
+    memset(&r, 0, sizeof r);
+    st = read_run(runs, run_id, path, &r);
+    if (st == LBBT_OK) *present = !r.damage && !strcmp(r.status, STATUS_COMPLETE);
+    free_run(&r);
   }
   H5Eclear2(H5E_DEFAULT);
   H5Gclose(runs);
@@ -197,6 +201,9 @@ static lbbt_status copy_old_runs(hid_t old, hid_t new_runs, const char *skip_id,
   lbbt_status st = LBBT_OK;
   for (int i = 0; i < n && st == LBBT_OK; i++) {
     if (!strcmp(names[i], skip_id)) continue;
+    /* Copied byte for byte with its checksum: a damaged run stays detectably damaged in the
+     * new file (and is replaced when recomputed); verifying every run here would make each
+     * commit read the whole file again. */
     if (H5Ocopy(old_runs, names[i], new_runs, names[i], H5P_DEFAULT, H5P_DEFAULT) < 0)
       st = h5u_fail(LBBT_E_IO, path, "cannot copy run /runs/%s into the new file", names[i]);
   }
@@ -217,6 +224,23 @@ static lbbt_status check_commit_args(const char *path, const lbbt_experiment *ex
       return lbbt_fail(LBBT_E_INPUT, "%s: run %s: matrix entry %d is missing or too long", path,
                        run->id, i);
   return LBBT_OK;
+}
+
+/* The run's checksum, computed from the run as read back from the new file (so that it
+ * covers exactly what a reader will see), written as attribute RUN_DIGEST_ATTR of g. */
+static lbbt_status write_digest(hid_t runs, hid_t g, const char *id, const char *path,
+                                const char *where) {
+  lbbt_result_run r;
+  memset(&r, 0, sizeof r);
+  char hex[65];
+  lbbt_status st = read_run(runs, id, path, &r);
+  if (st == LBBT_OK && r.damage)
+    st = lbbt_fail(LBBT_E_IO, "%s: %s does not read back as written: %s", path, where, r.damage);
+  if (st == LBBT_OK) st = run_digest(&r, hex);
+  if (st == LBBT_OK && h5u_attr_write_str(g, RUN_DIGEST_ATTR, hex) < 0)
+    st = h5u_fail(LBBT_E_IO, path, "cannot write the checksum of %s", where);
+  free_run(&r);
+  return st;
 }
 
 /* Build the new file at tmp from the old file (may be -1) plus the run. */
@@ -244,6 +268,7 @@ static lbbt_status build_new_file(const char *tmp, const char *path, hid_t old,
   if (st == LBBT_OK && write_run_attrs(g, exp, run, prov) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot write the attributes of %s", where);
   if (st == LBBT_OK) st = h5u_items_write(g, rec, run_attr_reserved, path, where);
+  if (st == LBBT_OK) st = write_digest(runs, g, run->id, path, where);
   free(created);
   if (g >= 0) H5Gclose(g);
   if (runs >= 0) H5Gclose(runs);
@@ -281,6 +306,7 @@ lbbt_status lbbt_results_commit_run(const char *path, const lbbt_experiment *exp
   if (old >= 0) H5Fclose(old);
   if (st == LBBT_OK) st = atomic_publish(tmp, path);
   else unlink(tmp);
+  if (st == LBBT_OK) h5u_probe_trust(path); /* just written by us: no need to probe it */
   atomic_unlock(lock);
   return st;
 }
@@ -350,18 +376,55 @@ static lbbt_status run_fields(lbbt_result_run *r, const char *path) {
   return LBBT_OK;
 }
 
+/* Mark r damaged: the message of the failed read (or `why`), status "damaged", no items.
+ * Only running out of memory stays an error. */
+static lbbt_status mark_damaged(lbbt_result_run *r, const char *path, const char *why) {
+  char *msg = strdup(why ? why : lbbt_last_error());
+  lbbt_record *empty = NULL;
+  if (!msg || lbbt_record_create(&empty) != LBBT_OK) {
+    free(msg);
+    return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory reading run %s", path, r->id);
+  }
+  free(r->damage);
+  r->damage = msg;
+  free(r->status);
+  r->status = strdup(STATUS_DAMAGED);
+  if (!r->label) r->label = strdup("");
+  if (!r->config_yaml) r->config_yaml = strdup("");
+  lbbt_record_free(r->record);
+  r->record = empty;
+  if (!r->status || !r->label || !r->config_yaml)
+    return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory reading run %s", path, r->id);
+  return LBBT_OK;
+}
+
+/* Read run `name`; a run that cannot be read or whose checksum does not match is returned
+ * marked damaged (LBBT_OK), so that the file's other runs stay usable. */
 static lbbt_status read_run(hid_t runs, const char *name, const char *path, lbbt_result_run *r) {
   char where[320];
   snprintf(where, sizeof where, "run /runs/%s", name);
   if (!(r->id = strdup(name))) return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory", path);
   hid_t g = H5Gopen2(runs, name, H5P_DEFAULT);
-  if (g < 0) return h5u_fail(LBBT_E_INPUT, path, "cannot open %s", where);
-  lbbt_status st = read_attrs(g, path, where, &r->attrs, &r->n_attrs);
+  lbbt_status st = g < 0 ? h5u_fail(LBBT_E_INPUT, path, "cannot open %s", where)
+                         : read_attrs(g, path, where, &r->attrs, &r->n_attrs);
   if (st == LBBT_OK) st = run_fields(r, path);
   if (st == LBBT_OK) st = lbbt_record_create(&r->record);
   if (st == LBBT_OK) st = h5u_items_read(g, r->record, run_attr_reserved, path, where);
-  H5Gclose(g);
-  return st;
+  if (g >= 0) H5Gclose(g);
+  H5Eclear2(H5E_DEFAULT);
+  if (st == LBBT_E_NOMEM) return st;
+  if (st != LBBT_OK) return mark_damaged(r, path, NULL);
+  const char *want = find_attr(r->attrs, r->n_attrs, RUN_DIGEST_ATTR);
+  if (!want) return LBBT_OK; /* written before checksums existed: nothing to verify */
+  char have[65];
+  LBBT_TRY(run_digest(r, have));
+  if (strcmp(have, want)) {
+    char why[256];
+    snprintf(why, sizeof why, "its checksum does not match its contents (stored %.12s..., "
+             "computed %.12s...): a bit of the file changed after it was written", want, have);
+    return mark_damaged(r, path, why);
+  }
+  return LBBT_OK;
 }
 
 static lbbt_status read_runs(hid_t f, const char *path, lbbt_results *res) {
@@ -408,18 +471,20 @@ lbbt_status lbbt_results_read(const char *path, lbbt_results **out) {
   return LBBT_OK;
 }
 
+static void free_run(lbbt_result_run *run) {
+  free(run->id);
+  free(run->label);
+  free(run->config_yaml);
+  free(run->status);
+  free(run->damage);
+  free_attrs(run->matrix, run->n_matrix);
+  free_attrs(run->attrs, run->n_attrs);
+  lbbt_record_free(run->record);
+}
+
 void lbbt_results_free(lbbt_results *r) {
   if (!r) return;
-  for (int i = 0; i < r->n_runs; i++) {
-    lbbt_result_run *run = &r->runs[i];
-    free(run->id);
-    free(run->label);
-    free(run->config_yaml);
-    free(run->status);
-    free_attrs(run->matrix, run->n_matrix);
-    free_attrs(run->attrs, run->n_attrs);
-    lbbt_record_free(run->record);
-  }
+  for (int i = 0; i < r->n_runs; i++) free_run(&r->runs[i]);
   free(r->runs);
   free_attrs(r->attrs, r->n_attrs);
   free(r->file);
@@ -433,7 +498,7 @@ const char *lbbt_results_attr(const lbbt_results *r, const char *key) {
 const lbbt_result_run *lbbt_results_find_run(const lbbt_results *r, const char *id) {
   if (!r || !id) return NULL;
   for (int i = 0; i < r->n_runs; i++)
-    if (!strcmp(r->runs[i].id, id)) return &r->runs[i];
+    if (!strcmp(r->runs[i].id, id)) return r->runs[i].damage ? NULL : &r->runs[i];
   return NULL;
 }
 

@@ -55,10 +55,15 @@ static void load_siblings(run_reuse *r) {
     char path[LBBT_PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", r->dir, de->d_name) >= sizeof path) continue;
     lbbt_results *res = NULL;
-    if (lbbt_results_read(path, &res) == LBBT_OK)
+    if (lbbt_results_read(path, &res) == LBBT_OK) {
       r->files[r->n_files++] = res;
-    else
-      lbbt_clear_error(); /* not ours (or unreadable): nothing to reuse from it */
+    } else {
+      /* not ours, or damaged: nothing to reuse from it, and this run goes on; a damaged
+       * lbbt file is worth a word (one that crashes libhdf5 was read by the probe only) */
+      if (strstr(lbbt_last_error(), "damaged"))
+        fprintf(stderr, "lbbt: warning: skipping %s for run reuse: %s\n", path, lbbt_last_error());
+      lbbt_clear_error();
+    }
   }
   closedir(d);
 }

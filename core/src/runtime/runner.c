@@ -11,6 +11,7 @@
 #include "lbbt/init_mode.h"
 #include "lbbt/runner.h"
 #include "base/fs_util.h"
+#include "runtime/results_lock.h"
 #include "runtime/run_reuse.h"
 #include "runtime/stage_cache.h"
 
@@ -373,6 +374,8 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
       st = lbbt_make_dirs(dir);
     }
   }
+  int lock_fd = -1; /* one writer per results file; checked writable before computing */
+  if (st == LBBT_OK && !o->dry_run) st = results_lock_acquire(results_path, &lock_fd);
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -431,6 +434,7 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
+  results_lock_release(results_path, lock_fd);
   lbbt_dataset_free(dc.train);
   lbbt_dataset_free(dc.test);
   lbbt_progress_free(pr);

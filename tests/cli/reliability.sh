@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Issue 20, classes 6 and 10: non-finite weights and outputs are refused with the tensor's
+# name; one lbbt process writes a results file at a time, and a second says who holds it.
+source tests/cli/lib.bash
+FIX=tests/fixtures/backbones
+IDS_CFG="$CLI_TMP/h5.cfg"
+printf 'PATH input_ids\nINPUT-CLASS TEXTIN\nINPUT-SIZE 32\nRANK 2\nDIMENSION-SIZES 2 3\nOUTPUT-CLASS IN\nOUTPUT-SIZE 32\nOUTPUT-ARCHITECTURE STD\nOUTPUT-BYTE-ORDER LE\n' >"$IDS_CFG"
+printf '1 5 9\n2 6 63\n' >"$CLI_TMP/ids.txt"
+h5import "$CLI_TMP/ids.txt" -c "$IDS_CFG" -o "$CLI_TMP/ids.h5" >/dev/null
+
+# 6. A NaN in the weights: `lbbt model` showed max|w| 0 and `lbbt forward` wrote NaN, exit 0.
+cp -r "$FIX/gpt2" "$CLI_TMP/gpt2_nan"
+/usr/bin/python3 - "$CLI_TMP/gpt2_nan/model.safetensors" <<'PY'
+import json, struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+n = struct.unpack('<Q', b[:8])[0]
+hdr = json.loads(b[8:8 + n])
+name = [k for k in hdr if k.endswith('wte.weight')][0]  # a parameter (h.N.attn.bias is a mask buffer)
+start = 8 + n + hdr[name]['data_offsets'][0]
+b[start:start + 4] = struct.pack('<f', float('nan'))
+open(p, 'wb').write(b)
+PY
+check model_names_nan_tensor expect_exit 2 "tensor [a-z_.0-9]+ holds 1 non-finite value" \
+  "$LBBT" model "$CLI_TMP/gpt2_nan"
+check forward_refuses_nan_weights expect_exit 2 "holds 1 non-finite value" \
+  "$LBBT" forward "$CLI_TMP/gpt2_nan" --input "$CLI_TMP/ids.h5" --out "$CLI_TMP/nan_out.h5"
+check forward_nan_writes_nothing test ! -e "$CLI_TMP/nan_out.h5"
+# a negative norm epsilon made every hidden state NaN
+cp -r "$FIX/gpt2" "$CLI_TMP/gpt2_eps"
+sed -i 's/"layer_norm_epsilon": 1e-05,/"layer_norm_epsilon": -1.0,/' "$CLI_TMP/gpt2_eps/config.json"
+check negative_norm_eps_refused expect_exit 2 "norm epsilon -1 is negative" \
+  "$LBBT" forward "$CLI_TMP/gpt2_eps" --input "$CLI_TMP/ids.h5" --out "$CLI_TMP/eps_out.h5"
+check clean_forward_still_works "$LBBT" forward "$FIX/gpt2" --input "$CLI_TMP/ids.h5" --out "$CLI_TMP/ok.h5"
+
+# 10. Two `lbbt run` on one --out: the second said "cannot create ....ckpt.new".
+if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  OUT="$CLI_TMP/locked.h5"
+  # under timeout -k: the first writer dies even if it ignores SIGTERM
+  timeout -k 5 300 "$LBBT" run tests/cli/fixtures/resume.yaml --out "$OUT" --threads 1 \
+    >"$CLI_TMP/first.log" 2>&1 &
+  guard=$!
+  for _ in $(seq 600); do [ -s "$OUT.lock" ] && break; sleep 0.1; done
+  first=$(pgrep -P "$guard" | head -n 1) # the lbbt process itself (timeout's child)
+  check second_writer_refused expect_exit 2 "another lbbt process \(pid $first\) is writing this file" \
+    timeout -k 5 60 "$LBBT" run tests/cli/fixtures/resume.yaml --out "$OUT" --threads 1
+  kill "$guard" 2>/dev/null
+  wait "$guard" 2>/dev/null
+  check lock_gone_after_exit test ! -e "$OUT.lock"
+else
+  skip second_writer_refused "Fashion-MNIST absent"
+fi
