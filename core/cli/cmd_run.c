@@ -11,7 +11,7 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: lbbt run EXPERIMENT.yaml [--tier smoke|cpu|paper] [--out FILE.h5] [--threads N]\n"
-          "                [--dry-run] [--no-reuse]\n\n"
+          "                [--dry-run] [--no-reuse] [--run ID]\n\n"
           "Expands the experiment's matrix into runs and runs those not yet complete in the\n"
           "results file (default results/<experiment>.h5, or results/<experiment>-<tier>.h5 for\n"
           "tiers other than cpu).  A killed run resumes from its last epoch checkpoint.  A run\n"
@@ -22,7 +22,10 @@ static void usage(FILE *f) {
           "  --out F      results file\n"
           "  --threads N  threads for kernels (default: OMP_NUM_THREADS, else all cores)\n"
           "  --dry-run    list the runs and whether each is complete; run nothing\n"
-          "  --no-reuse   compute every missing run and stage, even ones already computed\n");
+          "  --no-reuse   compute every missing run and stage, even ones already computed\n"
+          "  --run ID     only the run ID (from `lbbt check`), into its own file beside the\n"
+          "               results file, <results>.runs/ID.h5, for `lbbt merge` (a sweep task:\n"
+          "               lbbt sweep runs these)\n");
 }
 
 
@@ -48,6 +51,7 @@ int cmd_run(int argc, char **argv) {
       o.threads = (int)n;
     } else if (!strcmp(argv[i], "--dry-run")) o.dry_run = 1;
     else if (!strcmp(argv[i], "--no-reuse")) o.no_reuse = 1;
+    else if (!strcmp(argv[i], "--run") && i + 1 < argc) o.only_run = argv[++i];
     else if (argv[i][0] == '-' ) {
       fprintf(stderr, "lbbt run: unknown option '%s'\n", argv[i]);
       usage(stderr);
