@@ -7,25 +7,10 @@ source tests/cli/lib.bash
 [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { skip all "Fashion-MNIST absent"; exit 0; }
 [ -r "${LBBT_MODELS:-../shared/models}/stories260K.bin" ] || { skip all "stories260K.bin absent"; exit 0; }
 EXP=experiments/table-3.yaml
-mkdir -p "$CLI_TMP/plain" "$CLI_TMP/sweep" "$CLI_TMP/md-plain" "$CLI_TMP/md-sweep"
+mkdir -p "$CLI_TMP/plain" "$CLI_TMP/sweep"
 ids=$("$LBBT" check $EXP --tier smoke | awk '{print $1}')
 first=$(echo "$ids" | head -n 1)
 
-# the same run item for item (timings and commit times aside)
-same_runs() { # A.h5 B.h5
-  local id
-  for id in $ids; do
-    diff <("$LBBT" inspect "$1" --run "$id" | grep -Ev 'committed_utc|images_per_s|/seconds') \
-         <("$LBBT" inspect "$2" --run "$id" | grep -Ev 'committed_utc|images_per_s|/seconds') || return 1
-  done
-}
-same_table() { # the Markdown of both, the results file's path aside
-  "$LBBT" table 3 --tier smoke --results "$CLI_TMP/plain/table-3-smoke.h5" --out-dir "$CLI_TMP/md-plain" >/dev/null || return 1
-  "$LBBT" table 3 --tier smoke --results "$CLI_TMP/sweep/table-3-smoke.h5" --out-dir "$CLI_TMP/md-sweep" >/dev/null || return 1
-  grep -q '(n=1)' "$CLI_TMP/md-sweep/table-3-smoke.md" || { echo "no reproduced cells"; return 1; }
-  diff <(sed "s#$CLI_TMP/plain/##" "$CLI_TMP/md-plain/table-3-smoke.md") \
-       <(sed "s#$CLI_TMP/sweep/##" "$CLI_TMP/md-sweep/table-3-smoke.md")
-}
 merged_not_rerun() { # a run file left by a task is merged by the sweep, not computed again
   "$LBBT" sweep $EXP --tier smoke --out "$CLI_TMP/sweep/table-3-smoke.h5" --dry-run | grep -q '1 to run, 1 to merge' || return 1
   "$LBBT" sweep $EXP --tier smoke --jobs 2 --threads 1 --out "$CLI_TMP/sweep/table-3-smoke.h5" > "$CLI_TMP/sweep.log" 2>&1 || { cat "$CLI_TMP/sweep.log"; return 1; }
@@ -48,8 +33,8 @@ if "$LBBT" run $EXP --tier smoke --threads 1 --out "$CLI_TMP/plain/table-3-smoke
   check task_writes_its_own_file bash -c "'$LBBT' run $EXP --tier smoke --threads 1 --out '$CLI_TMP/sweep/table-3-smoke.h5' --run $first 2>&1 &&
     test -f '$CLI_TMP/sweep/table-3-smoke.runs/$first.h5' && test ! -e '$CLI_TMP/sweep/table-3-smoke.h5'"
   check merged_not_rerun merged_not_rerun
-  check same_runs same_runs "$CLI_TMP/plain/table-3-smoke.h5" "$CLI_TMP/sweep/table-3-smoke.h5"
-  check same_table same_table
+  check same_runs same_run_items "$CLI_TMP/plain/table-3-smoke.h5" "$CLI_TMP/sweep/table-3-smoke.h5" $ids
+  check same_table same_table_md 3 "$CLI_TMP/plain/table-3-smoke.h5" "$CLI_TMP/sweep/table-3-smoke.h5"
   check merge_twice merge_twice
   check nothing_pending bash -c "'$LBBT' sweep $EXP --tier smoke --out '$CLI_TMP/sweep/table-3-smoke.h5' --dry-run | grep -q '0 to run, 0 to merge, 2 complete'"
 else
