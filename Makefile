@@ -25,6 +25,14 @@ CC      ?= cc
 SAN     ?=
 OPT     ?= -O2 -march=native
 
+# make MPI=1: build with Open MPI's mpicc for data-parallel runs (mpirun -np N build/lbbt run
+# ...; core/src/dist/, lbbt/dist.h).  Without it lbbt is one rank of one and needs no MPI.
+# The choice is recorded in $(BUILD)/.mpi so that switching rebuilds the MPI module and relinks.
+MPI ?= 0
+ifeq ($(MPI),1)
+  CC := mpicc
+  CFLAGS += -DLBBT_MPI
+endif
 # -Wformat-truncation is heuristic (it fires at -O1 on bounded path buffers); truncation is
 # handled where it matters, so it is not an error here.
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
@@ -50,7 +58,7 @@ TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TPLUGINS   := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TPLUG_SRC))
 DEPS_OK    := build/.deps-ok
 
-.PHONY: all test asan parity bench fuzz clean paper models verdicts deps
+.PHONY: FORCE all test asan parity bench fuzz clean paper models verdicts deps
 all: $(BUILD)/lbbt $(PLUGINS)
 
 deps: $(DEPS_OK)
@@ -63,6 +71,11 @@ $(BUILD)/obj/%.o: %.c $(DEPS_OK) $(wildcard core/include/lbbt/*.h core/src/*.h c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/.mpi: FORCE
+	@mkdir -p $(BUILD); [ "$$(cat $@ 2>/dev/null)" = "$(MPI)" ] || echo "$(MPI)" > $@
+$(BUILD)/obj/core/src/dist/dist.o: $(BUILD)/.mpi
+FORCE:
 
 $(BUILD)/liblbbt.so: $(CORE_OBJ)
 	@echo "  LD      $@"
@@ -88,7 +101,25 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/liblbbt.so
 	@echo "  TEST    $@"
 	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
 
-test: all $(TESTS) $(TPLUGINS)
+# make test's data-parallel variant when Open MPI is installed (tests/cli/mpi.sh):
+# $(BUILD)/mpi/lbbt, the same objects with the MPI module (core/src/dist/dist.c) built by
+# mpicc; it loads $(BUILD)/plugins (a link), which bind to the liblbbt.so already loaded.
+MPICC     := $(shell command -v mpicc 2>/dev/null)
+DIST_OBJ  := $(BUILD)/obj/core/src/dist/dist.o
+MPI_TEST  := $(if $(and $(MPICC),$(filter 0,$(MPI))),$(BUILD)/mpi/lbbt)
+$(BUILD)/mpi/dist.o: core/src/dist/dist.c core/include/lbbt/dist.h $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	@echo "  MPICC   $<"
+	@mpicc $(CFLAGS) -DLBBT_MPI -c $< -o $@
+$(BUILD)/mpi/liblbbt.so: $(filter-out $(DIST_OBJ),$(CORE_OBJ)) $(BUILD)/mpi/dist.o
+	@echo "  LD      $@"
+	@mpicc -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/mpi/lbbt: $(CLI_OBJ) $(BUILD)/mpi/liblbbt.so
+	@echo "  LD      $@"
+	@mpicc $(LDFLAGS) -o $@ $(CLI_OBJ) -L$(BUILD)/mpi -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
+	@ln -sfn ../plugins $(BUILD)/mpi/plugins
+
+test: all $(TESTS) $(TPLUGINS) $(MPI_TEST)
 	@LBBT_BUILD=$(BUILD) tools/run-tests
 
 asan:

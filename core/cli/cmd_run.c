@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "lbbt/dist.h"
 #include "lbbt/plugin.h"
 #include "lbbt/runner.h"
 
@@ -67,11 +68,18 @@ int cmd_run(int argc, char **argv) {
     return 2;
   }
   omp_set_num_threads(o.threads);
+  /* under mpirun (make MPI=1): one data-parallel rank of the job (lbbt/dist.h) */
+  lbbt_status st = lbbt_dist_init(&argc, &argv);
+  if (st != LBBT_OK) return cli_report(st, NULL);
+  if (lbbt_dist_size() > 1 && lbbt_dist_rank() == 0)
+    fprintf(stderr, "lbbt run: %d data-parallel ranks over %s, %d threads each\n", lbbt_dist_size(),
+            lbbt_dist_backend(), o.threads);
   lbbt_registry *reg = NULL;
-  lbbt_status st = cli_load_plugins(&reg);
-  if (st != LBBT_OK) return cli_report(st, "loading plugins");
-  st = lbbt_run_experiment(&o, reg);
+  st = cli_load_plugins(&reg);
+  if (st == LBBT_OK) st = lbbt_run_experiment(&o, reg);
+  else st = lbbt_fail_context(st, "loading plugins");
   lbbt_registry_free(reg);
+  lbbt_dist_finalize();
   if (st != LBBT_OK) return cli_report(st, NULL);
   return 0;
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lbbt/dist.h"
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
 #include "lbbt/plugin.h"
@@ -168,7 +169,10 @@ static lbbt_status train(lbbt_stage_ctx *ctx, train_job *job) {
   if (sched.total_steps <= sched.warmup_steps) sched.kind = LBBT_SCHEDULE_CONSTANT;
   if (st == LBBT_OK) st = lbbt_lr_schedule_check(&sched);
   for (int epoch = start_epoch; st == LBBT_OK && epoch < job->epochs; epoch++) {
-    if (ctx->interrupted && *ctx->interrupted) {
+    /* data-parallel ranks stop together: one saw the signal, all stop */
+    double stop = ctx->interrupted && *ctx->interrupted;
+    LBBT_TRY_GOTO(st, lbbt_dist_sum(&stop, 1), done);
+    if (stop > 0) {
       st = lbbt_fail(LBBT_E_INTERRUPTED, "interrupted before epoch %d of stage '%s' (saved)", epoch + 1, s->name);
       break;
     }
@@ -179,34 +183,52 @@ static lbbt_status train(lbbt_stage_ctx *ctx, train_job *job) {
       int64_t step = (int64_t)epoch * steps + b;
       int count = 0;
       LBBT_TRY_GOTO(st, lbbt_batcher_get(batcher, b, images, batch_labels, NULL, &count), done);
+      /* ---- data parallelism (lbbt/dist.h): this rank trains on samples [lo, lo + n) of the
+       * global batch (all of it in one process); its gradient, weighted by n / count, is
+       * summed over ranks before clipping, so every rank steps as one process would. */
+      int64_t lo, hi;
+      lbbt_dist_shard(count, &lo, &hi);
+      const int n = (int)(hi - lo);
+      const float *shard_images = images + lo * lbbt_dataset_image_numel(ds);
+      const int32_t *shard_labels = batch_labels + lo;
       lbbt_tape_reset(tape);
+      lbbt_tape_set_batch_shard(tape, lo, count);
       lbbt_rng_derive(lbbt_tape_rng(tape), ctx->run->seed, "drop-path", (uint64_t)step);
-      lbbt_tensor *x, *logits, *loss;
-      int64_t shape[4] = {count, ds->channels, ds->height, ds->width};
-      LBBT_TRY_GOTO(st, lbbt_tape_input(tape, 4, shape, images, &x), done);
-      LBBT_TRY_GOTO(st, m->ops->forward_vision(m, tape, x, NULL, &logits), done);
-      LBBT_TRY_GOTO(st, lbbt_cross_entropy(tape, logits, batch_labels, (float)s->label_smoothing, &loss), done);
-      double lv = loss->data[0];
-      if (!isfinite(lv)) {
-        st = lbbt_fail_nonfinite(tape, s->name, step, lv);
-        goto done;
+      lbbt_tensor *x, *logits = NULL, *loss = NULL;
+      double lv = 0;
+      if (n > 0) {
+        int64_t shape[4] = {n, ds->channels, ds->height, ds->width};
+        LBBT_TRY_GOTO(st, lbbt_tape_input(tape, 4, shape, shard_images, &x), done);
+        LBBT_TRY_GOTO(st, m->ops->forward_vision(m, tape, x, NULL, &logits), done);
+        LBBT_TRY_GOTO(st, lbbt_cross_entropy(tape, logits, shard_labels, (float)s->label_smoothing, &loss), done);
+        lv = loss->data[0];
+        if (!isfinite(lv)) {
+          st = lbbt_fail_nonfinite(tape, s->name, step, lv);
+          goto done;
+        }
       }
-      if (loss->requires_grad) {
-        LBBT_TRY_GOTO(st, lbbt_tape_backward(tape, loss), done);
+      if (loss ? loss->requires_grad : lbbt_model_numel(m, 1) > 0) {
+        if (loss) LBBT_TRY_GOTO(st, lbbt_tape_backward(tape, loss), done);
+        LBBT_TRY_GOTO(st, lbbt_dist_allreduce_grads(m, (double)n / (double)count), done);
         LBBT_TRY_GOTO(st, lbbt_optim_clip_grad_norm(opt, s->clip, &grad_norm), done);
         LBBT_TRY_GOTO(st, lbbt_optim_check_finite(opt), done);
         lbbt_optim_set_lr(opt, lbbt_lr_at(&sched, step));
         LBBT_TRY_GOTO(st, lbbt_optim_step(opt), done);
         lbbt_optim_zero_grad(opt);
       }
-      correct += lbbt_count_correct(logits, batch_labels, count);
-      seen += count;
-      loss_sum += lv * count;
+      if (n > 0) correct += lbbt_count_correct(logits, shard_labels, n);
+      seen += n;
+      loss_sum += lv * n;
       double el = now_s() - t0;
       lbbt_progress_update(ctx->progress, ctx->run_index, epoch, job->epochs, (int)b, (int)steps,
                            loss_sum / (double)seen, (double)correct / (double)seen,
                            el > 0 ? (double)seen / el : -1.0);
     }
+    double totals[3] = {loss_sum, (double)correct, (double)seen}; /* over every rank */
+    LBBT_TRY_GOTO(st, lbbt_dist_sum(totals, 3), done);
+    loss_sum = totals[0];
+    correct = (int64_t)llround(totals[1]);
+    seen = (int64_t)llround(totals[2]);
     double train_seconds = now_s() - t0;
     double fit = seen ? 100.0 * (double)correct / (double)seen : 0, mean_loss = seen ? loss_sum / (double)seen : 0;
     job->final_fit = fit;

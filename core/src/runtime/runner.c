@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lbbt/checkpoint.h"
+#include "lbbt/dist.h"
 #include "lbbt/init_mode.h"
 #include "lbbt/runner.h"
 #include "lbbt/sweep.h"
@@ -243,15 +244,20 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
     }
     st = lbbt_checkpoint_save(&ctx, NULL, 0, 1, NULL, NULL, 0);
     if (st != LBBT_OK) goto done;
-    if (stage_cache_root && stage_cache_applies(run, k)) {
+    /* data-parallel ranks (lbbt/dist.h): rank 0 alone writes */
+    if (stage_cache_root && stage_cache_applies(run, k) && lbbt_dist_rank() == 0) {
       char dir[LBBT_PATH_MAX + 96];
       st = stage_cache_entry(stage_cache_root, run, k, checkpoint_sha256, dir, sizeof dir);
       if (st == LBBT_OK) st = stage_cache_save(&ctx, dir);
       if (st != LBBT_OK) goto done;
     }
   }
-  st = lbbt_results_commit_run(results_path, e, run, ctx.record, o->threads);
-  if (st == LBBT_OK) lbbt_remove_tree(ctx.partial_dir);
+  if (lbbt_dist_rank() == 0) {
+    st = lbbt_results_commit_run(results_path, e, run, ctx.record, o->threads);
+    if (st == LBBT_OK) lbbt_remove_tree(ctx.partial_dir);
+  }
+  /* every rank sees what rank 0 wrote (results, stored stages) before the next run */
+  if (st == LBBT_OK) st = lbbt_dist_barrier();
 done:
   lbbt_record_free(ctx.record);
   lbbt_model_free(ctx.model);
@@ -273,7 +279,9 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   lbbt_progress *pr = NULL;
   data_cache dc;
   memset(&dc, 0, sizeof dc);
-  if (st == LBBT_OK) st = lbbt_progress_create(&pr, stderr, e->name, e->n_runs);
+  /* data-parallel ranks other than 0 train in step with it, silently */
+  FILE *quiet = lbbt_dist_rank() ? fopen("/dev/null", "w") : NULL;
+  if (st == LBBT_OK) st = lbbt_progress_create(&pr, quiet ? quiet : stderr, e->name, e->n_runs);
   if (st == LBBT_OK) {
     char dir[LBBT_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", results_path);
@@ -341,7 +349,9 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
       lbbt_progress_log(pr, "run %d/%d %s [%s]: complete in %s (the same config and checkpoint)%s",
                         i + 1, e->n_runs, e->runs[i].id, e->runs[i].label, from,
                         o->dry_run ? ", to copy" : ", copied");
-      if (!o->dry_run) st = lbbt_results_commit_run(commit_path, e, &e->runs[i], shared->record, o->threads);
+      if (!o->dry_run && lbbt_dist_rank() == 0)
+        st = lbbt_results_commit_run(commit_path, e, &e->runs[i], shared->record, o->threads);
+      if (!o->dry_run && st == LBBT_OK) st = lbbt_dist_barrier();
       if (st == LBBT_OK) reused++;
       continue;
     }
@@ -355,7 +365,7 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   run_reuse_free(reuse);
   /* every run complete: the stored stages have served (a sweep's merge removes them: other
    * tasks may still be using them) */
-  if (st == LBBT_OK && !o->dry_run && only < 0) lbbt_remove_tree(stage_root);
+  if (st == LBBT_OK && !o->dry_run && only < 0 && lbbt_dist_rank() == 0) lbbt_remove_tree(stage_root);
   if (st == LBBT_OK) {
     if (reused)
       lbbt_progress_log(pr, "%s: %d runs copied from other results files", e->name, reused);
@@ -367,6 +377,7 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   lbbt_dataset_free(dc.train);
   lbbt_dataset_free(dc.test);
   lbbt_progress_free(pr);
+  if (quiet) fclose(quiet);
   lbbt_experiment_free(e);
   return st;
 }

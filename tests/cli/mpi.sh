@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Data-parallel training over Open MPI (lbbt/dist.h): Table 4's smoke tier (7 runs) with
+# `mpirun -np 2` gives the numbers of one process.  The two differ only by the order in
+# which float gradients and losses are summed (the global batch, its order, augmentation
+# and drop-path masks are the same), so every recorded number must agree within
+# REL_TOL relative (measured: 1e-7); accuracies (percent of 100 smoke images) within
+# ACC_TOL points, one image, in case a near-tied prediction flips.  Timings are not compared.
+source tests/cli/lib.bash
+REL_TOL=1e-4
+ACC_TOL=1.0
+MPI_LBBT=${LBBT_BUILD:-build}/mpi/lbbt   # make test builds it when mpicc is installed
+if [ ! -x "$MPI_LBBT" ]; then
+  if ldd "$LBBT" 2>/dev/null | grep -q libmpi; then MPI_LBBT=$LBBT   # make MPI=1
+  else skip all "no MPI build of lbbt (Open MPI's mpicc absent: Debian libopenmpi-dev)"; exit 0; fi
+fi
+command -v mpirun >/dev/null || { skip all "mpirun absent (Debian openmpi-bin)"; exit 0; }
+[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { skip all "Fashion-MNIST absent"; exit 0; }
+[ -r "${LBBT_MODELS:-../shared/models}/stories260K.bin" ] || { skip all "stories260K.bin absent"; exit 0; }
+lm_log=$(ensure_smoke_lm) || { echo "FAIL mpi.smoke_lm_model: $lm_log"; exit 0; }
+# Open MPI's own allocations are not ours to police under ASan (make asan)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0
+MPIRUN=(mpirun -np 2 --oversubscribe --bind-to none -x LBBT_BUILD -x LBBT_MODELS -x OMP_NUM_THREADS
+        -x OMP_WAIT_POLICY -x ASAN_OPTIONS -x UBSAN_OPTIONS)
+[ "$(id -u)" = 0 ] && MPIRUN+=(--allow-run-as-root)
+EXP=experiments/table-4.yaml
+mkdir -p "$CLI_TMP/one" "$CLI_TMP/two"   # apart: a sibling file's runs would be copied, not run
+
+same_numbers() { # A.h5 B.h5
+  /usr/bin/python3 - "$1" "$2" "$REL_TOL" "$ACC_TOL" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+rel, acc = float(sys.argv[3]), float(sys.argv[4])
+def items(g, p=""):
+    for k, v in g.items():
+        if isinstance(v, h5py.Group): yield from items(v, p + k + "/")
+        else: yield p + k
+bad, n = [], 0
+if sorted(a["runs"]) != sorted(b["runs"]): sys.exit(f"runs differ: {sorted(a['runs'])} vs {sorted(b['runs'])}")
+for run in a["runs"]:
+    for path in items(a["runs"][run]):
+        if path.endswith(("seconds", "images_per_s")): continue
+        x = np.asarray(a["runs"][run][path][()], dtype=float)
+        y = np.asarray(b["runs"][run][path][()], dtype=float)
+        tol = acc if path.endswith("acc1") else rel * np.maximum(np.abs(x), 1e-3)
+        n += x.size
+        if x.shape != y.shape or np.any(np.abs(x - y) > tol): bad.append(f"{run}/{path}: {x.ravel()[:4]} vs {y.ravel()[:4]}")
+if bad: sys.exit("differ: " + "; ".join(bad[:5]))
+if n < 100: sys.exit(f"only {n} values compared")
+PY
+}
+if OMP_NUM_THREADS=1 "$MPI_LBBT" run $EXP --tier smoke --threads 1 --out "$CLI_TMP/one/table-4-smoke.h5" > "$CLI_TMP/one.log" 2>&1; then
+  check two_ranks_run env OMP_NUM_THREADS=1 "${MPIRUN[@]}" "$MPI_LBBT" run $EXP --tier smoke --threads 1 --out "$CLI_TMP/two/table-4-smoke.h5"
+  check same_numbers same_numbers "$CLI_TMP/one/table-4-smoke.h5" "$CLI_TMP/two/table-4-smoke.h5"
+  check same_table same_table_md 4 "$CLI_TMP/one/table-4-smoke.h5" "$CLI_TMP/two/table-4-smoke.h5"
+else
+  echo "FAIL mpi.one_process: $(tail -n 3 "$CLI_TMP/one.log" | tr '\n' ' ')"
+fi
