@@ -7,6 +7,8 @@
 #   make figure-N   run experiments/figure-N.yaml (or figure N's table) and plot results/figure-N.png;
 #                   make figure-pretrain-amount: experiments/pretrain-amount.yaml (beyond the paper)
 #   make bench      throughput and memory against PyTorch and the oneDNN matmul ceiling
+#   make bench-mpi  data-parallel images/s for 1 and 2 ranks and the allreduce's share (Open MPI)
+#   make MPI=1      build with mpicc: mpirun -np N build/lbbt run ... trains data-parallel
 #   make models     pretrain lbbt's own GPT-2-architecture language model (TIER=smoke|cpu) into
 #                   models/ (cached: free once the run is complete and the model folder exists;
 #                   a folder made by other settings is removed and retrained)
@@ -58,7 +60,7 @@ TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TPLUGINS   := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TPLUG_SRC))
 DEPS_OK    := build/.deps-ok
 
-.PHONY: FORCE all test asan parity bench fuzz clean paper models verdicts deps
+.PHONY: FORCE bench-mpi all test asan parity bench fuzz clean paper models verdicts deps
 all: $(BUILD)/lbbt $(PLUGINS)
 
 deps: $(DEPS_OK)
@@ -137,6 +139,15 @@ fuzz:
 bench: all $(BUILD)/bench_train
 	tools/install-deps --reference
 	LBBT_BUILD=$(BUILD) tools/bench
+
+# Data-parallel throughput: 1 vs 2 ranks, the allreduce's share and cost by size
+# (tools/bench-mpi; docs/SCALING.md).
+bench-mpi: all $(BUILD)/mpi/lbbt $(BUILD)/mpi/bench_allreduce
+	LBBT_BUILD=$(BUILD) tools/bench-mpi
+
+$(BUILD)/mpi/bench_allreduce: bench/bench_allreduce.c $(BUILD)/mpi/liblbbt.so
+	@echo "  BENCH   $@"
+	@mpicc $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD)/mpi -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
 
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/liblbbt.so
 	@echo "  BENCH   $@"

@@ -176,7 +176,7 @@ static lbbt_status train(lbbt_stage_ctx *ctx, train_job *job) {
       st = lbbt_fail(LBBT_E_INTERRUPTED, "interrupted before epoch %d of stage '%s' (saved)", epoch + 1, s->name);
       break;
     }
-    double t0 = now_s(), loss_sum = 0, grad_norm = 0;
+    double t0 = now_s(), loss_sum = 0, grad_norm = 0, allreduce0 = lbbt_dist_allreduce_seconds();
     int64_t correct = 0, seen = 0;
     lbbt_batcher_start_epoch(batcher, epoch);
     for (int64_t b = 0; st == LBBT_OK && b < steps; b++) {
@@ -243,6 +243,8 @@ static lbbt_status train(lbbt_stage_ctx *ctx, train_job *job) {
     LBBT_TRY_GOTO(st, append(ctx, "grad_norm", grad_norm), done);
     LBBT_TRY_GOTO(st, append(ctx, "images_per_s", train_seconds > 0 ? (double)seen / train_seconds : 0), done);
     LBBT_TRY_GOTO(st, append(ctx, "seconds", now_s() - t0), done);
+    if (lbbt_dist_size() > 1) /* data-parallel: the gradient allreduce's share (make bench-mpi) */
+      LBBT_TRY_GOTO(st, append(ctx, "allreduce_seconds", lbbt_dist_allreduce_seconds() - allreduce0), done);
     lbbt_progress_log(ctx->progress,
                       "run %d/%d %s stage %s epoch %d/%d: train loss %.4f acc %.2f%%, test acc %.2f%%, "
                       "%.0f img/s",
