@@ -5,6 +5,8 @@
 # and drop-path masks are the same), so every recorded number must agree within
 # REL_TOL relative (measured: 1e-7); accuracies (percent of 100 smoke images) within
 # ACC_TOL points, one image, in case a near-tied prediction flips.  Timings are not compared.
+# Then a 2-rank run killed (SIGKILL, every rank) after its first epoch's checkpoint resumes
+# from it and ends as the same run left alone.
 source tests/cli/lib.bash
 REL_TOL=1e-4
 ACC_TOL=1.0
@@ -55,3 +57,32 @@ if OMP_NUM_THREADS=1 "$MPI_LBBT" run $EXP --tier smoke --threads 1 --out "$CLI_T
 else
   echo "FAIL mpi.one_process: $(tail -n 3 "$CLI_TMP/one.log" | tr '\n' ' ')"
 fi
+
+# ---- kill and resume (tests/cli/fixtures/mpi_resume.yaml: one run, 6 epochs) ----
+R=tests/cli/fixtures/mpi_resume.yaml
+rid=$("$LBBT" check $R | awk '{print $1}')
+mkdir -p "$CLI_TMP/whole" "$CLI_TMP/killed"
+killed_and_resumed() {
+  OMP_NUM_THREADS=1 "${MPIRUN[@]}" "$MPI_LBBT" run $R --threads 1 --out "$CLI_TMP/whole/r.h5" > "$CLI_TMP/whole.log" 2>&1 ||
+    { tail -n 3 "$CLI_TMP/whole.log"; return 1; }
+  OMP_NUM_THREADS=1 "${MPIRUN[@]}" "$MPI_LBBT" run $R --threads 1 --out "$CLI_TMP/killed/r.h5" > "$CLI_TMP/killed.log" 2>&1 &
+  local pid=$! i
+  for ((i = 0; i < 6000; i++)); do   # at most 10 min
+    [ -d "$CLI_TMP/killed/r.h5.partial/$rid/ckpt" ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+  done
+  local ranks
+  ranks=$(pgrep -P $pid)   # the ranks mpirun started
+  kill -KILL $pid $ranks 2>/dev/null
+  wait $pid 2>/dev/null
+  if [ -f "$CLI_TMP/killed/r.h5" ]; then echo "SKIP-RESUME"; return 0; fi   # it finished first
+  OMP_NUM_THREADS=1 "${MPIRUN[@]}" "$MPI_LBBT" run $R --threads 1 --out "$CLI_TMP/killed/r.h5" > "$CLI_TMP/resumed.log" 2>&1 ||
+    { tail -n 3 "$CLI_TMP/resumed.log"; return 1; }
+  grep -q "resuming from its checkpoint" "$CLI_TMP/resumed.log" || { echo "did not resume"; tail -n 3 "$CLI_TMP/resumed.log"; return 1; }
+  same_numbers "$CLI_TMP/whole/r.h5" "$CLI_TMP/killed/r.h5"
+}
+out=$(killed_and_resumed 2>&1); rc=$?
+if [ $rc = 0 ] && [ "$out" = SKIP-RESUME ]; then skip killed_and_resumed "the run finished before the kill"
+elif [ $rc = 0 ]; then echo "PASS mpi.killed_and_resumed"
+else echo "FAIL mpi.killed_and_resumed: $(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"; fi
