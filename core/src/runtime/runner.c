@@ -325,7 +325,7 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   for (int i = 0; st == LBBT_OK && i < e->n_runs; i++) {
     if (only >= 0 && i != only) continue;
     int present = 0;
-    const char *sha = "";
+    const char *sha = "", *where = results_path;
     st = lbbt_results_has_run(results_path, e->runs[i].id, &present);
     if (st == LBBT_OK) st = fingerprint_of(&fc, e->runs[i].backbone.checkpoint, &sha);
     if (st == LBBT_OK && present) st = still_current(results_path, &e->runs[i], sha, pr, i, e->n_runs, &present);
@@ -333,12 +333,13 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
     if (st == LBBT_OK && !present && only >= 0) {
       st = lbbt_results_has_run(commit_path, e->runs[i].id, &present);
       if (st == LBBT_OK && present) st = still_current(commit_path, &e->runs[i], sha, pr, i, e->n_runs, &present);
+      where = commit_path;
     }
     if (st != LBBT_OK) break;
     if (present) {
       skipped++;
       lbbt_progress_log(pr, "run %d/%d %s [%s]: complete in %s, skipped", i + 1, e->n_runs,
-                        e->runs[i].id, e->runs[i].label, results_path);
+                        e->runs[i].id, e->runs[i].label, where);
       continue;
     }
     lbbt_result_run *shared = NULL;
