@@ -7,6 +7,7 @@
 #   make figure-N   run experiments/figure-N.yaml (or figure N's table) and plot results/figure-N.png;
 #                   make figure-pretrain-amount: experiments/pretrain-amount.yaml (beyond the paper)
 #   make bench      throughput and memory against PyTorch and the oneDNN matmul ceiling
+#                   (ISA=baseline|avx2|avx512: every implementation capped to that level)
 #   make bench-mpi  data-parallel images/s for 1 and 2 ranks and the allreduce's share (Open MPI)
 #   make MPI=1      build with mpicc: mpirun -np N build/lbbt run ... trains data-parallel
 #   make models     pretrain lbbt's own GPT-2-architecture language model (TIER=smoke|cpu) into
@@ -25,7 +26,11 @@ OMP_WAIT_POLICY ?= passive
 export OMP_WAIT_POLICY
 CC      ?= cc
 SAN     ?=
-OPT     ?= -O2 -march=native
+# Portable by default: baseline x86-64, so a binary built on one node runs on any other; the
+# hot kernels are compiled once per ISA level below and chosen at run time (lbbt/isa.h).
+# NATIVE=1 builds the rest for this machine's CPU too (-march=native).
+NATIVE  ?=
+OPT     ?= -O2 $(if $(filter 1,$(NATIVE)),-march=native)
 
 # make MPI=1: build with Open MPI's mpicc for data-parallel runs (mpirun -np N build/lbbt run
 # ...; core/src/dist/, lbbt/dist.h).  Without it lbbt is one rank of one and needs no MPI.
@@ -38,7 +43,10 @@ endif
 # -Wformat-truncation is heuristic (it fires at -O1 on bounded path buffers); truncation is
 # handled where it matters, so it is not an error here.
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
-CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -Icore/include -Icore/src -I/usr/include/hdf5/serial -fopenmp
+# -fno-trapping-math: no code here reads floating-point exception flags, and without it
+# GCC 12 leaves every loop calling op_expf scalar ("control flow in loop": the clamps are
+# not if-converted); it changes no result.
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -fno-trapping-math $(WARN) -fPIC -Icore/include -Icore/src -I/usr/include/hdf5/serial -fopenmp
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
@@ -49,6 +57,10 @@ LIBS     = -ldnnl -lyaml $(HDF5_LIB) -lgsl -lgslcblas -ljansson -lz -lpng -ljpeg
 CORE_SRC   := $(sort $(wildcard core/src/*.c core/src/*/*.c))
 CLI_SRC    := $(sort $(wildcard core/cli/*.c))
 PLUGIN_SRC := $(sort $(wildcard plugins/*/*.c))
+# Code that several task plugins share (top-1 evaluation for the classification-type tasks):
+# compiled into each task plugin, and into the unit tests, not into the task-neutral core.
+TASK_SHARED_SRC := $(sort $(wildcard plugins/tasks/shared/*.c))
+TASK_SHARED_H   := $(wildcard plugins/tasks/shared/*.h)
 TEST_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 TPLUG_SRC  := $(sort $(wildcard tests/plugins/*.c))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -78,14 +90,26 @@ $(BUILD)/.mpi: FORCE
 	@mkdir -p $(BUILD); [ "$$(cat $@ 2>/dev/null)" = "$(MPI)" ] || echo "$(MPI)" > $@
 $(BUILD)/obj/core/src/dist/dist.o: $(BUILD)/.mpi
 FORCE:
+# The library exports only what core/include/lbbt declares with LBBT_API (lbbt/status.h).
+$(CORE_OBJ): CFLAGS += -fvisibility=hidden
+# Per-ISA-level kernels (core/src/*/*_{baseline,avx2,avx512}.c): the same source compiled
+# for x86-64, x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512), whatever OPT/NATIVE say.
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/obj/%_baseline.o: CFLAGS += -march=x86-64 -mtune=generic
+$(BUILD)/obj/%_avx2.o: CFLAGS += -march=x86-64-v3 -mtune=generic
+$(BUILD)/obj/%_avx512.o: CFLAGS += -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512
+endif
 
 $(BUILD)/liblbbt.so: $(CORE_OBJ)
 	@echo "  LD      $@"
 	@$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/lbbt: $(CLI_OBJ) $(BUILD)/liblbbt.so
+# Internal helpers the CLI's sweep uses (mkdir -p, atomic publish): the library does not export
+# them (-fvisibility=hidden), so the binary links its own copy of these two stateless objects.
+CLI_CORE_OBJ := $(BUILD)/obj/core/src/base/fs_util.o $(BUILD)/obj/core/src/base/atomic_file.o
+$(BUILD)/lbbt: $(CLI_OBJ) $(CLI_CORE_OBJ) $(BUILD)/liblbbt.so
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
+	@$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CLI_CORE_OBJ) -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
 
 # Plugins link against the core library; rpath points back to build/.
 $(BUILD)/plugins/%.so: plugins/%.c $(BUILD)/liblbbt.so $(wildcard core/include/lbbt/*.h)
@@ -93,15 +117,29 @@ $(BUILD)/plugins/%.so: plugins/%.c $(BUILD)/liblbbt.so $(wildcard core/include/l
 	@echo "  PLUGIN  $@"
 	@$(CC) $(CFLAGS) -shared $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/../..' $(LIBS)
 
+$(BUILD)/plugins/tasks/%.so: plugins/tasks/%.c $(TASK_SHARED_SRC) $(TASK_SHARED_H) $(BUILD)/liblbbt.so $(wildcard core/include/lbbt/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  PLUGIN  $@"
+	@$(CC) $(CFLAGS) -Iplugins/tasks -shared $(LDFLAGS) -o $@ $< $(TASK_SHARED_SRC) -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/../..' $(LIBS)
+
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c $(BUILD)/liblbbt.so $(wildcard core/include/lbbt/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  PLUGIN  $@"
 	@$(CC) $(CFLAGS) -shared $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/../..' $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/liblbbt.so
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(TASK_SHARED_SRC) $(TASK_SHARED_H) $(BUILD)/liblbbt.so
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+	@$(CC) $(CFLAGS) -Itests/unit -Iplugins/tasks $(LDFLAGS) -o $@ $< $(TASK_SHARED_SRC) -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+
+# Tests of internal functions (they include core/src headers) link the core's objects, since
+# the library does not export those functions.
+INTERNAL_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(shell grep -lE \
+  '^#include "(\.\./\.\./core/src/)?(base|autograd|nn|ops|optim|data|ckpt|text|config|results|runtime|report|analysis|curvature)/' $(TEST_SRC)))
+$(INTERNAL_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@ (core objects)"
+	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LIBS)
 
 # make test's data-parallel variant when Open MPI is installed (tests/cli/mpi.sh):
 # $(BUILD)/mpi/lbbt, the same objects with the MPI module (core/src/dist/dist.c) built by
@@ -112,13 +150,13 @@ MPI_TEST  := $(if $(and $(MPICC),$(filter 0,$(MPI))),$(BUILD)/mpi/lbbt)
 $(BUILD)/mpi/dist.o: core/src/dist/dist.c core/include/lbbt/dist.h $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	@echo "  MPICC   $<"
-	@mpicc $(CFLAGS) -DLBBT_MPI -c $< -o $@
+	@mpicc $(CFLAGS) -fvisibility=hidden -DLBBT_MPI -c $< -o $@
 $(BUILD)/mpi/liblbbt.so: $(filter-out $(DIST_OBJ),$(CORE_OBJ)) $(BUILD)/mpi/dist.o
 	@echo "  LD      $@"
 	@mpicc -shared $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/mpi/lbbt: $(CLI_OBJ) $(BUILD)/mpi/liblbbt.so
+$(BUILD)/mpi/lbbt: $(CLI_OBJ) $(CLI_CORE_OBJ) $(BUILD)/mpi/liblbbt.so
 	@echo "  LD      $@"
-	@mpicc $(LDFLAGS) -o $@ $(CLI_OBJ) -L$(BUILD)/mpi -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
+	@mpicc $(LDFLAGS) -o $@ $(CLI_OBJ) $(CLI_CORE_OBJ) -L$(BUILD)/mpi -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
 	@ln -sfn ../plugins $(BUILD)/mpi/plugins
 
 test: all $(TESTS) $(TPLUGINS) $(MPI_TEST)
@@ -136,9 +174,10 @@ parity: all $(TESTS)
 fuzz:
 	tools/run-fuzz
 
+# make bench ISA=avx2: lbbt, oneDNN and PyTorch all capped to one ISA level (tools/bench).
 bench: all $(BUILD)/bench_train
 	tools/install-deps --reference
-	LBBT_BUILD=$(BUILD) tools/bench
+	LBBT_BUILD=$(BUILD) ISA=$(ISA) tools/bench
 
 # Data-parallel throughput: 1 vs 2 ranks, the allreduce's share and cost by size
 # (tools/bench-mpi; docs/SCALING.md).

@@ -44,6 +44,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "lbbt/isa.h"
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
 #include "lbbt/plugin.h"
@@ -98,9 +99,10 @@ static int run_sgemm(int n, int reps) {
     if (i > 0 && dt < best) best = dt;
   }
   const dnnl_version_t *v = dnnl_version();
-  printf("RESULT impl=lbbt sgemm_n=%d sgemm_gflops=%.1f onednn=%d.%d.%d onednn_isa=0x%x\n", n,
-         2.0 * n * n * n / best * 1e-9, v->major, v->minor, v->patch,
-         (unsigned)dnnl_get_effective_cpu_isa());
+  printf("RESULT impl=lbbt sgemm_n=%d sgemm_gflops=%.1f onednn=%d.%d.%d onednn_isa=0x%x "
+         "onednn_isa_name=%s kernel_isa=%s\n",
+         n, 2.0 * n * n * n / best * 1e-9, v->major, v->minor, v->patch,
+         (unsigned)dnnl_get_effective_cpu_isa(), lbbt_isa_onednn(), lbbt_isa_name(lbbt_isa_active()));
   free(a);
   free(b);
   free(c);
@@ -238,6 +240,12 @@ int main(int argc, char **argv) {
     int n = slash ? (int)(slash - argv[0]) : 1;
     snprintf(plugin_dir, sizeof plugin_dir, "%.*s/plugins", n, slash ? argv[0] : ".");
   }
+  /* The kernels' level first, so that an LBBT_MAX_ISA cap also caps oneDNN (lbbt/isa.h). */
+  if (lbbt_isa_check_env() != LBBT_OK) {
+    fprintf(stderr, "bench_train: %s\n", lbbt_last_error());
+    return 2;
+  }
+  (void)lbbt_isa_active();
   double seconds = 8.0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];

@@ -143,9 +143,24 @@ def blas_line():
                     libs.add(os.path.realpath(p))
     except OSError:
         pass
-    return "torch %s BLAS_INFO=%s mkldnn=%s loaded: %s" % (
+    cap = re.search(r"CPU capability usage: ([^\n]+)", cfg)
+    return "torch %s BLAS_INFO=%s mkldnn=%s ATen CPU capability %s OpenBLAS core %s loaded: %s" % (
         torch.__version__, m.group(1) if m else "?", torch.backends.mkldnn.is_available(),
-        " ".join(sorted(libs)) or "?")
+        cap.group(1) if cap else "?", openblas_core(libs), " ".join(sorted(libs)) or "?")
+
+
+def openblas_core(libs):
+    """The kernel set OpenBLAS chose (OPENBLAS_CORETYPE caps it), or "-" without OpenBLAS."""
+    import ctypes
+    for p in libs:
+        if "openblas" in os.path.basename(p):
+            try:
+                f = ctypes.CDLL(p).openblas_get_corename
+                f.restype = ctypes.c_char_p
+                return f().decode()
+            except (OSError, AttributeError):
+                return "?"
+    return "-"
 
 
 def timed(work, seconds):

@@ -30,8 +30,12 @@ int cmd_check(int argc, char **argv) {
   const char *file = NULL, *tier = "cpu";
   int print_config = 0;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--keys")) {
+    if (!strcmp(argv[i], "--keys")) { /* core keys, then every plugin's */
+      lbbt_registry *reg = NULL;
+      lbbt_status st = cli_load_plugins(&reg);
+      if (st != LBBT_OK) return cli_report(st, "loading plugins");
       lbbt_spec_write_reference(stdout);
+      lbbt_registry_free(reg);
       return 0;
     } else if (!strcmp(argv[i], "--tier") && i + 1 < argc) {
       tier = argv[++i];

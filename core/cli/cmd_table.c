@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "lbbt/plugin.h"
 #include "lbbt/table.h"
 
 static void usage(FILE *f) {
@@ -51,7 +52,11 @@ int cmd_table(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  lbbt_status st = lbbt_table_render(&o, stdout);
+  /* The experiment's stages may write plugin keys: its runs (and their ids) need the plugins. */
+  lbbt_registry *reg = NULL;
+  lbbt_status st = cli_load_plugins(&reg);
+  if (st == LBBT_OK) st = lbbt_table_render(&o, stdout);
+  lbbt_registry_free(reg);
   if (st != LBBT_OK) return cli_report(st, NULL);
   return 0;
 }

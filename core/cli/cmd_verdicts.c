@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "lbbt/plugin.h"
 #include "lbbt/verdicts.h"
 
 static void usage(FILE *f) {
@@ -54,7 +55,11 @@ int cmd_verdicts(int argc, char **argv) {
     printf("\n");
     return 0;
   }
-  lbbt_status st = lbbt_verdicts_render(&o, stdout);
+  /* The experiment's stages may write plugin keys: its runs (and their ids) need the plugins. */
+  lbbt_registry *reg = NULL;
+  lbbt_status st = cli_load_plugins(&reg);
+  if (st == LBBT_OK) st = lbbt_verdicts_render(&o, stdout);
+  lbbt_registry_free(reg);
   if (st != LBBT_OK) return cli_report(st, NULL);
   return 0;
 }

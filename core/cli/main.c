@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "lbbt/isa.h"
 #include "lbbt/plugin.h"
 #include "lbbt/status.h"
 #include "lbbt/version.h"
@@ -72,7 +73,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "\nexit codes: 0 ok, 1 failure, 2 bad input (file, line and column are named)\n"
           "environment: LBBT_PLUGIN_PATH (extra plugin folders, ':'-separated), LBBT_MODELS\n"
-          "(models folder, default ../shared/models), LBBT_BUILD (build folder)\n");
+          "(models folder, default ../shared/models), LBBT_BUILD (build folder), LBBT_MAX_ISA\n"
+          "(baseline|avx2|avx512: cap the kernels' vector ISA; DNNL_MAX_CPU_ISA caps oneDNN's)\n");
 }
 
 int main(int argc, char **argv) {
@@ -84,6 +86,10 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  /* The kernels' ISA level is decided before any work, so that oneDNN can be capped with it
+   * (lbbt/isa.h); a misspelt LBBT_MAX_ISA is bad input, not a silent baseline. */
+  if (lbbt_isa_check_env() != LBBT_OK) return cli_report(LBBT_E_INPUT, NULL);
+  (void)lbbt_isa_active();
   if (!strcmp(argv[1], "--version")) return cmd_version(1, argv + 1);
   for (int i = 0; i < N_COMMANDS; i++)
     if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].main(argc - 1, argv + 1);

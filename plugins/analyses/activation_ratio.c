@@ -30,18 +30,30 @@
 
 #define PLUGIN_NAME "activation-ratio"
 
-static const lbbt_option_decl OPTIONS[] = {
-    {"images", LBBT_OPTION_INT, "1000", 1, 1e7, NULL, "images measured (class-balanced; all when fewer)"},
-    {"tau", LBBT_OPTION_NUMBER, "0", -1e6, 1e6, NULL, "a neuron is activated by an image when its token average exceeds tau"},
-    {"split", LBBT_OPTION_CHOICE, "test", 0, 0, "test|train", "which split the images come from"},
-    {"batch_size", LBBT_OPTION_INT, "100", 1, 100000, NULL, "images per forward pass"},
-    {"subset_seed", LBBT_OPTION_INT, "0", 0, 2147483647, NULL, "seed of the class-balanced image choice"},
-};
-enum { N_OPTIONS = sizeof OPTIONS / sizeof OPTIONS[0] };
+typedef struct activation_ratio_options {
+  int images;
+  double tau;
+  char split[16];
+  int batch_size;
+  int subset_seed;
+} activation_ratio_options;
 
-static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
-  return lbbt_options_check(s, file, PLUGIN_NAME, OPTIONS, N_OPTIONS);
-}
+#define O activation_ratio_options
+static const char *const SPLIT_NAMES[] = {"test", "train"};
+static const lbbt_key KEYS[] = {
+    {.name = "images", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, images), .def = "1000", LBBT_KEY_RANGE(1, 1e7),
+     .doc = "images measured (class-balanced; all when fewer)"},
+    {.name = "tau", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, tau), .def = "0", LBBT_KEY_RANGE(-1e6, 1e6),
+     .doc = "a neuron is activated by an image when its token average exceeds tau"},
+    {.name = "split", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(O, split), .def = "test", LBBT_KEY_NAMES(SPLIT_NAMES),
+     .doc = "which split the images come from"},
+    {.name = "batch_size", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, batch_size), .def = "100", LBBT_KEY_RANGE(1, 100000),
+     .doc = "images per forward pass"},
+    {.name = "subset_seed", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, subset_seed), .def = "0", LBBT_KEY_RANGE(0, 2147483647),
+     .doc = "seed of the class-balanced image choice"},
+};
+#undef O
+static const lbbt_option_table OPTIONS = LBBT_OPTION_TABLE(activation_ratio_options, KEYS, "Which images and the activation threshold.");
 
 /* What the hook accumulates across batches. */
 typedef struct hook_state {
@@ -146,13 +158,14 @@ static lbbt_status forward_all(lbbt_stage_ctx *ctx, const lbbt_dataset *ds, cons
 
 static lbbt_status run(lbbt_stage_ctx *ctx) {
   const lbbt_stage_spec *s = ctx->stage;
+  const activation_ratio_options *o = lbbt_stage_options(s);
   double images, tau, batch, subset_seed;
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "images", &images));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "tau", &tau));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "batch_size", &batch));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "subset_seed", &subset_seed));
-  const lbbt_dataset *ds = strcmp(lbbt_option_text(s, OPTIONS, N_OPTIONS, "split"), "train") ? ctx->test : ctx->train;
-  LBBT_TRY(lbbt_options_record(ctx, OPTIONS, N_OPTIONS));
+  images = o->images;
+  tau = o->tau;
+  batch = o->batch_size;
+  subset_seed = o->subset_seed;
+  const lbbt_dataset *ds = strcmp(o->split, "train") ? ctx->test : ctx->train;
+  LBBT_TRY(lbbt_stage_options_record(ctx, &OPTIONS));
   int L = ctx->model->n_layers;
   if (L < 1)
     return lbbt_fail(LBBT_E_INPUT, "activation-ratio: the %s model has no transformer blocks", ctx->model->arch);
@@ -221,7 +234,6 @@ done:
 
 static const lbbt_analysis_ops OPS = {
     .version = LBBT_TASK_OPS_VERSION,
-    .validate = validate,
     .run = run,
 };
 
@@ -232,4 +244,5 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .name = PLUGIN_NAME,
     .summary = "share of (image, MLP neuron) pairs whose token-averaged activation exceeds tau, per block (Eqs. 5-6)",
     .task = &OPS,
+    .options = &OPTIONS,
 };

@@ -30,24 +30,47 @@
 
 #define PLUGIN_NAME "clusters"
 
-static const lbbt_option_decl OPTIONS[] = {
-    {"images", LBBT_OPTION_INT, "1000", 10, 5000, NULL, "test images embedded (exact t-SNE is O(N^2) in time and memory)"},
-    {"perplexity", LBBT_OPTION_NUMBER, "30", 1, 1000, NULL, "t-SNE perplexity (must be below the image count)"},
-    {"tsne_iterations", LBBT_OPTION_INT, "1000", 1, 100000, NULL, "t-SNE gradient steps (the first 250 exaggerated)"},
-    {"k", LBBT_OPTION_INT, "0", 0, 10000, NULL, "k-means clusters; 0 = the number of classes"},
-    {"kmeans_restarts", LBBT_OPTION_INT, "10", 1, 1000, NULL, "k-means++ restarts; lowest inertia kept"},
-    {"kmeans_max_iter", LBBT_OPTION_INT, "300", 1, 100000, NULL, "Lloyd iterations per restart at most"},
-    {"subset_seed", LBBT_OPTION_INT, "0", 0, 2147483647, NULL, "seed of the class-balanced image choice"},
-    {"batch_size", LBBT_OPTION_INT, "100", 1, 100000, NULL, "images per forward pass"},
-    {"save_features", LBBT_OPTION_BOOL, "false", 0, 0, NULL, "also record the features themselves"},
+typedef struct clusters_options {
+  int images;
+  double perplexity;
+  int tsne_iterations;
+  int k;
+  int kmeans_restarts;
+  int kmeans_max_iter;
+  int subset_seed;
+  int batch_size;
+  int save_features;
+} clusters_options;
+
+#define O clusters_options
+static const lbbt_key KEYS[] = {
+    {.name = "images", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, images), .def = "1000", LBBT_KEY_RANGE(10, 5000),
+     .doc = "test images embedded (exact t-SNE is O(N^2) in time and memory)"},
+    {.name = "perplexity", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, perplexity), .def = "30", LBBT_KEY_RANGE(1, 1000),
+     .doc = "t-SNE perplexity (must be below the image count)"},
+    {.name = "tsne_iterations", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, tsne_iterations), .def = "1000", LBBT_KEY_RANGE(1, 100000),
+     .doc = "t-SNE gradient steps (the first 250 exaggerated)"},
+    {.name = "k", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, k), .def = "0", LBBT_KEY_RANGE(0, 10000),
+     .doc = "k-means clusters; 0 = the number of classes"},
+    {.name = "kmeans_restarts", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, kmeans_restarts), .def = "10", LBBT_KEY_RANGE(1, 1000),
+     .doc = "k-means++ restarts; lowest inertia kept"},
+    {.name = "kmeans_max_iter", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, kmeans_max_iter), .def = "300", LBBT_KEY_RANGE(1, 100000),
+     .doc = "Lloyd iterations per restart at most"},
+    {.name = "subset_seed", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, subset_seed), .def = "0", LBBT_KEY_RANGE(0, 2147483647),
+     .doc = "seed of the class-balanced image choice"},
+    {.name = "batch_size", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, batch_size), .def = "100", LBBT_KEY_RANGE(1, 100000),
+     .doc = "images per forward pass"},
+    {.name = "save_features", .type = LBBT_KEY_BOOL, LBBT_KEY_FIELD(O, save_features), .def = "false",
+     .doc = "also record the features themselves"},
 };
-enum { N_OPTIONS = sizeof OPTIONS / sizeof OPTIONS[0] };
+#undef O
+static const lbbt_option_table OPTIONS = LBBT_OPTION_TABLE(clusters_options, KEYS, "Which images, t-SNE and k-means settings.");
 
 static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
-  LBBT_TRY(lbbt_options_check(s, file, PLUGIN_NAME, OPTIONS, N_OPTIONS));
+  const clusters_options *o = lbbt_stage_options(s);
   double images, perplexity;
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "images", &images));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "perplexity", &perplexity));
+  images = o->images;
+  perplexity = o->perplexity;
   if (perplexity >= images)
     return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': perplexity %g must be below images %g", file, s->name,
                      perplexity, images);
@@ -81,18 +104,19 @@ static lbbt_status cluster_and_score(lbbt_stage_ctx *ctx, const char *what, cons
 
 static lbbt_status run(lbbt_stage_ctx *ctx) {
   const lbbt_stage_spec *s = ctx->stage;
+  const clusters_options *o = lbbt_stage_options(s);
   lbbt_model *m = ctx->model;
   double images, perplexity, iters, kopt, restarts, max_iter, subset_seed, batch, save;
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "images", &images));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "perplexity", &perplexity));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "tsne_iterations", &iters));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "k", &kopt));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "kmeans_restarts", &restarts));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "kmeans_max_iter", &max_iter));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "subset_seed", &subset_seed));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "batch_size", &batch));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "save_features", &save));
-  LBBT_TRY(lbbt_options_record(ctx, OPTIONS, N_OPTIONS));
+  images = o->images;
+  perplexity = o->perplexity;
+  iters = o->tsne_iterations;
+  kopt = o->k;
+  restarts = o->kmeans_restarts;
+  max_iter = o->kmeans_max_iter;
+  subset_seed = o->subset_seed;
+  batch = o->batch_size;
+  save = o->save_features;
+  LBBT_TRY(lbbt_stage_options_record(ctx, &OPTIONS));
   int32_t *idx = NULL;
   int64_t n = 0;
   LBBT_TRY(lbbt_analysis_pick_images(ctx->test, (int64_t)images, (uint64_t)subset_seed, "clusters", &idx, &n));
@@ -172,4 +196,5 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .name = PLUGIN_NAME,
     .summary = "final-feature clusters: k-means and t-SNE of test images, NMI/ARI against the true labels (Fig. 5)",
     .task = &OPS,
+    .options = &OPTIONS,
 };

@@ -35,17 +35,31 @@
 static const int KS[] = {1, 2, 5, 10};
 enum { N_KS = sizeof KS / sizeof KS[0] };
 
-static const lbbt_option_decl OPTIONS[] = {
-    {"images", LBBT_OPTION_INT, "2000", 1, 1e7, NULL, "images whose patches make the data covariance (all when fewer)"},
-    {"split", LBBT_OPTION_CHOICE, "train", 0, 0, "train|test", "which split the images come from"},
-    {"subset_seed", LBBT_OPTION_INT, "0", 0, 2147483647, NULL, "seed of the class-balanced image choice"},
-    {"baseline", LBBT_OPTION_NAME, "", 0, 0, NULL, "an earlier cov-align stage: also measure the update W - W(baseline)"},
+typedef struct cov_align_options {
+  int images;
+  char split[16];
+  int subset_seed;
+  char baseline[LBBT_NAME_MAX];
+} cov_align_options;
+
+#define O cov_align_options
+static const char *const SPLIT_NAMES[] = {"train", "test"};
+static const lbbt_key KEYS[] = {
+    {.name = "images", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, images), .def = "2000", LBBT_KEY_RANGE(1, 1e7),
+     .doc = "images whose patches make the data covariance (all when fewer)"},
+    {.name = "split", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(O, split), .def = "train", LBBT_KEY_NAMES(SPLIT_NAMES),
+     .doc = "which split the images come from"},
+    {.name = "subset_seed", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, subset_seed), .def = "0", LBBT_KEY_RANGE(0, 2147483647),
+     .doc = "seed of the class-balanced image choice"},
+    {.name = "baseline", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(O, baseline), .def = "", .flags = LBBT_KEY_IDENT,
+     .doc = "an earlier cov-align stage: also measure the update W - W(baseline)"},
 };
-enum { N_OPTIONS = sizeof OPTIONS / sizeof OPTIONS[0] };
+#undef O
+static const lbbt_option_table OPTIONS = LBBT_OPTION_TABLE(cov_align_options, KEYS, "Which images make the data covariance, and the baseline stage.");
 
 static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
-  LBBT_TRY(lbbt_options_check(s, file, PLUGIN_NAME, OPTIONS, N_OPTIONS));
-  if (!strcmp(lbbt_option_text(s, OPTIONS, N_OPTIONS, "baseline"), s->name))
+  const cov_align_options *o = lbbt_stage_options(s);
+  if (!strcmp(o->baseline, s->name))
     return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': baseline names the stage itself; name an earlier "
                      "cov-align stage", file, s->name);
   return LBBT_OK;
@@ -141,11 +155,12 @@ static lbbt_status update_alignment(lbbt_stage_ctx *ctx, const char *base, const
 
 static lbbt_status run(lbbt_stage_ctx *ctx) {
   const lbbt_stage_spec *s = ctx->stage;
+  const cov_align_options *o = lbbt_stage_options(s);
   double images, subset_seed;
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "images", &images));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "subset_seed", &subset_seed));
-  const lbbt_dataset *ds = strcmp(lbbt_option_text(s, OPTIONS, N_OPTIONS, "split"), "test") ? ctx->train : ctx->test;
-  LBBT_TRY(lbbt_options_record(ctx, OPTIONS, N_OPTIONS));
+  images = o->images;
+  subset_seed = o->subset_seed;
+  const lbbt_dataset *ds = strcmp(o->split, "test") ? ctx->train : ctx->test;
+  LBBT_TRY(lbbt_stage_options_record(ctx, &OPTIONS));
   lbbt_param *p = lbbt_model_find_param(ctx->model, FIRST_LAYER);
   if (!p || p->t->ndim != 4 || p->t->shape[2] != p->t->shape[3])
     return lbbt_fail(LBBT_E_UNSUPPORTED, "cov-align: the %s model has no square patch embedding '%s' "
@@ -169,7 +184,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   if (st == LBBT_OK) st = record_result(ctx, "", &r);
   int64_t sw2[2] = {C, d};
   if (st == LBBT_OK) st = lbbt_stage_array_f32(ctx, "weights", 2, sw2, p->t->data);
-  const char *base = lbbt_option_text(s, OPTIONS, N_OPTIONS, "baseline");
+  const char *base = o->baseline;
   if (st == LBBT_OK && *base) st = update_alignment(ctx, base, p->t->data, C, d, sx);
   if (st == LBBT_OK) st = lbbt_stage_scalar(ctx, "filters", (double)C);
   if (st == LBBT_OK) st = lbbt_stage_scalar(ctx, "images", (double)n);
@@ -206,4 +221,5 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .name = PLUGIN_NAME,
     .summary = "first-layer weight covariance vs input-patch covariance: subspace overlap, transfer function (Thm 4.1)",
     .task = &OPS,
+    .options = &OPTIONS,
 };

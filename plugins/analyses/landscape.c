@@ -2,8 +2,8 @@
  * current weights, along two filter-normalised random directions (Li et al. 2018; see
  * core/include/lbbt/landscape.h), on a fixed, recorded batch.
  *
- * Stage keys it reads: batch_size (images), labels and label_ratio (true, or random by the
- * classification task's own rule); options:
+ * Stage keys it reads: batch_size (images), and its own (typed, see KEYS; labels and
+ * label_ratio: true, or random by the classification task's own rule):
  *   size         21      grid points per axis (size x size loss evaluations)
  *   span         1.0     the grid covers [-span, span]^2 in units of the directions
  *   params       all     all | blocks: the parameters the directions move
@@ -29,73 +29,41 @@
 #define PLUGIN_NAME "landscape"
 
 /* ---- options ---------------------------------------------------------------------------- */
-typedef struct option_decl {
-  const char *key, *expect, *meaning;
-} option_decl;
+typedef struct landscape_options {
+  int labels; /* lbbt_label_mode */
+  double label_ratio;
+  int size;
+  double span;
+  char params[16];
+  uint64_t seed;
+  int chunk;
+  char label_stage[LBBT_NAME_MAX];
+} landscape_options;
 
-static const option_decl OPTIONS[] = {
-    {"size", "a whole number from 2 to 1001", "grid points per axis"},
-    {"span", "a number > 0 and <= 100", "half-width of the grid in direction units"},
-    {"params", "all or blocks", "the parameters the directions move"},
-    {"seed", "a non-negative whole number", "seed of the batch and directions (default: the run seed)"},
-    {"chunk", "a whole number from 1 to 1048576", "images per forward pass"},
-    {"label_stage", "a stage name", "stage whose random labels to reuse (default: this stage)"},
+#define O landscape_options
+static const char *const LABEL_NAMES[] = {"true", "random"};
+static const char *const PARAMS_NAMES[] = {"all", "blocks"};
+static const lbbt_key KEYS[] = {
+    {.name = "labels", .type = LBBT_KEY_ENUM, LBBT_KEY_FIELD(O, labels), .def = "true", LBBT_KEY_NAMES(LABEL_NAMES),
+     .doc = "the loss's labels: true, or random by the classification task's rule (see label_stage)"},
+    {.name = "label_ratio", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, label_ratio), .def = "1.0",
+     LBBT_KEY_RANGE(0, 1), .doc = "fraction of labels replaced by random ones when labels is random"},
+    {.name = "size", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, size), .def = "21", LBBT_KEY_RANGE(2, 1001),
+     .doc = "grid points per axis (size x size loss evaluations)"},
+    {.name = "span", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, span), .def = "1.0", LBBT_KEY_RANGE(0, 100),
+     .flags = LBBT_KEY_MIN_EXCLUSIVE, .doc = "half-width of the grid in direction units"},
+    {.name = "params", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(O, params), .def = "all",
+     LBBT_KEY_NAMES(PARAMS_NAMES), .doc = "the parameters the directions move"},
+    {.name = "seed", .type = LBBT_KEY_SEED, LBBT_KEY_FIELD(O, seed), .def = "0",
+     .doc = "seed of the batch and directions (not written: the run seed)"},
+    {.name = "chunk", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, chunk), .def = "64", LBBT_KEY_RANGE(1, 1 << 20),
+     .doc = "images per forward pass (memory only)"},
+    {.name = "label_stage", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(O, label_stage), .def = "",
+     .flags = LBBT_KEY_IDENT, .doc = "stage whose random labels to reuse (\"\" = this stage)"},
 };
-static const int N_OPTIONS = (int)(sizeof OPTIONS / sizeof OPTIONS[0]);
-
-static int whole(const char *v, long lo, long hi) {
-  char *end;
-  errno = 0;
-  long x = strtol(v, &end, 10);
-  return !errno && end != v && !*end && x >= lo && x <= hi;
-}
-
-static int value_ok(const char *key, const char *v) {
-  char *end;
-  errno = 0;
-  if (!strcmp(key, "size")) return whole(v, 2, 1001);
-  if (!strcmp(key, "chunk")) return whole(v, 1, 1 << 20);
-  if (!strcmp(key, "span")) {
-    double x = strtod(v, &end);
-    return !errno && end != v && !*end && x > 0 && x <= 100;
-  }
-  if (!strcmp(key, "params")) {
-    lbbt_obj_params p;
-    return lbbt_obj_params_parse(v, &p) == LBBT_OK;
-  }
-  if (!strcmp(key, "seed")) {
-    strtoull(v, &end, 10);
-    return !errno && end != v && !*end && v[0] != '-';
-  }
-  return *v != 0; /* label_stage */
-}
-
-static lbbt_status validate(const lbbt_stage_spec *stage, const char *file) {
-  for (int i = 0; i < stage->n_options; i++) {
-    const lbbt_option *o = &stage->options[i];
-    const option_decl *d = NULL;
-    for (int k = 0; k < N_OPTIONS; k++)
-      if (!strcmp(OPTIONS[k].key, o->key)) d = &OPTIONS[k];
-    if (!d) {
-      char valid[256] = "";
-      for (int k = 0; k < N_OPTIONS; k++) {
-        strncat(valid, k ? ", " : "", sizeof valid - strlen(valid) - 1);
-        strncat(valid, OPTIONS[k].key, sizeof valid - strlen(valid) - 1);
-      }
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': analysis '%s' has no option '%s' (valid: %s)", file,
-                       o->line, o->col, stage->name, PLUGIN_NAME, o->key, valid);
-    }
-    if (!value_ok(o->key, o->value))
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': option '%s' is '%s', expected %s (%s)", file, o->line,
-                       o->col, stage->name, o->key, o->value, d->expect, d->meaning);
-  }
-  return LBBT_OK;
-}
-
-static const char *opt(const lbbt_stage_spec *s, const char *key) {
-  const lbbt_option *o = lbbt_option_find(s->options, s->n_options, key);
-  return o ? o->value : NULL;
-}
+#undef O
+static const lbbt_option_table OPTIONS =
+    LBBT_OPTION_TABLE(landscape_options, KEYS, "The loss's labels and the grid.");
 
 /* ---- run -------------------------------------------------------------------------------- */
 typedef struct progress_state {
@@ -157,16 +125,17 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   const lbbt_stage_spec *s = ctx->stage;
   char key[300];
   double t0 = now_s();
-  int size = opt(s, "size") ? atoi(opt(s, "size")) : 21;
-  double span = opt(s, "span") ? strtod(opt(s, "span"), NULL) : 1.0;
-  int chunk = opt(s, "chunk") ? atoi(opt(s, "chunk")) : 64;
+  const landscape_options *o = lbbt_stage_options(s);
+  int size = o->size;
+  double span = o->span;
+  int chunk = o->chunk;
   lbbt_obj_params which = LBBT_OBJ_PARAMS_ALL;
-  if (opt(s, "params")) LBBT_TRY(lbbt_obj_params_parse(opt(s, "params"), &which));
-  uint64_t seed = opt(s, "seed") ? strtoull(opt(s, "seed"), NULL, 10) : ctx->run->seed;
-  const char *label_stage = opt(s, "label_stage") ? opt(s, "label_stage") : s->name;
+  LBBT_TRY(lbbt_obj_params_parse(o->params, &which));
+  uint64_t seed = lbbt_stage_option_written(s, "seed") ? o->seed : ctx->run->seed;
+  const char *label_stage = o->label_stage[0] ? o->label_stage : s->name;
   lbbt_fixed_batch *batch = NULL;
-  LBBT_TRY(lbbt_fixed_batch_create(ctx->train, s->batch_size, s->labels, s->label_ratio,
-                                   ctx->run->seed ^ lbbt_hash_str(label_stage), seed, &batch));
+  LBBT_TRY(lbbt_fixed_batch_create(ctx->train, s->batch_size, (lbbt_label_mode)o->labels, o->label_ratio,
+                                   lbbt_label_seed(ctx->run->seed, label_stage), seed, &batch));
   lbbt_model_objective *mo = NULL;
   double *d1 = NULL, *d2 = NULL, *grid = NULL, *alphas = NULL;
   lbbt_status st = lbbt_model_objective_create(ctx->model, batch->images, batch->labels, batch->n, batch->channels,
@@ -192,7 +161,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
                     "%s labels",
                     ctx->run_index + 1, ctx->n_runs, s->name, size, size, span, span, (long long)n,
                     lbbt_obj_params_name(which), (long long)batch->n,
-                    s->labels == LBBT_LABELS_RANDOM ? "random" : "true");
+                    o->labels == LBBT_LABELS_RANDOM ? "random" : "true");
   double loss0;
   LBBT_TRY_GOTO(st, lbbt_objective_eval(obj, theta0, &loss0, NULL), done);
   progress_state ps = {ctx};
@@ -229,7 +198,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   LBBT_TRY_GOTO(st, lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "options/seed", key, sizeof key), seed_text),
                 done);
   LBBT_TRY_GOTO(st, lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key),
-                                       s->labels == LBBT_LABELS_RANDOM ? "random" : "true"), done);
+                                       o->labels == LBBT_LABELS_RANDOM ? "random" : "true"), done);
   LBBT_TRY_GOTO(st, lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_stage", key, sizeof key), label_stage),
                 done);
   int64_t shape[1] = {batch->n};
@@ -250,7 +219,6 @@ done:
 
 static const lbbt_analysis_ops OPS = {
     .version = LBBT_TASK_OPS_VERSION,
-    .validate = validate,
     .run = run,
 };
 
@@ -261,4 +229,5 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .name = PLUGIN_NAME,
     .summary = "loss landscape on a 2-D grid along filter-normalised random directions (Figure 4)",
     .task = &OPS,
+    .options = &OPTIONS,
 };

@@ -35,20 +35,49 @@
 
 #define PLUGIN_NAME "outliers"
 
-static const lbbt_option_decl OPTIONS[] = {
-    {"k", LBBT_OPTION_NUMBER, "6", 0.5, 1000, NULL, "sigma rule: |w - mean| > k std per tensor"},
-    {"tau", LBBT_OPTION_NUMBER, "0.5", 0, 1e6, NULL, "magnitude rule: |w| > tau"},
-    {"tensors", LBBT_OPTION_CHOICE, "matrices", 0, 0, "matrices|all", "which parameters: >= 2-D, or all"},
-    {"bins", LBBT_OPTION_INT, "60", 1, 100000, NULL, "log-spaced |w| histogram bins"},
-    {"mag_min", LBBT_OPTION_NUMBER, "1e-6", 1e-30, 1e30, NULL, "lowest |w| histogram edge"},
-    {"mag_max", LBBT_OPTION_NUMBER, "10", 1e-30, 1e30, NULL, "highest |w| histogram edge"},
-    {"z_bins", LBBT_OPTION_INT, "80", 1, 100000, NULL, "standardised-value histogram bins"},
-    {"z_max", LBBT_OPTION_NUMBER, "20", 1e-3, 1e6, NULL, "z histogram covers [-z_max, z_max]"},
-    {"spectrum", LBBT_OPTION_BOOL, "true", 0, 0, NULL, "fit the power-law exponent of each matrix's spectrum"},
-    {"spectrum_max_dim", LBBT_OPTION_INT, "1024", 2, 100000, NULL, "skip spectra of matrices whose smaller side is larger"},
-    {"spectrum_min_tail", LBBT_OPTION_INT, "10", 2, 100000, NULL, "fewest eigenvalues in a fitted tail"},
+typedef struct outliers_options {
+  double k;
+  double tau;
+  char tensors[16];
+  int bins;
+  double mag_min;
+  double mag_max;
+  int z_bins;
+  double z_max;
+  int spectrum;
+  int spectrum_max_dim;
+  int spectrum_min_tail;
+} outliers_options;
+
+#define O outliers_options
+static const char *const TENSORS_NAMES[] = {"matrices", "all"};
+static const lbbt_key KEYS[] = {
+    {.name = "k", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, k), .def = "6", LBBT_KEY_RANGE(0.5, 1000),
+     .doc = "sigma rule: |w - mean| > k std per tensor"},
+    {.name = "tau", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, tau), .def = "0.5", LBBT_KEY_RANGE(0, 1e6),
+     .doc = "magnitude rule: |w| > tau"},
+    {.name = "tensors", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(O, tensors), .def = "matrices", LBBT_KEY_NAMES(TENSORS_NAMES),
+     .doc = "which parameters: >= 2-D, or all"},
+    {.name = "bins", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, bins), .def = "60", LBBT_KEY_RANGE(1, 100000),
+     .doc = "log-spaced |w| histogram bins"},
+    {.name = "mag_min", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, mag_min), .def = "1e-6", LBBT_KEY_RANGE(1e-30, 1e30),
+     .doc = "lowest |w| histogram edge"},
+    {.name = "mag_max", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, mag_max), .def = "10", LBBT_KEY_RANGE(1e-30, 1e30),
+     .doc = "highest |w| histogram edge"},
+    {.name = "z_bins", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, z_bins), .def = "80", LBBT_KEY_RANGE(1, 100000),
+     .doc = "standardised-value histogram bins"},
+    {.name = "z_max", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, z_max), .def = "20", LBBT_KEY_RANGE(1e-3, 1e6),
+     .doc = "z histogram covers [-z_max, z_max]"},
+    {.name = "spectrum", .type = LBBT_KEY_BOOL, LBBT_KEY_FIELD(O, spectrum), .def = "true",
+     .doc = "fit the power-law exponent of each matrix's spectrum"},
+    {.name = "spectrum_max_dim", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, spectrum_max_dim), .def = "1024", LBBT_KEY_RANGE(2, 100000),
+     .doc = "skip spectra of matrices whose smaller side is larger"},
+    {.name = "spectrum_min_tail", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, spectrum_min_tail), .def = "10", LBBT_KEY_RANGE(2, 100000),
+     .doc = "fewest eigenvalues in a fitted tail"},
 };
-enum { N_OPTIONS = sizeof OPTIONS / sizeof OPTIONS[0] };
+#undef O
+static const lbbt_option_table OPTIONS =
+    LBBT_OPTION_TABLE(outliers_options, KEYS, "The outlier rules and the histograms' edges.");
 
 typedef struct settings {
   double k, tau, mag_min, mag_max, z_max;
@@ -56,28 +85,14 @@ typedef struct settings {
 } settings;
 
 static lbbt_status read_settings(const lbbt_stage_spec *s, settings *o) {
-  double v;
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "k", &o->k));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "tau", &o->tau));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "mag_min", &o->mag_min));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "mag_max", &o->mag_max));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "z_max", &o->z_max));
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "bins", &v));
-  o->bins = (int)v;
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "z_bins", &v));
-  o->z_bins = (int)v;
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "spectrum", &v));
-  o->spectrum = (int)v;
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "spectrum_max_dim", &v));
-  o->spectrum_max_dim = (int)v;
-  LBBT_TRY(lbbt_option_number(s, OPTIONS, N_OPTIONS, "spectrum_min_tail", &v));
-  o->spectrum_min_tail = (int)v;
-  o->all = !strcmp(lbbt_option_text(s, OPTIONS, N_OPTIONS, "tensors"), "all");
+  const outliers_options *w = lbbt_stage_options(s);
+  *o = (settings){.k = w->k, .tau = w->tau, .mag_min = w->mag_min, .mag_max = w->mag_max, .z_max = w->z_max,
+                  .bins = w->bins, .z_bins = w->z_bins, .all = !strcmp(w->tensors, "all"), .spectrum = w->spectrum,
+                  .spectrum_max_dim = w->spectrum_max_dim, .spectrum_min_tail = w->spectrum_min_tail};
   return LBBT_OK;
 }
 
 static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
-  LBBT_TRY(lbbt_options_check(s, file, PLUGIN_NAME, OPTIONS, N_OPTIONS));
   settings o;
   LBBT_TRY(read_settings(s, &o));
   if (!(o.mag_min < o.mag_max))
@@ -289,7 +304,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   lbbt_model *mdl = ctx->model;
   settings o;
   LBBT_TRY(read_settings(ctx->stage, &o));
-  LBBT_TRY(lbbt_options_record(ctx, OPTIONS, N_OPTIONS));
+  LBBT_TRY(lbbt_stage_options_record(ctx, &OPTIONS));
   int nt = 0, ng = mdl->n_layers + 2;
   for (int i = 0; i < mdl->n_params; i++) nt += wanted(&mdl->params[i], o.all);
   measure m;
@@ -369,4 +384,5 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .name = PLUGIN_NAME,
     .summary = "weight outliers: per-tensor/per-layer kurtosis, k-sigma and |w|>tau counts, histograms, spectrum alpha",
     .task = &OPS,
+    .options = &OPTIONS,
 };

@@ -1,4 +1,5 @@
-/* template — the plugin to copy when you add a backbone, task or analysis.
+/* template — the plugin to copy when you add an analysis (plugins/tasks/template.c for a
+ * task, plugins/backbones/template.c for a backbone).
  *
  * It is built and loaded like every other plugin (`lbbt plugins` lists it), so the steps
  * below are known to work.  Adding a plugin touches no core file: the Makefile builds
@@ -18,8 +19,9 @@
  *     and create_blocks on one function, as plugins/backbones/gpt2.c does (lbbt/block_stack.h).
  *     A task that borrows blocks calls lbbt_borrow_blocks(ctx->registry, &ctx->run->backbone,
  *     N, seed, "prefix.", 0, its_model, &stack) — see docs/ARCHITECTURE.md, "Borrowing blocks".
- *  4. Declare your options in OPTIONS below: every key a stage may write, its meaning and
- *     its check.  validate() rejects anything else before a run starts, naming file:line:col.
+ *  4. Declare your options in KEYS below (options.h): every key a stage may write, typed,
+ *     with its default, range and meaning.  The core rejects anything else when the
+ *     experiment loads, naming file:line:col; validate() adds rules between keys.
  *  5. Add a YAML experiment under experiments/ that uses the plugin (a `smoke` tier that
  *     finishes in seconds, for the tests).
  *  6. Add a test: tests/unit/test_<name>.c for the maths (see tests/unit/test.h), and
@@ -28,81 +30,59 @@
  *
  * Why one file per plugin, with a descriptor at the end: the loader validates the whole
  * descriptor in one place and can name the exact field that is wrong. */
-#include <errno.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "lbbt/analysis_util.h"
+#include "lbbt/options.h"
 #include "lbbt/plugin.h"
+#include "lbbt/runner.h"
 
 #define PLUGIN_NAME "template"
 
 /* ---- 4. options ----------------------------------------------------------------------- */
-/* Checks one option value; returns NULL when fine, else what is wrong (a static string). */
-typedef const char *(*option_check)(const char *value);
+/* The keys a stage may write, typed: the core binds them when the experiment is loaded
+ * (unknown keys with the nearest suggested, bad values and ranges fail with file:line:col
+ * before anything runs; `lbbt check --keys` lists them) and hands the struct to validate
+ * and run through lbbt_stage_options.  A key enters the run id only when a stage writes
+ * it, so adding one later changes no existing result's id. */
+typedef struct template_options {
+  int top_k;     /* how many parameters to report */
+  int per_layer; /* also one line per transformer block */
+} template_options;
 
-static const char *check_positive_int(const char *value) {
-  char *end;
-  errno = 0;
-  long v = strtol(value, &end, 10);
-  if (errno || end == value || *end || v < 1 || v > 1000000) return "a whole number from 1 to 1000000";
-  return NULL;
-}
-
-static const char *check_bool(const char *value) {
-  static const char *ok[] = {"true", "false", "yes", "no", "on", "off", "1", "0"};
-  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-    if (!strcmp(value, ok[i])) return NULL;
-  return "true or false";
-}
-
-typedef struct option_decl {
-  const char *key;
-  const char *meaning;
-  option_check check;
-} option_decl;
-
-static const option_decl OPTIONS[] = {
-    {"top_k", "how many parameters to report (default 5)", check_positive_int},
-    {"per_layer", "also report one line per transformer block (default false)", check_bool},
+static const lbbt_key KEYS[] = {
+    {.name = "top_k", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(template_options, top_k), .def = "5",
+     LBBT_KEY_RANGE(1, 1000000), .doc = "how many of the largest parameter tensors to report"},
+    {.name = "per_layer", .type = LBBT_KEY_BOOL, LBBT_KEY_FIELD(template_options, per_layer), .def = "false",
+     .doc = "also report the parameters of each transformer block"},
 };
-static const int N_OPTIONS = (int)(sizeof OPTIONS / sizeof OPTIONS[0]);
-
-static const option_decl *find_option(const char *key) {
-  for (int i = 0; i < N_OPTIONS; i++)
-    if (!strcmp(OPTIONS[i].key, key)) return &OPTIONS[i];
-  return NULL;
-}
+static const lbbt_option_table OPTIONS =
+    LBBT_OPTION_TABLE(template_options, KEYS, "The template's example keys (copy and replace them).");
 
 /* ---- 3. the function table ------------------------------------------------------------ */
-/* Called once per stage before any run starts, so a typo fails in a second, not after an
- * hour of training.  Errors carry file:line:col from the option as written. */
+/* Called once per stage before any run starts, for rules between keys the table cannot
+ * state (each key's own type and range were checked by the core already).  May be NULL. */
 static lbbt_status template_validate(const lbbt_stage_spec *stage, const char *file) {
-  for (int i = 0; i < stage->n_options; i++) {
-    const lbbt_option *o = &stage->options[i];
-    const option_decl *d = find_option(o->key);
-    if (!d) {
-      char valid[256] = "";
-      for (int k = 0; k < N_OPTIONS; k++) {
-        strncat(valid, k ? ", " : "", sizeof valid - strlen(valid) - 1);
-        strncat(valid, OPTIONS[k].key, sizeof valid - strlen(valid) - 1);
-      }
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': analysis '%s' has no option '%s' "
-                       "(valid: %s)", file, o->line, o->col, stage->name, PLUGIN_NAME, o->key, valid);
-    }
-    const char *want = d->check(o->value);
-    if (want)
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': option '%s' is '%s', expected %s",
-                       file, o->line, o->col, stage->name, o->key, o->value, want);
-  }
+  const template_options *o = lbbt_stage_options(stage);
+  if (o->per_layer && o->top_k > 1000)
+    return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': per_layer prints top_k lines per block; keep top_k "
+                     "at most 1000 with it", file, stage->name);
   return LBBT_OK;
 }
 
 /* One stage of one run.  The runner's context (struct lbbt_stage_ctx, runner.h) carries
- * the model, the data and the results writer; this template does not read it yet, so it
- * computes and writes nothing.  A real analysis reads ctx->model here, measures, and
- * writes arrays and scalars through ctx. */
+ * the model, the data and the results writer.  This template measures the smallest useful
+ * thing, the model's parameter count (all and trainable), and records its options, so a
+ * copy starts from a plugin that runs end to end (tests/cli/plugins.sh runs it). */
 static lbbt_status template_run(struct lbbt_stage_ctx *ctx) {
-  if (!ctx) return lbbt_fail(LBBT_E_INTERNAL, "analysis '%s': run called without a stage context", PLUGIN_NAME);
+  const template_options *o = lbbt_stage_options(ctx->stage);
+  LBBT_TRY(lbbt_stage_options_record(ctx, &OPTIONS));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "params", (double)lbbt_model_numel(ctx->model, 0)));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "params_trainable", (double)lbbt_model_numel(ctx->model, 1)));
+  lbbt_progress_log(ctx->progress, "run %d/%d stage %s: %lld parameters (top_k %d%s)", ctx->run_index + 1,
+                    ctx->n_runs, ctx->stage->name, (long long)lbbt_model_numel(ctx->model, 0), o->top_k,
+                    o->per_layer ? ", per layer" : "");
   return LBBT_OK;
 }
 
@@ -118,6 +98,7 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .struct_size = sizeof(lbbt_plugin),
     .kind = LBBT_KIND_ANALYSIS,
     .name = PLUGIN_NAME,
-    .summary = "starting point for new plugins: validates its options, measures nothing yet",
+    .summary = "starting point for new analyses: typed options, records the parameter count",
     .task = &TEMPLATE_OPS,
+    .options = &OPTIONS,
 };

@@ -14,8 +14,8 @@
  * trainable_params, epochs.  Accuracies are in percent.
  *
  * lr_sweep: per-arm (fair comparisons, beyond the paper): before training, each arm picks
- * its own learning rate from options.lr_grid (default "0.0003,0.001,0.003") by training a
- * copy for options.sweep_epochs (default max(1, epochs/4)) on (1 - options.sweep_holdout)
+ * its own learning rate from lr_grid (default "0.0003,0.001,0.003") by training a
+ * copy for sweep_epochs (default max(1, epochs/4)) on (1 - sweep_holdout)
  * of the training images (default holdout 0.2).  Criterion: with true labels, accuracy on
  * the held-out images; with random labels, accuracy on the labels trained on (the fit,
  * since held-out accuracy against random labels is chance by construction).  Records
@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lbbt/dist.h"
 #include "lbbt/ops.h"
@@ -33,20 +32,53 @@
 #include "lbbt/rng.h"
 #include "lbbt/runner.h"
 #include "lbbt/train.h"
+#include "lbbt/train_loop.h"
+#include "shared/top1.h"
 
 #define EVAL_BATCH 256
 #define MAX_GRID 16
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+/* ---- options --------------------------------------------------------------------------- */
+typedef struct class_options {
+  int labels;             /* lbbt_label_mode */
+  double label_ratio;
+  double label_smoothing;
+  char lr_sweep[16];      /* "" or "per-arm" */
+  char lr_grid[LBBT_PATH_MAX];
+  int sweep_epochs;       /* 0: max(1, epochs / 4) */
+  double sweep_holdout;
+} class_options;
 
-/* options.lr_grid as numbers; LBBT_E_INPUT naming the option on bad text. */
+#define O class_options
+static const char *const LABEL_NAMES[] = {"true", "random"};
+static const char *const LR_SWEEP_NAMES[] = {"", "per-arm"};
+static const lbbt_key KEYS[] = {
+    {.name = "labels", .type = LBBT_KEY_ENUM, LBBT_KEY_FIELD(O, labels), .def = "true", LBBT_KEY_NAMES(LABEL_NAMES),
+     .doc = "true labels, or random labels for a fraction label_ratio of the images"},
+    {.name = "label_ratio", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, label_ratio), .def = "1.0",
+     LBBT_KEY_RANGE(0, 1), .doc = "fraction of labels replaced by random ones when labels is random"},
+    {.name = "label_smoothing", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, label_smoothing), .def = "0",
+     LBBT_KEY_RANGE(0, 1), .flags = LBBT_KEY_MAX_EXCLUSIVE, .doc = "cross-entropy label smoothing"},
+    {.name = "lr_sweep", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(O, lr_sweep), .def = "",
+     LBBT_KEY_NAMES(LR_SWEEP_NAMES), .doc = "per-arm: pick the best learning rate per matrix arm (\"\" = off)"},
+    {.name = "lr_grid", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(O, lr_grid), .def = "0.0003,0.001,0.003",
+     .doc = "lr_sweep's learning rates, comma-separated (at most 16)"},
+    {.name = "sweep_epochs", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(O, sweep_epochs), .def = "0",
+     LBBT_KEY_RANGE(0, 1000000), .doc = "lr_sweep's epochs per rate; 0 = max(1, epochs / 4)"},
+    {.name = "sweep_holdout", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(O, sweep_holdout), .def = "0.2",
+     LBBT_KEY_RANGE(0, 1), .flags = LBBT_KEY_MIN_EXCLUSIVE | LBBT_KEY_MAX_EXCLUSIVE,
+     .doc = "lr_sweep's share of the training images held out to score each rate"},
+};
+#undef O
+static const lbbt_option_table OPTIONS =
+    LBBT_OPTION_TABLE(class_options, KEYS, "Labels, label smoothing and the per-arm learning-rate sweep.");
+
+static const class_options *opts(const lbbt_stage_spec *s) { return lbbt_stage_options(s); }
+
+/* lr_grid as numbers; LBBT_E_INPUT naming the option on bad text. */
 static lbbt_status parse_grid(const lbbt_stage_spec *s, const char *file, double *grid, int *n) {
   const lbbt_option *o = lbbt_option_find(s->options, s->n_options, "lr_grid");
-  const char *text = o ? o->value : "0.0003,0.001,0.003";
+  const char *text = opts(s)->lr_grid;
   char buf[LBBT_PATH_MAX];
   snprintf(buf, sizeof buf, "%s", text);
   *n = 0;
@@ -54,45 +86,31 @@ static lbbt_status parse_grid(const lbbt_stage_spec *s, const char *file, double
     char *end;
     double v = strtod(tok, &end);
     if (*end || !(v > 0) || *n == MAX_GRID)
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': options.lr_grid wants up to %d positive numbers "
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': lr_grid wants up to %d positive numbers "
                        "separated by commas, got '%s'", file, o ? o->line : 0, o ? o->col : 0, s->name,
                        MAX_GRID, text);
     grid[(*n)++] = v;
   }
-  if (*n == 0) return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': options.lr_grid is empty", file, s->name);
+  if (*n == 0) return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': lr_grid is empty", file, s->name);
   return LBBT_OK;
-}
-
-static double option_number(const lbbt_stage_spec *s, const char *key, double def) {
-  const lbbt_option *o = lbbt_option_find(s->options, s->n_options, key);
-  return o ? strtod(o->value, NULL) : def;
 }
 
 static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
   if (s->batch_size < 1)
     return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': batch_size must be >= 1", file, s->name);
-  for (int i = 0; i < s->n_options; i++) {
-    const char *k = s->options[i].key;
-    if (strcmp(k, "lr_grid") && strcmp(k, "sweep_epochs") && strcmp(k, "sweep_holdout"))
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s': unknown option '%s' for task classification "
-                       "(known: lr_grid, sweep_epochs, sweep_holdout)", file, s->options[i].line,
-                       s->options[i].col, s->name, k);
-  }
   double grid[MAX_GRID];
   int n;
-  if (!strcmp(s->lr_sweep, "per-arm")) LBBT_TRY(parse_grid(s, file, grid, &n));
-  double h = option_number(s, "sweep_holdout", 0.2);
-  if (!(h > 0 && h < 1))
-    return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': options.sweep_holdout must be in (0, 1)", file, s->name);
+  if (!strcmp(opts(s)->lr_sweep, "per-arm")) LBBT_TRY(parse_grid(s, file, grid, &n));
   return LBBT_OK;
 }
 
 /* The labels this stage trains on, and the record of which were replaced. */
 static lbbt_status make_labels(lbbt_stage_ctx *ctx, int32_t *labels) {
   const lbbt_stage_spec *s = ctx->stage;
+  const class_options *o = opts(s);
   const lbbt_dataset *ds = ctx->train;
   char key[300];
-  if (s->labels == LBBT_LABELS_TRUE) {
+  if (o->labels == LBBT_LABELS_TRUE) {
     memcpy(labels, ds->labels, (size_t)ds->n * sizeof *labels);
     return lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key), "true");
   }
@@ -100,17 +118,16 @@ static lbbt_status make_labels(lbbt_stage_ctx *ctx, int32_t *labels) {
   int32_t *idx = malloc((size_t)ds->n * sizeof *idx);
   lbbt_status st = corrupted && idx ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "classification: out of memory");
   /* The corruption depends on the run seed: each seed sees its own random labels. */
-  uint64_t seed = ctx->run->seed ^ lbbt_hash_str(s->name);
   if (st == LBBT_OK)
-    st = lbbt_labels_randomize(ds->labels, ds->n, ds->num_classes, s->label_ratio, seed, labels,
-                               corrupted);
+    st = lbbt_labels_for_mode(ds, (lbbt_label_mode)o->labels, o->label_ratio,
+                              lbbt_label_seed(ctx->run->seed, s->name), labels, corrupted);
   int64_t m = 0;
   for (int64_t i = 0; st == LBBT_OK && i < ds->n; i++)
     if (corrupted[i]) idx[m++] = (int32_t)i;
   if (st == LBBT_OK)
     st = lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key), "random");
   if (st == LBBT_OK)
-    st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "label_ratio", key, sizeof key), s->label_ratio);
+    st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "label_ratio", key, sizeof key), o->label_ratio);
   int64_t shape[1] = {m};
   if (st == LBBT_OK && m > 0)
     st = lbbt_record_array_i32(ctx->record, lbbt_stage_key(ctx, "corrupted", key, sizeof key), 1, shape, idx);
@@ -135,20 +152,95 @@ typedef struct train_job {
   double final_fit;        /* out: last epoch's running train accuracy (%) */
 } train_job;
 
+/* The training loop's view of a job (train_loop.h callbacks). */
+typedef struct job_state {
+  lbbt_stage_ctx *ctx;
+  train_job *job;
+  lbbt_batcher *batcher;
+  lbbt_optim *opt;
+  float *images;
+  int32_t *labels;
+  int64_t correct, seen;   /* this epoch's running top-1 against the labels trained on */
+} job_state;
+
+static lbbt_status begin_epoch(void *user, int epoch) {
+  job_state *j = user;
+  lbbt_batcher_start_epoch(j->batcher, epoch);
+  j->correct = j->seen = 0;
+  return LBBT_OK;
+}
+
+/* Cross-entropy (with the stage's label smoothing) of one shuffled, augmented batch;
+ * drop-path draws from a stream derived from the run seed and the step. */
+static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_train_batch *out) {
+  job_state *j = user;
+  lbbt_stage_ctx *ctx = j->ctx;
+  const lbbt_dataset *ds = j->job->ds;
+  lbbt_model *m = ctx->model;
+  int64_t b = step % lbbt_batcher_num_batches(j->batcher); /* the batch within the epoch */
+  int count = 0;
+  LBBT_TRY(lbbt_batcher_get(j->batcher, b, j->images, j->labels, NULL, &count));
+  /* data parallelism: this rank's samples [lo, lo + n) of the batch (all of it alone) */
+  int64_t lo, hi;
+  lbbt_train_shard(tape, count, out, &lo, &hi);
+  const int n = (int)(hi - lo);
+  if (n == 0) return LBBT_OK; /* more ranks than samples: this one only joins the allreduce */
+  const float *images = j->images + lo * lbbt_dataset_image_numel(ds);
+  const int32_t *labels = j->labels + lo;
+  lbbt_rng_derive(lbbt_tape_rng(tape), ctx->run->seed, "drop-path", (uint64_t)step);
+  lbbt_tensor *x, *logits;
+  int64_t shape[4] = {n, ds->channels, ds->height, ds->width};
+  LBBT_TRY(lbbt_tape_input(tape, 4, shape, images, &x));
+  LBBT_TRY(m->ops->forward_vision(m, tape, x, NULL, &logits));
+  LBBT_TRY(lbbt_cross_entropy(tape, logits, labels, (float)opts(ctx->stage)->label_smoothing, &out->loss));
+  j->correct += top1_count_correct(logits, labels, n);
+  j->seen += n;
+  out->weight = n;
+  out->items = n;
+  out->progress_metric = (double)j->correct / (double)j->seen;
+  return LBBT_OK;
+}
+
+static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
+  job_state *j = user;
+  lbbt_stage_ctx *ctx = j->ctx;
+  double counts[2] = {(double)j->correct, (double)j->seen}; /* over every rank */
+  LBBT_TRY(lbbt_dist_sum(counts, 2));
+  double fit = counts[1] > 0 ? 100.0 * counts[0] / counts[1] : 0;
+  j->job->final_fit = fit;
+  if (!j->job->main_job) return LBBT_OK;
+  double test_acc = 0, test_loss = 0, per_s = e->train_seconds > 0 ? (double)e->items / e->train_seconds : 0;
+  LBBT_TRY(top1_evaluate(ctx->model, ctx->test, NULL, EVAL_BATCH, &test_acc, &test_loss));
+  LBBT_TRY(append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(append(ctx, "train_acc1", fit));
+  LBBT_TRY(append(ctx, "test_loss", test_loss));
+  LBBT_TRY(append(ctx, "test_acc1", test_acc));
+  LBBT_TRY(append(ctx, "lr", e->lr));
+  LBBT_TRY(append(ctx, "grad_norm", e->grad_norm));
+  LBBT_TRY(append(ctx, "images_per_s", per_s));
+  LBBT_TRY(append(ctx, "seconds", lbbt_train_now() - e->started));
+  if (lbbt_dist_size() > 1) /* data-parallel: the gradient allreduce's share (make bench-mpi) */
+    LBBT_TRY(append(ctx, "allreduce_seconds", e->allreduce_seconds));
+  lbbt_progress_log(ctx->progress,
+                    "run %d/%d %s stage %s epoch %d/%d: train loss %.4f acc %.2f%%, test acc %.2f%%, "
+                    "%.0f img/s",
+                    ctx->run_index + 1, ctx->n_runs, ctx->run->id, ctx->stage->name, e->epoch + 1, e->epochs,
+                    e->mean_loss, fit, test_acc, per_s);
+  return LBBT_OK;
+}
+
 static lbbt_status train(lbbt_stage_ctx *ctx, train_job *job) {
   const lbbt_stage_spec *s = ctx->stage;
-  lbbt_model *m = ctx->model;
   const lbbt_dataset *ds = job->ds;
-  lbbt_optim *opt = NULL;
-  lbbt_batcher *batcher = NULL;
+  job_state j = {ctx, job, NULL, NULL, NULL, NULL, 0, 0};
   lbbt_tape *tape = NULL;
-  float *images = malloc((size_t)s->batch_size * (size_t)lbbt_dataset_image_numel(ds) * sizeof(float));
-  int32_t *batch_labels = malloc((size_t)s->batch_size * sizeof *batch_labels);
-  lbbt_status st = images && batch_labels ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "classification: out of memory");
+  j.images = malloc((size_t)s->batch_size * (size_t)lbbt_dataset_image_numel(ds) * sizeof(float));
+  j.labels = malloc((size_t)s->batch_size * sizeof *j.labels);
+  lbbt_status st = j.images && j.labels ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "classification: out of memory");
   lbbt_optim_config oc;
   lbbt_optim_config_from_stage(&oc, s);
   oc.lr = job->lr;
-  if (st == LBBT_OK) st = lbbt_optim_create_for_model(&opt, &oc, m);
+  if (st == LBBT_OK) st = lbbt_optim_create_for_model(&j.opt, &oc, ctx->model);
   lbbt_batcher_config bc = {0};
   bc.batch_size = s->batch_size;
   bc.shuffle = 1;
@@ -156,108 +248,30 @@ static lbbt_status train(lbbt_stage_ctx *ctx, train_job *job) {
   bc.flip = ctx->run->data.flip;
   bc.seed = ctx->run->seed;
   bc.labels = job->labels;
-  if (st == LBBT_OK) st = lbbt_batcher_create(ds, &bc, &batcher);
+  if (st == LBBT_OK) st = lbbt_batcher_create(ds, &bc, &j.batcher);
   if (st == LBBT_OK) st = lbbt_tape_create(&tape);
-  int start_epoch = 0;
-  if (st == LBBT_OK && job->main_job) st = lbbt_checkpoint_resume_stage(ctx, opt, &start_epoch, NULL, NULL, 0);
-  if (st == LBBT_OK && start_epoch > 0)
-    lbbt_progress_log(ctx->progress, "run %d/%d stage %s: resuming after epoch %d/%d", ctx->run_index + 1,
-                      ctx->n_runs, s->name, start_epoch, job->epochs);
-  int64_t steps = st == LBBT_OK ? lbbt_batcher_num_batches(batcher) : 0;
-  lbbt_lr_schedule sched = {LBBT_SCHEDULE_COSINE, job->lr, 0.0,
-                            (int64_t)llround(s->warmup_epochs * (double)steps), (int64_t)job->epochs * steps};
-  if (sched.total_steps <= sched.warmup_steps) sched.kind = LBBT_SCHEDULE_CONSTANT;
-  if (st == LBBT_OK) st = lbbt_lr_schedule_check(&sched);
-  for (int epoch = start_epoch; st == LBBT_OK && epoch < job->epochs; epoch++) {
-    /* data-parallel ranks stop together: one saw the signal, all stop */
-    double stop = ctx->interrupted && *ctx->interrupted;
-    LBBT_TRY_GOTO(st, lbbt_dist_sum(&stop, 1), done);
-    if (stop > 0) {
-      st = lbbt_fail(LBBT_E_INTERRUPTED, "interrupted before epoch %d of stage '%s' (saved)", epoch + 1, s->name);
-      break;
-    }
-    double t0 = now_s(), loss_sum = 0, grad_norm = 0, allreduce0 = lbbt_dist_allreduce_seconds();
-    int64_t correct = 0, seen = 0;
-    lbbt_batcher_start_epoch(batcher, epoch);
-    for (int64_t b = 0; st == LBBT_OK && b < steps; b++) {
-      int64_t step = (int64_t)epoch * steps + b;
-      int count = 0;
-      LBBT_TRY_GOTO(st, lbbt_batcher_get(batcher, b, images, batch_labels, NULL, &count), done);
-      /* ---- data parallelism (lbbt/dist.h): this rank trains on samples [lo, lo + n) of the
-       * global batch (all of it in one process); its gradient, weighted by n / count, is
-       * summed over ranks before clipping, so every rank steps as one process would. */
-      int64_t lo, hi;
-      lbbt_dist_shard(count, &lo, &hi);
-      const int n = (int)(hi - lo);
-      const float *shard_images = images + lo * lbbt_dataset_image_numel(ds);
-      const int32_t *shard_labels = batch_labels + lo;
-      lbbt_tape_reset(tape);
-      lbbt_tape_set_batch_shard(tape, lo, count);
-      lbbt_rng_derive(lbbt_tape_rng(tape), ctx->run->seed, "drop-path", (uint64_t)step);
-      lbbt_tensor *x, *logits = NULL, *loss = NULL;
-      double lv = 0;
-      if (n > 0) {
-        int64_t shape[4] = {n, ds->channels, ds->height, ds->width};
-        LBBT_TRY_GOTO(st, lbbt_tape_input(tape, 4, shape, shard_images, &x), done);
-        LBBT_TRY_GOTO(st, m->ops->forward_vision(m, tape, x, NULL, &logits), done);
-        LBBT_TRY_GOTO(st, lbbt_cross_entropy(tape, logits, shard_labels, (float)s->label_smoothing, &loss), done);
-        lv = loss->data[0];
-        if (!isfinite(lv)) {
-          st = lbbt_fail_nonfinite(tape, s->name, step, lv);
-          goto done;
-        }
-      }
-      if (loss ? loss->requires_grad : lbbt_model_numel(m, 1) > 0) {
-        if (loss) LBBT_TRY_GOTO(st, lbbt_tape_backward(tape, loss), done);
-        LBBT_TRY_GOTO(st, lbbt_dist_allreduce_grads(m, (double)n / (double)count), done);
-        LBBT_TRY_GOTO(st, lbbt_optim_clip_grad_norm(opt, s->clip, &grad_norm), done);
-        LBBT_TRY_GOTO(st, lbbt_optim_check_finite(opt), done);
-        lbbt_optim_set_lr(opt, lbbt_lr_at(&sched, step));
-        LBBT_TRY_GOTO(st, lbbt_optim_step(opt), done);
-        lbbt_optim_zero_grad(opt);
-      }
-      if (n > 0) correct += lbbt_count_correct(logits, shard_labels, n);
-      seen += n;
-      loss_sum += lv * n;
-      double el = now_s() - t0;
-      lbbt_progress_update(ctx->progress, ctx->run_index, epoch, job->epochs, (int)b, (int)steps,
-                           loss_sum / (double)seen, (double)correct / (double)seen,
-                           el > 0 ? (double)seen / el : -1.0);
-    }
-    double totals[3] = {loss_sum, (double)correct, (double)seen}; /* over every rank */
-    LBBT_TRY_GOTO(st, lbbt_dist_sum(totals, 3), done);
-    loss_sum = totals[0];
-    correct = (int64_t)llround(totals[1]);
-    seen = (int64_t)llround(totals[2]);
-    double train_seconds = now_s() - t0;
-    double fit = seen ? 100.0 * (double)correct / (double)seen : 0, mean_loss = seen ? loss_sum / (double)seen : 0;
-    job->final_fit = fit;
-    if (!job->main_job) continue;
-    double test_acc = 0, test_loss = 0;
-    LBBT_TRY_GOTO(st, lbbt_evaluate(m, ctx->test, NULL, EVAL_BATCH, &test_acc, &test_loss), done);
-    LBBT_TRY_GOTO(st, append(ctx, "train_loss", mean_loss), done);
-    LBBT_TRY_GOTO(st, append(ctx, "train_acc1", fit), done);
-    LBBT_TRY_GOTO(st, append(ctx, "test_loss", test_loss), done);
-    LBBT_TRY_GOTO(st, append(ctx, "test_acc1", test_acc), done);
-    LBBT_TRY_GOTO(st, append(ctx, "lr", lbbt_optim_lr(opt)), done);
-    LBBT_TRY_GOTO(st, append(ctx, "grad_norm", grad_norm), done);
-    LBBT_TRY_GOTO(st, append(ctx, "images_per_s", train_seconds > 0 ? (double)seen / train_seconds : 0), done);
-    LBBT_TRY_GOTO(st, append(ctx, "seconds", now_s() - t0), done);
-    if (lbbt_dist_size() > 1) /* data-parallel: the gradient allreduce's share (make bench-mpi) */
-      LBBT_TRY_GOTO(st, append(ctx, "allreduce_seconds", lbbt_dist_allreduce_seconds() - allreduce0), done);
-    lbbt_progress_log(ctx->progress,
-                      "run %d/%d %s stage %s epoch %d/%d: train loss %.4f acc %.2f%%, test acc %.2f%%, "
-                      "%.0f img/s",
-                      ctx->run_index + 1, ctx->n_runs, ctx->run->id, s->name, epoch + 1, job->epochs,
-                      mean_loss, fit, test_acc, train_seconds > 0 ? (double)seen / train_seconds : 0);
-    LBBT_TRY_GOTO(st, lbbt_checkpoint_save(ctx, opt, epoch + 1, epoch + 1 == job->epochs, NULL, NULL, 0), done);
+  if (st == LBBT_OK) {
+    lbbt_train_loop loop = {0};
+    loop.ctx = ctx;
+    loop.opt = j.opt;
+    loop.tape = tape;
+    loop.epochs = job->epochs;
+    loop.steps_per_epoch = lbbt_batcher_num_batches(j.batcher);
+    loop.lr = job->lr;
+    loop.warmup_epochs = s->warmup_epochs;
+    loop.clip = s->clip;
+    loop.checkpoint = job->main_job;
+    loop.user = &j;
+    loop.batch = batch_loss;
+    loop.begin_epoch = begin_epoch;
+    loop.end_epoch = end_epoch;
+    st = lbbt_train_loop_run(&loop);
   }
-done:
-  lbbt_optim_free(opt);
-  lbbt_batcher_free(batcher);
+  lbbt_optim_free(j.opt);
+  lbbt_batcher_free(j.batcher);
   lbbt_tape_free(tape);
-  free(images);
-  free(batch_labels);
+  free(j.images);
+  free(j.labels);
   return st;
 }
 
@@ -288,8 +302,8 @@ static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *cho
   double grid[MAX_GRID], score[MAX_GRID];
   int n;
   LBBT_TRY(parse_grid(s, ctx->exp->file, grid, &n));
-  int epochs = (int)option_number(s, "sweep_epochs", s->epochs / 4 > 1 ? s->epochs / 4 : 1);
-  double holdout = option_number(s, "sweep_holdout", 0.2);
+  int epochs = opts(s)->sweep_epochs ? opts(s)->sweep_epochs : s->epochs / 4 > 1 ? s->epochs / 4 : 1;
+  double holdout = opts(s)->sweep_holdout;
   int64_t n_hold = (int64_t)llround(holdout * (double)ds->n), n_fit = ds->n - n_hold;
   int32_t *perm = malloc((size_t)ds->n * sizeof *perm), *fit_labels = malloc((size_t)ds->n * sizeof *fit_labels);
   float *start = snapshot(ctx->model);
@@ -309,14 +323,14 @@ static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *cho
     train_job job = {fit, fit_labels, epochs, grid[i], 0, 0.0};
     st = train(ctx, &job);
     if (st != LBBT_OK) break;
-    if (s->labels == LBBT_LABELS_TRUE) {
+    if (opts(s)->labels == LBBT_LABELS_TRUE) {
       double loss;
-      st = lbbt_evaluate(ctx->model, hold, NULL, EVAL_BATCH, &score[i], &loss);
+      st = top1_evaluate(ctx->model, hold, NULL, EVAL_BATCH, &score[i], &loss);
     } else {
       score[i] = job.final_fit;
     }
     lbbt_progress_log(ctx->progress, "run %d/%d stage %s: lr sweep %g -> %s %.2f%%", ctx->run_index + 1,
-                      ctx->n_runs, s->name, grid[i], s->labels == LBBT_LABELS_TRUE ? "held-out acc" : "fit",
+                      ctx->n_runs, s->name, grid[i], opts(s)->labels == LBBT_LABELS_TRUE ? "held-out acc" : "fit",
                       score[i]);
   }
   if (st == LBBT_OK) {
@@ -358,7 +372,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
     st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "trainable_params", key, sizeof key),
                             (double)lbbt_model_numel(m, 1));
   double lr = s->lr;
-  if (st == LBBT_OK && !strcmp(s->lr_sweep, "per-arm")) {
+  if (st == LBBT_OK && !strcmp(opts(s)->lr_sweep, "per-arm")) {
     /* A resumed stage already chose (the record came back with the checkpoint). */
     if (lbbt_record_get_scalar(ctx->record, lbbt_stage_key(ctx, "chosen_lr", key, sizeof key), &lr) != LBBT_OK) {
       lbbt_clear_error();
@@ -375,10 +389,22 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   return st;
 }
 
+/* A vision model with a head of the data's classes, images with class labels; the stage's
+ * whole effect is the model and the record (the lr sweep included: its trials are seeded),
+ * so identical first stages of runs may be shared. */
+static lbbt_status needs(const lbbt_stage_spec *s, lbbt_task_needs *out) {
+  (void)s;
+  out->what = LBBT_NEED_VISION_MODEL | LBBT_NEED_IMAGE_DATA;
+  out->targets = LBBT_TARGETS_CLASS;
+  out->cacheable = 1;
+  return LBBT_OK;
+}
+
 static const lbbt_task_ops TASK_OPS = {
     .version = LBBT_TASK_OPS_VERSION,
     .validate = validate,
     .run = run,
+    .needs = needs,
 };
 
 LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
@@ -388,4 +414,5 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .name = "classification",
     .summary = "image classification with true or random labels (bridge training), full or partial",
     .task = &TASK_OPS,
+    .options = &OPTIONS,
 };

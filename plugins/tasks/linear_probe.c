@@ -12,12 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lbbt/dist.h"
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
 #include "lbbt/plugin.h"
 #include "lbbt/rng.h"
 #include "lbbt/runner.h"
 #include "lbbt/train.h"
+#include "lbbt/train_loop.h"
+#include "shared/top1.h"
 
 #define FEATURE_BATCH 256
 
@@ -40,6 +43,9 @@ typedef struct probe {
   lbbt_tensor *w, *b;
   lbbt_optim *opt;
   lbbt_tape *tape;
+  lbbt_stage_ctx *ctx;
+  int64_t n, d;            /* training images, feature size */
+  int64_t correct;         /* this epoch's running top-1 on the training features */
 } probe;
 
 static void probe_free(probe *p) {
@@ -66,7 +72,7 @@ static lbbt_status probe_eval(probe *p, const float *f, const int32_t *labels, i
   LBBT_TRY(lbbt_tape_input(p->tape, 2, shape, f, &x));
   LBBT_TRY(lbbt_linear(p->tape, x, p->w, p->b, &logits));
   LBBT_TRY(lbbt_cross_entropy(p->tape, logits, labels, 0.0f, &l));
-  *acc = 100.0 * (double)lbbt_count_correct(logits, labels, n) / (double)n;
+  *acc = 100.0 * (double)top1_count_correct(logits, labels, n) / (double)n;
   *loss = l->data[0];
   lbbt_tape_set_recording(p->tape, 1);
   return LBBT_OK;
@@ -77,11 +83,65 @@ static lbbt_status append(lbbt_stage_ctx *ctx, const char *name, double v) {
   return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
 }
 
+/* The epoch's order of the training features: a shuffle derived from the run seed. */
+static lbbt_status begin_epoch(void *user, int epoch) {
+  probe *p = user;
+  lbbt_rng r;
+  lbbt_rng_derive(&r, p->ctx->run->seed, "probe-shuffle", (uint64_t)epoch);
+  for (int64_t i = 0; i < p->n; i++) p->order[i] = (int32_t)i;
+  lbbt_rng_shuffle_i32(&r, p->order, p->n);
+  p->correct = 0;
+  return LBBT_OK;
+}
+
+/* Cross-entropy of the classifier on one batch of standardised features [cnt, d]. */
+static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_train_batch *out) {
+  probe *p = user;
+  const int64_t bs = p->ctx->stage->batch_size, d = p->d, n = p->n;
+  const int64_t first = (step % ((n + bs - 1) / bs)) * bs, count = n - first < bs ? n - first : bs;
+  /* data parallelism: this rank's rows [lo, hi) of the batch (all of it alone) */
+  int64_t lo, hi;
+  lbbt_train_shard(tape, count, out, &lo, &hi);
+  const int64_t cnt = hi - lo;
+  if (cnt == 0) return LBBT_OK; /* more ranks than rows: this one only joins the allreduce */
+  for (int64_t i = 0; i < cnt; i++) {
+    int32_t k = p->order[first + lo + i];
+    memcpy(p->batch + i * d, p->ftrain + (int64_t)k * d, (size_t)d * sizeof(float));
+    p->blabels[i] = p->ctx->train->labels[k];
+  }
+  lbbt_tensor *x, *logits;
+  int64_t shape[2] = {cnt, d};
+  LBBT_TRY(lbbt_tape_input(tape, 2, shape, p->batch, &x));
+  LBBT_TRY(lbbt_linear(tape, x, p->w, p->b, &logits));
+  LBBT_TRY(lbbt_cross_entropy(tape, logits, p->blabels, 0.0f, &out->loss));
+  p->correct += top1_count_correct(logits, p->blabels, cnt);
+  out->weight = (double)cnt;
+  out->items = cnt;
+  return LBBT_OK;
+}
+
+static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
+  probe *p = user;
+  lbbt_stage_ctx *ctx = p->ctx;
+  double test_acc, test_loss;
+  LBBT_TRY(probe_eval(p, p->ftest, ctx->test->labels, ctx->test->n, p->d, &test_acc, &test_loss));
+  LBBT_TRY(append(ctx, "train_loss", e->mean_loss));
+  double correct = (double)p->correct; /* over every rank */
+  LBBT_TRY(lbbt_dist_sum(&correct, 1));
+  LBBT_TRY(append(ctx, "train_acc1", 100.0 * correct / (double)p->n));
+  LBBT_TRY(append(ctx, "test_loss", test_loss));
+  LBBT_TRY(append(ctx, "test_acc1", test_acc));
+  return LBBT_OK;
+}
+
 static lbbt_status train(lbbt_stage_ctx *ctx, probe *p) {
   const lbbt_stage_spec *s = ctx->stage;
   lbbt_model *m = ctx->model;
   const lbbt_dataset *tr = ctx->train, *te = ctx->test;
   int64_t d = m->dim, n = tr->n, nt = te->n, K = tr->num_classes;
+  p->ctx = ctx;
+  p->n = n;
+  p->d = d;
   p->ftrain = malloc((size_t)(n * d) * sizeof(float));
   p->ftest = malloc((size_t)(nt * d) * sizeof(float));
   p->batch = malloc((size_t)(s->batch_size * d) * sizeof(float));
@@ -119,53 +179,24 @@ static lbbt_status train(lbbt_stage_ctx *ctx, probe *p) {
   LBBT_TRY(lbbt_tape_create(&p->tape));
   lbbt_tensor *extra[2] = {p->w, p->b};
   const char *extra_names[2] = {"probe.weight", "probe.bias"};
-  int start = 0;
-  LBBT_TRY(lbbt_checkpoint_resume_stage(ctx, p->opt, &start, extra, extra_names, 2));
-  int64_t steps = (n + s->batch_size - 1) / s->batch_size;
-  lbbt_lr_schedule sched = {LBBT_SCHEDULE_COSINE, s->lr, 0.0,
-                            (int64_t)llround(s->warmup_epochs * (double)steps), (int64_t)s->epochs * steps};
-  if (sched.total_steps <= sched.warmup_steps) sched.kind = LBBT_SCHEDULE_CONSTANT;
-  LBBT_TRY(lbbt_lr_schedule_check(&sched));
-  for (int epoch = start; epoch < s->epochs; epoch++) {
-    if (ctx->interrupted && *ctx->interrupted)
-      return lbbt_fail(LBBT_E_INTERRUPTED, "interrupted in stage '%s' (saved)", s->name);
-    lbbt_rng r;
-    lbbt_rng_derive(&r, ctx->run->seed, "probe-shuffle", (uint64_t)epoch);
-    for (int64_t i = 0; i < n; i++) p->order[i] = (int32_t)i;
-    lbbt_rng_shuffle_i32(&r, p->order, n);
-    double loss_sum = 0;
-    int64_t correct = 0;
-    for (int64_t b = 0; b < steps; b++) {
-      int64_t lo = b * s->batch_size, cnt = n - lo < s->batch_size ? n - lo : s->batch_size;
-      for (int64_t i = 0; i < cnt; i++) {
-        int32_t k = p->order[lo + i];
-        memcpy(p->batch + i * d, p->ftrain + (int64_t)k * d, (size_t)d * sizeof(float));
-        p->blabels[i] = tr->labels[k];
-      }
-      lbbt_tape_reset(p->tape);
-      lbbt_tensor *x, *logits, *loss;
-      int64_t shape[2] = {cnt, d};
-      LBBT_TRY(lbbt_tape_input(p->tape, 2, shape, p->batch, &x));
-      LBBT_TRY(lbbt_linear(p->tape, x, p->w, p->b, &logits));
-      LBBT_TRY(lbbt_cross_entropy(p->tape, logits, p->blabels, 0.0f, &loss));
-      if (!isfinite(loss->data[0])) return lbbt_fail_nonfinite(p->tape, s->name, epoch * steps + b, loss->data[0]);
-      LBBT_TRY(lbbt_tape_backward(p->tape, loss));
-      lbbt_optim_set_lr(p->opt, lbbt_lr_at(&sched, epoch * steps + b));
-      LBBT_TRY(lbbt_optim_step(p->opt));
-      lbbt_optim_zero_grad(p->opt);
-      loss_sum += loss->data[0] * (double)cnt;
-      correct += lbbt_count_correct(logits, p->blabels, cnt);
-    }
-    double test_acc, test_loss;
-    LBBT_TRY(probe_eval(p, p->ftest, te->labels, nt, d, &test_acc, &test_loss));
-    LBBT_TRY(append(ctx, "train_loss", loss_sum / (double)n));
-    LBBT_TRY(append(ctx, "train_acc1", 100.0 * (double)correct / (double)n));
-    LBBT_TRY(append(ctx, "test_loss", test_loss));
-    LBBT_TRY(append(ctx, "test_acc1", test_acc));
-    lbbt_progress_update(ctx->progress, ctx->run_index, epoch, s->epochs, (int)steps - 1, (int)steps,
-                         loss_sum / (double)n, test_acc / 100.0, -1.0);
-    LBBT_TRY(lbbt_checkpoint_save(ctx, p->opt, epoch + 1, epoch + 1 == s->epochs, extra, extra_names, 2));
-  }
+  lbbt_train_loop loop = {0};
+  loop.ctx = ctx;
+  loop.opt = p->opt;
+  loop.tape = p->tape;
+  loop.epochs = s->epochs;
+  loop.steps_per_epoch = (n + s->batch_size - 1) / s->batch_size;
+  loop.lr = s->lr;
+  loop.warmup_epochs = s->warmup_epochs;
+  loop.clip = 0; /* a convex problem on standardised features: never clipped */
+  loop.checkpoint = 1;
+  loop.extra = extra;
+  loop.extra_names = extra_names;
+  loop.n_extra = 2;
+  loop.user = p;
+  loop.batch = batch_loss;
+  loop.begin_epoch = begin_epoch;
+  loop.end_epoch = end_epoch;
+  LBBT_TRY(lbbt_train_loop_run(&loop));
   double acc, loss;
   LBBT_TRY(probe_eval(p, p->ftest, te->labels, nt, d, &acc, &loss));
   lbbt_progress_log(ctx->progress, "run %d/%d %s stage %s: linear-probe test acc %.2f%%",
@@ -180,10 +211,20 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   return st;
 }
 
+/* The run's vision model (its features; its own head is unused) and images with class
+ * labels. */
+static lbbt_status needs(const lbbt_stage_spec *s, lbbt_task_needs *out) {
+  (void)s;
+  out->what = LBBT_NEED_VISION_MODEL | LBBT_NEED_IMAGE_DATA;
+  out->targets = LBBT_TARGETS_CLASS;
+  return LBBT_OK;
+}
+
 static const lbbt_task_ops TASK_OPS = {
     .version = LBBT_TASK_OPS_VERSION,
     .validate = validate,
     .run = run,
+    .needs = needs,
 };
 
 LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {

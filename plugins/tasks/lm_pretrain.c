@@ -6,16 +6,16 @@
  * (wte + wpe, GPT-2 blocks, tied head) through a backbone plugin's create_language, sized by
  * the stage's options, and trains it by next-token prediction on random contiguous windows of
  * `context` tokens of the training split (window starts drawn from lbbt_rng_derive(seed,
- * "lm-windows", step), so a run is reproducible and resumes exactly).  The runner still
- * builds a vision model from base.backbone for every run; an experiment made only of this
- * stage should make it tiny (experiments/lm-pretrain.yaml does).
+ * "lm-windows", step), so a run is reproducible and resumes exactly).  The stage declares
+ * that it needs only text (its needs: LBBT_NEED_TEXT_CORPUS), so the runner loads no images
+ * and builds no model: an experiment made of this stage writes no backbone and no data.
  *
  * Optimisation follows the stage: optimizer (AdamW), lr with linear warm-up over
  * warmup_epochs then cosine decay to lr * min_lr_ratio, weight_decay, clip, batch_size
  * (windows per step), train_layers/train_embed/train_head.  An epoch is steps_per_epoch
  * steps (the corpus is sampled, not swept).
  *
- * Options (stage.options; defaults in brackets):
+ * Options (typed keys, written under options: or in the stage; defaults in brackets):
  *   out            folder for the final model, Hugging Face layout (model.safetensors,
  *                  config.json) plus lbbt_tokenizer.json and lbbt_pretrain.json [required]
  *   corpus         "default" or a comma-separated list of files/folders; "corpora:NAME" is
@@ -57,12 +57,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "lbbt/checkpoint.h"
 #include "lbbt/corpus.h"
+#include "lbbt/dist.h"
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
 #include "lbbt/plugin.h"
@@ -70,16 +70,11 @@
 #include "lbbt/runner.h"
 #include "lbbt/tokenizer.h"
 #include "lbbt/train.h"
+#include "lbbt/train_loop.h"
 
 #define MAX_SNAPSHOTS 32
 #define SNAPSHOT_NAME_MAX 32
 #define PRETRAIN_INFO_FILE "lbbt_pretrain.json"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- options ---------------------------------------------------------------------------- */
 typedef struct lm_options {
@@ -99,50 +94,72 @@ typedef struct lm_options {
   lbbt_backbone_spec model; /* plugin, sizes as backbone options */
 } lm_options;
 
-static const char *const KNOWN[] = {"out", "corpus", "offensive", "val_fraction", "split_seed",
-                                    "tokenizer", "bpe_vocab", "plugin", "n_embd", "n_layer",
-                                    "n_head", "n_inner", "context", "steps_per_epoch",
-                                    "min_lr_ratio", "eval_tokens", "snapshots", NULL};
-/* Passed to the backbone plugin as its size options. */
-static const char *const MODEL_KEYS[] = {"n_embd", "n_layer", "n_head", "n_inner", NULL};
+/* The stage's keys as bound by the core (see options.h); parse_options derives lm_options. */
+typedef struct lm_keys {
+  char out[LBBT_PATH_MAX];
+  char corpus[LBBT_PATH_MAX];
+  int offensive;
+  double val_fraction;
+  int split_seed;
+  int tokenizer; /* index into TOKENIZER_NAMES */
+  int bpe_vocab;
+  char plugin[LBBT_NAME_MAX];
+  int n_embd, n_layer, n_head, n_inner;
+  int context, steps_per_epoch, eval_tokens;
+  double min_lr_ratio;
+  char snapshots[LBBT_PATH_MAX];
+  double label_smoothing;
+} lm_keys;
 
-static int in_list(const char *const *list, const char *key) {
-  for (int i = 0; list[i]; i++)
-    if (!strcmp(list[i], key)) return 1;
-  return 0;
-}
+#define K lm_keys
+static const char *const TOKENIZER_NAMES[] = {"bytes", "bpe"};
+static const lbbt_key KEYS[] = {
+    {.name = "out", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(K, out), .def = NULL,
+     .doc = "folder the pretrained model is written to (e.g. models/lbbt-gpt2-fortunes)"},
+    {.name = "corpus", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(K, corpus), .def = "default",
+     .doc = "default, or comma-separated files/folders; corpora:NAME is $LBBT_CORPORA/NAME"},
+    {.name = "offensive", .type = LBBT_KEY_BOOL, LBBT_KEY_FIELD(K, offensive), .def = "false",
+     .doc = "also read fortunes' off/ folders"},
+    {.name = "val_fraction", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(K, val_fraction), .def = "0.05",
+     LBBT_KEY_RANGE(0, 0.5), .flags = LBBT_KEY_MIN_EXCLUSIVE, .doc = "share of documents held out for validation"},
+    {.name = "split_seed", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(K, split_seed), .def = "0",
+     LBBT_KEY_RANGE(0, 1 << 30), .doc = "seed of the train/validation split"},
+    {.name = "tokenizer", .type = LBBT_KEY_ENUM, LBBT_KEY_FIELD(K, tokenizer), .def = "bytes",
+     LBBT_KEY_NAMES(TOKENIZER_NAMES), .doc = "bytes, or a BPE trained on the training split"},
+    {.name = "bpe_vocab", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(K, bpe_vocab), .def = "1024",
+     LBBT_KEY_RANGE(LBBT_TOKENIZER_BYTES_VOCAB + 1, LBBT_TOKENIZER_MAX_VOCAB), .doc = "BPE vocabulary size"},
+    {.name = "plugin", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(K, plugin), .def = "gpt2", .flags = LBBT_KEY_IDENT,
+     .doc = "backbone plugin that builds the model (its create_language)"},
+    {.name = "n_embd", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(K, n_embd), .def = "128", LBBT_KEY_RANGE(1, 1 << 16),
+     .doc = "model width"},
+    {.name = "n_layer", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(K, n_layer), .def = "4", LBBT_KEY_RANGE(1, 1 << 16),
+     .doc = "transformer blocks"},
+    {.name = "n_head", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(K, n_head), .def = "4", LBBT_KEY_RANGE(1, 1 << 16),
+     .doc = "attention heads"},
+    {.name = "n_inner", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(K, n_inner), .def = "0", LBBT_KEY_RANGE(0, 1 << 16),
+     .doc = "MLP width; 0 = the backbone's own (4 n_embd)"},
+    {.name = "context", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(K, context), .def = "128", LBBT_KEY_RANGE(2, 1 << 16),
+     .doc = "tokens per window = the model's positions"},
+    {.name = "steps_per_epoch", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(K, steps_per_epoch), .def = "100",
+     LBBT_KEY_RANGE(1, 1 << 30), .doc = "optimizer steps per epoch (the corpus is sampled, not swept)"},
+    {.name = "min_lr_ratio", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(K, min_lr_ratio), .def = "0.1",
+     LBBT_KEY_RANGE(0, 1), .doc = "the cosine schedule ends at lr * this"},
+    {.name = "eval_tokens", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(K, eval_tokens), .def = "0",
+     LBBT_KEY_RANGE(0, 1 << 30), .doc = "validation tokens evaluated after each epoch (about); 0 = all"},
+    {.name = "snapshots", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(K, snapshots), .def = "",
+     .doc = "fractions of the steps after which to save the model into OUT/frac-F, e.g. \"0,0.1,1\""},
+    {.name = "label_smoothing", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(K, label_smoothing), .def = "0",
+     LBBT_KEY_RANGE(0, 1), .flags = LBBT_KEY_MAX_EXCLUSIVE, .doc = "next-token cross-entropy label smoothing"},
+};
+#undef K
+static const lbbt_option_table OPTIONS = LBBT_OPTION_TABLE(lm_keys, KEYS, "The corpus, tokenizer, model size and "
+                                                           "schedule of language pretraining (docs/lm-pretrain.md).");
 
-static lbbt_status opt_fail(const char *file, const lbbt_stage_spec *s, const lbbt_option *o,
+static lbbt_status opt_fail(const char *file, const lbbt_stage_spec *s, const char *key, const char *value,
                             const char *what) {
-  return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s' (lm-pretrain): options.%s: '%s' %s", file,
-                   o->line, o->col, s->name, o->key, o->value, what);
-}
-
-static lbbt_status opt_int(const char *file, const lbbt_stage_spec *s, const lbbt_option *o, int lo,
-                           int hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(o->value, &end, 10);
-  if (!o->value[0] || *end || errno || v < lo || v > hi) {
-    char what[96];
-    snprintf(what, sizeof what, "is not an integer in [%d, %d]", lo, hi);
-    return opt_fail(file, s, o, what);
-  }
-  *out = (int)v;
-  return LBBT_OK;
-}
-
-static lbbt_status opt_double(const char *file, const lbbt_stage_spec *s, const lbbt_option *o,
-                              double lo, double hi, double *out) {
-  char *end;
-  double v = strtod(o->value, &end);
-  if (!o->value[0] || *end || !(v >= lo && v <= hi)) {
-    char what[96];
-    snprintf(what, sizeof what, "is not a number in [%g, %g]", lo, hi);
-    return opt_fail(file, s, o, what);
-  }
-  *out = v;
-  return LBBT_OK;
+  const lbbt_option *o = lbbt_option_find(s->options, s->n_options, key);
+  return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s' (lm-pretrain): %s: '%s' %s", file, o ? o->line : 0,
+                   o ? o->col : 0, s->name, key, value, what);
 }
 
 /* A snapshot's folder name: the fraction in shortest form, so "0.10" and "0.1" name the
@@ -152,9 +169,9 @@ static void snapshot_name(double fraction, char *out, size_t cap) {
 }
 
 /* "0, 0.1,0.3 ,1" -> sorted distinct fractions in [0, 1] and their folder names. */
-static lbbt_status parse_snapshots(const char *file, const lbbt_stage_spec *s, const lbbt_option *o,
+static lbbt_status parse_snapshots(const char *file, const lbbt_stage_spec *s, const char *text,
                                    lm_options *lo) {
-  const char *p = o->value;
+  const char *p = text;
   lo->n_snapshots = 0;
   while (*p) {
     while (*p == ' ' || *p == ',') p++;
@@ -162,12 +179,12 @@ static lbbt_status parse_snapshots(const char *file, const lbbt_stage_spec *s, c
     char *end;
     double v = strtod(p, &end);
     if (end == p || !(v >= 0 && v <= 1))
-      return opt_fail(file, s, o, "is not a comma-separated list of fractions in [0, 1]");
-    if (lo->n_snapshots == MAX_SNAPSHOTS) return opt_fail(file, s, o, "lists too many snapshots");
+      return opt_fail(file, s, "snapshots", text, "is not a comma-separated list of fractions in [0, 1]");
+    if (lo->n_snapshots == MAX_SNAPSHOTS) return opt_fail(file, s, "snapshots", text, "lists too many snapshots");
     lo->snapshots[lo->n_snapshots++] = v;
     p = end;
     while (*p == ' ') p++;
-    if (*p && *p != ',') return opt_fail(file, s, o, "is not a comma-separated list of fractions in [0, 1]");
+    if (*p && *p != ',') return opt_fail(file, s, "snapshots", text, "is not a comma-separated list of fractions in [0, 1]");
   }
   for (int i = 1; i < lo->n_snapshots; i++) /* insertion sort: a handful of values */
     for (int j = i; j > 0 && lo->snapshots[j] < lo->snapshots[j - 1]; j--) {
@@ -181,87 +198,44 @@ static lbbt_status parse_snapshots(const char *file, const lbbt_stage_spec *s, c
       char what[128];
       snprintf(what, sizeof what, "names the folder %s twice: list each fraction once",
                lo->snapshot_names[i]);
-      return opt_fail(file, s, o, what);
+      return opt_fail(file, s, "snapshots", text, what);
     }
   }
   return LBBT_OK;
 }
 
 static lbbt_status parse_options(const lbbt_stage_spec *s, const char *file, lm_options *lo) {
+  const lm_keys *k = lbbt_stage_options(s);
   memset(lo, 0, sizeof *lo);
-  snprintf(lo->corpus, sizeof lo->corpus, "default");
-  lo->val_fraction = 0.05;
-  lo->tokenizer = LBBT_TOKENIZER_BYTES;
-  lo->bpe_vocab = 1024;
-  snprintf(lo->plugin, sizeof lo->plugin, "gpt2");
-  lo->context = 128;
-  lo->steps_per_epoch = 100;
-  lo->min_lr_ratio = 0.1;
-  /* The model's sizes: defaults first, then the stage's values replace them. */
-  static const char *const DEFAULT_SIZES[][2] = {{"n_embd", "128"}, {"n_layer", "4"}, {"n_head", "4"}};
+  if (!k->out[0]) return opt_fail(file, s, "out", k->out, "is empty: name the model folder to write");
+  if (!k->corpus[0]) return opt_fail(file, s, "corpus", k->corpus, "is empty: write default or list files/folders");
+  snprintf(lo->out, sizeof lo->out, "%s", k->out);
+  snprintf(lo->corpus, sizeof lo->corpus, "%s", k->corpus);
+  lo->offensive = k->offensive;
+  lo->val_fraction = k->val_fraction;
+  lo->split_seed = k->split_seed;
+  lo->tokenizer = k->tokenizer ? LBBT_TOKENIZER_BPE : LBBT_TOKENIZER_BYTES;
+  lo->bpe_vocab = k->bpe_vocab;
+  snprintf(lo->plugin, sizeof lo->plugin, "%s", k->plugin);
+  lo->context = k->context;
+  lo->steps_per_epoch = k->steps_per_epoch;
+  lo->min_lr_ratio = k->min_lr_ratio;
+  lo->eval_tokens = k->eval_tokens;
+  if (k->snapshots[0]) LBBT_TRY(parse_snapshots(file, s, k->snapshots, lo));
+  /* The model's sizes, passed to the backbone plugin as its size options (n_inner only when
+   * written: otherwise the backbone's own rule). */
+  const struct { const char *key; int value; } sizes[] = {
+      {"n_embd", k->n_embd}, {"n_layer", k->n_layer}, {"n_head", k->n_head}, {"n_inner", k->n_inner}};
   lbbt_backbone_spec *m = &lo->model;
-  for (int i = 0; i < 3; i++) {
-    snprintf(m->options[m->n_options].key, LBBT_NAME_MAX, "%s", DEFAULT_SIZES[i][0]);
-    snprintf(m->options[m->n_options].value, LBBT_PATH_MAX, "%s", DEFAULT_SIZES[i][1]);
-    m->n_options++;
+  for (int i = 0; i < 4; i++) {
+    if (!strcmp(sizes[i].key, "n_inner") && !lbbt_stage_option_written(s, "n_inner")) continue;
+    lbbt_option *o = &m->options[m->n_options++];
+    snprintf(o->key, sizeof o->key, "%s", sizes[i].key);
+    snprintf(o->value, sizeof o->value, "%d", sizes[i].value);
+    const lbbt_option *w = lbbt_option_find(s->options, s->n_options, sizes[i].key);
+    o->line = w ? w->line : 0;
+    o->col = w ? w->col : 0;
   }
-  for (int i = 0; i < s->n_options; i++) {
-    const lbbt_option *o = &s->options[i];
-    if (!in_list(KNOWN, o->key)) {
-      char known[512] = "";
-      for (int k = 0; KNOWN[k]; k++) {
-        size_t n = strlen(known);
-        snprintf(known + n, sizeof known - n, "%s%s", k ? ", " : "", KNOWN[k]);
-      }
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: stage '%s' (lm-pretrain): unknown option '%s' (known: %s)",
-                       file, o->line, o->col, s->name, o->key, known);
-    }
-    if (in_list(MODEL_KEYS, o->key)) {
-      int v;
-      LBBT_TRY(opt_int(file, s, o, 1, 1 << 16, &v));
-      int slot = m->n_options;
-      for (int k = 0; k < m->n_options; k++)
-        if (!strcmp(m->options[k].key, o->key)) slot = k;
-      m->options[slot] = *o;
-      if (slot == m->n_options) m->n_options++;
-    } else if (!strcmp(o->key, "out")) {
-      if (!o->value[0]) return opt_fail(file, s, o, "is empty: name the model folder to write");
-      snprintf(lo->out, sizeof lo->out, "%s", o->value);
-    } else if (!strcmp(o->key, "corpus")) {
-      if (!o->value[0]) return opt_fail(file, s, o, "is empty: write default or list files/folders");
-      snprintf(lo->corpus, sizeof lo->corpus, "%s", o->value);
-    } else if (!strcmp(o->key, "offensive")) {
-      if (!strcmp(o->value, "true")) lo->offensive = 1;
-      else if (strcmp(o->value, "false")) return opt_fail(file, s, o, "is not true or false");
-    } else if (!strcmp(o->key, "val_fraction")) {
-      LBBT_TRY(opt_double(file, s, o, 0, 0.5, &lo->val_fraction));
-      if (lo->val_fraction <= 0) return opt_fail(file, s, o, "must be above 0: validation loss needs text");
-    } else if (!strcmp(o->key, "split_seed")) {
-      LBBT_TRY(opt_int(file, s, o, 0, 1 << 30, &lo->split_seed));
-    } else if (!strcmp(o->key, "tokenizer")) {
-      if (!strcmp(o->value, "bpe")) lo->tokenizer = LBBT_TOKENIZER_BPE;
-      else if (strcmp(o->value, "bytes")) return opt_fail(file, s, o, "is not bytes or bpe");
-    } else if (!strcmp(o->key, "bpe_vocab")) {
-      LBBT_TRY(opt_int(file, s, o, LBBT_TOKENIZER_BYTES_VOCAB + 1, LBBT_TOKENIZER_MAX_VOCAB, &lo->bpe_vocab));
-    } else if (!strcmp(o->key, "plugin")) {
-      snprintf(lo->plugin, sizeof lo->plugin, "%s", o->value);
-    } else if (!strcmp(o->key, "context")) {
-      LBBT_TRY(opt_int(file, s, o, 2, 1 << 16, &lo->context));
-    } else if (!strcmp(o->key, "steps_per_epoch")) {
-      LBBT_TRY(opt_int(file, s, o, 1, 1 << 30, &lo->steps_per_epoch));
-    } else if (!strcmp(o->key, "min_lr_ratio")) {
-      LBBT_TRY(opt_double(file, s, o, 0, 1, &lo->min_lr_ratio));
-    } else if (!strcmp(o->key, "eval_tokens")) {
-      LBBT_TRY(opt_int(file, s, o, 0, 1 << 30, &lo->eval_tokens));
-    } else if (!strcmp(o->key, "snapshots")) {
-      LBBT_TRY(parse_snapshots(file, s, o, lo));
-    }
-  }
-  if (!lo->out[0])
-    return lbbt_fail(LBBT_E_INPUT,
-                     "%s: stage '%s' (lm-pretrain): options.out is required: the folder the "
-                     "pretrained model is written to (e.g. models/lbbt-gpt2-fortunes)",
-                     file, s->name);
   snprintf(m->plugin, sizeof m->plugin, "%s", lo->plugin);
   m->init = LBBT_INIT_SCRATCH;
   return LBBT_OK;
@@ -269,9 +243,6 @@ static lbbt_status parse_options(const lbbt_stage_spec *s, const char *file, lm_
 
 static lbbt_status validate(const lbbt_stage_spec *s, const char *file) {
   if (s->epochs < 1) return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': epochs must be >= 1", file, s->name);
-  if (s->labels == LBBT_LABELS_RANDOM)
-    return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': lm-pretrain predicts text and has no labels; "
-                     "remove labels: random", file, s->name);
   lm_options lo;
   return parse_options(s, file, &lo);
 }
@@ -420,12 +391,12 @@ static lbbt_status load_text(lbbt_stage_ctx *ctx, lm_state *s) {
       w += c->docs[i].length;
       text[w++] = '\n';
     }
-    double t0 = now_s();
+    double t0 = lbbt_train_now();
     st = lbbt_tokenizer_train_bpe(text, w, s->o.bpe_vocab, &s->tok);
     free(text);
     if (st != LBBT_OK) return st;
     lbbt_progress_log(ctx->progress, "lm-pretrain: BPE of %d ids learned in %.1f s",
-                      lbbt_tokenizer_vocab_size(s->tok), now_s() - t0);
+                      lbbt_tokenizer_vocab_size(s->tok), lbbt_train_now() - t0);
   } else {
     LBBT_TRY(lbbt_tokenizer_create_bytes(&s->tok));
   }
@@ -591,6 +562,9 @@ static lbbt_status make_dirs(const char *path) {
  * and 1 for the final model. */
 static lbbt_status save_model(lbbt_stage_ctx *ctx, lm_state *s, const char *dir, int64_t steps,
                               const char *snapshot, double fraction, double loss, double bpb) {
+  /* Under mpirun every rank trains the whole batch (the loop's unsharded path: replicas stay
+   * equal without an allreduce); rank 0 alone writes the folder, as it alone writes results. */
+  if (lbbt_dist_rank() != 0) return LBBT_OK;
   LBBT_TRY(make_dirs(dir));
   LBBT_TRY(s->model->ops->save(s->model, dir));
   char path[LBBT_PATH_MAX + 64];
@@ -663,125 +637,128 @@ static void sample_windows(lm_state *s, int B, int64_t step) {
   }
 }
 
-static lbbt_status train_step(lbbt_stage_ctx *ctx, lm_state *s, const lbbt_lr_schedule *sched,
-                              int64_t step, double *loss_out, double *grad_norm) {
-  const lbbt_stage_spec *st = ctx->stage;
-  const int B = st->batch_size;
+/* The loop's view of the stage (train_loop.h callbacks). */
+typedef struct lm_loop {
+  lbbt_stage_ctx *ctx;
+  lm_state *s;
+  int64_t total;              /* optimizer steps in the stage */
+  double train_seconds_all;   /* this session's training time and tokens, for the last line */
+  int64_t trained_tokens;
+} lm_loop;
+
+/* Next-token cross-entropy (with the stage's label smoothing) of one step's windows;
+ * dropout draws from a stream derived from the stage seed and the step. */
+static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_train_batch *out) {
+  lm_loop *l = user;
+  lm_state *s = l->s;
+  const int B = l->ctx->stage->batch_size;
   const int64_t T = s->o.context;
   lbbt_model *m = s->model;
   sample_windows(s, B, step);
-  lbbt_tape_reset(s->tape);
-  lbbt_tape_set_recording(s->tape, 1);
-  lbbt_tape_set_training(s->tape, 1);
-  lbbt_rng_derive(lbbt_tape_rng(s->tape), s->seed, "lm-dropout", (uint64_t)step);
-  lbbt_tensor *logits, *flat, *loss;
-  LBBT_TRY(m->ops->forward_language(m, s->tape, s->inputs, B, T, NULL, &logits));
+  lbbt_rng_derive(lbbt_tape_rng(tape), s->seed, "lm-dropout", (uint64_t)step);
+  lbbt_tensor *logits, *flat;
+  LBBT_TRY(m->ops->forward_language(m, tape, s->inputs, B, T, NULL, &logits));
   int64_t shape[2] = {(int64_t)B * T, m->vocab_size};
-  LBBT_TRY(lbbt_reshape(s->tape, logits, 2, shape, &flat));
-  LBBT_TRY(lbbt_cross_entropy(s->tape, flat, s->targets, (float)st->label_smoothing, &loss));
-  double lv = loss->data[0];
-  if (!isfinite(lv)) return lbbt_fail_nonfinite(s->tape, st->name, step, lv);
-  if (loss->requires_grad) {
-    LBBT_TRY(lbbt_tape_backward(s->tape, loss));
-    LBBT_TRY(lbbt_optim_clip_grad_norm(s->opt, st->clip, grad_norm));
-    LBBT_TRY(lbbt_optim_check_finite(s->opt));
-    lbbt_optim_set_lr(s->opt, lbbt_lr_at(sched, step));
-    LBBT_TRY(lbbt_optim_step(s->opt));
-    lbbt_optim_zero_grad(s->opt);
-  }
-  *loss_out = lv;
+  LBBT_TRY(lbbt_reshape(tape, logits, 2, shape, &flat));
+  LBBT_TRY(lbbt_cross_entropy(tape, flat, s->targets, (float)((const lm_keys *)lbbt_stage_options(l->ctx->stage))->label_smoothing, &out->loss));
+  out->weight = 1.0; /* train_loss: the mean over steps */
+  out->items = (int64_t)B * T;
+  return LBBT_OK;
+}
+
+/* Before the first epoch of a fresh stage: the untrained model's validation loss, and the
+ * snapshot at fraction 0. */
+static lbbt_status begin(void *user, int start_epoch) {
+  lm_loop *l = user;
+  lm_state *s = l->s;
+  LBBT_TRY(rec_scalar(l->ctx, "steps_total", (double)l->total));
+  LBBT_TRY(rec_string(l->ctx, "out", s->o.out));
+  if (start_epoch > 0) return LBBT_OK;
+  double loss0 = 0;
+  LBBT_TRY(evaluate(s, &s->sample, l->ctx->stage->batch_size, &loss0));
+  LBBT_TRY(rec_scalar(l->ctx, "val_loss_init", loss0));
+  LBBT_TRY(rec_scalar(l->ctx, "val_bpb_init", val_bpb(s, loss0)));
+  if (is_snapshot_step(s, 0, l->total)) LBBT_TRY(snapshot(l->ctx, s, 0, l->total, loss0));
+  return LBBT_OK;
+}
+
+/* Snapshots due mid-stage (the one after the last step reuses the epoch's evaluation, in
+ * end_epoch). */
+static lbbt_status after_step(void *user, int64_t steps_done) {
+  lm_loop *l = user;
+  if (steps_done < l->total && is_snapshot_step(l->s, steps_done, l->total))
+    LBBT_TRY(snapshot(l->ctx, l->s, steps_done, l->total, NAN));
+  return LBBT_OK;
+}
+
+static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
+  lm_loop *l = user;
+  lbbt_stage_ctx *ctx = l->ctx;
+  lm_state *s = l->s;
+  const lbbt_stage_spec *st = ctx->stage;
+  double vloss = 0;
+  LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &vloss));
+  double tps = e->train_seconds > 0 ? (double)e->items / e->train_seconds : 0;
+  l->train_seconds_all += e->train_seconds;
+  l->trained_tokens += e->items;
+  LBBT_TRY(rec_append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(rec_append(ctx, "val_loss", vloss));
+  LBBT_TRY(rec_append(ctx, "val_bpb", val_bpb(s, vloss)));
+  LBBT_TRY(rec_append(ctx, "tokens_per_s", tps));
+  LBBT_TRY(rec_append(ctx, "lr", e->lr));
+  LBBT_TRY(rec_append(ctx, "grad_norm", e->grad_norm));
+  LBBT_TRY(rec_append(ctx, "seconds", lbbt_train_now() - e->started));
+  LBBT_TRY(rec_append(ctx, "steps", (double)e->steps_done));
+  lbbt_progress_log(ctx->progress,
+                    "run %d/%d %s stage %s epoch %d/%d: train loss %.4f, val loss %.4f = %.3f "
+                    "bits/byte, %.0f tokens/s",
+                    ctx->run_index + 1, ctx->n_runs, ctx->run->id, st->name, e->epoch + 1, e->epochs,
+                    e->mean_loss, vloss, val_bpb(s, vloss), tps);
+  if (e->epoch + 1 < e->epochs) return LBBT_OK;
+  /* The last epoch: the model folder is written before the checkpoint that marks the stage
+   * done (the loop saves it after this returns), so a kill in between redoes this epoch. */
+  const int64_t total = l->total;
+  if (is_snapshot_step(s, total, total)) LBBT_TRY(snapshot(ctx, s, total, total, vloss));
+  /* The final numbers are over the whole validation split. */
+  double full_loss = vloss;
+  if (s->sample.n != s->full.n) LBBT_TRY(evaluate(s, &s->full, st->batch_size, &full_loss));
+  LBBT_TRY(save_model(ctx, s, s->o.out, total, NULL, 1.0, full_loss, bpb_of(&s->full, full_loss)));
+  LBBT_TRY(rec_scalar(ctx, "val_loss_final", full_loss));
+  LBBT_TRY(rec_scalar(ctx, "val_bpb_final", bpb_of(&s->full, full_loss)));
+  lbbt_progress_log(ctx->progress, "lm-pretrain: whole validation split (%lld tokens): loss %.4f = "
+                    "%.3f bits/byte; unigram baseline %.3f bits/byte", (long long)s->full.tokens,
+                    full_loss, bpb_of(&s->full, full_loss), s->val_unigram_bpb);
+  lbbt_progress_log(ctx->progress, "lm-pretrain: model -> %s (%.0f tokens/s over this session's "
+                    "%lld training tokens)", s->o.out,
+                    l->train_seconds_all > 0 ? (double)l->trained_tokens / l->train_seconds_all : 0,
+                    (long long)l->trained_tokens);
   return LBBT_OK;
 }
 
 static lbbt_status train(lbbt_stage_ctx *ctx, lm_state *s) {
   const lbbt_stage_spec *st = ctx->stage;
-  const int64_t spe = s->o.steps_per_epoch, total = (int64_t)st->epochs * spe;
-  const int64_t tokens_per_step = (int64_t)st->batch_size * s->o.context;
-  int start_epoch = 0;
-  LBBT_TRY(lbbt_checkpoint_resume_stage(ctx, s->opt, &start_epoch, s->param_t, s->param_names,
-                                        s->model->n_params));
-  lbbt_lr_schedule sched = {LBBT_SCHEDULE_COSINE, st->lr, st->lr * s->o.min_lr_ratio,
-                            (int64_t)llround(st->warmup_epochs * (double)spe), total};
-  if (sched.warmup_steps > total) sched.warmup_steps = total;
-  if (sched.total_steps <= sched.warmup_steps) sched.kind = LBBT_SCHEDULE_CONSTANT;
-  LBBT_TRY(lbbt_lr_schedule_check(&sched));
-  LBBT_TRY(rec_scalar(ctx, "steps_total", (double)total));
-  LBBT_TRY(rec_string(ctx, "out", s->o.out));
-  if (start_epoch > 0) {
-    lbbt_progress_log(ctx->progress, "run %d/%d stage %s: resuming after epoch %d/%d", ctx->run_index + 1,
-                      ctx->n_runs, st->name, start_epoch, st->epochs);
-  } else {
-    double loss0 = 0;
-    LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &loss0));
-    LBBT_TRY(rec_scalar(ctx, "val_loss_init", loss0));
-    LBBT_TRY(rec_scalar(ctx, "val_bpb_init", val_bpb(s, loss0)));
-    if (is_snapshot_step(s, 0, total)) LBBT_TRY(snapshot(ctx, s, 0, total, loss0));
-  }
-  double train_seconds_all = 0;
-  int64_t trained_tokens = 0;
-  for (int epoch = start_epoch; epoch < st->epochs; epoch++) {
-    if (ctx->interrupted && *ctx->interrupted)
-      return lbbt_fail(LBBT_E_INTERRUPTED, "interrupted before epoch %d of stage '%s' (saved)", epoch + 1,
-                       st->name);
-    double t0 = now_s(), loss_sum = 0, grad_norm = 0, snap_seconds = 0;
-    for (int64_t k = 0; k < spe; k++) {
-      int64_t step = (int64_t)epoch * spe + k;
-      double lv = 0;
-      LBBT_TRY(train_step(ctx, s, &sched, step, &lv, &grad_norm));
-      loss_sum += lv;
-      /* (the snapshot after the last step reuses the epoch's evaluation, below) */
-      if (step + 1 < total && is_snapshot_step(s, step + 1, total)) {
-        double ts = now_s();
-        LBBT_TRY(snapshot(ctx, s, step + 1, total, NAN));
-        snap_seconds += now_s() - ts;
-      }
-      double el = now_s() - t0 - snap_seconds;
-      lbbt_progress_update(ctx->progress, ctx->run_index, epoch, st->epochs, (int)k, (int)spe,
-                           loss_sum / (double)(k + 1), NAN,
-                           el > 0 ? (double)((k + 1) * tokens_per_step) / el : -1.0);
-    }
-    double train_seconds = now_s() - t0 - snap_seconds;
-    double vloss = 0;
-    LBBT_TRY(evaluate(s, &s->sample, st->batch_size, &vloss));
-    double tps = train_seconds > 0 ? (double)(spe * tokens_per_step) / train_seconds : 0;
-    train_seconds_all += train_seconds;
-    trained_tokens += spe * tokens_per_step;
-    LBBT_TRY(rec_append(ctx, "train_loss", loss_sum / (double)spe));
-    LBBT_TRY(rec_append(ctx, "val_loss", vloss));
-    LBBT_TRY(rec_append(ctx, "val_bpb", val_bpb(s, vloss)));
-    LBBT_TRY(rec_append(ctx, "tokens_per_s", tps));
-    LBBT_TRY(rec_append(ctx, "lr", lbbt_optim_lr(s->opt)));
-    LBBT_TRY(rec_append(ctx, "grad_norm", grad_norm));
-    LBBT_TRY(rec_append(ctx, "seconds", now_s() - t0));
-    LBBT_TRY(rec_append(ctx, "steps", (double)((epoch + 1) * spe)));
-    lbbt_progress_log(ctx->progress,
-                      "run %d/%d %s stage %s epoch %d/%d: train loss %.4f, val loss %.4f = %.3f "
-                      "bits/byte, %.0f tokens/s",
-                      ctx->run_index + 1, ctx->n_runs, ctx->run->id, st->name, epoch + 1, st->epochs,
-                      loss_sum / (double)spe, vloss, val_bpb(s, vloss), tps);
-    int last = epoch + 1 == st->epochs;
-    if (last) {
-      /* The model folder is written before the checkpoint that marks the stage done, so a
-       * kill in between redoes this epoch and writes it again. */
-      if (is_snapshot_step(s, total, total)) LBBT_TRY(snapshot(ctx, s, total, total, vloss));
-      /* The final numbers are over the whole validation split. */
-      double full_loss = vloss;
-      if (s->sample.n != s->full.n) LBBT_TRY(evaluate(s, &s->full, st->batch_size, &full_loss));
-      LBBT_TRY(save_model(ctx, s, s->o.out, total, NULL, 1.0, full_loss, bpb_of(&s->full, full_loss)));
-      LBBT_TRY(rec_scalar(ctx, "val_loss_final", full_loss));
-      LBBT_TRY(rec_scalar(ctx, "val_bpb_final", bpb_of(&s->full, full_loss)));
-      lbbt_progress_log(ctx->progress, "lm-pretrain: whole validation split (%lld tokens): loss %.4f = "
-                        "%.3f bits/byte; unigram baseline %.3f bits/byte", (long long)s->full.tokens,
-                        full_loss, bpb_of(&s->full, full_loss), s->val_unigram_bpb);
-      lbbt_progress_log(ctx->progress, "lm-pretrain: model -> %s (%.0f tokens/s over this session's "
-                        "%lld training tokens)", s->o.out,
-                        train_seconds_all > 0 ? (double)trained_tokens / train_seconds_all : 0,
-                        (long long)trained_tokens);
-    }
-    LBBT_TRY(lbbt_checkpoint_save(ctx, s->opt, epoch + 1, last, s->param_t, s->param_names,
-                                  s->model->n_params));
-  }
-  return LBBT_OK;
+  lm_loop l = {ctx, s, (int64_t)st->epochs * s->o.steps_per_epoch, 0, 0};
+  lbbt_train_loop loop = {0};
+  loop.ctx = ctx;
+  loop.opt = s->opt;
+  loop.tape = s->tape;
+  loop.epochs = st->epochs;
+  loop.steps_per_epoch = s->o.steps_per_epoch;
+  loop.lr = st->lr;
+  loop.min_lr = st->lr * s->o.min_lr_ratio;
+  loop.warmup_epochs = st->warmup_epochs;
+  loop.clip = st->clip;
+  loop.checkpoint = 1;
+  /* the model is the task's own, not ctx->model: its parameters travel as extras */
+  loop.extra = s->param_t;
+  loop.extra_names = s->param_names;
+  loop.n_extra = s->model->n_params;
+  loop.user = &l;
+  loop.batch = batch_loss;
+  loop.begin = begin;
+  loop.after_step = after_step;
+  loop.end_epoch = end_epoch;
+  return lbbt_train_loop_run(&loop);
 }
 
 static lbbt_status run(lbbt_stage_ctx *ctx) {
@@ -797,10 +774,19 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   return st;
 }
 
+/* Text named by the stage's options; the model is built here from them, so the runner
+ * prepares nothing (an experiment made of this stage writes no backbone and no data). */
+static lbbt_status needs(const lbbt_stage_spec *s, lbbt_task_needs *out) {
+  (void)s;
+  out->what = LBBT_NEED_TEXT_CORPUS;
+  return LBBT_OK;
+}
+
 static const lbbt_task_ops TASK_OPS = {
     .version = LBBT_TASK_OPS_VERSION,
     .validate = validate,
     .run = run,
+    .needs = needs,
 };
 
 LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
@@ -810,4 +796,5 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .name = "lm-pretrain",
     .summary = "pretrain a GPT-2-architecture language model on text (fortunes + Shakespeare by default); saves snapshots",
     .task = &TASK_OPS,
+    .options = &OPTIONS,
 };

@@ -53,11 +53,11 @@ fi
 sed 's/top_k: 3, lanczos_steps: 4/top_k: 9, lanczos_steps: 4/' "$CLI_TMP/h.yaml" >"$CLI_TMP/bad1.yaml"
 check lanczos_below_top_k expect_exit 2 "lanczos_steps 4 is below top_k 9" "$LBBT" run "$CLI_TMP/bad1.yaml" --dry-run --out "$CLI_TMP/bad.h5"
 sed 's/params: blocks/params: heads/' "$CLI_TMP/h.yaml" >"$CLI_TMP/bad2.yaml"
-check bad_params expect_exit 2 "option 'params' is 'heads', expected all or blocks" "$LBBT" run "$CLI_TMP/bad2.yaml" --dry-run --out "$CLI_TMP/bad.h5"
+check bad_params expect_exit 2 "bad2.yaml:[0-9]+:[0-9]+: stages.hessian.options.params: 'heads' is not one of all, blocks" "$LBBT" run "$CLI_TMP/bad2.yaml" --dry-run --out "$CLI_TMP/bad.h5"
 sed 's/slq_steps: 3/slq_step: 3/' "$CLI_TMP/h.yaml" >"$CLI_TMP/bad3.yaml"
-check unknown_option expect_exit 2 "has no option 'slq_step'" "$LBBT" run "$CLI_TMP/bad3.yaml" --dry-run --out "$CLI_TMP/bad.h5"
+check unknown_option expect_exit 2 "bad3.yaml:[0-9]+:[0-9]+: unknown key 'slq_step' .*did you mean 'slq_steps'" "$LBBT" run "$CLI_TMP/bad3.yaml" --dry-run --out "$CLI_TMP/bad.h5"
 sed 's/analysis: hessian, labels: random, batch_size: 8/analysis: landscape, labels: random, batch_size: 8/; s/options: {label_stage: bridge, params: blocks, top_k.*$/options: {size: 1}}/; /trace_probes: 1, noise_steps/d' "$CLI_TMP/h.yaml" >"$CLI_TMP/bad4.yaml"
-check landscape_size expect_exit 2 "option 'size' is '1'" "$LBBT" run "$CLI_TMP/bad4.yaml" --dry-run --out "$CLI_TMP/bad.h5"
+check landscape_size expect_exit 2 "bad4.yaml:[0-9]+:[0-9]+: stages.hessian.options.size: 1 is out of range \(allowed: from 2 to 1001\)" "$LBBT" run "$CLI_TMP/bad4.yaml" --dry-run --out "$CLI_TMP/bad.h5"
 
 # Table 15's layout: rows name their metric; a row without one under metric-less columns is
 # refused with the place to fix

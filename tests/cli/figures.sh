@@ -173,8 +173,8 @@ base:
   stages:
     - {name: act, analysis: activation-ratio, options: {tau: abc}}
 YAML
-check bad_option expect_exit 2 "bad.yaml:6:[0-9]+: stage 'act': option 'tau' is 'abc', expected a number" \
+check bad_option expect_exit 2 "bad.yaml:6:[0-9]+: stages.act.options.tau: expected a number, got 'abc'" \
   "$LBBT" run "$CLI_TMP/bad.yaml" --out "$CLI_TMP/bad.h5"
 sed -i 's/tau: abc/taus: 0/' "$CLI_TMP/bad.yaml"
-check unknown_option expect_exit 2 "has no option 'taus' \(valid: images, tau, split" \
+check unknown_option expect_exit 2 "bad.yaml:6:[0-9]+: unknown key 'taus' in the options of stage 'act' \(analysis 'activation-ratio'\); did you mean 'tau'\?" \
   "$LBBT" run "$CLI_TMP/bad.yaml" --out "$CLI_TMP/bad.h5"

@@ -10,7 +10,6 @@
 # each other at OpenMP barriers (results do not depend on the thread count).
 source tests/cli/lib.bash
 export OMP_NUM_THREADS=1
-[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { skip all "Fashion-MNIST absent (the runner loads the run's images)"; exit 0; }
 if [ ! -d /usr/share/games/fortunes ] && [ ! -f "${LBBT_CORPORA:-../shared/corpora}/tinyshakespeare.txt" ]; then
   skip all "no default corpus (install fortunes: tools/install-deps)"; exit 0
 fi
@@ -95,9 +94,9 @@ check prompt_needs_tokenizer expect_exit 2 'needs a tokenizer' "$LBBT" generate 
 check rerun_is_free expect_exit 0 'complete in .*skipped' "$LBBT" run "$EXP" --tier smoke --out "$CLI_TMP/smoke.h5"
 sed 's/n_embd: 32/n_embed: 32/' "$EXP" >"$CLI_TMP/bad.yaml"
 sed 's/snapshots: "0,0.5,1"/snapshots: "0,0.5,0.50"/' "$EXP" >"$CLI_TMP/dup.yaml"
-check snapshot_named_twice expect_exit 2 "dup.yaml:[0-9]+:[0-9]+: .*options.snapshots: '0,0.5,0.50' names the folder frac-0.5 twice" \
+check snapshot_named_twice expect_exit 2 "dup.yaml:[0-9]+:[0-9]+: .*snapshots: '0,0.5,0.50' names the folder frac-0.5 twice" \
   "$LBBT" run "$CLI_TMP/dup.yaml" --tier smoke --dry-run --out "$CLI_TMP/dup.h5"
-check bad_option expect_exit 2 "bad.yaml:[0-9]+:[0-9]+: stage 'pretrain' \(lm-pretrain\): unknown option 'n_embed'" \
+check bad_option expect_exit 2 "bad.yaml:[0-9]+:[0-9]+: unknown key 'n_embed' in the options of stage 'pretrain' \(task 'lm-pretrain'\); did you mean 'n_embd'\?" \
   "$LBBT" run "$CLI_TMP/bad.yaml" --tier smoke --out "$CLI_TMP/bad.h5"
 
 # experiments/pretrain-amount.yaml, smoke tier, on these snapshots: each loads as a vision

@@ -33,7 +33,8 @@ path_plugins_and_refusals() {
   grep -Eq '^hello +analysis +test plugin: says hello.* .*tests/plugins/hello_analysis\.so$' <<<"$out" ||
     { echo "hello missing: $out" >&2; return 1; }
   local want
-  for want in 'refused .*/bad_abi\.so: abi_version is 999, this lbbt expects 1' \
+  for want in 'refused .*/bad_abi\.so: abi_version is 999, this lbbt expects 2' \
+              'refused .*/abi1_task\.so: abi_version is 1, this lbbt expects 2: rebuild the plugin' \
               "refused .*/no_descriptor\.so: no symbol 'lbbt_plugin_descriptor'" \
               'refused .*/null_run_task\.so: task->run is NULL' \
               "refused .*/hello_analysis_copy\.so: analysis name 'hello' is already taken by .*/hello_analysis\.so" \
@@ -56,3 +57,30 @@ check unreadable_plugin_dir expect_exit 1 "cannot read plugin folder '$CLI_TMP/n
   env LBBT_BUILD="$CLI_TMP/no-build" "$LBBT" plugins
 check help expect_exit 0 'LBBT_PLUGIN_PATH' "$LBBT" plugins --help
 check listed_in_usage expect_exit 0 '^  plugins ' "$LBBT" --help
+
+# The copy-me templates (plugins/tasks/template.c, plugins/analyses/template.c) run end to
+# end on a tiny model, with their typed keys bound and recorded.
+templates_run() {
+  cat > "$CLI_TMP/templates.yaml" <<YAML
+base:
+  backbone: {plugin: gpt2, options: {n_embd: 8, n_layer: 1, n_head: 1}, patch_size: 7}
+  data: {dataset: fashion-mnist, limit: 10, test_limit: 20}
+  stages:
+    - {name: eval, task: template, epochs: 1, images: 10}
+    - {name: count, analysis: template, top_k: 3}
+YAML
+  env LBBT_PLUGIN_PATH= "$LBBT" run "$CLI_TMP/templates.yaml" --out "$CLI_TMP/templates.h5" --threads 1 \
+    >/dev/null 2>"$CLI_TMP/err" || { echo "run failed: $(tail -3 "$CLI_TMP/err")" >&2; return 1; }
+  local line
+  line=$("$LBBT" inspect "$CLI_TMP/templates.h5" | grep complete)
+  local want
+  for want in 'eval/images=10' 'eval/options/images=10' 'eval/options/eval_batch=256' 'eval/test_acc1=' \
+              'count/options/top_k=3' 'count/options/per_layer=0' 'count/params=[1-9]'; do
+    grep -q -- "$want" <<<"$line" || { echo "inspect lacks $want: $line" >&2; return 1; }
+  done
+}
+if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  check templates_run templates_run
+else
+  skip templates_run "Fashion-MNIST absent"
+fi

@@ -105,8 +105,27 @@ readme_current() {
 }
 check readme_key_reference_current readme_current
 
-# Plugin options are checked by `lbbt check` through the plugin (not only when the run starts).
+# Plugin options are typed keys of the plugin's table, checked when `lbbt check` loads the
+# file (not only when the run starts), with the nearest key suggested.
 sed 's/^        tokenizer: bytes$/        tokenizer: bytes\n        n_embed: 64/' experiments/lm-pretrain.yaml > "$CLI_TMP/bad_option.yaml"
-check plugin_option_typo expect_exit 2 "bad_option.yaml:[0-9]+:[0-9]+: stage 'pretrain' \(lm-pretrain\): unknown option 'n_embed'" "$LBBT" check "$CLI_TMP/bad_option.yaml"
+check plugin_option_typo expect_exit 2 "bad_option.yaml:[0-9]+:[0-9]+: unknown key 'n_embed' in the options of stage 'pretrain' \(task 'lm-pretrain'\); did you mean 'n_embd'\?" "$LBBT" check "$CLI_TMP/bad_option.yaml"
 sed 's/^            n_layer: 2$/            n_layers: 2/' experiments/lm-pretrain.yaml > "$CLI_TMP/bad_tier_option.yaml"
-check plugin_option_other_tier expect_exit 2 "tier 'smoke'.*unknown option 'n_layers'|unknown option 'n_layers'.*tier 'smoke'" "$LBBT" check "$CLI_TMP/bad_tier_option.yaml"
+check plugin_option_other_tier expect_exit 2 "tier 'smoke'.*unknown key 'n_layers'.*did you mean 'n_layer'" "$LBBT" check "$CLI_TMP/bad_tier_option.yaml"
+
+# What a run must write follows from what its stages' plugins need (lbbt_task_needs,
+# plugin.h): a classification stage needs images and a backbone; lm-pretrain needs neither
+# (experiments/lm-pretrain.yaml writes no backbone or data section).
+cat > "$CLI_TMP/nodata.yaml" <<YAML
+experiment: cli-nodata
+base:
+  backbone: {plugin: llama}
+  stages:
+    - {name: bridge, task: classification, epochs: 1}
+YAML
+check task_needs_images expect_exit 2 "nodata.yaml: run 1 \(.*\): stage 'bridge' \(classification\) needs images: write data.dataset" \
+  "$LBBT" check "$CLI_TMP/nodata.yaml"
+sed 's/  backbone: {plugin: llama}/  data: {dataset: fashion-mnist}/' "$CLI_TMP/nodata.yaml" > "$CLI_TMP/nobackbone.yaml"
+check task_needs_backbone expect_exit 2 "nobackbone.yaml: run 1 \(.*\): stage 'bridge' \(classification\) needs a backbone: write backbone.plugin" \
+  "$LBBT" check "$CLI_TMP/nobackbone.yaml"
+no_sections() { ! grep -Eq '^  (backbone|data):' experiments/lm-pretrain.yaml && "$LBBT" check experiments/lm-pretrain.yaml --tier smoke >/dev/null; }
+check lm_pretrain_needs_no_backbone_or_data no_sections

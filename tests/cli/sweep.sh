@@ -14,4 +14,4 @@ check records_sweep records_sweep
 sed 's/lr_grid: "0.00001,0.003"/lr_grid: "0.001,abc"/' tests/cli/fixtures/sweep.yaml > "$CLI_TMP/bad.yaml"
 check bad_grid expect_exit 2 "lr_grid" "$LBBT" run "$CLI_TMP/bad.yaml" --out "$CLI_TMP/b.h5"
 sed 's/sweep_epochs: 2/sweep_epoch: 2/' tests/cli/fixtures/sweep.yaml > "$CLI_TMP/bad2.yaml"
-check unknown_option expect_exit 2 "unknown option 'sweep_epoch'" "$LBBT" run "$CLI_TMP/bad2.yaml" --out "$CLI_TMP/b.h5"
+check unknown_option expect_exit 2 "bad2.yaml:9:44: unknown key 'sweep_epoch' in the options of stage 'bridge' \(task 'classification'\); did you mean 'sweep_epochs'\?" "$LBBT" run "$CLI_TMP/bad2.yaml" --out "$CLI_TMP/b.h5"

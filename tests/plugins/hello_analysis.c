@@ -3,23 +3,26 @@
  * that a plugin is added without any core change, and gives the loader tests a plugin whose
  * functions they can call.
  *
- * validate is real (accepts one option, `greeting`, non-empty).  run does not read its
+ * validate is real (one typed option, `greeting`, which must not be empty).  run does not read its
  * context: struct lbbt_stage_ctx belongs to the runner and is not defined yet, so run
  * checks only that it got one and writes nothing. */
-#include <string.h>
-
+#include "lbbt/options.h"
 #include "lbbt/plugin.h"
 
+/* One typed key (options.h): the core binds it when an experiment loads. */
+typedef struct hello_options {
+  char greeting[32];
+} hello_options;
+static const lbbt_key KEYS[] = {
+    {.name = "greeting", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(hello_options, greeting), .def = "hello",
+     .doc = "what to say"},
+};
+static const lbbt_option_table OPTIONS = LBBT_OPTION_TABLE(hello_options, KEYS, "What hello says.");
+
 static lbbt_status hello_validate(const lbbt_stage_spec *stage, const char *file) {
-  for (int i = 0; i < stage->n_options; i++) {
-    const lbbt_option *o = &stage->options[i];
-    if (strcmp(o->key, "greeting"))
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: analysis 'hello' has no option '%s' (valid: greeting)",
-                       file, o->line, o->col, o->key);
-    if (!o->value[0])
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: analysis 'hello': greeting is empty", file, o->line,
-                       o->col);
-  }
+  const hello_options *o = lbbt_stage_options(stage);
+  if (!o->greeting[0]) return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': analysis 'hello': greeting is empty", file,
+                                        stage->name);
   return LBBT_OK;
 }
 
@@ -41,4 +44,5 @@ LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {
     .name = "hello",
     .summary = "test plugin: says hello from LBBT_PLUGIN_PATH",
     .task = &HELLO_OPS,
+    .options = &OPTIONS,
 };

@@ -143,6 +143,11 @@ def _(g):
     return [g.randn(3, 17, scale=2.0)], [0], {}, lambda x: F.silu(x[0]), None
 
 
+@case("sigmoid", "sigmoid")
+def _(g):
+    return [g.randn(3, 17, scale=4.0)], [0], {}, lambda x: torch.sigmoid(x[0]), None
+
+
 @case("relu", "relu")
 def _(g):
     return [g.randn(3, 17)], [0], {}, lambda x: F.relu(x[0]), None
@@ -263,6 +268,21 @@ def _ce_case(name, smoothing, scale=2.0):
 _ce_case("cross_entropy", 0.0)
 _ce_case("cross_entropy_smooth", 0.1)
 _ce_case("cross_entropy_large_logits", 0.1, scale=60.0)  # stress: log-sum-exp stability
+
+
+# Per-class weights (x1, not differentiated), the last class a detector's no-object class
+# weighted by DETR's eos_coef 0.1; most targets are that class, as in DETR's loss_labels.
+@case("cross_entropy_weighted", "cross_entropy_weighted")
+def _(g):
+    N, V = 12, 6
+    targets = g.randint(0, V - 1, N)
+    targets[[0, 3, 4, 7, 9, 10]] = V - 1
+    targets[5] = -100  # ignored (lbbt: any negative target)
+    w = torch.tensor([1.0, 1.5, 0.5, 1.0, 2.0, 0.1], dtype=torch.float32)
+
+    def fwd(x):
+        return F.cross_entropy(x[0], targets, weight=x[1], ignore_index=-100).reshape(1)
+    return [g.randn(N, V, scale=2.0), w], [0], {"targets": targets}, fwd, None
 
 
 @case("mse", "mse")
@@ -526,6 +546,79 @@ for _k, _s, _p in ((3, 2, 1), (2, 2, 0)):
             return ([g.randn(2, 3, 7, 7)], [0], {},
                     lambda x: F.avg_pool2d(x[0], k, s, p, count_include_pad=False), None)
     _mk()
+
+
+# ---- boxes (DETR util/box_ops.py, written out: torchvision is not needed) -------------------------
+def _cxcywh_to_xyxy(x):
+    cx, cy, w, h = x.unbind(-1)
+    return torch.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], dim=-1)
+
+
+def _xyxy_to_cxcywh(x):
+    x0, y0, x1, y1 = x.unbind(-1)
+    return torch.stack([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], dim=-1)
+
+
+def _giou_loss(a, b):
+    """1 - diag(generalized_box_iou(a, b)) of DETR, elementwise over [..., 4]."""
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    lt = torch.maximum(a[..., :2], b[..., :2])
+    rb = torch.minimum(a[..., 2:], b[..., 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    union = area_a + area_b - inter
+    iou = inter / union
+    lt_c = torch.minimum(a[..., :2], b[..., :2])
+    rb_c = torch.maximum(a[..., 2:], b[..., 2:])
+    wh_c = (rb_c - lt_c).clamp(min=0)
+    area_c = wh_c[..., 0] * wh_c[..., 1]
+    return 1 - (iou - (area_c - union) / area_c)
+
+
+def _boxes(g, n, jitter_of=None):
+    """n valid xyxy boxes; with jitter_of, boxes near those (overlapping pairs)."""
+    if jitter_of is None:
+        xy = g.randn(n, 2)
+        wh = g.uniform(0.3, 1.5, n, 2)
+    else:
+        xy = jitter_of[:, :2] + g.randn(n, 2, scale=0.25)
+        wh = (jitter_of[:, 2:] - jitter_of[:, :2]) * g.uniform(0.6, 1.4, n, 2)
+    return torch.cat([xy, xy + wh], dim=-1)
+
+
+@case("box_cxcywh_to_xyxy", "box_cxcywh_to_xyxy")
+def _(g):
+    return [g.randn(3, 5, 4)], [0], {}, lambda x: _cxcywh_to_xyxy(x[0]), None
+
+
+@case("box_xyxy_to_cxcywh", "box_xyxy_to_cxcywh")
+def _(g):
+    return [g.randn(2, 6, 4)], [0], {}, lambda x: _xyxy_to_cxcywh(x[0]), None
+
+
+@case("giou_loss_overlapping", "giou_loss")
+def _(g):
+    a = _boxes(g, 16)
+    return [a, _boxes(g, 16, jitter_of=a)], [0, 1], {}, lambda x: _giou_loss(x[0], x[1]), None
+
+
+@case("giou_loss_mixed_3d", "giou_loss")
+def _(g):
+    a = _boxes(g, 10)
+    b = torch.cat([_boxes(g, 5, jitter_of=a[:5]), _boxes(g, 5)])
+    return ([a.reshape(2, 5, 4), b.reshape(2, 5, 4)], [0, 1], {},
+            lambda x: _giou_loss(x[0], x[1]), None)
+
+
+@case("giou_loss_cxcywh_chain", "giou_loss", {"cxcywh": 1})
+def _(g):
+    # the way a detector uses it: predicted boxes as sigmoid outputs, converted on the tape
+    # (with param "cxcywh" the lbbt runner converts both with lbbt_box_cxcywh_to_xyxy first)
+    a = torch.cat([g.uniform(0.2, 0.8, 8, 2), g.uniform(0.1, 0.5, 8, 2)], dim=-1)
+    b = torch.cat([a[:, :2] + g.randn(8, 2, scale=0.1), g.uniform(0.1, 0.5, 8, 2)], dim=-1)
+    return ([a, b], [0, 1], {},
+            lambda x: _giou_loss(_cxcywh_to_xyxy(x[0]), _cxcywh_to_xyxy(x[1])), None)
 
 
 # ---- driver ------------------------------------------------------------------------------------

@@ -1,90 +1,71 @@
-/* Declared stage options for analyses (check, read, record) and the choice of images. */
+/* Typed stage options recorded (options.h) and the choice of images for analyses. */
 #include <stdint.h>
 
 #include "lbbt/analysis_util.h"
+#include "lbbt/options.h"
 #include "lbbt/runner.h"
 #include "test.h"
 
-static const lbbt_option_decl DECLS[] = {
-    {"images", LBBT_OPTION_INT, "100", 1, 1000, NULL, "images measured"},
-    {"tau", LBBT_OPTION_NUMBER, "0", -10, 10, NULL, "threshold"},
-    {"spectrum", LBBT_OPTION_BOOL, "true", 0, 0, NULL, "fit spectra"},
-    {"split", LBBT_OPTION_CHOICE, "test", 0, 0, "test|train", "split"},
-    {"baseline", LBBT_OPTION_NAME, "", 0, 0, NULL, "an earlier stage"},
+/* A plugin's typed options (options.h) and their record. */
+typedef struct demo_options {
+  int images;
+  double tau;
+  int spectrum;
+  char split[16];
+  char baseline[LBBT_NAME_MAX];
+  int mode;
+  uint64_t seed;
+} demo_options;
+static const char *const SPLITS[] = {"test", "train"};
+static const char *const MODES[] = {"fast", "exact"};
+static const lbbt_key KEYS[] = {
+    {.name = "images", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(demo_options, images), .def = "100",
+     LBBT_KEY_RANGE(1, 1000), .doc = "images measured"},
+    {.name = "tau", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(demo_options, tau), .def = "0", .doc = "threshold"},
+    {.name = "spectrum", .type = LBBT_KEY_BOOL, LBBT_KEY_FIELD(demo_options, spectrum), .def = "true",
+     .doc = "fit spectra"},
+    {.name = "split", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(demo_options, split), .def = "test",
+     LBBT_KEY_NAMES(SPLITS), .doc = "split"},
+    {.name = "baseline", .type = LBBT_KEY_STRING, LBBT_KEY_FIELD(demo_options, baseline), .def = "",
+     .flags = LBBT_KEY_IDENT, .doc = "an earlier stage"},
+    {.name = "mode", .type = LBBT_KEY_ENUM, LBBT_KEY_FIELD(demo_options, mode), .def = "fast",
+     LBBT_KEY_NAMES(MODES), .doc = "mode"},
+    {.name = "seed", .type = LBBT_KEY_SEED, LBBT_KEY_FIELD(demo_options, seed), .def = "0", .doc = "seed"},
 };
-enum { N_DECLS = 5 };
+static const lbbt_option_table OPTIONS = LBBT_OPTION_TABLE(demo_options, KEYS, "demo");
 
-static void set_option(lbbt_stage_spec *s, const char *key, const char *value, int line) {
-  lbbt_option *o = &s->options[s->n_options++];
-  snprintf(o->key, sizeof o->key, "%s", key);
-  snprintf(o->value, sizeof o->value, "%s", value);
-  o->line = line;
-  o->col = 7;
-}
-
-static void test_check_and_read(void) {
-  lbbt_stage_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.name, sizeof s.name, "probe");
-  double v;
-  REQUIRE(lbbt_options_check(&s, "x.yaml", "demo", DECLS, N_DECLS) == LBBT_OK, "no options: %s", lbbt_last_error());
-  REQUIRE(lbbt_option_number(&s, DECLS, N_DECLS, "images", &v) == LBBT_OK && v == 100, "default images");
-  REQUIRE(lbbt_option_number(&s, DECLS, N_DECLS, "spectrum", &v) == LBBT_OK && v == 1, "default bool");
-  CHECK(!strcmp(lbbt_option_text(&s, DECLS, N_DECLS, "split"), "test"), "default choice");
-  set_option(&s, "images", "250", 3);
-  set_option(&s, "tau", "-0.5", 4);
-  set_option(&s, "spectrum", "off", 5);
-  set_option(&s, "split", "train", 6);
-  CHECK(!strcmp(lbbt_option_text(&s, DECLS, N_DECLS, "baseline"), ""), "default name");
-  set_option(&s, "baseline", "cov_init-2", 7);
-  REQUIRE(lbbt_options_check(&s, "x.yaml", "demo", DECLS, N_DECLS) == LBBT_OK, "%s", lbbt_last_error());
-  CHECK(!strcmp(lbbt_option_text(&s, DECLS, N_DECLS, "baseline"), "cov_init-2"), "name");
-  CHECK(lbbt_option_number(&s, DECLS, N_DECLS, "baseline", &v) == LBBT_E_INTERNAL, "a name read as a number");
-  CHECK(lbbt_option_number(&s, DECLS, N_DECLS, "images", &v) == LBBT_OK && v == 250, "images");
-  CHECK(lbbt_option_number(&s, DECLS, N_DECLS, "tau", &v) == LBBT_OK && v == -0.5, "tau");
-  CHECK(lbbt_option_number(&s, DECLS, N_DECLS, "spectrum", &v) == LBBT_OK && v == 0, "bool off");
-  CHECK(!strcmp(lbbt_option_text(&s, DECLS, N_DECLS, "split"), "train"), "choice");
-  CHECK(lbbt_option_number(&s, DECLS, N_DECLS, "nope", &v) == LBBT_E_INTERNAL, "undeclared key read");
-}
-
-static void expect_refused(const char *key, const char *value, const char *needle) {
-  lbbt_stage_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.name, sizeof s.name, "probe");
-  set_option(&s, key, value, 12);
-  lbbt_status st = lbbt_options_check(&s, "x.yaml", "demo", DECLS, N_DECLS);
-  CHECK(st == LBBT_E_INPUT, "%s: %s accepted", key, value);
-  CHECK(strstr(lbbt_last_error(), "x.yaml:12:7") && strstr(lbbt_last_error(), needle),
-        "message for %s=%s lacks location or '%s': %s", key, value, needle, lbbt_last_error());
-}
-
-static void test_refusals(void) {
-  expect_refused("imagez", "3", "valid: images, tau, spectrum, split, baseline");
-  expect_refused("images", "0", "from 1 to 1000");
-  expect_refused("images", "2.5", "whole number");
-  expect_refused("tau", "nan", "a number from -10 to 10");
-  expect_refused("tau", "11", "a number");
-  expect_refused("spectrum", "maybe", "true or false");
-  expect_refused("split", "val", "one of test|train");
-  expect_refused("baseline", "Cov Init", "a name of lower-case letters");
-}
-
+/* lbbt_stage_options_record writes every key's effective value, typed. */
 static void test_record(void) {
+  demo_options o = {.images = 250, .tau = 0.25, .spectrum = 0, .split = "train", .baseline = "", .mode = 1,
+                    .seed = 7};
   lbbt_stage_spec s;
   memset(&s, 0, sizeof s);
   snprintf(s.name, sizeof s.name, "probe");
-  set_option(&s, "tau", "0.25", 1);
+  s.plugin_options = &o;
+  CHECK(lbbt_stage_options(&s) == &o, "accessor");
   lbbt_stage_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
   ctx.stage = &s;
   REQUIRE(lbbt_record_create(&ctx.record) == LBBT_OK, "%s", lbbt_last_error());
-  REQUIRE(lbbt_options_record(&ctx, DECLS, N_DECLS) == LBBT_OK, "%s", lbbt_last_error());
+  REQUIRE(lbbt_stage_options_record(&ctx, &OPTIONS) == LBBT_OK, "%s", lbbt_last_error());
   double v;
   const char *t;
   CHECK(lbbt_record_get_scalar(ctx.record, "probe/options/tau", &v) == LBBT_OK && v == 0.25, "tau recorded");
-  CHECK(lbbt_record_get_scalar(ctx.record, "probe/options/images", &v) == LBBT_OK && v == 100, "default recorded");
-  CHECK(lbbt_record_get_string(ctx.record, "probe/options/split", &t) == LBBT_OK && !strcmp(t, "test"), "choice recorded");
-  CHECK(lbbt_record_get_string(ctx.record, "probe/options/baseline", &t) == LBBT_OK && !strcmp(t, ""), "empty name recorded");
+  CHECK(lbbt_record_get_scalar(ctx.record, "probe/options/images", &v) == LBBT_OK && v == 250, "int recorded");
+  CHECK(lbbt_record_get_scalar(ctx.record, "probe/options/spectrum", &v) == LBBT_OK && v == 0, "bool recorded");
+  CHECK(lbbt_record_get_scalar(ctx.record, "probe/options/seed", &v) == LBBT_OK && v == 7, "seed recorded");
+  CHECK(lbbt_record_get_string(ctx.record, "probe/options/split", &t) == LBBT_OK && !strcmp(t, "train"),
+        "choice recorded");
+  CHECK(lbbt_record_get_string(ctx.record, "probe/options/mode", &t) == LBBT_OK && !strcmp(t, "exact"),
+        "enum recorded by name");
+  CHECK(lbbt_record_get_string(ctx.record, "probe/options/baseline", &t) == LBBT_OK && !strcmp(t, ""),
+        "empty name recorded");
+  lbbt_record_free(ctx.record);
+  /* a stage whose plugin declares no table records nothing */
+  s.plugin_options = NULL;
+  REQUIRE(lbbt_record_create(&ctx.record) == LBBT_OK, "%s", lbbt_last_error());
+  CHECK(lbbt_stage_options_record(&ctx, &OPTIONS) == LBBT_OK, "no options");
+  CHECK(lbbt_record_get_scalar(ctx.record, "probe/options/tau", &v) != LBBT_OK, "nothing recorded");
   lbbt_record_free(ctx.record);
 }
 
@@ -112,8 +93,6 @@ static void test_pick_images(void) {
 }
 
 TEST_MAIN_BEGIN("test_analysis_util")
-  TEST_RUN(test_check_and_read);
-  TEST_RUN(test_refusals);
   TEST_RUN(test_record);
   TEST_RUN(test_pick_images);
 TEST_MAIN_END()

@@ -18,6 +18,7 @@
 #include "lbbt/ops.h"
 #include "lbbt/plugin.h"
 #include "lbbt/sha256.h"
+#include "backbone_tests.h"
 #include "test.h"
 
 /* f32 forward against float64 PyTorch references on tiny models: |got - want| <=
@@ -34,15 +35,7 @@ static const double INIT_STD_RTOL = 0.05;
 static const char *FIXTURES = "tests/fixtures/backbones";
 static lbbt_registry *g_reg;
 
-static const char *build_dir(void) {
-  const char *e = getenv("LBBT_BUILD");
-  return e && *e ? e : "build";
-}
-
-static const lbbt_backbone_ops *backbone(const char *name) {
-  const lbbt_plugin *p = lbbt_registry_find(g_reg, LBBT_KIND_BACKBONE, name);
-  return p ? p->backbone : NULL;
-}
+static const lbbt_backbone_ops *backbone(const char *name) { return test_backbone_ops(g_reg, name); }
 
 /* ---- fixture helpers ------------------------------------------------------------------- */
 typedef struct fixture {
@@ -275,24 +268,7 @@ static void test_save_roundtrip_llama2c_to_hf(void) {
 /* ---- vision mode ----------------------------------------------------------------------- */
 static lbbt_backbone_spec vision_spec(const char *plugin, const char *checkpoint, const char *arch,
                                       lbbt_init_mode init) {
-  lbbt_backbone_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.plugin, sizeof s.plugin, "%s", plugin);
-  if (checkpoint) snprintf(s.checkpoint, sizeof s.checkpoint, "%s", checkpoint);
-  if (arch) snprintf(s.arch, sizeof s.arch, "%s", arch);
-  s.init = init;
-  s.patch_size = 4;
-  s.pool = LBBT_POOL_MEAN;
-  s.attention = LBBT_ATTN_DEFAULT;
-  return s;
-}
-
-static void add_option(lbbt_backbone_spec *s, const char *key, const char *value) {
-  lbbt_option *o = &s->options[s->n_options++];
-  snprintf(o->key, sizeof o->key, "%s", key);
-  snprintf(o->value, sizeof o->value, "%s", value);
-  o->line = 7;
-  o->col = 5;
+  return test_backbone_spec(plugin, checkpoint, arch, init, 4);
 }
 
 static double grad_abs_sum(const lbbt_tensor *t) {
@@ -347,10 +323,10 @@ done:
 
 static void test_vision_gpt2_scratch(void) {
   lbbt_backbone_spec s = vision_spec("gpt2", NULL, "gpt2", LBBT_INIT_SCRATCH);
-  add_option(&s, "n_embd", "32");
-  add_option(&s, "n_layer", "2");
-  add_option(&s, "n_head", "4");
-  add_option(&s, "vocab_size", "64");
+  test_add_option(&s, "n_embd", "32");
+  test_add_option(&s, "n_layer", "2");
+  test_add_option(&s, "n_head", "4");
+  test_add_option(&s, "vocab_size", "64");
   vision_smoke(&s, "h.0.attn.c_attn.weight");
   vision_smoke(&s, "vision.pos_embed");
 }
@@ -358,7 +334,7 @@ static void test_vision_gpt2_scratch(void) {
 static void test_vision_gpt2_pretrained_positions(void) {
   if (!test_file_exists(fixture_path("gpt2", "config.json"))) SKIP("fixtures absent");
   lbbt_backbone_spec s = vision_spec("gpt2", fixture_path("gpt2", NULL), NULL, LBBT_INIT_LANGUAGE);
-  add_option(&s, "positions", "pretrained");
+  test_add_option(&s, "positions", "pretrained");
   /* 49 patches but the fixture's wpe has 32 rows: refused, with the way out named */
   lbbt_model *m = NULL;
   lbbt_status st = backbone("gpt2")->create_vision(&s, 1, 28, 10, 1, &m);
@@ -388,13 +364,13 @@ static void test_vision_chronos_t5(void) {
   vision_smoke(&s, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
   vision_smoke(&s, "encoder.block.0.layer.1.DenseReluDense.wi.weight");
   lbbt_backbone_spec g = vision_spec("chronos_t5", NULL, NULL, LBBT_INIT_SCRATCH);
-  add_option(&g, "d_model", "32");
-  add_option(&g, "d_kv", "8");
-  add_option(&g, "d_ff", "64");
-  add_option(&g, "num_layers", "2");
-  add_option(&g, "num_heads", "4");
-  add_option(&g, "feed_forward_proj", "gated-gelu");
-  add_option(&g, "initializer_factor", "1.0");
+  test_add_option(&g, "d_model", "32");
+  test_add_option(&g, "d_kv", "8");
+  test_add_option(&g, "d_ff", "64");
+  test_add_option(&g, "num_layers", "2");
+  test_add_option(&g, "num_heads", "4");
+  test_add_option(&g, "feed_forward_proj", "gated-gelu");
+  test_add_option(&g, "initializer_factor", "1.0");
   vision_smoke(&g, "encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
 }
 
@@ -433,10 +409,10 @@ static void stats(const lbbt_tensor *t, double *mean, double *std) {
 
 static void test_scratch_init_gpt2(void) {
   lbbt_backbone_spec s = vision_spec("gpt2", NULL, "gpt2", LBBT_INIT_SCRATCH);
-  add_option(&s, "n_embd", "64");
-  add_option(&s, "n_layer", "2");
-  add_option(&s, "n_head", "4");
-  add_option(&s, "vocab_size", "64");
+  test_add_option(&s, "n_embd", "64");
+  test_add_option(&s, "n_layer", "2");
+  test_add_option(&s, "n_head", "4");
+  test_add_option(&s, "vocab_size", "64");
   lbbt_model *m = NULL;
   REQUIRE(backbone("gpt2")->create_vision(&s, 1, 28, 10, 5, &m) == LBBT_OK, "create: %s",
           lbbt_last_error());
@@ -457,12 +433,12 @@ static void test_scratch_init_gpt2(void) {
 
 static void test_scratch_init_t5(void) {
   lbbt_backbone_spec s = vision_spec("chronos_t5", NULL, NULL, LBBT_INIT_SCRATCH);
-  add_option(&s, "d_model", "64");
-  add_option(&s, "d_kv", "16");
-  add_option(&s, "d_ff", "128");
-  add_option(&s, "num_layers", "2");
-  add_option(&s, "num_heads", "8"); /* inner dim 128 != d_model */
-  add_option(&s, "initializer_factor", "1.0");
+  test_add_option(&s, "d_model", "64");
+  test_add_option(&s, "d_kv", "16");
+  test_add_option(&s, "d_ff", "128");
+  test_add_option(&s, "num_layers", "2");
+  test_add_option(&s, "num_heads", "8"); /* inner dim 128 != d_model */
+  test_add_option(&s, "initializer_factor", "1.0");
   lbbt_model *m = NULL;
   REQUIRE(backbone("chronos_t5")->create_vision(&s, 1, 28, 10, 5, &m) == LBBT_OK, "create: %s",
           lbbt_last_error());
@@ -495,12 +471,12 @@ static void test_scratch_init_t5(void) {
 static void test_option_errors(void) {
   lbbt_model *m = NULL;
   lbbt_backbone_spec s = vision_spec("gpt2", NULL, "gpt2", LBBT_INIT_SCRATCH);
-  add_option(&s, "n_layers", "2");
+  test_add_option(&s, "n_layers", "2");
   lbbt_status st = backbone("gpt2")->create_vision(&s, 1, 28, 10, 1, &m);
   CHECK(st == LBBT_E_INPUT && strstr(lbbt_last_error(), "line 7:5: unknown gpt2 option 'n_layers'"),
         "unknown option: %d '%s'", (int)st, lbbt_last_error());
   s.n_options = 0;
-  add_option(&s, "n_head", "5");
+  test_add_option(&s, "n_head", "5");
   st = backbone("gpt2")->create_vision(&s, 1, 28, 10, 1, &m);
   CHECK(st == LBBT_E_INPUT && strstr(lbbt_last_error(), "multiple of n_head"),
         "768 / 5 heads: %d '%s'", (int)st, lbbt_last_error());
@@ -513,7 +489,7 @@ static void test_option_errors(void) {
   CHECK(st == LBBT_E_INPUT && strstr(lbbt_last_error(), "needs backbone.checkpoint"),
         "language without checkpoint: %d '%s'", (int)st, lbbt_last_error());
   s = vision_spec("chronos_t5", NULL, NULL, LBBT_INIT_SCRATCH);
-  add_option(&s, "feed_forward_proj", "gated-swish");
+  test_add_option(&s, "feed_forward_proj", "gated-swish");
   st = backbone("chronos_t5")->create_vision(&s, 1, 28, 10, 1, &m);
   CHECK(st == LBBT_E_INPUT && strstr(lbbt_last_error(), "line 7:5") &&
             strstr(lbbt_last_error(), "relu, gated-gelu"),
@@ -595,16 +571,12 @@ static void test_stories260k_greedy(void) {
   lbbt_model_free(m);
 }
 
-static void print_warning(const char *line) { fprintf(stderr, "plugin loader: %s\n", line); }
-
 int main(void) {
   test_binary_ = "test_backbones";
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/plugins", build_dir());
-  if (lbbt_registry_load(&g_reg, dir, print_warning) != LBBT_OK ||
-      !backbone("gpt2") || !backbone("llama") || !backbone("chronos_t5")) {
-    printf("FAIL test_backbones.load_plugins: gpt2, llama and chronos_t5 from %s: %s\n", dir,
-           lbbt_last_error());
+  if (!test_load_backbones(&g_reg, 0, test_binary_)) return 1;
+  if (!backbone("gpt2") || !backbone("llama") || !backbone("chronos_t5")) {
+    printf("FAIL test_backbones.load_plugins: gpt2, llama and chronos_t5 are not all in %s/plugins\n",
+           test_build_dir());
     lbbt_registry_free(g_reg);
     return 1;
   }

@@ -25,6 +25,7 @@
 #include "lbbt/ops.h"
 #include "lbbt/results.h"
 #include "lbbt/runner.h"
+#include "backbone_tests.h"
 #include "test.h"
 
 /* The borrowed stack runs the same ops on the same values as the vision model: any
@@ -37,11 +38,6 @@ static const char *FIXTURES = "tests/fixtures/backbones";
 enum { SEED = 1234, BATCH = 2, IMAGE = 12, PATCH = 4, CLASSES = 3 };
 
 static lbbt_registry *g_reg;
-
-static const char *build_dir(void) {
-  const char *e = getenv("LBBT_BUILD");
-  return e && *e ? e : "build";
-}
 
 typedef struct borrow_case {
   const char *plugin;
@@ -75,23 +71,7 @@ static const char *case_path(const borrow_case *c) {
 }
 
 static lbbt_backbone_spec make_spec(const char *plugin, const char *checkpoint, lbbt_init_mode init) {
-  lbbt_backbone_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.plugin, sizeof s.plugin, "%s", plugin);
-  if (checkpoint) snprintf(s.checkpoint, sizeof s.checkpoint, "%s", checkpoint);
-  s.init = init;
-  s.patch_size = PATCH;
-  s.pool = LBBT_POOL_MEAN;
-  s.attention = LBBT_ATTN_DEFAULT;
-  return s;
-}
-
-static void add_option(lbbt_backbone_spec *s, const char *key, const char *value) {
-  lbbt_option *o = &s->options[s->n_options++];
-  snprintf(o->key, sizeof o->key, "%s", key);
-  snprintf(o->value, sizeof o->value, "%s", value);
-  o->line = 3;
-  o->col = 5;
+  return test_backbone_spec(plugin, checkpoint, NULL, init, PATCH);
 }
 
 static lbbt_status create_vision(const lbbt_backbone_spec *spec, uint64_t seed, lbbt_model **out) {
@@ -344,18 +324,18 @@ static void test_t5_gated_fixture(void) { check_case(5); }
  * the spec (a bidirectional GPT-2, a causal T5). */
 static void test_scratch_presets(void) {
   lbbt_backbone_spec g = make_spec("gpt2", NULL, LBBT_INIT_SCRATCH);
-  add_option(&g, "n_embd", "16");
-  add_option(&g, "n_layer", "3");
-  add_option(&g, "n_head", "2");
-  add_option(&g, "vocab_size", "32");
+  test_add_option(&g, "n_embd", "16");
+  test_add_option(&g, "n_layer", "3");
+  test_add_option(&g, "n_head", "2");
+  test_add_option(&g, "vocab_size", "32");
   g.attention = LBBT_ATTN_BIDIRECTIONAL;
   check_spec(&g, 3, 1, "gpt2 scratch 16x3 bidirectional");
   lbbt_backbone_spec t = make_spec("chronos_t5", NULL, LBBT_INIT_SCRATCH);
-  add_option(&t, "d_model", "16");
-  add_option(&t, "d_kv", "4");
-  add_option(&t, "d_ff", "32");
-  add_option(&t, "num_layers", "2");
-  add_option(&t, "num_heads", "4");
+  test_add_option(&t, "d_model", "16");
+  test_add_option(&t, "d_kv", "4");
+  test_add_option(&t, "d_ff", "32");
+  test_add_option(&t, "num_layers", "2");
+  test_add_option(&t, "num_heads", "4");
   t.attention = LBBT_ATTN_CAUSAL;
   check_spec(&t, 2, 1, "chronos_t5 scratch 16x2 causal");
   lbbt_backbone_spec l = make_spec("llama", NULL, LBBT_INIT_SCRATCH);
@@ -393,10 +373,10 @@ static void test_scratch_presets(void) {
 
 static void test_errors(void) {
   lbbt_backbone_spec g = make_spec("gpt2", NULL, LBBT_INIT_SCRATCH);
-  add_option(&g, "n_embd", "16");
-  add_option(&g, "n_layer", "2");
-  add_option(&g, "n_head", "2");
-  add_option(&g, "vocab_size", "32");
+  test_add_option(&g, "n_embd", "16");
+  test_add_option(&g, "n_layer", "2");
+  test_add_option(&g, "n_head", "2");
+  test_add_option(&g, "vocab_size", "32");
   CHECK_BORROW_FAILS(NULL, &g, 0, 0, LBBT_E_INPUT, "0 blocks asked of backbone gpt2; ask for at least 1");
   CHECK_BORROW_FAILS(NULL, &g, 3, 0, LBBT_E_INPUT, "3 blocks asked of backbone gpt2 (scratch arch gpt2, sized by options), which has 2; ask for 1 to 2");
   CHECK_BORROW_FAILS(NULL, &g, 1, -1, LBBT_E_INPUT, "layer_offset -1 is negative");
@@ -458,8 +438,8 @@ static void test_errors(void) {
 /* ---- a separate .so borrowing through the registry --------------------------------------- */
 static void test_borrowing_plugin(void) {
   char plugins[512], tplugins[512], so[600];
-  snprintf(plugins, sizeof plugins, "%s/plugins", build_dir());
-  snprintf(tplugins, sizeof tplugins, "%s/tests/plugins", build_dir());
+  snprintf(plugins, sizeof plugins, "%s/plugins", test_build_dir());
+  snprintf(tplugins, sizeof tplugins, "%s/tests/plugins", test_build_dir());
   snprintf(so, sizeof so, "%s/borrow_blocks_task.so", tplugins);
   if (!test_file_exists(so)) SKIP("%s absent: build the test plugins with `make test`", so);
   const char *fixture = case_path(&CASES[0]);
@@ -540,17 +520,9 @@ static void test_borrowing_plugin(void) {
   setenv("LBBT_PLUGIN_PATH", "", 1);
 }
 
-static void print_warning(const char *line) { fprintf(stderr, "plugin loader: %s\n", line); }
-
 int main(void) {
   test_binary_ = "test_borrow_blocks";
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/plugins", build_dir());
-  setenv("LBBT_PLUGIN_PATH", "", 1);
-  if (lbbt_registry_load(&g_reg, dir, print_warning) != LBBT_OK) {
-    printf("FAIL test_borrow_blocks.load_plugins: %s: %s\n", dir, lbbt_last_error());
-    return 1;
-  }
+  if (!test_load_backbones(&g_reg, 0, test_binary_)) return 1;
   lbbt_registry_set_global(g_reg);
   TEST_RUN(test_gpt2_fixture);
   TEST_RUN(test_llama3_fixture);

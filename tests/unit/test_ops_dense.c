@@ -26,6 +26,8 @@ static const gc_tolerance TOL_MATMUL = {1e-2, 4e-3, 1e-2};   /* sums of K produc
 static const gc_tolerance TOL_SMOOTH = {1e-2, 3e-3, 2e-2};   /* gelu, silu, softmax, losses */
 static const gc_tolerance TOL_NORM = {1e-2, 5e-3, 3e-2};     /* layer/rms/batch norm */
 static const gc_tolerance TOL_CONV = {1e-2, 5e-3, 2e-2};     /* conv2d */
+static const gc_tolerance TOL_BOX = {1e-3, 2e-3, 2e-2};     /* giou_loss: ratios of areas, with
+                                                               kinks (see the rows) */
 static const gc_tolerance TOL_KINK = {1e-3, 3e-3, 2e-2};     /* relu, l1, maxpool (inputs kept
                                                                further than h from kinks) */
 /* Forward values against the double references: |got - want| <= atol + rtol * |want|. */
@@ -38,7 +40,10 @@ static const double DISTINCT_SPACING = 0.05;
 
 /* ---- the table ------------------------------------------------------------------------ */
 #define MAX_IN 5
-typedef enum { INIT_NORMAL, INIT_DISTINCT, INIT_POSITIVE } init_kind;
+/* INIT_BOXES: valid xyxy boxes [..., 4] (x1 > x0, y1 > y0), spread so that some pairs
+ * overlap; INIT_BOXES_NEAR: the same boxes for every input of a row (seeded by the row),
+ * each jittered by its own seed, so that pairs overlap, nest and stick out. */
+typedef enum { INIT_NORMAL, INIT_DISTINCT, INIT_POSITIVE, INIT_BOXES, INIT_BOXES_NEAR } init_kind;
 typedef struct op_case op_case;
 /* Naive reference: fills y (double) and the expected output shape. */
 typedef void (*ref_fn)(const op_case *c, lbbt_tensor **in, double *y, int *ndim, int64_t *shape);
@@ -98,6 +103,9 @@ static lbbt_status build_gelu(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tens
 static lbbt_status build_silu(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_silu(t, in[0], out);
 }
+static lbbt_status build_sigmoid(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_sigmoid(t, in[0], out);
+}
 static lbbt_status build_relu(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_relu(t, in[0], out);
 }
@@ -129,11 +137,38 @@ static lbbt_status build_cross_entropy(lbbt_tape *t, lbbt_tensor **in, void *u,
   ce_targets(CASE(u), in[0]->shape[0], in[0]->shape[in[0]->ndim - 1], tg);
   return lbbt_cross_entropy(t, in[0], tg, CASE(u)->fp[0], out);
 }
+/* Class weights of the weighted cross-entropy rows: the last class (a detector's no-object)
+ * 0.1, the others 1, 1.25, 1.5; mode 2 makes every counted row's weight 0. */
+static void ce_weights(const op_case *c, int64_t V, float *w) {
+  for (int64_t j = 0; j < V; j++) w[j] = j == V - 1 ? 0.1f : 1.0f + 0.25f * (float)(j % 3);
+  if (c->ip[0] == 2)
+    for (int64_t j = 0; j < V; j++) w[j] = 0;
+}
+static lbbt_status build_cross_entropy_weighted(lbbt_tape *t, lbbt_tensor **in, void *u,
+                                                lbbt_tensor **out) {
+  int32_t tg[CE_MAX_ROWS];
+  float w[CE_MAX_ROWS];
+  int64_t N = in[0]->shape[0], V = in[0]->shape[in[0]->ndim - 1];
+  ce_targets(CASE(u), N, V, tg);
+  ce_weights(CASE(u), V, w);
+  return lbbt_cross_entropy_weighted(t, in[0], tg, w, out);
+}
 static lbbt_status build_mse(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_mse(t, in[0], in[1], out);
 }
 static lbbt_status build_l1(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_l1(t, in[0], in[1], out);
+}
+static lbbt_status build_cxcywh_to_xyxy(lbbt_tape *t, lbbt_tensor **in, void *u,
+                                        lbbt_tensor **out) {
+  return lbbt_box_cxcywh_to_xyxy(t, in[0], out);
+}
+static lbbt_status build_xyxy_to_cxcywh(lbbt_tape *t, lbbt_tensor **in, void *u,
+                                        lbbt_tensor **out) {
+  return lbbt_box_xyxy_to_cxcywh(t, in[0], out);
+}
+static lbbt_status build_giou_loss(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_giou_loss(t, in[0], in[1], out);
 }
 static lbbt_status build_mean(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
   return lbbt_mean(t, in[0], CASE(u)->ip[0], CASE(u)->ip[1], out);
@@ -340,6 +375,11 @@ static void ref_gelu(const op_case *c, lbbt_tensor **in, double *y, int *nd, int
 static void ref_silu(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
   ref_pointwise(c, in, y, nd, s, f_silu);
 }
+static void ref_sigmoid(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  for (int64_t i = 0; i < in[0]->numel; i++) y[i] = 1.0 / (1.0 + exp(-(double)in[0]->data[i]));
+  *nd = in[0]->ndim;
+  memcpy(s, in[0]->shape, sizeof(int64_t) * (size_t)in[0]->ndim);
+}
 static void ref_relu(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
   ref_pointwise(c, in, y, nd, s, f_relu);
 }
@@ -428,6 +468,27 @@ static void ref_cross_entropy(const op_case *c, lbbt_tensor **in, double *y, int
   *nd = 1;
   shape[0] = 1;
 }
+static void ref_cross_entropy_weighted(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                                       int64_t *shape) {
+  const lbbt_tensor *x = in[0];
+  int64_t N = x->shape[0], V = x->shape[1];
+  int32_t tg[CE_MAX_ROWS];
+  float w[CE_MAX_ROWS];
+  ce_targets(c, N, V, tg);
+  ce_weights(c, V, w);
+  double total = 0, wsum = 0;
+  for (int64_t i = 0; i < N; i++) {
+    if (tg[i] < 0) continue;
+    double mx = -INFINITY, s = 0;
+    for (int64_t j = 0; j < V; j++) mx = fmax(mx, x->data[i * V + j]);
+    for (int64_t j = 0; j < V; j++) s += exp(x->data[i * V + j] - mx);
+    total += w[tg[i]] * (mx + log(s) - x->data[i * V + tg[i]]);
+    wsum += w[tg[i]];
+  }
+  y[0] = wsum > 0 ? total / wsum : 0.0;
+  *nd = 1;
+  shape[0] = 1;
+}
 static void ref_mse(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape) {
   double s = 0;
   for (int64_t i = 0; i < in[0]->numel; i++) {
@@ -444,6 +505,48 @@ static void ref_l1(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64
   y[0] = s / in[0]->numel;
   *nd = 1;
   shape[0] = 1;
+}
+/* Boxes: written out from the definitions (DETR util/box_ops.py), in double. */
+static void ref_box_convert(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                            int64_t *shape, int to_xyxy) {
+  const float *x = in[0]->data;
+  for (int64_t i = 0; i < in[0]->numel; i += 4) {
+    double a = x[i], b = x[i + 1], p = x[i + 2], q = x[i + 3];
+    if (to_xyxy) {
+      y[i] = a - p / 2, y[i + 1] = b - q / 2, y[i + 2] = a + p / 2, y[i + 3] = b + q / 2;
+    } else {
+      y[i] = (a + p) / 2, y[i + 1] = (b + q) / 2, y[i + 2] = p - a, y[i + 3] = q - b;
+    }
+  }
+  *nd = in[0]->ndim;
+  memcpy(shape, in[0]->shape, sizeof(int64_t) * (size_t)in[0]->ndim);
+}
+static void ref_cxcywh_to_xyxy(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                               int64_t *shape) {
+  ref_box_convert(c, in, y, nd, shape, 1);
+}
+static void ref_xyxy_to_cxcywh(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                               int64_t *shape) {
+  ref_box_convert(c, in, y, nd, shape, 0);
+}
+static void ref_giou_loss(const op_case *c, lbbt_tensor **in, double *y, int *nd,
+                          int64_t *shape) {
+  for (int64_t i = 0; i < in[0]->numel / 4; i++) {
+    const float *a = in[0]->data + 4 * i, *b = in[1]->data + 4 * i;
+    double area_a = ((double)a[2] - a[0]) * ((double)a[3] - a[1]);
+    double area_b = ((double)b[2] - b[0]) * ((double)b[3] - b[1]);
+    double lt[2], rb[2], inter = 1, enc = 1;
+    for (int k = 0; k < 2; k++) {
+      lt[k] = a[k] > b[k] ? a[k] : b[k];
+      rb[k] = a[k + 2] < b[k + 2] ? a[k + 2] : b[k + 2];
+      inter *= rb[k] > lt[k] ? rb[k] - lt[k] : 0.0;
+      enc *= (a[k + 2] > b[k + 2] ? a[k + 2] : b[k + 2]) - (a[k] < b[k] ? a[k] : b[k]);
+    }
+    double uni = area_a + area_b - inter;
+    y[i] = 1.0 - (inter / uni - (enc - uni) / enc);
+  }
+  *nd = in[0]->ndim - 1;
+  memcpy(shape, in[0]->shape, sizeof(int64_t) * (size_t)*nd);
 }
 static void ref_reduce(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *shape,
                        int mean) {
@@ -711,6 +814,7 @@ static const op_case CASES[] = {
      .tol = TOL_SMOOTH},
     {"silu", build_silu, ref_silu, 1, {2}, {{6, 11}}, .tol = TOL_SMOOTH},
     {"relu", build_relu, ref_relu, 1, {2}, {{7, 9}}, .init = {INIT_DISTINCT}, .tol = TOL_KINK},
+    {"sigmoid", build_sigmoid, ref_sigmoid, 1, {3}, {{2, 5, 4}}, .tol = TOL_SMOOTH},
     /* norms */
     {"layernorm w b", build_layernorm, ref_layernorm, 3, {3, 1, 1}, {{2, 3, 8}, {8}, {8}},
      .fp = {1e-5f}, .tol = TOL_NORM},
@@ -748,12 +852,41 @@ static const op_case CASES[] = {
      .expect = LBBT_E_SHAPE, .expect_msg = "cross_entropy"},
     {"cross_entropy target out of range", build_cross_entropy, NULL, 1, {2}, {{4, 5}},
      .ip = {1}, .expect = LBBT_E_INPUT, .expect_msg = "cross_entropy"},
+    /* weighted: targets as above (every 4th ignored, so the no-object class V-1 occurs) */
+    {"cross_entropy_weighted", build_cross_entropy_weighted, ref_cross_entropy_weighted, 1, {2},
+     {{12, 5}}, .tol = TOL_SMOOTH},
+    {"cross_entropy_weighted all weights 0", build_cross_entropy_weighted,
+     ref_cross_entropy_weighted, 1, {2}, {{6, 4}}, .ip = {2}, .tol = TOL_SMOOTH},
+    {"cross_entropy_weighted target out of range", build_cross_entropy_weighted, NULL, 1, {2},
+     {{4, 5}}, .ip = {1}, .expect = LBBT_E_INPUT, .expect_msg = "cross_entropy_weighted"},
+    {"cross_entropy_weighted not 2-D", build_cross_entropy_weighted, NULL, 1, {3}, {{2, 4, 5}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "cross_entropy_weighted"},
     {"mse", build_mse, ref_mse, 2, {2, 2}, {{4, 5}, {4, 5}}, .tol = TOL_SMOOTH},
     {"mse mismatch", build_mse, NULL, 2, {2, 2}, {{4, 5}, {5, 4}}, .expect = LBBT_E_SHAPE,
      .expect_msg = "mse"},
     {"l1", build_l1, ref_l1, 2, {3, 3}, {{2, 3, 4}, {2, 3, 4}}, .tol = TOL_KINK},
     {"l1 mismatch", build_l1, NULL, 2, {1, 1}, {{4}, {5}}, .expect = LBBT_E_SHAPE,
      .expect_msg = "l1"},
+    /* boxes: layout conversions (linear) and the GIoU loss (kinks where boxes start or stop
+     * overlapping and where min/max switch: inputs random, kept away from them by the seed) */
+    {"box_cxcywh_to_xyxy", build_cxcywh_to_xyxy, ref_cxcywh_to_xyxy, 1, {3}, {{2, 5, 4}},
+     .tol = TOL_LINEAR},
+    {"box_cxcywh_to_xyxy not 4", build_cxcywh_to_xyxy, NULL, 1, {2}, {{3, 5}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "box_cxcywh_to_xyxy"},
+    {"box_xyxy_to_cxcywh", build_xyxy_to_cxcywh, ref_xyxy_to_cxcywh, 1, {2}, {{7, 4}},
+     .tol = TOL_LINEAR},
+    {"box_xyxy_to_cxcywh not 4", build_xyxy_to_cxcywh, NULL, 1, {1}, {{6}},
+     .expect = LBBT_E_SHAPE, .expect_msg = "box_xyxy_to_cxcywh"},
+    {"giou_loss overlapping", build_giou_loss, ref_giou_loss, 2, {2, 2}, {{12, 4}, {12, 4}},
+     .init = {INIT_BOXES_NEAR, INIT_BOXES_NEAR}, .tol = TOL_BOX},
+    {"giou_loss apart 3-D", build_giou_loss, ref_giou_loss, 2, {3, 3}, {{2, 5, 4}, {2, 5, 4}},
+     .init = {INIT_BOXES, INIT_BOXES}, .tol = TOL_BOX},
+    {"giou_loss frozen target", build_giou_loss, ref_giou_loss, 2, {2, 2}, {{6, 4}, {6, 4}},
+     .init = {INIT_BOXES_NEAR, INIT_BOXES_NEAR}, .no_grad = 2, .tol = TOL_BOX},
+    {"giou_loss mismatch", build_giou_loss, NULL, 2, {2, 2}, {{3, 4}, {2, 4}},
+     .init = {INIT_BOXES, INIT_BOXES}, .expect = LBBT_E_SHAPE, .expect_msg = "giou_loss"},
+    {"giou_loss inverted box", build_giou_loss, NULL, 2, {2, 2}, {{3, 4}, {3, 4}},
+     .init = {INIT_NORMAL, INIT_BOXES}, .expect = LBBT_E_INPUT, .expect_msg = "giou_loss: boxes a"},
     /* reductions and shape ops */
     {"mean dim 1", build_mean, ref_mean, 1, {3}, {{2, 5, 3}}, .ip = {1, 0}, .tol = TOL_LINEAR},
     {"mean last dim keepdim", build_mean, ref_mean, 1, {3}, {{2, 3, 5}}, .ip = {-1, 1},
@@ -884,6 +1017,26 @@ static void fill_input(lbbt_tensor *x, init_kind k, uint64_t seed) {
     free(perm);
     return;
   }
+  if (k == INIT_BOXES || k == INIT_BOXES_NEAR) {
+    lbbt_rng r, jit;
+    lbbt_rng_seed(&r, k == INIT_BOXES_NEAR ? seed / 1000 * 1000 + 999 : seed);
+    lbbt_rng_seed(&jit, seed);
+    double spread = k == INIT_BOXES_NEAR ? 0.25 : 1.0;
+    for (int64_t i = 0; i + 3 < x->numel; i += 4) {
+      double x0 = lbbt_rng_normal(&r), y0 = lbbt_rng_normal(&r);
+      double w = 0.4 + fabs(lbbt_rng_normal(&r)), h = 0.4 + fabs(lbbt_rng_normal(&r));
+      if (k == INIT_BOXES_NEAR) {
+        x0 += spread * lbbt_rng_normal(&jit), y0 += spread * lbbt_rng_normal(&jit);
+        w *= 0.6 + 0.8 * lbbt_rng_uniform(&jit), h *= 0.6 + 0.8 * lbbt_rng_uniform(&jit);
+      }
+      /* Coordinates on a 0.05 grid, offset by 0.0125 for input 0 and 0.0375 for input 1:
+       * every difference between a coordinate of a and one of b (where min/max switch and
+       * overlaps start) is then at least 0.025 from zero, far from the step h. */
+      double q[4] = {x0, y0, x0 + w, y0 + h}, off = seed % 2 ? 0.0375 : 0.0125;
+      for (int c = 0; c < 4; c++) x->data[i + c] = (float)(round(q[c] / 0.05) * 0.05 + off);
+    }
+    return;
+  }
   gc_fill_normal(x, seed, 1.0);
   if (k == INIT_POSITIVE)
     for (int64_t i = 0; i < x->numel; i++) x->data[i] = fabsf(x->data[i]) + 0.5f;
@@ -1001,13 +1154,18 @@ TABLE_TEST(scale)
 TABLE_TEST(gelu)
 TABLE_TEST(silu)
 TABLE_TEST(relu)
+TABLE_TEST(sigmoid)
 TABLE_TEST(layernorm)
 TABLE_TEST(rmsnorm)
 TABLE_TEST(batchnorm2d)
 TABLE_TEST(softmax)
 TABLE_TEST(cross_entropy)
+TABLE_TEST(cross_entropy_weighted)
 TABLE_TEST(mse)
 TABLE_TEST(l1)
+TABLE_TEST(box_cxcywh_to_xyxy)
+TABLE_TEST(box_xyxy_to_cxcywh)
+TABLE_TEST(giou_loss)
 TABLE_TEST(mean)
 TABLE_TEST(sum)
 TABLE_TEST(mean_all)
@@ -1226,13 +1384,18 @@ TEST_RUN(test_scale);
 TEST_RUN(test_gelu);
 TEST_RUN(test_silu);
 TEST_RUN(test_relu);
+TEST_RUN(test_sigmoid);
 TEST_RUN(test_layernorm);
 TEST_RUN(test_rmsnorm);
 TEST_RUN(test_batchnorm2d);
 TEST_RUN(test_softmax);
 TEST_RUN(test_cross_entropy);
+TEST_RUN(test_cross_entropy_weighted);
 TEST_RUN(test_mse);
 TEST_RUN(test_l1);
+TEST_RUN(test_box_cxcywh_to_xyxy);
+TEST_RUN(test_box_xyxy_to_cxcywh);
+TEST_RUN(test_giou_loss);
 TEST_RUN(test_mean);
 TEST_RUN(test_sum);
 TEST_RUN(test_mean_all);

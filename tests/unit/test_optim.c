@@ -9,6 +9,7 @@
 #include "lbbt/optim.h"
 #include "lbbt/param_init.h"
 #include "lbbt/rng.h"
+#include "lbbt/spec.h"
 #include "test.h"
 
 /* f32 updates against double references over a few steps of size ~lr. */

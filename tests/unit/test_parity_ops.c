@@ -43,6 +43,7 @@ static const parity_tolerance PARITY_TOLERANCES[] = {
     {"gelu",                    1e-6,   1e-5},
     {"silu",                    1e-6,   1e-5},
     {"relu",                    1e-7,   1e-6},
+    {"sigmoid",                 1e-7,   1e-6},  /* double, rounded once; backward from f32 y */
     {"layernorm",               2e-6,   1e-5},
     {"rmsnorm",                 2e-6,   1e-5},
     {"batchnorm2d",             2e-6,   1e-5},
@@ -66,6 +67,10 @@ static const parity_tolerance PARITY_TOLERANCES[] = {
     {"conv2d",                  2e-6,   1e-5},
     {"maxpool2d",               1e-7,   1e-6},  /* forward exact; overlapping windows add grads */
     {"avgpool2d",               1e-6,   1e-5},
+    {"box_cxcywh_to_xyxy",      1e-7,   1e-6},  /* one rounding */
+    {"box_xyxy_to_cxcywh",      1e-7,   1e-6},
+    {"giou_loss",               1e-6,   1e-5},  /* computed in double, rounded once */
+    {"cross_entropy_weighted",  1e-6,   1e-5},  /* computed in double */
 };
 #define N_TOLERANCES ((int)(sizeof PARITY_TOLERANCES / sizeof PARITY_TOLERANCES[0]))
 
@@ -202,6 +207,9 @@ static lbbt_status run_gelu(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
 static lbbt_status run_silu(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
   return lbbt_silu(t, fx->x[0], out);
 }
+static lbbt_status run_sigmoid(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
+  return lbbt_sigmoid(t, fx->x[0], out);
+}
 static lbbt_status run_relu(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
   return lbbt_relu(t, fx->x[0], out);
 }
@@ -324,6 +332,32 @@ static lbbt_status run_avgpool2d(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
                         fx_int(fx, "padding", 0), out);
 }
 
+static lbbt_status run_box_cxcywh_to_xyxy(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
+  return lbbt_box_cxcywh_to_xyxy(t, fx->x[0], out);
+}
+static lbbt_status run_box_xyxy_to_cxcywh(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
+  return lbbt_box_xyxy_to_cxcywh(t, fx->x[0], out);
+}
+/* Param cxcywh: the boxes are cxcywh, converted on the tape first (a detector's chain). */
+static lbbt_status run_giou_loss(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
+  lbbt_tensor *a = fx->x[0], *b = fx->x[1];
+  if (fx_int(fx, "cxcywh", 0)) {
+    LBBT_TRY(lbbt_box_cxcywh_to_xyxy(t, fx->x[0], &a));
+    LBBT_TRY(lbbt_box_cxcywh_to_xyxy(t, fx->x[1], &b));
+  }
+  return lbbt_giou_loss(t, a, b, out);
+}
+
+/* x1: the class weights [V] (not differentiated). */
+static lbbt_status run_cross_entropy_weighted(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
+  int64_t n = 0;
+  const int32_t *targets = fx_ints(fx, "targets", &n);
+  if (!targets || n != fx->x[0]->shape[0] || fx->n_inputs < 2 ||
+      fx->x[1]->numel != fx->x[0]->shape[1])
+    return lbbt_fail(LBBT_E_INPUT, "%s: targets [N] or weights [V] missing", fx->path);
+  return lbbt_cross_entropy_weighted(t, fx->x[0], targets, fx->x[1]->data, out);
+}
+
 typedef struct op_entry {
   const char *op;
   op_runner run;
@@ -346,6 +380,11 @@ static const op_entry OPS[] = {
     {"attention", run_attention}, {"relative_position_bias", run_relpos},
     {"conv2d", run_conv2d},       {"maxpool2d", run_maxpool2d},
     {"avgpool2d", run_avgpool2d},
+    {"box_cxcywh_to_xyxy", run_box_cxcywh_to_xyxy},
+    {"box_xyxy_to_cxcywh", run_box_xyxy_to_cxcywh},
+    {"giou_loss", run_giou_loss},
+    {"cross_entropy_weighted", run_cross_entropy_weighted},
+    {"sigmoid", run_sigmoid},
 };
 #define N_OPS ((int)(sizeof OPS / sizeof OPS[0]))
 
@@ -522,6 +561,11 @@ OP_TEST(relative_position_bias)
 OP_TEST(conv2d)
 OP_TEST(maxpool2d)
 OP_TEST(avgpool2d)
+OP_TEST(box_cxcywh_to_xyxy)
+OP_TEST(box_xyxy_to_cxcywh)
+OP_TEST(giou_loss)
+OP_TEST(cross_entropy_weighted)
+OP_TEST(sigmoid)
 
 /* Every fixture names an op this file runs, and every op has a tolerance row. */
 static void every_fixture_known(void) {
@@ -572,5 +616,10 @@ TEST_MAIN_BEGIN("test_parity_ops")
   TEST_RUN(conv2d);
   TEST_RUN(maxpool2d);
   TEST_RUN(avgpool2d);
+  TEST_RUN(box_cxcywh_to_xyxy);
+  TEST_RUN(box_xyxy_to_cxcywh);
+  TEST_RUN(giou_loss);
+  TEST_RUN(cross_entropy_weighted);
+  TEST_RUN(sigmoid);
   if (g_have_fixtures) globfree(&g_fixtures);
 TEST_MAIN_END()

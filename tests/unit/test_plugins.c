@@ -9,10 +9,12 @@
 #include <sys/stat.h>
 
 #include "lbbt/plugin.h"
+#include "lbbt/runner.h"
+#include "lbbt/spec.h"
 #include "test.h"
 
 /* Every refused .so in tests/plugins/, exactly these (see the files' comments). */
-enum { N_BAD_TEST_PLUGINS = 4 };
+enum { N_BAD_TEST_PLUGINS = 5 };
 
 static const char *build_dir(void) {
   const char *e = getenv("LBBT_BUILD");
@@ -94,7 +96,7 @@ static void test_validate_rules(void) {
 
   CHECK_REFUSED(NULL, "descriptor is NULL");
   p = good, p.abi_version = 999;
-  CHECK_REFUSED(&p, "abi_version is 999, this lbbt expects 1");
+  CHECK_REFUSED(&p, "abi_version is 999, this lbbt expects 2");
   p = good, p.struct_size = 8;
   CHECK_REFUSED(&p, "struct_size is 8, smaller than");
   p = good, p.kind = (lbbt_plugin_kind)7;
@@ -185,13 +187,14 @@ static void test_load_test_plugins(void) {
   CHECK(lbbt_registry_find(r, LBBT_KIND_TASK, "hello") == NULL, "hello found as a task");
   CHECK(lbbt_registry_find(r, LBBT_KIND_ANALYSIS, "null_run") == NULL, "refused plugin registered");
   CHECK(lbbt_registry_find(r, LBBT_KIND_ANALYSIS, "bad_abi") == NULL, "refused plugin registered");
-  /* Of the test plugins hello, borrow-check and old-backbone-v2 load; the build's own
-   * plugins (template, backbones, tasks, ...) load too, however many there are. */
+  /* Of the test plugins hello, borrow-check, old-backbone-v2, tiny_prenorm and target_count
+   * load; the build's own plugins (template, backbones, tasks, ...) load too, however many
+   * there are. */
   int from_tests = 0;
   for (int i = 0; i < lbbt_registry_count(r); i++)
     from_tests += strstr(lbbt_registry_at(r, i)->file, "/tests/plugins/") != NULL;
-  CHECK(from_tests == 3, "%d test plugins loaded, want 3 (hello, borrow-check, old-backbone-v2)",
-        from_tests);
+  CHECK(from_tests == 5, "%d test plugins loaded, want 5 (hello, borrow-check, old-backbone-v2, tiny_prenorm, "
+        "target_count)", from_tests);
   /* A version-2 backbone table built against this header, with create_blocks set anyway:
    * the normalised copy goes by the version, so the version-3 field reads as absent. */
   const lbbt_plugin *v2 = lbbt_registry_find(r, LBBT_KIND_BACKBONE, "old-backbone-v2");
@@ -208,7 +211,12 @@ static void test_load_test_plugins(void) {
   CHECK(lbbt_registry_n_refused(r) == N_BAD_TEST_PLUGINS, "%d refused, want %d",
         lbbt_registry_n_refused(r), N_BAD_TEST_PLUGINS);
   const char *why = refusal_for(r, "/bad_abi.so: ");
-  CHECK(why && strstr(why, "abi_version is 999, this lbbt expects 1"), "bad_abi: %s", why ? why : "not refused");
+  CHECK(why && strstr(why, "abi_version is 999, this lbbt expects 2"), "bad_abi: %s", why ? why : "not refused");
+  /* built against ABI 1's layout: refused on its version, nothing else read or called */
+  why = refusal_for(r, "/abi1_task.so: ");
+  CHECK(why && strstr(why, "abi_version is 1, this lbbt expects 2: rebuild the plugin against this lbbt's headers"),
+        "abi1_task: %s", why ? why : "not refused");
+  CHECK(lbbt_registry_find(r, LBBT_KIND_TASK, "abi1-task") == NULL, "ABI 1 plugin registered");
   why = refusal_for(r, "/no_descriptor.so: ");
   CHECK(why && strstr(why, "no symbol 'lbbt_plugin_descriptor'"), "no_descriptor: %s", why ? why : "not refused");
   why = refusal_for(r, "/null_run_task.so: ");
@@ -232,7 +240,7 @@ static void test_load_test_plugins(void) {
 static void test_call_through_registry(void) {
   if (!test_file_exists(test_plugin("hello_analysis")))
     SKIP("%s absent: build the test plugins with `make test`", test_plugin("hello_analysis"));
-  char plugin_dir[512], path[512];
+  char plugin_dir[512], path[1024];
   snprintf(plugin_dir, sizeof plugin_dir, "%s/plugins", build_dir());
   snprintf(path, sizeof path, "%s/tests/plugins", build_dir());
   setenv("LBBT_PLUGIN_PATH", path, 1);
@@ -244,30 +252,41 @@ static void test_call_through_registry(void) {
     lbbt_registry_free(r);
     REQUIRE(0, "hello (%p) or template (%p) missing", (const void *)hello, (const void *)tmpl);
   }
-  lbbt_stage_spec stage;
-  memset(&stage, 0, sizeof stage);
-  snprintf(stage.name, sizeof stage.name, "probe");
-  snprintf(stage.analysis, sizeof stage.analysis, "hello");
-  stage.n_options = 1;
-  snprintf(stage.options[0].key, sizeof stage.options[0].key, "greeting");
-  snprintf(stage.options[0].value, sizeof stage.options[0].value, "hi");
-  stage.options[0].line = 7, stage.options[0].col = 5;
-  CHECK(hello->task->validate(&stage, "x.yaml") == LBBT_OK, "hello rejects greeting: %s", lbbt_last_error());
-  snprintf(stage.options[0].key, sizeof stage.options[0].key, "greting");
-  CHECK(hello->task->validate(&stage, "x.yaml") == LBBT_E_INPUT, "hello accepts 'greting'");
-  CHECK(strstr(lbbt_last_error(), "x.yaml:7:5:") != NULL, "message lacks file:line:col: %s", lbbt_last_error());
+  /* Through an experiment: the core binds each plugin's typed keys, validate sees them. */
+  static const char *const head = "base:\n  backbone: {plugin: llama}\n  data: {dataset: fashion-mnist}\n"
+                                  "  stages:\n";
+  static const struct {
+    const char *stage;  /* one stage line */
+    lbbt_status load;   /* from lbbt_experiment_load_with */
+    lbbt_status check;  /* from lbbt_experiment_check_plugins (when loaded) */
+    const char *needle; /* in the message */
+  } cases[] = {
+      {"    - {name: a, analysis: hello, options: {greeting: hi}}\n", LBBT_OK, LBBT_OK, NULL},
+      {"    - {name: a, analysis: hello, greeting: \"\"}\n", LBBT_OK, LBBT_E_INPUT, "greeting is empty"},
+      {"    - {name: a, analysis: hello, options: {greting: hi}}\n", LBBT_E_INPUT, 0, ":5:44: unknown key 'greting'"},
+      {"    - {name: a, analysis: template, top_k: 3}\n", LBBT_OK, LBBT_OK, NULL},
+      {"    - {name: a, analysis: template, top_k: 0}\n", LBBT_E_INPUT, 0, ":5:44: stages.a.top_k: 0 is out of range"},
+      {"    - {name: a, analysis: template, topk: 3}\n", LBBT_E_INPUT, 0, "did you mean 'top_k'?"},
+      {"    - {name: a, analysis: template, top_k: 2000, per_layer: true}\n", LBBT_OK, LBBT_E_INPUT,
+       "keep top_k at most 1000"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(path, sizeof path, "%s/hello-%zu.yaml", test_tmpdir(), i);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f, "cannot write %s", path);
+    fprintf(f, "%s%s", head, cases[i].stage);
+    fclose(f);
+    lbbt_experiment *e = NULL;
+    lbbt_status st = lbbt_experiment_load_with(path, NULL, LBBT_SPEC_SKIP_FILE_CHECKS, r, &e);
+    CHECK(st == cases[i].load, "case %zu: load %s: %s", i, lbbt_status_name(st), lbbt_last_error());
+    if (st == LBBT_OK) {
+      st = lbbt_experiment_check_plugins(e, r);
+      CHECK(st == cases[i].check, "case %zu: check %s: %s", i, lbbt_status_name(st), lbbt_last_error());
+    }
+    if (cases[i].needle) CHECK(strstr(lbbt_last_error(), cases[i].needle), "case %zu: %s", i, lbbt_last_error());
+    lbbt_experiment_free(e);
+  }
   CHECK(hello->task->run(NULL) == LBBT_E_INTERNAL, "hello run without context not refused");
-
-  snprintf(stage.options[0].key, sizeof stage.options[0].key, "top_k");
-  snprintf(stage.options[0].value, sizeof stage.options[0].value, "3");
-  CHECK(tmpl->task->validate(&stage, "x.yaml") == LBBT_OK, "template rejects top_k 3: %s", lbbt_last_error());
-  snprintf(stage.options[0].value, sizeof stage.options[0].value, "0");
-  CHECK(tmpl->task->validate(&stage, "x.yaml") == LBBT_E_INPUT, "template accepts top_k 0");
-  CHECK(strstr(lbbt_last_error(), "x.yaml:7:5:") && strstr(lbbt_last_error(), "top_k"),
-        "message: %s", lbbt_last_error());
-  snprintf(stage.options[0].key, sizeof stage.options[0].key, "topk");
-  CHECK(tmpl->task->validate(&stage, "x.yaml") == LBBT_E_INPUT, "template accepts 'topk'");
-  CHECK(strstr(lbbt_last_error(), "valid: top_k, per_layer") != NULL, "message: %s", lbbt_last_error());
   lbbt_registry_free(r);
 }
 

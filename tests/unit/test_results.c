@@ -14,7 +14,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "lbbt/isa.h"
 #include "lbbt/results.h"
+#include "lbbt/spec.h"
 #include "test.h"
 
 /* Values go through HDF5 unchanged (f64 and f32 stored as such): compare exactly. */
@@ -336,6 +338,9 @@ static void test_commit_and_read(void) {
               !strcmp(lbbt_result_run_matrix(run, "seed"), seed), "matrix of run %d", k);
     CHECK(lbbt_result_run_attr(run, "committed_utc") && lbbt_result_run_attr(run, "git_commit") &&
               !strcmp(lbbt_result_run_attr(run, "threads"), "2"), "run provenance %d", k);
+    CHECK(lbbt_result_run_attr(run, "kernel_isa") &&
+              !strcmp(lbbt_result_run_attr(run, "kernel_isa"), lbbt_isa_name(lbbt_isa_active())),
+          "run %d kernel_isa is the level that ran", k);
     const char *why = check_record(run->record, k, 30);
     CHECK(!why, "run %d record: %s", k, why);
   }
@@ -343,7 +348,8 @@ static void test_commit_and_read(void) {
 
   /* Provenance on the root. */
   const char *keys[] = {"lbbt_format", "lbbt_version", "git_commit", "git_dirty", "created_utc",
-                        "updated_utc", "host", "cpu_model", "cpu_isa", "threads",
+                        "updated_utc", "host", "cpu_model", "cpu_isa", "kernel_isa",
+                        "onednn_isa", "threads",
                         "onednn_version", "hdf5_version", "gsl_version", "libyaml_version",
                         "experiment_name", "experiment_file", "experiment_yaml",
                         "experiment_sha256", "tier"};

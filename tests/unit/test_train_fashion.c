@@ -4,7 +4,7 @@
  * Fashion-MNIST training subset must reach TEST_ACC_MIN top-1 accuracy on a 1,000-image
  * class-balanced test subset within EPOCHS epochs.  Everything goes through the library's
  * own pieces: lbbt_dataset_open (subsets), lbbt_batcher (shuffling), the tape, AdamW with the
- * no-decay rule, clip_grad_norm, a cosine schedule, lbbt_evaluate.
+ * no-decay rule, clip_grad_norm, a cosine schedule, top1_evaluate (plugins/tasks/shared).
  *
  * SKIPs when Fashion-MNIST is absent (Debian package dataset-fashion-mnist).
  *
@@ -25,7 +25,9 @@
 
 #include "lbbt/dataset.h"
 #include "lbbt/optim.h"
+#include "lbbt/spec.h"
 #include "lbbt/train.h"
+#include "shared/top1.h"
 #include "test.h"
 #include "vit_gpt2.h"
 
@@ -136,7 +138,7 @@ static void fashion_mnist_reaches_accuracy(void) {
     }
     CHECK(s == LBBT_OK, "epoch %d: %s", epoch, lbbt_last_error());
     if (s != LBBT_OK) goto done;
-    s = lbbt_evaluate(g.m, test, NULL, EVAL_BATCH, &acc, &test_loss);
+    s = top1_evaluate(g.m, test, NULL, EVAL_BATCH, &acc, &test_loss);
     CHECK(s == LBBT_OK, "evaluate: %s", lbbt_last_error());
     if (s != LBBT_OK) goto done;
     printf("# epoch %d: train loss %.4f, test acc %.1f%%, test loss %.4f, %.1f s\n", epoch + 1,

@@ -17,7 +17,7 @@
  * act[b, t0..T-1, j] is compared with tau; counts[j] (may be NULL) += the images for which
  * neuron j is activated, and *pairs += the activated (image, neuron) pairs.
  * LBBT_E_INPUT unless B, H >= 1 and 0 <= t0 < T. */
-lbbt_status lbbt_activation_count(const float *act, int64_t B, int64_t T, int64_t H, int64_t t0,
+LBBT_API lbbt_status lbbt_activation_count(const float *act, int64_t B, int64_t T, int64_t H, int64_t t0,
                                   double tau, int64_t *counts, int64_t *pairs);
 
 #endif

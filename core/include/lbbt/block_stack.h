@@ -83,7 +83,7 @@ typedef struct lbbt_block_stack {
  * already in `into` (borrow twice under different prefixes) or longer than a parameter name
  * may be; LBBT_E_PLUGIN when the plugin returns a malformed stack.  *out is NULL on error;
  * parameters already added to `into` stay there (free the model on error). */
-lbbt_status lbbt_borrow_blocks(const lbbt_registry *r, const lbbt_backbone_spec *spec,
+LBBT_API lbbt_status lbbt_borrow_blocks(const lbbt_registry *r, const lbbt_backbone_spec *spec,
                                int n_blocks, uint64_t seed, const char *prefix, int layer_offset,
                                lbbt_model *into, lbbt_block_stack **out);
 
@@ -100,11 +100,11 @@ typedef struct lbbt_block_stack_opts {
 } lbbt_block_stack_opts;
 
 /* x [B, T, C] (C = s->dim) -> out [B, T, C] through every block, recorded on tape t. */
-lbbt_status lbbt_block_stack_forward(lbbt_tape *t, const lbbt_block_stack *s, lbbt_tensor *x,
+LBBT_API lbbt_status lbbt_block_stack_forward(lbbt_tape *t, const lbbt_block_stack *s, lbbt_tensor *x,
                                      const lbbt_block_stack_opts *opts, lbbt_tensor **out);
 
 /* Frees the block array, and the model when the stack owns it.  NULL-safe. */
-void lbbt_block_stack_free(lbbt_block_stack *s);
+LBBT_API void lbbt_block_stack_free(lbbt_block_stack *s);
 
 /* ---- for backbone plugins implementing create_blocks ------------------------------------- */
 /* Check n_blocks (1..n_backbone_blocks) and layer_offset (>= 0) with messages naming the
@@ -113,19 +113,19 @@ void lbbt_block_stack_free(lbbt_block_stack *s);
  * `backbone` when into is NULL).  The caller registers every block with
  * lbbt_block_stack_register, fills the parameters (reading and seeding each by
  * lbbt_block_stack_source_name) and sets dim, causal and the relative bias fields. */
-lbbt_status lbbt_block_stack_create(const char *backbone, const char *source, int n_blocks,
+LBBT_API lbbt_status lbbt_block_stack_create(const char *backbone, const char *source, int n_blocks,
                                     int n_backbone_blocks, const char *prefix, int layer_offset,
                                     lbbt_model *into, lbbt_block_stack **out);
 /* Register block i's parameters as lbbt_block_register does, under
  * s->prefix + arch_prefix (the architecture's own, "h.3.") + names, layer s->layer_offset + i. */
-lbbt_status lbbt_block_stack_register(lbbt_block_stack *s, int i, const lbbt_block_config *cfg,
+LBBT_API lbbt_status lbbt_block_stack_register(lbbt_block_stack *s, int i, const lbbt_block_config *cfg,
                                       const lbbt_block_names *names, const char *arch_prefix);
 /* One more parameter of block i that lbbt_block_names cannot name (T5's relative bias
  * table): registered under s->prefix + name, part BLOCK, layer s->layer_offset + i. */
-lbbt_status lbbt_block_stack_add_param(lbbt_block_stack *s, int i, const char *name, int no_decay,
+LBBT_API lbbt_status lbbt_block_stack_add_param(lbbt_block_stack *s, int i, const char *name, int no_decay,
                                        int ndim, const int64_t *shape, lbbt_tensor **t);
 /* The backbone's own name of a stack parameter (p->name without s->prefix): the checkpoint
  * tensor to read and the name init modes are seeded by. */
-const char *lbbt_block_stack_source_name(const lbbt_block_stack *s, const lbbt_param *p);
+LBBT_API const char *lbbt_block_stack_source_name(const lbbt_block_stack *s, const lbbt_param *p);
 
 #endif

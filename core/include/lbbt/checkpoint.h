@@ -66,15 +66,15 @@ typedef enum lbbt_dtype {
 } lbbt_dtype;
 
 /* "F32", "BF16", ... as spelled in safetensors headers. */
-const char *lbbt_dtype_name(lbbt_dtype dt);
+LBBT_API const char *lbbt_dtype_name(lbbt_dtype dt);
 /* Bytes per element. */
-size_t lbbt_dtype_size(lbbt_dtype dt);
+LBBT_API size_t lbbt_dtype_size(lbbt_dtype dt);
 /* Parse a safetensors dtype string; returns 0 and sets *out, or -1 when unknown. */
-int lbbt_dtype_parse(const char *s, lbbt_dtype *out);
+LBBT_API int lbbt_dtype_parse(const char *s, lbbt_dtype *out);
 /* Exact conversions of one IEEE binary16 / bfloat16 bit pattern to f32 (subnormals, signed
  * zeros, infinities and NaN payloads preserved). */
-float lbbt_f16_to_f32(uint16_t bits);
-float lbbt_bf16_to_f32(uint16_t bits);
+LBBT_API float lbbt_f16_to_f32(uint16_t bits);
+LBBT_API float lbbt_bf16_to_f32(uint16_t bits);
 
 /* One tensor of an open checkpoint.  Strings are owned by the lbbt_st. */
 typedef struct lbbt_st_info {
@@ -91,40 +91,40 @@ typedef struct lbbt_st_info {
 typedef struct lbbt_st lbbt_st;
 
 /* Open and validate a checkpoint (see above).  *out is owned by the caller: lbbt_st_close. */
-lbbt_status lbbt_st_open(const char *path, lbbt_st **out);
-void lbbt_st_close(lbbt_st *st); /* NULL-safe */
+LBBT_API lbbt_status lbbt_st_open(const char *path, lbbt_st **out);
+LBBT_API void lbbt_st_close(lbbt_st *st); /* NULL-safe */
 /* The path given to lbbt_st_open. */
-const char *lbbt_st_path(const lbbt_st *st);
-int lbbt_st_count(const lbbt_st *st);
+LBBT_API const char *lbbt_st_path(const lbbt_st *st);
+LBBT_API int lbbt_st_count(const lbbt_st *st);
 /* i-th tensor name in sorted order (NULL when i is out of range). */
-const char *lbbt_st_name(const lbbt_st *st, int i);
-const lbbt_st_info *lbbt_st_info_at(const lbbt_st *st, int i);
+LBBT_API const char *lbbt_st_name(const lbbt_st *st, int i);
+LBBT_API const lbbt_st_info *lbbt_st_info_at(const lbbt_st *st, int i);
 /* The tensor called name, or NULL when there is none (no error message set). */
-const lbbt_st_info *lbbt_st_find(const lbbt_st *st, const char *name);
+LBBT_API const lbbt_st_info *lbbt_st_find(const lbbt_st *st, const char *name);
 /* Like lbbt_st_find, but a missing name is an LBBT_E_INPUT error naming the checkpoint and
  * the nearest existing name. */
-lbbt_status lbbt_st_get(const lbbt_st *st, const char *name, const lbbt_st_info **out);
+LBBT_API lbbt_status lbbt_st_get(const lbbt_st *st, const char *name, const lbbt_st_info **out);
 
 /* Read a float tensor converted to f32 into dst (expect_numel floats).  Fails (LBBT_E_INPUT)
  * when the tensor is absent, not a float dtype, or has a different number of elements. */
-lbbt_status lbbt_st_read_f32(const lbbt_st *st, const char *name, float *dst, int64_t expect_numel);
+LBBT_API lbbt_status lbbt_st_read_f32(const lbbt_st *st, const char *name, float *dst, int64_t expect_numel);
 /* Read into t->data after checking the shape equals t's (a scalar [] matches [1]); the error
  * names the file, the tensor, t's shape and the checkpoint's shape. */
-lbbt_status lbbt_st_read_into(const lbbt_st *st, const char *name, lbbt_tensor *t);
+LBBT_API lbbt_status lbbt_st_read_into(const lbbt_st *st, const char *name, lbbt_tensor *t);
 /* Read an integer (or BOOL) tensor converted to int32; a value outside int32 fails naming the
  * element index and value. */
-lbbt_status lbbt_st_read_i32(const lbbt_st *st, const char *name, int32_t *dst,
+LBBT_API lbbt_status lbbt_st_read_i32(const lbbt_st *st, const char *name, int32_t *dst,
                              int64_t expect_numel);
 
 /* config.json of a folder checkpoint (NULL when absent or when a file path was opened).
  * Borrowed: valid until lbbt_st_close. */
-json_t *lbbt_st_config(const lbbt_st *st);
+LBBT_API json_t *lbbt_st_config(const lbbt_st *st);
 /* __metadata__ pairs, in the order stored; strings owned by st. */
-int lbbt_st_metadata_count(const lbbt_st *st);
-const char *lbbt_st_metadata_key(const lbbt_st *st, int i);
-const char *lbbt_st_metadata_value(const lbbt_st *st, int i);
+LBBT_API int lbbt_st_metadata_count(const lbbt_st *st);
+LBBT_API const char *lbbt_st_metadata_key(const lbbt_st *st, int i);
+LBBT_API const char *lbbt_st_metadata_value(const lbbt_st *st, int i);
 /* The value for key, or NULL. */
-const char *lbbt_st_metadata_get(const lbbt_st *st, const char *key);
+LBBT_API const char *lbbt_st_metadata_get(const lbbt_st *st, const char *key);
 
 /* ---- safetensors writer -------------------------------------------------------------------
  * Collects tensors and writes one file in the layout the reference library produces: header
@@ -134,28 +134,28 @@ const char *lbbt_st_metadata_get(const lbbt_st *st, const char *key);
  * Data pointers are borrowed and must stay valid until lbbt_st_writer_write returns; names,
  * shapes and metadata are copied. */
 typedef struct lbbt_st_writer lbbt_st_writer;
-lbbt_status lbbt_st_writer_create(lbbt_st_writer **out);
-void lbbt_st_writer_free(lbbt_st_writer *w); /* NULL-safe */
+LBBT_API lbbt_status lbbt_st_writer_create(lbbt_st_writer **out);
+LBBT_API void lbbt_st_writer_free(lbbt_st_writer *w); /* NULL-safe */
 /* shape has ndim (0..LBBT_ST_MAX_DIMS) entries >= 0; data has their product floats.  A repeated
  * name or "__metadata__" fails with LBBT_E_INPUT. */
-lbbt_status lbbt_st_writer_add_f32(lbbt_st_writer *w, const char *name, int ndim,
+LBBT_API lbbt_status lbbt_st_writer_add_f32(lbbt_st_writer *w, const char *name, int ndim,
                                    const int64_t *shape, const float *data);
-lbbt_status lbbt_st_writer_add_i32(lbbt_st_writer *w, const char *name, int ndim,
+LBBT_API lbbt_status lbbt_st_writer_add_i32(lbbt_st_writer *w, const char *name, int ndim,
                                    const int64_t *shape, const int32_t *data);
 /* t's shape and data under name (t->name is not used). */
-lbbt_status lbbt_st_writer_add_tensor(lbbt_st_writer *w, const char *name, const lbbt_tensor *t);
+LBBT_API lbbt_status lbbt_st_writer_add_tensor(lbbt_st_writer *w, const char *name, const lbbt_tensor *t);
 /* Set (or replace) one __metadata__ pair; keys are written sorted. */
-lbbt_status lbbt_st_writer_set_metadata(lbbt_st_writer *w, const char *key, const char *value);
+LBBT_API lbbt_status lbbt_st_writer_set_metadata(lbbt_st_writer *w, const char *key, const char *value);
 /* Write everything added so far to path, atomically.  The writer may be written again. */
-lbbt_status lbbt_st_writer_write(lbbt_st_writer *w, const char *path);
+LBBT_API lbbt_status lbbt_st_writer_write(lbbt_st_writer *w, const char *path);
 
 /* ---- JSON files ---------------------------------------------------------------------------- */
 /* Parse a JSON file whose top level is an object; errors (LBBT_E_INPUT) say file:line:col.
  * *out is a new reference owned by the caller (json_decref). */
-lbbt_status lbbt_json_read_file(const char *path, json_t **out);
+LBBT_API lbbt_status lbbt_json_read_file(const char *path, json_t **out);
 /* Write root atomically as 2-space-indented JSON with sorted keys and a final newline, the
  * way Hugging Face writes config.json. */
-lbbt_status lbbt_json_write_file(const char *path, const json_t *root);
+LBBT_API lbbt_status lbbt_json_write_file(const char *path, const json_t *root);
 
 /* ---- llama2.c .bin ----------------------------------------------------------------------------
  * Two layouts are read (both little-endian f32):
@@ -208,10 +208,10 @@ typedef struct lbbt_llama2c {
 } lbbt_llama2c;
 
 /* Load the whole file into memory.  *out is owned by the caller: lbbt_llama2c_free. */
-lbbt_status lbbt_llama2c_load(const char *path, lbbt_llama2c **out);
-void lbbt_llama2c_free(lbbt_llama2c *m); /* NULL-safe */
+LBBT_API lbbt_status lbbt_llama2c_load(const char *path, lbbt_llama2c **out);
+LBBT_API void lbbt_llama2c_free(lbbt_llama2c *m); /* NULL-safe */
 /* Bytes a file with this header must have (0 when the config is invalid or overflows). */
-int64_t lbbt_llama2c_expected_size(const lbbt_llama2c_config *c);
+LBBT_API int64_t lbbt_llama2c_expected_size(const lbbt_llama2c_config *c);
 
 /* A named view of one weight in Hugging Face naming (see the table above). */
 typedef struct lbbt_named_f32 {
@@ -222,18 +222,18 @@ typedef struct lbbt_named_f32 {
   const float *data; /* into the lbbt_llama2c; valid until lbbt_llama2c_free */
 } lbbt_named_f32;
 /* Number of named weights: 2 + 9 * n_layers, plus 1 (lm_head) when the classifier is unshared. */
-int lbbt_llama2c_count(const lbbt_llama2c *m);
+LBBT_API int lbbt_llama2c_count(const lbbt_llama2c *m);
 /* The i-th named weight (0 <= i < count): embed, per layer the nine in the table's order,
  * model.norm, then lm_head when unshared. */
-lbbt_status lbbt_llama2c_tensor(const lbbt_llama2c *m, int i, lbbt_named_f32 *out);
+LBBT_API lbbt_status lbbt_llama2c_tensor(const lbbt_llama2c *m, int i, lbbt_named_f32 *out);
 /* Look a weight up by its Hugging Face name; LBBT_E_INPUT when there is none. */
-lbbt_status lbbt_llama2c_find(const lbbt_llama2c *m, const char *name, lbbt_named_f32 *out);
+LBBT_API lbbt_status lbbt_llama2c_find(const lbbt_llama2c *m, const char *name, lbbt_named_f32 *out);
 
 /* ---- fingerprint ---------------------------------------------------------------------- */
 /* The sha256 (64 hex chars + NUL) of a checkpoint's bytes: a file (plus the config.json
  * beside it, when present), or every regular file directly in a folder, in name order,
  * each with its name (subfolders such as snapshots are not included).  "" for an empty
  * path (no checkpoint).  A missing path is LBBT_E_INPUT; a read error LBBT_E_IO. */
-lbbt_status lbbt_checkpoint_fingerprint(const char *path, char hex[65]);
+LBBT_API lbbt_status lbbt_checkpoint_fingerprint(const char *path, char hex[65]);
 
 #endif

@@ -39,7 +39,7 @@ typedef struct lbbt_kmeans_info {
 
 /* x [n, d] row-major; 1 <= k <= n.  assign [n] receives cluster ids in [0, k); centroids
  * [k, d] (may be NULL).  restarts >= 1, max_iter >= 1. */
-lbbt_status lbbt_kmeans(const float *x, int64_t n, int d, int k, int max_iter, int restarts,
+LBBT_API lbbt_status lbbt_kmeans(const float *x, int64_t n, int d, int k, int max_iter, int restarts,
                         uint64_t seed, int32_t *assign, float *centroids, lbbt_kmeans_info *info);
 
 typedef struct lbbt_tsne_config {
@@ -51,7 +51,7 @@ typedef struct lbbt_tsne_config {
   uint64_t seed;
 } lbbt_tsne_config;
 /* The defaults above. */
-lbbt_tsne_config lbbt_tsne_defaults(void);
+LBBT_API lbbt_tsne_config lbbt_tsne_defaults(void);
 
 typedef struct lbbt_tsne_info {
   double kl;             /* KL(P || Q) of the final map */
@@ -60,11 +60,11 @@ typedef struct lbbt_tsne_info {
 
 /* x [n, d] -> y [n, 2].  n >= 2; 0 < perplexity; LBBT_E_INPUT for bad settings naming them,
  * LBBT_E_NOMEM for the n x n matrices (3 of them, doubles). */
-lbbt_status lbbt_tsne(const float *x, int64_t n, int d, const lbbt_tsne_config *cfg, float *y,
+LBBT_API lbbt_status lbbt_tsne(const float *x, int64_t n, int d, const lbbt_tsne_config *cfg, float *y,
                       lbbt_tsne_info *info);
 
 /* Agreement of two labelings of n items (any int32 values; they are relabelled densely). */
-lbbt_status lbbt_cluster_agreement(const int32_t *a, const int32_t *b, int64_t n, double *nmi,
+LBBT_API lbbt_status lbbt_cluster_agreement(const int32_t *a, const int32_t *b, int64_t n, double *nmi,
                                    double *ari);
 
 #endif

@@ -30,7 +30,7 @@
 #define LBBT_CORPUS_H
 #include <stdint.h>
 
-#include "lbbt/spec.h"
+#include "lbbt/types.h"
 #include "lbbt/status.h"
 #include "lbbt/tokenizer.h"
 
@@ -71,18 +71,18 @@ typedef struct lbbt_corpus_options {
 
 /* The default sources that exist on this machine, into out[0..cap); returns how many
  * (0 when none does). */
-int lbbt_corpus_default_sources(char (*out)[LBBT_PATH_MAX], int cap);
+LBBT_API int lbbt_corpus_default_sources(char (*out)[LBBT_PATH_MAX], int cap);
 
 /* Read, split into documents, choose the validation split.  LBBT_E_INPUT when a source
  * does not exist, when nothing was found (the message says how to install fortunes or where
  * to point options.corpus), or for a bad val_fraction.  *out is owned by the caller. */
-lbbt_status lbbt_corpus_load(const lbbt_corpus_options *o, lbbt_corpus **out);
-void lbbt_corpus_free(lbbt_corpus *c); /* NULL-safe */
+LBBT_API lbbt_status lbbt_corpus_load(const lbbt_corpus_options *o, lbbt_corpus **out);
+LBBT_API void lbbt_corpus_free(lbbt_corpus *c); /* NULL-safe */
 
 /* The token stream of one split (val = 0: training, 1: validation): every document of it, in
  * order, encoded and followed by the tokenizer's end-of-document token.  *ids (malloc'd,
  * owned by the caller) gets *n_ids tokens; *n_bytes (may be NULL) the split's text bytes. */
-lbbt_status lbbt_corpus_tokens(const lbbt_corpus *c, const lbbt_tokenizer *tok, int val,
+LBBT_API lbbt_status lbbt_corpus_tokens(const lbbt_corpus *c, const lbbt_tokenizer *tok, int val,
                                int32_t **ids, int64_t *n_ids, int64_t *n_bytes);
 
 /* ---- measures --------------------------------------------------------------------------- */
@@ -90,15 +90,15 @@ lbbt_status lbbt_corpus_tokens(const lbbt_corpus *c, const lbbt_tokenizer *tok, 
  * loss_nats_per_token, on text of `bytes` bytes:  loss / ln 2 * tokens / bytes.  It compares
  * models with different tokenizers (a byte-level model has tokens/bytes just above 1, the
  * excess being end-of-document tokens).  NaN when bytes <= 0. */
-double lbbt_bits_per_byte(double loss_nats_per_token, int64_t tokens, int64_t bytes);
+LBBT_API double lbbt_bits_per_byte(double loss_nats_per_token, int64_t tokens, int64_t bytes);
 /* Entropy in bits of the byte distribution of the training split: -sum p(b) log2 p(b) over
  * the 256 byte values, i.e. the bits per byte of the best model that ignores context (the
  * "unigram entropy").  0 for an empty split. */
-double lbbt_corpus_unigram_entropy_bpb(const lbbt_corpus *c);
+LBBT_API double lbbt_corpus_unigram_entropy_bpb(const lbbt_corpus *c);
 /* Mean cross-entropy in nats per token of a unigram model of `train` (counts + 1, Laplace)
  * on `eval`: the context-free baseline measured the same way as a language model's loss.
  * Tokens must lie in [0, vocab). */
-lbbt_status lbbt_unigram_cross_entropy(const int32_t *train, int64_t n_train, const int32_t *eval,
+LBBT_API lbbt_status lbbt_unigram_cross_entropy(const int32_t *train, int64_t n_train, const int32_t *eval,
                                        int64_t n_eval, int vocab, double *nats_per_token);
 
 #endif

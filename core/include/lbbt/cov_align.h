@@ -31,10 +31,10 @@
 /* Sigma_x of the P x P patches (stride P) of images idx[0..n) of ds: cov [d, d] row-major,
  * d = ds->channels * patch * patch; mean [d] may be NULL.  Images must be multiples of
  * `patch` on each side (else LBBT_E_INPUT). */
-lbbt_status lbbt_patch_covariance(const lbbt_dataset *ds, const int32_t *idx, int64_t n, int patch,
+LBBT_API lbbt_status lbbt_patch_covariance(const lbbt_dataset *ds, const int32_t *idx, int64_t n, int patch,
                                   double *cov, double *mean);
 /* Sigma_w = W'W / C of W [C, d] into cov [d, d]. */
-void lbbt_weight_second_moment(const float *w, int64_t c, int64_t d, double *cov);
+LBBT_API void lbbt_weight_second_moment(const float *w, int64_t c, int64_t d, double *cov);
 
 typedef struct lbbt_cov_align_result {
   int d;                     /* dimension */
@@ -54,12 +54,12 @@ typedef struct lbbt_cov_align_result {
 /* Compare Sigma_x and Sigma_w ([d, d] symmetric).  ks: the k values wanted; those above d
  * are dropped (LBBT_E_INPUT when none is left or any is < 1).  *out is filled with arrays
  * the caller frees with lbbt_cov_align_result_free. */
-lbbt_status lbbt_cov_align(const double *cov_data, const double *cov_weights, int d, const int *ks,
+LBBT_API lbbt_status lbbt_cov_align(const double *cov_data, const double *cov_weights, int d, const int *ks,
                            int n_k, lbbt_cov_align_result *out);
-void lbbt_cov_align_result_free(lbbt_cov_align_result *r);
+LBBT_API void lbbt_cov_align_result_free(lbbt_cov_align_result *r);
 
 /* Spearman rank correlation of x and y [n] (average ranks for ties); NaN when n < 2 or a
  * side is constant. */
-double lbbt_spearman(const double *x, const double *y, int n);
+LBBT_API double lbbt_spearman(const double *x, const double *y, int n);
 
 #endif

@@ -4,16 +4,15 @@
  * Images: `n` training images, the first n of a permutation of the dataset drawn from
  * (batch_seed, "analysis-batch", 0), then sorted by index; normalised as everywhere, with no
  * augmentation (crops and flips would change the function between evaluations).
- * Labels: the true labels, or (LBBT_LABELS_RANDOM) the labels a classification stage trains
- * on: lbbt_labels_randomize over the whole training set with `ratio` and `label_seed` — the
- * classification task uses label_seed = run seed ^ lbbt_hash_str(its stage name), so passing
- * the same value gives the analysis exactly the random labels that stage was trained with. */
+ * Labels: lbbt_labels_for_mode over the whole training set with `mode`, `ratio` and
+ * `label_seed`, the rule training stages use; passing label_seed = lbbt_label_seed(run seed,
+ * stage name) gives the analysis exactly the labels that stage was trained with. */
 #ifndef LBBT_FIXED_BATCH_H
 #define LBBT_FIXED_BATCH_H
 #include <stdint.h>
 
 #include "lbbt/dataset.h"
-#include "lbbt/spec.h"
+#include "lbbt/types.h"
 
 typedef struct lbbt_fixed_batch {
   int64_t n;
@@ -25,9 +24,9 @@ typedef struct lbbt_fixed_batch {
 } lbbt_fixed_batch;
 
 /* 1 <= n <= ds->n (else LBBT_E_INPUT naming both).  *out is owned by the caller. */
-lbbt_status lbbt_fixed_batch_create(const lbbt_dataset *ds, int64_t n, lbbt_label_mode mode,
+LBBT_API lbbt_status lbbt_fixed_batch_create(const lbbt_dataset *ds, int64_t n, lbbt_label_mode mode,
                                     double ratio, uint64_t label_seed, uint64_t batch_seed,
                                     lbbt_fixed_batch **out);
-void lbbt_fixed_batch_free(lbbt_fixed_batch *b); /* NULL-safe */
+LBBT_API void lbbt_fixed_batch_free(lbbt_fixed_batch *b); /* NULL-safe */
 
 #endif

@@ -33,7 +33,7 @@ struct lbbt_linop {
   void *user;
   int64_t n_applies;   /* counted by lbbt_linop_apply */
 };
-lbbt_status lbbt_linop_apply(lbbt_linop *op, const double *v, double *out);
+LBBT_API lbbt_status lbbt_linop_apply(lbbt_linop *op, const double *v, double *out);
 
 /* ---- Hessian-vector products by central differences ----------------------------------- */
 /* The step eps.  No single value suits every model: with f32 gradients the rounding error of
@@ -53,15 +53,15 @@ lbbt_status lbbt_linop_apply(lbbt_linop *op, const double *v, double *out);
  * product is least sensitive to the step.  ladder_eps, ladder_q (y'Hy) and ladder_change
  * (NaN at both ends) [LBBT_HVP_LADDER] receive the ladder; memory LBBT_HVP_LADDER vectors.
  * Cost: 2 (4 + LBBT_HVP_LADDER) = 22 gradient evaluations. */
-lbbt_status lbbt_hvp_choose_eps(lbbt_objective *obj, const double *theta0, uint64_t seed,
+LBBT_API lbbt_status lbbt_hvp_choose_eps(lbbt_objective *obj, const double *theta0, uint64_t seed,
                                 double *eps, double *ladder_eps, double *ladder_q,
                                 double *ladder_change);
 typedef struct lbbt_hvp lbbt_hvp;
 /* theta0 [obj->n] is copied; obj is borrowed.  eps > 0. */
-lbbt_status lbbt_hvp_create(lbbt_objective *obj, const double *theta0, double eps,
+LBBT_API lbbt_status lbbt_hvp_create(lbbt_objective *obj, const double *theta0, double eps,
                             lbbt_hvp **out);
-void lbbt_hvp_free(lbbt_hvp *h);
-lbbt_linop *lbbt_hvp_linop(lbbt_hvp *h); /* owned by h */
+LBBT_API void lbbt_hvp_free(lbbt_hvp *h);
+LBBT_API lbbt_linop *lbbt_hvp_linop(lbbt_hvp *h); /* owned by h */
 
 /* ---- Lanczos -------------------------------------------------------------------------- */
 typedef struct lbbt_lanczos_result {
@@ -78,13 +78,13 @@ typedef struct lbbt_lanczos_result {
 } lbbt_lanczos_result;
 /* m >= 1 steps of Lanczos on op from v0 [op->n] (nonzero).  m > n is reduced to n.  *out is
  * filled (arrays owned by it; lbbt_lanczos_result_free). */
-lbbt_status lbbt_lanczos(lbbt_linop *op, const double *v0, int m, lbbt_lanczos_result *out);
-void lbbt_lanczos_result_free(lbbt_lanczos_result *r);
+LBBT_API lbbt_status lbbt_lanczos(lbbt_linop *op, const double *v0, int m, lbbt_lanczos_result *out);
+LBBT_API void lbbt_lanczos_result_free(lbbt_lanczos_result *r);
 /* Eigen-decomposition of the symmetric tridiagonal (alpha [k], beta [k-1]) with GSL:
  * eigenvalues ascending into vals [k], squared first eigenvector components into w0 [k],
  * absolute last components into wl [k], and the eigenvectors of the smallest and largest
  * eigenvalues into s_min [k] and s_max [k] (each output but vals may be NULL). */
-lbbt_status lbbt_tridiag_eigen(const double *alpha, const double *beta, int k, double *vals,
+LBBT_API lbbt_status lbbt_tridiag_eigen(const double *alpha, const double *beta, int k, double *vals,
                                double *w0, double *wl, double *s_min, double *s_max);
 
 /* ---- statistics of a spectrum --------------------------------------------------------- */
@@ -101,20 +101,20 @@ typedef struct lbbt_spectrum_stats {
                                  density or fewer than 2 values) */
 } lbbt_spectrum_stats;
 /* A set of n equally weighted values (the top-k Ritz values). */
-void lbbt_spectrum_stats_set(const double *vals, int n, lbbt_spectrum_stats *out);
+LBBT_API void lbbt_spectrum_stats_set(const double *vals, int n, lbbt_spectrum_stats *out);
 /* A discrete spectral measure: nodes [n] with weights [n] (>= 0, sum > 0; normalised here)
  * standing for the eigenvalues of a dim x dim matrix.  The decay rate ranks node j at
  * r_j = dim * (weight strictly above it + w_j / 2) + 1/2, which for dim point masses of
  * 1/dim is their rank 1, 2, ...; spectral_gap is NaN. */
-void lbbt_spectrum_stats_density(const double *nodes, const double *weights, int n, int64_t dim,
+LBBT_API void lbbt_spectrum_stats_density(const double *nodes, const double *weights, int n, int64_t dim,
                                  lbbt_spectrum_stats *out);
 /* The top-k set: the k values of largest magnitude among vals [n] (ties: the larger value
  * first), sorted descending by value, into out [min(k, n)]; returns how many. */
-int lbbt_top_k_by_magnitude(const double *vals, int n, int k, double *out);
+LBBT_API int lbbt_top_k_by_magnitude(const double *vals, int n, int k, double *out);
 
 /* ---- probes --------------------------------------------------------------------------- */
 /* Rademacher vector (entries +-1) number `index` of stream (seed, purpose). */
-void lbbt_rademacher(uint64_t seed, const char *purpose, uint64_t index, double *v, int64_t n);
+LBBT_API void lbbt_rademacher(uint64_t seed, const char *purpose, uint64_t index, double *v, int64_t n);
 
 /* ---- the whole analysis --------------------------------------------------------------- */
 typedef struct lbbt_hessian_config {
@@ -136,9 +136,9 @@ typedef struct lbbt_hessian_config {
   double hvp_eps;       /* central-difference step; 0 (default): lbbt_hvp_choose_eps */
   uint64_t seed;        /* every random vector derives from it */
 } lbbt_hessian_config;
-void lbbt_hessian_config_default(lbbt_hessian_config *c);
+LBBT_API void lbbt_hessian_config_default(lbbt_hessian_config *c);
 /* LBBT_E_INPUT naming the first bad field. */
-lbbt_status lbbt_hessian_config_check(const lbbt_hessian_config *c);
+LBBT_API lbbt_status lbbt_hessian_config_check(const lbbt_hessian_config *c);
 
 typedef struct lbbt_hessian_report {
   int64_t dim;                    /* P */
@@ -195,14 +195,14 @@ typedef struct lbbt_hessian_report {
 typedef void (*lbbt_hessian_progress_fn)(void *user, const char *what, int done, int total);
 /* Everything above for obj at theta0 [obj->n] (copied).  The objective's counters give the
  * cost.  On failure *out is freed and zeroed. */
-lbbt_status lbbt_hessian_analyze(lbbt_objective *obj, const double *theta0,
+LBBT_API lbbt_status lbbt_hessian_analyze(lbbt_objective *obj, const double *theta0,
                                  const lbbt_hessian_config *cfg, lbbt_hessian_progress_fn progress,
                                  void *progress_user, lbbt_hessian_report *out);
-void lbbt_hessian_report_free(lbbt_hessian_report *r);
+LBBT_API void lbbt_hessian_report_free(lbbt_hessian_report *r);
 /* Write the report (scalars and arrays) and the configuration under "<prefix>/..." of rec;
  * docs/analyses.md lists the keys.  param_name: the parameter holding
  * max_param_sensitivity_index (NULL: not written). */
-lbbt_status lbbt_hessian_report_record(const lbbt_hessian_report *r,
+LBBT_API lbbt_status lbbt_hessian_report_record(const lbbt_hessian_report *r,
                                        const lbbt_hessian_config *cfg, const char *param_name,
                                        lbbt_record *rec, const char *prefix);
 
@@ -211,11 +211,11 @@ lbbt_status lbbt_hessian_report_record(const lbbt_hessian_report *r,
  * z ~ N(0, I) from stream (seed, "noise-sensitivity", d), d < draws, the same z for every
  * sigma; sigma_s = sigma_max s / steps.  dloss [steps + 1] (dloss[0] = 0); returns the
  * trapezoid area under dloss(sigma) divided by sigma_max in *auc. */
-lbbt_status lbbt_noise_sensitivity(lbbt_objective *obj, const double *theta0, double loss0,
+LBBT_API lbbt_status lbbt_noise_sensitivity(lbbt_objective *obj, const double *theta0, double loss0,
                                    double sigma_max, int steps, int draws, uint64_t seed,
                                    double *sigma, double *dloss, double *auc);
 /* ratio[i] = ||g0 - g(theta0 - eta_i g0/||g0||)|| / ||g0|| for the given step lengths. */
-lbbt_status lbbt_gradient_predictiveness(lbbt_objective *obj, const double *theta0,
+LBBT_API lbbt_status lbbt_gradient_predictiveness(lbbt_objective *obj, const double *theta0,
                                          const double *g0, const double *eta, int n,
                                          double *ratio);
 

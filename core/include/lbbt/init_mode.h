@@ -9,15 +9,15 @@
  * `scratch` fills one tensor with the architecture's own initialisation. */
 #ifndef LBBT_INIT_MODE_H
 #define LBBT_INIT_MODE_H
-#include "lbbt/spec.h"
+#include "lbbt/types.h"
 #include "lbbt/tensor.h"
 
 typedef lbbt_status (*lbbt_scratch_init_fn)(lbbt_tensor *t, const char *name, uint64_t seed,
                                             void *user);
-lbbt_status lbbt_apply_init_mode(lbbt_tensor *t, const char *name, lbbt_init_mode mode,
+LBBT_API lbbt_status lbbt_apply_init_mode(lbbt_tensor *t, const char *name, lbbt_init_mode mode,
                                  uint64_t seed, lbbt_scratch_init_fn scratch, void *user);
 /* Does the mode need the pretrained values loaded first? (all but SCRATCH) */
-int lbbt_init_mode_needs_checkpoint(lbbt_init_mode mode);
-const char *lbbt_init_mode_name(lbbt_init_mode mode);
+LBBT_API int lbbt_init_mode_needs_checkpoint(lbbt_init_mode mode);
+LBBT_API const char *lbbt_init_mode_name(lbbt_init_mode mode);
 
 #endif

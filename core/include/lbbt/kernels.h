@@ -7,16 +7,17 @@
  * that leak checkers stay quiet. */
 #ifndef LBBT_KERNELS_H
 #define LBBT_KERNELS_H
+#include "lbbt/status.h"
 #include <stddef.h>
 
 /* Threads used by oneDNN primitives and by the ops' OpenMP loops (n >= 1; values < 1 are
  * ignored).  Call from the thread that runs the ops, before the first op for best effect. */
-void lbbt_kernels_set_threads(int n);
-int lbbt_kernels_threads(void);
+LBBT_API void lbbt_kernels_set_threads(int n);
+LBBT_API int lbbt_kernels_threads(void);
 /* Number of oneDNN primitives currently cached. */
-size_t lbbt_kernels_cached_primitives(void);
+LBBT_API size_t lbbt_kernels_cached_primitives(void);
 /* Destroy every cached primitive, their memory objects, the scratchpad, the stream and the
  * engine.  Safe to call more than once; a later op re-creates what it needs. */
-void lbbt_dnnl_shutdown(void);
+LBBT_API void lbbt_dnnl_shutdown(void);
 
 #endif

@@ -19,14 +19,14 @@
 
 /* A filter-normalised direction [n] for theta0 [n] laid out by segs (sorted, covering
  * [0, n)), drawn from stream (seed, "landscape-direction", index). */
-lbbt_status lbbt_landscape_direction(const lbbt_param_segment *segs, int n_segs,
+LBBT_API lbbt_status lbbt_landscape_direction(const lbbt_param_segment *segs, int n_segs,
                                      const double *theta0, int64_t n, uint64_t seed,
                                      uint64_t index, double *dir);
 /* Coordinates of the grid: alphas[i] = -span + 2 span i / (size - 1), i < size (size >= 2). */
-void lbbt_landscape_alphas(int size, double span, double *alphas);
+LBBT_API void lbbt_landscape_alphas(int size, double span, double *alphas);
 /* grid [size * size], row-major: grid[i * size + j] = L(theta0 + alphas[i] d1 + alphas[j] d2).
  * size * size loss evaluations (forward only).  progress may be NULL. */
-lbbt_status lbbt_landscape_grid(lbbt_objective *obj, const double *theta0, const double *d1,
+LBBT_API lbbt_status lbbt_landscape_grid(lbbt_objective *obj, const double *theta0, const double *d1,
                                 const double *d2, int size, double span, double *grid,
                                 void (*progress)(void *user, int done, int total), void *user);
 

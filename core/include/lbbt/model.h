@@ -3,7 +3,7 @@
  * models; tasks and analyses use them only through this interface. */
 #ifndef LBBT_MODEL_H
 #define LBBT_MODEL_H
-#include "lbbt/spec.h"
+#include "lbbt/types.h"
 #include "lbbt/tensor.h"
 
 /* Where a parameter sits, for partial training (`train_layers: first:5`). */
@@ -41,8 +41,6 @@ typedef struct lbbt_model_ops {
   /* Write safetensors + config.json with Hugging Face names into directory dir. */
   lbbt_status (*save)(lbbt_model *m, const char *dir);
   void (*destroy)(lbbt_model *m); /* frees impl; lbbt_model_free frees the rest */
-  /* Replace the classifier head with a fresh one of num_classes outputs (seeded). */
-  lbbt_status (*reset_head)(lbbt_model *m, int num_classes, uint64_t seed);
 } lbbt_model_ops;
 #define LBBT_MODEL_OPS_VERSION 1
 
@@ -58,29 +56,29 @@ struct lbbt_model {
   lbbt_activation_hook hook;
   void *hook_user;
   float drop_path; /* stochastic-depth rate the current stage trains with (0 = off) */
-  /* The arena lbbt_evaluate and lbbt_extract_features run the model in, kept across calls
+  /* The arena lbbt_eval_pass (and so lbbt_extract_features) runs the model in, kept across calls
    * (created on first use, freed by lbbt_model_free): a fresh arena per call faulted in
    * tens of MiB of zeroed pages every epoch (~10% of a Table 4 run). */
   lbbt_tape *eval_tape;
 };
 
 /* Allocate an empty model (params added with lbbt_model_add_param). */
-lbbt_status lbbt_model_create(lbbt_model **out, const lbbt_model_ops *ops, const char *arch);
+LBBT_API lbbt_status lbbt_model_create(lbbt_model **out, const lbbt_model_ops *ops, const char *arch);
 /* Create a zeroed parameter tensor and register it; *t receives it (owned by the model). */
-lbbt_status lbbt_model_add_param(lbbt_model *m, const char *name, lbbt_param_part part, int layer,
+LBBT_API lbbt_status lbbt_model_add_param(lbbt_model *m, const char *name, lbbt_param_part part, int layer,
                                  int no_decay, int ndim, const int64_t *shape, lbbt_tensor **t);
-lbbt_param *lbbt_model_find_param(lbbt_model *m, const char *name);
+LBBT_API lbbt_param *lbbt_model_find_param(lbbt_model *m, const char *name);
 /* Frees impl (ops->destroy) then the parameters. NULL-safe. */
-void lbbt_model_free(lbbt_model *m);
-int64_t lbbt_model_numel(const lbbt_model *m, int trainable_only);
+LBBT_API void lbbt_model_free(lbbt_model *m);
+LBBT_API int64_t lbbt_model_numel(const lbbt_model *m, int trainable_only);
 /* Mark parameters trainable: blocks selected by `layers`; embed/head by the flags.
  * Allocates grads for trainable ones and clears requires_grad on the rest. */
-lbbt_status lbbt_model_select_trainable(lbbt_model *m, const lbbt_layer_range *layers,
+LBBT_API lbbt_status lbbt_model_select_trainable(lbbt_model *m, const lbbt_layer_range *layers,
                                         int train_embed, int train_head);
 /* Freeze or unfreeze parameters whose name matches a glob pattern ("h.*.ln_*"). */
-int lbbt_model_set_trainable_pattern(lbbt_model *m, const char *glob, int trainable);
+LBBT_API int lbbt_model_set_trainable_pattern(lbbt_model *m, const char *glob, int trainable);
 /* Print per-layer parameter counts and weight statistics (mean, std, max |w|, excess
  * kurtosis, share of |w - mean| > 6 std) to f (a FILE*). */
-void lbbt_model_describe(const lbbt_model *m, void *f);
+LBBT_API void lbbt_model_describe(const lbbt_model *m, void *f);
 
 #endif

@@ -15,7 +15,7 @@
 /* nn.Linear stores [out, in]; GPT-2's Conv1D stores [in, out]. */
 typedef enum { LBBT_W_OUT_IN, LBBT_W_IN_OUT } lbbt_weight_layout;
 /* y[..., O] = x[..., I] W + b for either layout; b may be NULL. */
-lbbt_status lbbt_dense(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *b,
+LBBT_API lbbt_status lbbt_dense(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor *w, lbbt_tensor *b,
                        lbbt_weight_layout layout, lbbt_tensor **out);
 
 typedef enum { LBBT_NORM_LAYERNORM, LBBT_NORM_RMSNORM } lbbt_norm_kind;
@@ -69,7 +69,7 @@ typedef struct lbbt_block_inputs {
 } lbbt_block_inputs;
 
 /* x [B, T, C] -> [B, T, C]:  x + drop_path(attn(norm1(x))), then + drop_path(mlp(norm2(x))). */
-lbbt_status lbbt_block_forward(lbbt_tape *t, const lbbt_block *blk, lbbt_tensor *x,
+LBBT_API lbbt_status lbbt_block_forward(lbbt_tape *t, const lbbt_block *blk, lbbt_tensor *x,
                                const lbbt_block_inputs *in, lbbt_tensor **out);
 /* Register a block's parameters in m under `prefix` + the names in `names` (an architecture's
  * naming scheme) and point blk's fields at them; shapes follow cfg and layout. */
@@ -79,7 +79,7 @@ typedef struct lbbt_block_names {
   const char *q_norm_w, *k_norm_w;
   const char *fc_w, *fc_b, *proj_w, *proj_b, *gate_w, *up_w, *down_w;
 } lbbt_block_names; /* NULL name = the architecture has no such tensor */
-lbbt_status lbbt_block_register(lbbt_model *m, lbbt_block *blk, const lbbt_block_config *cfg,
+LBBT_API lbbt_status lbbt_block_register(lbbt_model *m, lbbt_block *blk, const lbbt_block_config *cfg,
                                 const lbbt_block_names *names, const char *prefix, int layer);
 
 /* ---- the vision wrapper (Section 4.1 of the paper) ----------------------------------- */
@@ -112,12 +112,12 @@ typedef struct lbbt_vision {
  * final norm itself and fills v->blocks / final_norm_*. Initialises the new tensors
  * (patch: Kaiming-uniform as PyTorch Conv2d; pos and cls: trunc-normal 0.02; head: zeros
  * weight? no — trunc-normal 0.02 weight, zero bias, as timm ViT), seeded by `seed`. */
-lbbt_status lbbt_vision_register(lbbt_model *m, lbbt_vision *v, int dim, uint64_t seed);
+LBBT_API lbbt_status lbbt_vision_register(lbbt_model *m, lbbt_vision *v, int dim, uint64_t seed);
 /* images [B, Cin, H, W] -> features [B, C] (pooled, after final norm), logits [B, classes].
  * Drop-path: m->drop_path at the last block, linearly less before it (timm), training only. */
-lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t,
+LBBT_API lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t,
                                 lbbt_tensor *images, lbbt_tensor **features,
                                 lbbt_tensor **logits);
-void lbbt_vision_destroy(lbbt_vision *v); /* frees v->blocks; tensors belong to the model */
+LBBT_API void lbbt_vision_destroy(lbbt_vision *v); /* frees v->blocks; tensors belong to the model */
 
 #endif

@@ -41,7 +41,7 @@ struct lbbt_objective {
 
 /* Evaluate and count (use this, not o->eval, so the cost is recorded).  A non-finite loss
  * or gradient is LBBT_E_NUMERIC. */
-lbbt_status lbbt_objective_eval(lbbt_objective *o, const double *theta, double *loss,
+LBBT_API lbbt_status lbbt_objective_eval(lbbt_objective *o, const double *theta, double *loss,
                                 double *grad);
 
 /* One parameter tensor's place in the flat vector (for filter-normalised directions and for
@@ -54,7 +54,7 @@ typedef struct lbbt_param_segment {
   int ndim;         /* 1 for biases and norm gains */
 } lbbt_param_segment;
 /* The segment holding flat index i (segments sorted by offset); NULL when out of range. */
-const lbbt_param_segment *lbbt_param_segment_at(const lbbt_param_segment *segs, int n_segs,
+LBBT_API const lbbt_param_segment *lbbt_param_segment_at(const lbbt_param_segment *segs, int n_segs,
                                                 int64_t i);
 
 typedef enum {
@@ -62,26 +62,26 @@ typedef enum {
   LBBT_OBJ_PARAMS_BLOCKS /* parameters with part == LBBT_PART_BLOCK only */
 } lbbt_obj_params;
 /* "all" / "blocks" <-> enum; parse returns LBBT_E_INPUT for other text. */
-lbbt_status lbbt_obj_params_parse(const char *text, lbbt_obj_params *out);
-const char *lbbt_obj_params_name(lbbt_obj_params p);
+LBBT_API lbbt_status lbbt_obj_params_parse(const char *text, lbbt_obj_params *out);
+LBBT_API const char *lbbt_obj_params_name(lbbt_obj_params p);
 
 typedef struct lbbt_model_objective lbbt_model_objective;
 /* The training loss of `m` on images [N, C, H, W] (normalised f32) with labels [N] (both
  * copied).  chunk >= 1 bounds the images per forward pass (memory).  The objective borrows
  * m, which must outlive it; while it exists it owns the requires_grad flags of m's
  * parameters (set for the chosen ones, cleared for the rest; _free restores them). */
-lbbt_status lbbt_model_objective_create(lbbt_model *m, const float *images,
+LBBT_API lbbt_status lbbt_model_objective_create(lbbt_model *m, const float *images,
                                         const int32_t *labels, int64_t N, int C, int H, int W,
                                         int chunk, lbbt_obj_params which,
                                         lbbt_model_objective **out);
 /* Restores the parameters' values and requires_grad flags; NULL-safe. */
-void lbbt_model_objective_free(lbbt_model_objective *mo);
-lbbt_objective *lbbt_model_objective_base(lbbt_model_objective *mo); /* owned by mo */
+LBBT_API void lbbt_model_objective_free(lbbt_model_objective *mo);
+LBBT_API lbbt_objective *lbbt_model_objective_base(lbbt_model_objective *mo); /* owned by mo */
 /* The parameter values at creation, [P] doubles, owned by mo. */
-const double *lbbt_model_objective_theta0(const lbbt_model_objective *mo);
+LBBT_API const double *lbbt_model_objective_theta0(const lbbt_model_objective *mo);
 /* Put the creation-time values back into the model. */
-void lbbt_model_objective_restore(lbbt_model_objective *mo);
-const lbbt_param_segment *lbbt_model_objective_segments(const lbbt_model_objective *mo,
+LBBT_API void lbbt_model_objective_restore(lbbt_model_objective *mo);
+LBBT_API const lbbt_param_segment *lbbt_model_objective_segments(const lbbt_model_objective *mo,
                                                         int *n_segs);
 
 #endif

@@ -32,12 +32,12 @@
 #include <stdint.h>
 
 #include "lbbt/model.h"
-#include "lbbt/spec.h"
+#include "lbbt/types.h"
 #include "lbbt/tensor.h"
 
 /* ---- configuration -------------------------------------------------------------------- */
 typedef struct lbbt_optim_config {
-  lbbt_optimizer_kind kind; /* LBBT_OPT_ADAMW or LBBT_OPT_SGD (spec.h) */
+  lbbt_optimizer_kind kind; /* LBBT_OPT_ADAMW or LBBT_OPT_SGD (types.h) */
   double lr;                /* initial learning rate; lbbt_optim_set_lr changes it per step */
   double weight_decay;      /* AdamW: decoupled; SGD: added to the gradient (L2) */
   double beta1, beta2, eps; /* AdamW; PyTorch defaults 0.9, 0.999, 1e-8 */
@@ -47,43 +47,44 @@ typedef struct lbbt_optim_config {
 } lbbt_optim_config;
 
 /* PyTorch's defaults for `kind`, with lr 1e-3 and weight_decay 1e-2 (AdamW) or 0 (SGD). */
-void lbbt_optim_config_default(lbbt_optim_config *c, lbbt_optimizer_kind kind);
+LBBT_API void lbbt_optim_config_default(lbbt_optim_config *c, lbbt_optimizer_kind kind);
 /* Defaults for stage->optimizer, then the stage's lr, weight_decay and (SGD) momentum. */
-void lbbt_optim_config_from_stage(lbbt_optim_config *c, const lbbt_stage_spec *stage);
+struct lbbt_stage_spec; /* spec.h */
+LBBT_API void lbbt_optim_config_from_stage(lbbt_optim_config *c, const struct lbbt_stage_spec *stage);
 /* LBBT_E_INPUT with a message naming the bad field when the values are out of range. */
-lbbt_status lbbt_optim_config_check(const lbbt_optim_config *c);
+LBBT_API lbbt_status lbbt_optim_config_check(const lbbt_optim_config *c);
 
 /* ---- optimizer ------------------------------------------------------------------------ */
 typedef struct lbbt_optim lbbt_optim;
 
 /* An optimizer with no parameters yet (checks the config). Free with lbbt_optim_free. */
-lbbt_status lbbt_optim_create(lbbt_optim **out, const lbbt_optim_config *cfg);
+LBBT_API lbbt_status lbbt_optim_create(lbbt_optim **out, const lbbt_optim_config *cfg);
 /* Convenience: create, then add every parameter of m with trainable set. */
-lbbt_status lbbt_optim_create_for_model(lbbt_optim **out, const lbbt_optim_config *cfg,
+LBBT_API lbbt_status lbbt_optim_create_for_model(lbbt_optim **out, const lbbt_optim_config *cfg,
                                         const lbbt_model *m);
-void lbbt_optim_free(lbbt_optim *o); /* NULL-safe; does not touch the parameters */
+LBBT_API void lbbt_optim_free(lbbt_optim *o); /* NULL-safe; does not touch the parameters */
 /* Add every trainable parameter of m (in model order), with its no_decay flag. */
-lbbt_status lbbt_optim_add_model(lbbt_optim *o, const lbbt_model *m);
+LBBT_API lbbt_status lbbt_optim_add_model(lbbt_optim *o, const lbbt_model *m);
 /* Add one heap tensor (e.g. a task's own head).  name (< 128 chars) keys its state and must
  * be unique in the optimizer; adding the same tensor twice is an error, as in PyTorch. */
-lbbt_status lbbt_optim_add_param(lbbt_optim *o, const char *name, lbbt_tensor *t, int no_decay);
-int lbbt_optim_param_count(const lbbt_optim *o);
+LBBT_API lbbt_status lbbt_optim_add_param(lbbt_optim *o, const char *name, lbbt_tensor *t, int no_decay);
+LBBT_API int lbbt_optim_param_count(const lbbt_optim *o);
 
-void lbbt_optim_set_lr(lbbt_optim *o, double lr);
-double lbbt_optim_lr(const lbbt_optim *o);
+LBBT_API void lbbt_optim_set_lr(lbbt_optim *o, double lr);
+LBBT_API double lbbt_optim_lr(const lbbt_optim *o);
 /* One update of every parameter from its current grad (grads are not zeroed). */
-lbbt_status lbbt_optim_step(lbbt_optim *o);
+LBBT_API lbbt_status lbbt_optim_step(lbbt_optim *o);
 /* Zero the grads of the optimizer's parameters. */
-void lbbt_optim_zero_grad(lbbt_optim *o);
+LBBT_API void lbbt_optim_zero_grad(lbbt_optim *o);
 /* torch.nn.utils.clip_grad_norm_: total = sqrt(sum of squares of all grads); when
  * max_norm > 0 every grad is scaled by min(1, max_norm / (total + 1e-6)).  *total_norm gets
  * the norm before clipping.  Unlike PyTorch, a non-finite total leaves the grads untouched
  * (so lbbt_optim_check_finite can name the culprit); it still returns LBBT_OK.  The sum is
  * taken in double over fixed-size chunks, so it does not depend on the thread count. */
-lbbt_status lbbt_optim_clip_grad_norm(lbbt_optim *o, double max_norm, double *total_norm);
+LBBT_API lbbt_status lbbt_optim_clip_grad_norm(lbbt_optim *o, double max_norm, double *total_norm);
 /* LBBT_E_NUMERIC naming the first parameter (in add order) whose grad holds a NaN or Inf,
  * with the element index and value; LBBT_OK when all are finite. */
-lbbt_status lbbt_optim_check_finite(const lbbt_optim *o);
+LBBT_API lbbt_status lbbt_optim_check_finite(const lbbt_optim *o);
 
 /* ---- state, for checkpoints and bit-exact resume -------------------------------------- *
  * Each parameter P has these state tensors, enumerated in add order:
@@ -100,12 +101,12 @@ typedef struct lbbt_optim_state {
                * lbbt_optim_add_* or lbbt_optim_free */
 } lbbt_optim_state;
 
-int lbbt_optim_state_count(const lbbt_optim *o);
+LBBT_API int lbbt_optim_state_count(const lbbt_optim *o);
 /* The i-th state tensor, 0 <= i < lbbt_optim_state_count(o). */
-lbbt_status lbbt_optim_state_at(lbbt_optim *o, int i, lbbt_optim_state *out);
+LBBT_API lbbt_status lbbt_optim_state_at(lbbt_optim *o, int i, lbbt_optim_state *out);
 /* Restore one state tensor by name (copies numel values of dtype from data).  LBBT_E_INPUT
  * when the name is unknown or the dtype/numel differ (a checkpoint from another model). */
-lbbt_status lbbt_optim_state_load(lbbt_optim *o, const char *name, lbbt_state_dtype dtype,
+LBBT_API lbbt_status lbbt_optim_state_load(lbbt_optim *o, const char *name, lbbt_state_dtype dtype,
                                   const void *data, int64_t numel);
 
 /* ---- weight-decay exclusion ----------------------------------------------------------- *
@@ -114,10 +115,10 @@ lbbt_status lbbt_optim_state_load(lbbt_optim *o, const char *name, lbbt_state_dt
  * LLaMA's "*_norm.weight", GPT-2's "ln_1.weight", timm's "pos_embed"/"patch_embed".  Names
  * that hide an embedding (GPT-2's "wte"/"wpe") are not caught: the plugin sets no_decay
  * for them when it adds them. */
-int lbbt_no_decay_rule(const char *name, int ndim);
+LBBT_API int lbbt_no_decay_rule(const char *name, int ndim);
 /* Set no_decay on every parameter of m that the rule selects; flags already set by the
  * plugin are kept (the rule only adds).  Returns how many parameters are now no_decay. */
-int lbbt_model_apply_no_decay_rule(lbbt_model *m);
+LBBT_API int lbbt_model_apply_no_decay_rule(lbbt_model *m);
 
 /* ---- learning-rate schedules ---------------------------------------------------------- *
  * lr(s) for the step s about to be taken (s = 0 for the first step), S = total_steps,
@@ -140,7 +141,7 @@ typedef struct lbbt_lr_schedule {
   int64_t total_steps;  /* S >= W; S > W for cosine */
 } lbbt_lr_schedule;
 /* LBBT_E_INPUT when W < 0, W > S, cosine with S == W, base_lr < 0 or min_lr > base_lr. */
-lbbt_status lbbt_lr_schedule_check(const lbbt_lr_schedule *s);
-double lbbt_lr_at(const lbbt_lr_schedule *s, int64_t step);
+LBBT_API lbbt_status lbbt_lr_schedule_check(const lbbt_lr_schedule *s);
+LBBT_API double lbbt_lr_at(const lbbt_lr_schedule *s, int64_t step);
 
 #endif

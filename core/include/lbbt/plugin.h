@@ -30,17 +30,18 @@
 #include <stdint.h>
 
 #include "lbbt/model.h"
+#include "lbbt/options.h"
 #include "lbbt/spec.h"
 #include "lbbt/status.h"
 
-#define LBBT_ABI_VERSION 1
+#define LBBT_ABI_VERSION 2
 #define LBBT_PLUGIN_SYMBOL "lbbt_plugin_descriptor"
 
 typedef enum { LBBT_KIND_BACKBONE = 1, LBBT_KIND_TASK = 2, LBBT_KIND_ANALYSIS = 3 } lbbt_plugin_kind;
 /* "backbone", "task", "analysis"; "unknown" for any other value.  Static string. */
-const char *lbbt_plugin_kind_name(lbbt_plugin_kind k);
+LBBT_API const char *lbbt_plugin_kind_name(lbbt_plugin_kind k);
 /* The inverse: LBBT_E_INPUT (message lists the valid kinds) for any other text. */
-lbbt_status lbbt_plugin_kind_parse(const char *text, lbbt_plugin_kind *out);
+LBBT_API lbbt_status lbbt_plugin_kind_parse(const char *text, lbbt_plugin_kind *out);
 
 struct lbbt_stage_ctx; /* runner.h */
 struct lbbt_block_stack; /* block_stack.h */
@@ -84,6 +85,49 @@ typedef struct lbbt_backbone_ops {
 #define LBBT_BACKBONE_OPS_VERSION 3
 
 /* ---- tasks and analyses -------------------------------------------------------------- */
+/* What a stage needs the runner to prepare before its run (bits of lbbt_task_needs.what).
+ * The runner prepares the union over a run's stages and nothing else: a run none of whose
+ * stages needs images loads no dataset; one that needs no model builds none (ctx->model is
+ * NULL), and then neither `backbone` nor `data` need be written in the experiment. */
+typedef enum lbbt_task_need {
+  /* ctx->model: the run's backbone built as a vision model (create_vision) with
+   * lbbt_task_needs.outputs outputs; implies LBBT_NEED_IMAGE_DATA (its input size). */
+  LBBT_NEED_VISION_MODEL = 1u << 0,
+  /* ctx->train, ctx->test: the run's `data`, carrying lbbt_task_needs.targets. */
+  LBBT_NEED_IMAGE_DATA = 1u << 1,
+  /* The run's backbone lends blocks (its create_blocks): the task borrows them itself with
+   * lbbt_borrow_blocks(&ctx->run->backbone, ...); the runner checks the plugin can. */
+  LBBT_NEED_BLOCK_STACK = 1u << 2,
+  /* ctx->model: the run's backbone checkpoint as a language model (load_language). */
+  LBBT_NEED_LANGUAGE_MODEL = 1u << 3,
+  /* The stage reads text named by its own options (corpus.h) and builds what it trains:
+   * the runner prepares nothing for it. */
+  LBBT_NEED_TEXT_CORPUS = 1u << 4,
+} lbbt_task_need;
+
+/* The targets a stage's images must carry (lbbt_task_needs.targets). */
+typedef enum lbbt_targets {
+  LBBT_TARGETS_CLASS = 0, /* one class label per image (every dataset today) */
+  LBBT_TARGETS_BOXES,     /* boxes with class labels (detection) */
+  LBBT_TARGETS_MASK,      /* a class per pixel (segmentation) */
+  LBBT_TARGETS_NONE,      /* images only (self-supervised) */
+} lbbt_targets;
+
+/* A stage's declaration, filled by lbbt_task_ops.needs.  The runner zeroes it first, so a
+ * plugin that leaves a field unset asks for its zero value.  Fields are only appended. */
+typedef struct lbbt_task_needs {
+  unsigned what;        /* LBBT_NEED_* bits; 0: nothing (ctx->model, train, test NULL) */
+  lbbt_targets targets; /* with LBBT_NEED_IMAGE_DATA */
+  int outputs;          /* with LBBT_NEED_VISION_MODEL: the head's outputs; 0 = the training
+                           data's number of classes */
+  /* 1: the stage's effect (the model's parameters and the record) is a deterministic
+   * function of the run's configuration up to and including this stage and of the
+   * checkpoint's bytes, and it writes nothing else: the runner may store it after the stage
+   * and give it to another run whose configuration starts the same way (stage cache,
+   * core/src/runtime/stage_cache.h).  0 (the default): always run. */
+  int cacheable;
+} lbbt_task_needs;
+
 typedef struct lbbt_task_ops {
   int version; /* LBBT_TASK_OPS_VERSION */
   /* Check the stage's options before anything runs (file:line:col errors). May be NULL. */
@@ -91,8 +135,19 @@ typedef struct lbbt_task_ops {
   /* Run one stage of one run: train/evaluate ctx->model, write metrics through ctx.
    * Required. */
   lbbt_status (*run)(struct lbbt_stage_ctx *ctx);
+  /* ---- version 2 ---- */
+  /* What this stage needs prepared (above); called after validate accepted the stage.
+   * NULL (and every version-1 table): a vision model with the data's classes and image data
+   * with class labels, not cacheable -- what the runner gave every stage before. */
+  lbbt_status (*needs)(const lbbt_stage_spec *stage, lbbt_task_needs *out);
 } lbbt_task_ops;
-#define LBBT_TASK_OPS_VERSION 1
+#define LBBT_TASK_OPS_VERSION 2
+/* The declaration of a stage whose plugin has no needs function (version 1). */
+LBBT_API void lbbt_task_needs_default(lbbt_task_needs *out);
+/* ops->needs(stage) or the default, with VISION_MODEL completed by IMAGE_DATA.  Errors
+ * (LBBT_E_INPUT/LBBT_E_PLUGIN) name the stage. */
+LBBT_API lbbt_status lbbt_task_needs_of(const lbbt_task_ops *ops, const lbbt_stage_spec *stage,
+                               lbbt_task_needs *out);
 typedef lbbt_task_ops lbbt_analysis_ops; /* same shape: validate + run */
 
 typedef struct lbbt_plugin {
@@ -104,10 +159,15 @@ typedef struct lbbt_plugin {
   const char *summary;    /* one line (no newline) for `lbbt plugins` */
   const lbbt_backbone_ops *backbone; /* kind == BACKBONE (NULL otherwise) */
   const lbbt_task_ops *task;         /* kind == TASK or ANALYSIS (NULL otherwise) */
+  /* ---- ABI 2 ---- */
+  /* The keys a stage of this task or analysis may write, typed (options.h); the core binds
+   * them when the experiment loads and hands the values over as lbbt_stage_options(stage).
+   * NULL: the plugin takes no keys of its own.  Backbones: reserved (NULL). */
+  const lbbt_option_table *options;
   /* append new fields here only */
 } lbbt_plugin;
-/* The smallest struct_size the loader accepts: the ABI 1 layout, ending at `task`. */
-#define LBBT_PLUGIN_MIN_SIZE (offsetof(lbbt_plugin, task) + sizeof(const lbbt_task_ops *))
+/* The smallest struct_size the loader accepts: the ABI 2 layout, ending at `options`. */
+#define LBBT_PLUGIN_MIN_SIZE (offsetof(lbbt_plugin, options) + sizeof(const lbbt_option_table *))
 
 /* Use in a plugin: LBBT_PLUGIN_EXPORT const lbbt_plugin lbbt_plugin_descriptor = {...}; */
 #define LBBT_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -118,7 +178,7 @@ typedef struct lbbt_plugin {
  * against this lbbt's headers" or "backbone->create_vision is NULL".  The duplicate-name
  * check needs the registry and is made by lbbt_registry_load only.  Plugin authors can
  * call this from their own tests. */
-lbbt_status lbbt_plugin_validate(const lbbt_plugin *p, char *reason, size_t n);
+LBBT_API lbbt_status lbbt_plugin_validate(const lbbt_plugin *p, char *reason, size_t n);
 
 /* ---- the registry (core/src/runtime/plugins.c) ------------------------------------------------ */
 typedef struct lbbt_registry lbbt_registry;
@@ -143,25 +203,25 @@ typedef struct lbbt_plugin_entry {
  * Fails (LBBT_E_IO, *out = NULL) only when plugin_dir itself cannot be read, and with
  * LBBT_E_NOMEM.  On success *out is owned by the caller: lbbt_registry_free closes every
  * plugin, so no pointer obtained from the registry or its plugins survives it. */
-lbbt_status lbbt_registry_load(lbbt_registry **out, const char *plugin_dir,
+LBBT_API lbbt_status lbbt_registry_load(lbbt_registry **out, const char *plugin_dir,
                                void (*warn)(const char *line));
-void lbbt_registry_free(lbbt_registry *r); /* NULL-safe; also clears the global if it is r */
-int lbbt_registry_count(const lbbt_registry *r);
-const lbbt_plugin_entry *lbbt_registry_at(const lbbt_registry *r, int i); /* 0 <= i < count */
+LBBT_API void lbbt_registry_free(lbbt_registry *r); /* NULL-safe; also clears the global if it is r */
+LBBT_API int lbbt_registry_count(const lbbt_registry *r);
+LBBT_API const lbbt_plugin_entry *lbbt_registry_at(const lbbt_registry *r, int i); /* 0 <= i < count */
 /* NULL when no plugin of that kind has that name. */
-const lbbt_plugin *lbbt_registry_find(const lbbt_registry *r, lbbt_plugin_kind kind, const char *name);
+LBBT_API const lbbt_plugin *lbbt_registry_find(const lbbt_registry *r, lbbt_plugin_kind kind, const char *name);
 /* Like find, but also gives the file (NULL when absent). */
-const lbbt_plugin_entry *lbbt_registry_find_entry(const lbbt_registry *r, lbbt_plugin_kind kind,
+LBBT_API const lbbt_plugin_entry *lbbt_registry_find_entry(const lbbt_registry *r, lbbt_plugin_kind kind,
                                                   const char *name);
-int lbbt_registry_n_refused(const lbbt_registry *r);
-const char *lbbt_registry_refused(const lbbt_registry *r, int i); /* "file: reason" */
-int lbbt_registry_n_warnings(const lbbt_registry *r);
-const char *lbbt_registry_warning(const lbbt_registry *r, int i);
+LBBT_API int lbbt_registry_n_refused(const lbbt_registry *r);
+LBBT_API const char *lbbt_registry_refused(const lbbt_registry *r, int i); /* "file: reason" */
+LBBT_API int lbbt_registry_n_warnings(const lbbt_registry *r);
+LBBT_API const char *lbbt_registry_warning(const lbbt_registry *r, int i);
 /* The process-wide registry used by the CLI and by plugins that borrow other plugins
  * (DETR borrowing gpt2 blocks: lbbt_borrow_blocks in block_stack.h reads it when given no
  * registry).  Set by the CLI after loading; not owned by the setter (the CLI frees it at
  * exit).  NULL until set. */
-void lbbt_registry_set_global(lbbt_registry *r);
-lbbt_registry *lbbt_registry_global(void);
+LBBT_API void lbbt_registry_set_global(lbbt_registry *r);
+LBBT_API lbbt_registry *lbbt_registry_global(void);
 
 #endif

@@ -29,24 +29,24 @@ typedef struct lbbt_progress lbbt_progress;
 
 /* `out` is borrowed (not closed by _free); `what` names the work ("table-4"); total_runs
  * >= 1 is the number of runs in the whole experiment, skipped ones included. */
-lbbt_status lbbt_progress_create(lbbt_progress **p, FILE *out, const char *what, int total_runs);
+LBBT_API lbbt_status lbbt_progress_create(lbbt_progress **p, FILE *out, const char *what, int total_runs);
 /* Ends an in-place line with a newline; frees p (NULL is fine). */
-void lbbt_progress_free(lbbt_progress *p);
+LBBT_API void lbbt_progress_free(lbbt_progress *p);
 /* Text shown after "run i/n" from now on, e.g. the run's label and stage ("" for none). */
-void lbbt_progress_set_label(lbbt_progress *p, const char *label);
+LBBT_API void lbbt_progress_set_label(lbbt_progress *p, const char *label);
 /* Override the interval between lines (seconds > 0), e.g. for tests or chatty logs. */
-void lbbt_progress_set_interval(lbbt_progress *p, double seconds);
+LBBT_API void lbbt_progress_set_interval(lbbt_progress *p, double seconds);
 
 /* One training step finished.  run_i, epoch and step are 0-based indices (printed
  * 1-based); step == n_steps - 1 is an epoch end.  loss is left out of the line when NaN
  * (it may be negative), acc (a fraction in [0, 1]) and items_per_s when NaN or negative. */
-void lbbt_progress_update(lbbt_progress *p, int run_i, int epoch, int n_epochs, int step,
+LBBT_API void lbbt_progress_update(lbbt_progress *p, int run_i, int epoch, int n_epochs, int step,
                           int n_steps, double loss, double acc, double items_per_s);
 /* A plain line (a newline is added when missing); on a terminal it first clears the
  * in-place line, which the next update redraws. */
-void lbbt_progress_log(lbbt_progress *p, const char *fmt, ...)
+LBBT_API void lbbt_progress_log(lbbt_progress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* How many times the clock has been read (for tests and overhead checks). */
-long lbbt_progress_clock_reads(const lbbt_progress *p);
+LBBT_API long lbbt_progress_clock_reads(const lbbt_progress *p);
 
 #endif

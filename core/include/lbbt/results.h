@@ -21,6 +21,9 @@
  *                                 git_dirty ("yes" | "no" | "unknown"),
  *                                 created_utc (first commit), updated_utc (this commit),
  *                                 host, cpu_model, cpu_isa ("avx2 avx512f amx_tile ..."),
+ *                                 kernel_isa (the level lbbt's own kernels ran at:
+ *                                 "baseline" | "avx2" | "avx512", lbbt/isa.h),
+ *                                 onednn_isa (oneDNN's effective ISA, "AVX2", ...),
  *                                 threads (int32), onednn_version, hdf5_version,
  *                                 gsl_version, libyaml_version, experiment_name,
  *                                 experiment_file, experiment_yaml (verbatim),
@@ -29,7 +32,8 @@
  *                                 id, label, config (canonical resolved YAML),
  *                                 status = "complete", matrix.<key> = value (strings),
  *                                 and the run's own provenance: committed_utc, git_commit,
- *                                 git_dirty, host, threads, lbbt_version, experiment_sha256
+ *                                 git_dirty, host, threads, lbbt_version, experiment_sha256,
+ *                                 kernel_isa, onednn_isa
  *      /runs/<run id>/<path>    the record's items:
  *                                 scalar -> scalar-dataspace f64 dataset
  *                                 series -> 1-D f64 dataset
@@ -58,7 +62,7 @@
 #define LBBT_RESULTS_H
 #include <stdint.h>
 
-#include "lbbt/spec.h"
+#include "lbbt/types.h"
 #include "lbbt/status.h"
 
 #define LBBT_RECORD_PATH_MAX 256 /* bytes, including the terminating NUL */
@@ -74,7 +78,7 @@ typedef enum {
   LBBT_ITEM_F32,
   LBBT_ITEM_I32
 } lbbt_item_kind;
-const char *lbbt_item_kind_name(lbbt_item_kind k); /* "scalar", "string", "series", ... */
+LBBT_API const char *lbbt_item_kind_name(lbbt_item_kind k); /* "scalar", "string", "series", ... */
 
 /* A read-only view of one item, owned by its record.  The view itself (the pointer
  * lbbt_record_at/find return) is valid until the next setter call on the record; the data
@@ -93,47 +97,47 @@ typedef struct lbbt_record_item {
   const int32_t *i32;   /* I32: numel values, row-major */
 } lbbt_record_item;
 
-lbbt_status lbbt_record_create(lbbt_record **out);
-void lbbt_record_free(lbbt_record *rec);
+LBBT_API lbbt_status lbbt_record_create(lbbt_record **out);
+LBBT_API void lbbt_record_free(lbbt_record *rec);
 
 /* Setters.  Setting an existing path of the same kind replaces it (append extends it);
  * a path of another kind, a path that conflicts with a group, or a malformed path is
  * LBBT_E_INPUT.  Data is copied. */
-lbbt_status lbbt_record_scalar(lbbt_record *rec, const char *path, double v);
-lbbt_status lbbt_record_string(lbbt_record *rec, const char *path, const char *s);
-lbbt_status lbbt_record_append(lbbt_record *rec, const char *path, double v);
+LBBT_API lbbt_status lbbt_record_scalar(lbbt_record *rec, const char *path, double v);
+LBBT_API lbbt_status lbbt_record_string(lbbt_record *rec, const char *path, const char *s);
+LBBT_API lbbt_status lbbt_record_append(lbbt_record *rec, const char *path, double v);
 /* shape has ndim entries, each >= 0; data has their product of values. */
-lbbt_status lbbt_record_array_f32(lbbt_record *rec, const char *path, int ndim,
+LBBT_API lbbt_status lbbt_record_array_f32(lbbt_record *rec, const char *path, int ndim,
                                   const int64_t *shape, const float *data);
-lbbt_status lbbt_record_array_i32(lbbt_record *rec, const char *path, int ndim,
+LBBT_API lbbt_status lbbt_record_array_i32(lbbt_record *rec, const char *path, int ndim,
                                   const int64_t *shape, const int32_t *data);
 
 /* Getters: LBBT_E_INPUT when the path is absent or holds another kind.  Returned pointers
  * are owned by the record (valid until it is freed or the item is changed). */
-lbbt_status lbbt_record_get_scalar(const lbbt_record *rec, const char *path, double *v);
-lbbt_status lbbt_record_get_string(const lbbt_record *rec, const char *path, const char **s);
-lbbt_status lbbt_record_get_series(const lbbt_record *rec, const char *path,
+LBBT_API lbbt_status lbbt_record_get_scalar(const lbbt_record *rec, const char *path, double *v);
+LBBT_API lbbt_status lbbt_record_get_string(const lbbt_record *rec, const char *path, const char **s);
+LBBT_API lbbt_status lbbt_record_get_series(const lbbt_record *rec, const char *path,
                                    const double **v, int *n);
-lbbt_status lbbt_record_get_array_f32(const lbbt_record *rec, const char *path, int *ndim,
+LBBT_API lbbt_status lbbt_record_get_array_f32(const lbbt_record *rec, const char *path, int *ndim,
                                       const int64_t **shape, const float **data);
-lbbt_status lbbt_record_get_array_i32(const lbbt_record *rec, const char *path, int *ndim,
+LBBT_API lbbt_status lbbt_record_get_array_i32(const lbbt_record *rec, const char *path, int *ndim,
                                       const int64_t **shape, const int32_t **data);
 
 /* Iteration in insertion order: for (i = 0; i < lbbt_record_count(r); i++)
  * lbbt_record_at(r, i)->path ...  lbbt_record_find returns NULL when absent. */
-int lbbt_record_count(const lbbt_record *rec);
-const lbbt_record_item *lbbt_record_at(const lbbt_record *rec, int i);
-const lbbt_record_item *lbbt_record_find(const lbbt_record *rec, const char *path);
+LBBT_API int lbbt_record_count(const lbbt_record *rec);
+LBBT_API const lbbt_record_item *lbbt_record_at(const lbbt_record *rec, int i);
+LBBT_API const lbbt_record_item *lbbt_record_find(const lbbt_record *rec, const char *path);
 /* The "final value" of a scalar (itself) or a non-empty series (its last element), as
  * printed by `lbbt inspect`: returns 1 and sets *v, else returns 0. */
-int lbbt_record_item_final(const lbbt_record_item *it, double *v);
+LBBT_API int lbbt_record_item_final(const lbbt_record_item *it, double *v);
 
 /* Save to / load from a standalone HDF5 file (root attribute lbbt_format =
  * "lbbt-record/1", items laid out as in a run group).  Save is atomic (tmp + fsync +
  * rename).  Load: *out is a new record the caller frees; a missing or foreign file is
  * LBBT_E_INPUT. */
-lbbt_status lbbt_record_save(const lbbt_record *rec, const char *path);
-lbbt_status lbbt_record_load(const char *path, lbbt_record **out);
+LBBT_API lbbt_status lbbt_record_save(const lbbt_record *rec, const char *path);
+LBBT_API lbbt_status lbbt_record_load(const char *path, lbbt_record **out);
 
 /* ---- provenance ------------------------------------------------------------------- */
 typedef struct lbbt_provenance {
@@ -146,19 +150,21 @@ typedef struct lbbt_provenance {
   char cpu_isa[256];    /* the vector ISA flags present, e.g. "sse4_2 avx avx2 fma avx512f" */
   int threads;
   char onednn_version[32], hdf5_version[32], gsl_version[32], libyaml_version[32];
+  char kernel_isa[16];  /* lbbt_isa_name(lbbt_isa_active()): "baseline" | "avx2" | "avx512" */
+  char onednn_isa[32];  /* lbbt_isa_onednn(): oneDNN's effective ISA, e.g. "AVX2" */
 } lbbt_provenance;
 /* Fill *out for this process and moment (runs git, reads /proc/cpuinfo).  Never fails:
  * what cannot be found is "unknown". */
-void lbbt_provenance_collect(int threads, lbbt_provenance *out);
+LBBT_API void lbbt_provenance_collect(int threads, lbbt_provenance *out);
 
 /* ---- the results file ------------------------------------------------------------- */
 /* Is /runs/<run_id> present with status "complete"?  A missing file is not an error
  * (*present = 0); a foreign or unreadable file is LBBT_E_INPUT. */
-lbbt_status lbbt_results_has_run(const char *path, const char *run_id, int *present);
+LBBT_API lbbt_status lbbt_results_has_run(const char *path, const char *run_id, int *present);
 
 /* The record string `item` (e.g. "model/checkpoint_sha256") of run run_id, malloc'd into
  * *out (free it), or *out = NULL when the file, the run or the item is absent. */
-lbbt_status lbbt_results_run_string(const char *path, const char *run_id, const char *item, char **out);
+LBBT_API lbbt_status lbbt_results_run_string(const char *path, const char *run_id, const char *item, char **out);
 
 /* Add run `run` (id, label, config_yaml, matrix) with the items of `rec` to the results
  * file at `path`, creating it when absent; a run with the same id is replaced.  `threads`
@@ -166,8 +172,10 @@ lbbt_status lbbt_results_run_string(const char *path, const char *run_id, const 
  * describe this commit (created_utc is kept).  Refuses (LBBT_E_INPUT) a file that is not
  * an lbbt results file or that belongs to another experiment name or tier, and a record
  * string at the top of the run whose name is one of the run attributes above. */
-lbbt_status lbbt_results_commit_run(const char *path, const lbbt_experiment *exp,
-                                    const lbbt_run_spec *run, const lbbt_record *rec,
+struct lbbt_experiment;
+struct lbbt_run_spec; /* spec.h */
+LBBT_API lbbt_status lbbt_results_commit_run(const char *path, const struct lbbt_experiment *exp,
+                                    const struct lbbt_run_spec *run, const lbbt_record *rec,
                                     int threads);
 
 /* Copy run /runs/<run_ids[i]> of each results file sources[i] (i < n) verbatim into the
@@ -177,7 +185,7 @@ lbbt_status lbbt_results_commit_run(const char *path, const lbbt_experiment *exp
  * The root provenance describes this commit (`threads` as there).  A source that is not a
  * results file of exp's name and tier, or whose run is absent or not complete, is
  * LBBT_E_INPUT naming it, and nothing is written.  lbbt sweep's merge (lbbt/sweep.h). */
-lbbt_status lbbt_results_merge_runs(const char *path, const lbbt_experiment *exp,
+LBBT_API lbbt_status lbbt_results_merge_runs(const char *path, const struct lbbt_experiment *exp,
                                     const char *const *sources, const char *const *run_ids,
                                     int n, int threads);
 
@@ -209,12 +217,12 @@ typedef struct lbbt_results {
 
 /* Read every run.  *out is owned by the caller (lbbt_results_free).  A missing file, a
  * non-HDF5 file or an HDF5 file without lbbt_format = "lbbt-results/..." is LBBT_E_INPUT. */
-lbbt_status lbbt_results_read(const char *path, lbbt_results **out);
-void lbbt_results_free(lbbt_results *r);
+LBBT_API lbbt_status lbbt_results_read(const char *path, lbbt_results **out);
+LBBT_API void lbbt_results_free(lbbt_results *r);
 /* Lookups; NULL when absent. */
-const char *lbbt_results_attr(const lbbt_results *r, const char *key);
-const lbbt_result_run *lbbt_results_find_run(const lbbt_results *r, const char *id);
-const char *lbbt_result_run_attr(const lbbt_result_run *run, const char *key);
-const char *lbbt_result_run_matrix(const lbbt_result_run *run, const char *key);
+LBBT_API const char *lbbt_results_attr(const lbbt_results *r, const char *key);
+LBBT_API const lbbt_result_run *lbbt_results_find_run(const lbbt_results *r, const char *id);
+LBBT_API const char *lbbt_result_run_attr(const lbbt_result_run *run, const char *key);
+LBBT_API const char *lbbt_result_run_matrix(const lbbt_result_run *run, const char *key);
 
 #endif

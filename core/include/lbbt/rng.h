@@ -6,6 +6,7 @@
  * epoch's shuffle and each step's dropout masks are reproducible whatever the threads. */
 #ifndef LBBT_RNG_H
 #define LBBT_RNG_H
+#include "lbbt/status.h"
 #include <stdint.h>
 
 typedef struct lbbt_rng {
@@ -14,16 +15,16 @@ typedef struct lbbt_rng {
   double spare;
 } lbbt_rng;
 
-void lbbt_rng_seed(lbbt_rng *r, uint64_t seed);
+LBBT_API void lbbt_rng_seed(lbbt_rng *r, uint64_t seed);
 /* A stream keyed by (seed, purpose, index). */
-void lbbt_rng_derive(lbbt_rng *r, uint64_t seed, const char *purpose, uint64_t index);
-uint64_t lbbt_rng_u64(lbbt_rng *r);
-double lbbt_rng_uniform(lbbt_rng *r);            /* [0, 1) */
-uint32_t lbbt_rng_below(lbbt_rng *r, uint32_t n); /* uniform in [0, n), unbiased */
-double lbbt_rng_normal(lbbt_rng *r);             /* N(0, 1) */
+LBBT_API void lbbt_rng_derive(lbbt_rng *r, uint64_t seed, const char *purpose, uint64_t index);
+LBBT_API uint64_t lbbt_rng_u64(lbbt_rng *r);
+LBBT_API double lbbt_rng_uniform(lbbt_rng *r);            /* [0, 1) */
+LBBT_API uint32_t lbbt_rng_below(lbbt_rng *r, uint32_t n); /* uniform in [0, n), unbiased */
+LBBT_API double lbbt_rng_normal(lbbt_rng *r);             /* N(0, 1) */
 /* Fisher-Yates shuffle of an int32 array. */
-void lbbt_rng_shuffle_i32(lbbt_rng *r, int32_t *a, int64_t n);
+LBBT_API void lbbt_rng_shuffle_i32(lbbt_rng *r, int32_t *a, int64_t n);
 /* 64-bit FNV-1a of a string, used to key streams and ids. */
-uint64_t lbbt_hash_str(const char *s);
+LBBT_API uint64_t lbbt_hash_str(const char *s);
 
 #endif

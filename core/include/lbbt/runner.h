@@ -38,7 +38,7 @@ typedef struct lbbt_stage_ctx {
 #define LBBT_STAGE_CTX_VERSION 1
 
 /* "<stage name>/<key>" into buf (size n); returns buf. */
-const char *lbbt_stage_key(const lbbt_stage_ctx *ctx, const char *key, char *buf, size_t n);
+LBBT_API const char *lbbt_stage_key(const lbbt_stage_ctx *ctx, const char *key, char *buf, size_t n);
 
 /* ---- checkpoints (core/src/runtime/run_checkpoint.c) --------------------------------------------
  * One checkpoint per run, in <partial_dir>/ckpt/: the model's parameters, the current
@@ -47,19 +47,19 @@ const char *lbbt_stage_key(const lbbt_stage_ctx *ctx, const char *key, char *buf
  * leaves either the previous or the new checkpoint. */
 struct lbbt_optim;
 /* Save after `epochs_done` epochs of the current stage; stage_done = 1 after its last. */
-lbbt_status lbbt_checkpoint_save(lbbt_stage_ctx *ctx, struct lbbt_optim *opt, int epochs_done,
+LBBT_API lbbt_status lbbt_checkpoint_save(lbbt_stage_ctx *ctx, struct lbbt_optim *opt, int epochs_done,
                                  int stage_done, lbbt_tensor *const *extra,
                                  const char *const *extra_names, int n_extra);
 /* For a task starting a stage: restore the optimizer state and extras when the checkpoint
  * belongs to this stage; *epochs_done = epochs already done (0 = start fresh).  The model
  * parameters and record were already restored by the runner. */
-lbbt_status lbbt_checkpoint_resume_stage(lbbt_stage_ctx *ctx, struct lbbt_optim *opt,
+LBBT_API lbbt_status lbbt_checkpoint_resume_stage(lbbt_stage_ctx *ctx, struct lbbt_optim *opt,
                                          int *epochs_done, lbbt_tensor *const *extra,
                                          const char *const *extra_names, int n_extra);
 /* For the runner: when <partial_dir>/ckpt exists, load the model parameters into ctx->model,
  * replace ctx->record, and report the stage it was in and whether that stage finished.
  * *found = 0 when there is no checkpoint. */
-lbbt_status lbbt_checkpoint_restore_run(lbbt_stage_ctx *ctx, int *found, int *stage_index,
+LBBT_API lbbt_status lbbt_checkpoint_restore_run(lbbt_stage_ctx *ctx, int *found, int *stage_index,
                                         int *stage_done);
 
 typedef struct lbbt_run_options {
@@ -79,13 +79,13 @@ typedef struct lbbt_run_options {
 } lbbt_run_options;
 
 /* Run everything that is missing.  Returns LBBT_OK when every run is complete. */
-lbbt_status lbbt_run_experiment(const lbbt_run_options *opts, lbbt_registry *registry);
+LBBT_API lbbt_status lbbt_run_experiment(const lbbt_run_options *opts, lbbt_registry *registry);
 /* Is every plugin the runs name installed, and does each task or analysis accept its
  * stage's options (its validate entry: file:line:col errors)?  lbbt_run_experiment does
  * this before the first run; `lbbt check` does it for every tier. */
-lbbt_status lbbt_experiment_check_plugins(const lbbt_experiment *e, lbbt_registry *registry);
+LBBT_API lbbt_status lbbt_experiment_check_plugins(const lbbt_experiment *e, lbbt_registry *registry);
 /* Default results path for an experiment and tier: results/<name>.h5 for cpu,
  * results/<name>-<tier>.h5 otherwise. */
-void lbbt_results_default_path(const char *name, const char *tier, char *buf, size_t n);
+LBBT_API void lbbt_results_default_path(const char *name, const char *tier, char *buf, size_t n);
 
 #endif

@@ -3,6 +3,7 @@
  * can be hashed the same way by any engineer's code. */
 #ifndef LBBT_SHA256_H
 #define LBBT_SHA256_H
+#include "lbbt/status.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,13 +14,13 @@ typedef struct lbbt_sha256_ctx {
   uint8_t block[64];
   size_t block_used;
 } lbbt_sha256_ctx;
-void lbbt_sha256_init(lbbt_sha256_ctx *c);
-void lbbt_sha256_update(lbbt_sha256_ctx *c, const void *data, size_t n);
-void lbbt_sha256_final(lbbt_sha256_ctx *c, uint8_t out[32]);
+LBBT_API void lbbt_sha256_init(lbbt_sha256_ctx *c);
+LBBT_API void lbbt_sha256_update(lbbt_sha256_ctx *c, const void *data, size_t n);
+LBBT_API void lbbt_sha256_final(lbbt_sha256_ctx *c, uint8_t out[32]);
 
 /* One-shot digest of n bytes. */
-void lbbt_sha256(const void *data, size_t n, uint8_t out[32]);
+LBBT_API void lbbt_sha256(const void *data, size_t n, uint8_t out[32]);
 /* The same digest as 64 lowercase hex characters plus a terminating NUL. */
-void lbbt_sha256_hex(const void *data, size_t n, char out[65]);
+LBBT_API void lbbt_sha256_hex(const void *data, size_t n, char out[65]);
 
 #endif

@@ -52,10 +52,13 @@
  * exist when set; the error names the line where the path was written.
  *
  * Run ids: the first 16 hex digits of the SHA-256 of the run's canonical config text
- * (run->config_yaml): every key of the run with its resolved value (defaults included), keys
- * in table order, numbers in shortest round-trip form, paths as written.  The same run
- * therefore has the same id whatever the key order, spacing or number spelling in the file,
- * and any change of a value changes it.  (Adding a new key to the tables changes all ids.)
+ * (run->config_yaml): the keys of the run with their resolved values, keys in table order,
+ * numbers in shortest round-trip form, paths as written.  The same run therefore has the
+ * same id whatever the key order, spacing or number spelling in the file, and any change of
+ * a value changes it.  A key added to the tables after ids were defined (KEY_ID_IF_SET in
+ * spec_keys.c), and every plugin key (options.h), enters the text only when set, so adding
+ * a key with a default changes no existing id (tests/cli/run_ids.sh checks every
+ * experiment's ids against tests/fixtures/run-ids.txt).
  *
  * Errors return LBBT_E_INPUT with lbbt_last_error() = "file:line:col: what; what to do". */
 #ifndef LBBT_SPEC_H
@@ -65,43 +68,10 @@
 #include <stdio.h>
 
 #include "lbbt/status.h"
+#include "lbbt/types.h"
 
-#define LBBT_NAME_MAX 64
-#define LBBT_PATH_MAX 512
 #define LBBT_MAX_STAGES 8
 #define LBBT_MAX_OPTIONS 16
-
-typedef enum {
-  LBBT_INIT_SCRATCH,         /* the architecture's own published initialisation, seeded */
-  LBBT_INIT_LANGUAGE,        /* load the pretrained checkpoint */
-  LBBT_INIT_SHUFFLED,        /* checkpoint values permuted within each tensor (seeded) */
-  LBBT_INIT_MOMENT_MATCHED,  /* Gaussian with each pretrained tensor's mean and std */
-  LBBT_INIT_SCRATCH_RESCALED /* scratch init rescaled to each pretrained tensor's norm */
-} lbbt_init_mode;
-
-typedef enum { LBBT_POOL_MEAN, LBBT_POOL_CLS } lbbt_pool_mode;
-typedef enum {
-  LBBT_ATTN_DEFAULT,      /* what the architecture does (GPT-2/LLaMA: causal; T5 encoder: not) */
-  LBBT_ATTN_CAUSAL,
-  LBBT_ATTN_BIDIRECTIONAL
-} lbbt_attn_mode;
-
-/* Which transformer blocks train: all | none | first:K | last:K | range:A-B (0-based, incl.) */
-typedef enum { LBBT_LAYERS_ALL, LBBT_LAYERS_NONE, LBBT_LAYERS_FIRST, LBBT_LAYERS_LAST,
-               LBBT_LAYERS_RANGE } lbbt_layer_select;
-typedef struct lbbt_layer_range {
-  lbbt_layer_select select;
-  int k;          /* FIRST/LAST: how many blocks */
-  int from, to;   /* RANGE */
-} lbbt_layer_range;
-/* Parse "first:5" etc. (K >= 1; 0 <= A <= B); returns LBBT_E_INPUT with a message on bad
- * text (the message does not name a file: callers prefix their own location). */
-lbbt_status lbbt_layer_range_parse(const char *text, lbbt_layer_range *out);
-/* Is block `layer` (0-based) of n_layers selected?  0 for layers outside [0, n_layers);
- * first:K / last:K with K > n_layers select every block. */
-int lbbt_layer_range_contains(const lbbt_layer_range *r, int layer, int n_layers);
-/* The canonical text of a range ("all", "last:14", "range:2-4") into out (size n). */
-void lbbt_layer_range_format(const lbbt_layer_range *r, char *out, size_t n);
 
 /* Free-form plugin options (key: scalar) kept as text, validated by the plugin. */
 typedef struct lbbt_option {
@@ -134,17 +104,17 @@ typedef struct lbbt_data_spec {
   int crop_padding;              /* random crop with this padding (0 = off) */
   int flip;                      /* random horizontal flip (0/1) */
   int subset_seed;               /* seed of the subset choice (default 0, fixed across runs) */
+  /* Appended: settings of the dataset kind (e.g. the composites' canvas, max_items), checked
+   * by the datasets module; in the canonical config (so the run id) only when any is set. */
+  lbbt_option options[LBBT_MAX_OPTIONS];
+  int n_options;
 } lbbt_data_spec;
 
-typedef enum { LBBT_LABELS_TRUE, LBBT_LABELS_RANDOM } lbbt_label_mode;
-typedef enum { LBBT_OPT_ADAMW, LBBT_OPT_SGD } lbbt_optimizer_kind;
 
 typedef struct lbbt_stage_spec {
   char name[LBBT_NAME_MAX];     /* unique within the run (required) */
   char task[LBBT_NAME_MAX];     /* task plugin: classification, linear-probe, ... or */
   char analysis[LBBT_NAME_MAX]; /* analysis plugin: outliers, hessian, ... (one of the two) */
-  lbbt_label_mode labels;       /* default true */
-  double label_ratio;           /* fraction replaced by random labels when labels=random (1.0) */
   int epochs;                   /* required for tasks */
   int batch_size;               /* default 64 */
   double lr;                    /* default 1e-3 */
@@ -152,16 +122,17 @@ typedef struct lbbt_stage_spec {
   double drop_path;             /* default 0.1 */
   double clip;                  /* max global grad norm; 0 = off; default 1.0 */
   double warmup_epochs;         /* default 0 */
-  double label_smoothing;       /* default 0 */
   double momentum;              /* SGD only, default 0.9 */
   lbbt_optimizer_kind optimizer;/* default adamw */
   lbbt_layer_range train_layers;/* default all */
   int train_embed;              /* train patch embedding / positions (default 1) */
   int train_head;               /* train final norm + head (default 1) */
-  char lr_sweep[LBBT_NAME_MAX]; /* "" or "per-arm" */
   int skip;                     /* 1: leave the stage out (e.g. Table 14 "w/o bridge training") */
+  /* The plugin's keys as written (under options: or directly in the stage), in file order;
+   * plugins read their typed values with lbbt_stage_options (options.h). */
   lbbt_option options[LBBT_MAX_OPTIONS];
   int n_options;
+  void *plugin_options;         /* the plugin's bound options struct (owned; options.h) */
 } lbbt_stage_spec;
 
 typedef struct lbbt_run_spec {
@@ -206,24 +177,31 @@ typedef struct lbbt_experiment {
  * any tier the file declares); NULL means "cpu".  On success *out is owned by the caller
  * (lbbt_experiment_free); on failure *out is NULL and the message names file:line:col.
  * Plugin names are not checked here (see lbbt_experiment_check_plugins in runner.h). */
-lbbt_status lbbt_experiment_load(const char *path, const char *tier, lbbt_experiment **out);
+LBBT_API lbbt_status lbbt_experiment_load(const char *path, const char *tier, lbbt_experiment **out);
 /* Flags for lbbt_experiment_load_flags. */
 #define LBBT_SPEC_SKIP_FILE_CHECKS 1u /* do not require checkpoints / data roots to exist
                                        * (validating a tier meant for another machine) */
-lbbt_status lbbt_experiment_load_flags(const char *path, const char *tier, unsigned flags,
+LBBT_API lbbt_status lbbt_experiment_load_flags(const char *path, const char *tier, unsigned flags,
                                        lbbt_experiment **out);
-void lbbt_experiment_free(lbbt_experiment *e); /* NULL-safe */
+/* Load with the stage plugins' keys taken from reg (options.h): a stage's plugin keys bind
+ * only when its plugin is in reg (NULL: no plugin keys are known, so writing one is an
+ * "unknown key" error).  lbbt_experiment_load and _load_flags use lbbt_registry_global(). */
+struct lbbt_registry;
+LBBT_API lbbt_status lbbt_experiment_load_with(const char *path, const char *tier, unsigned flags,
+                                      const struct lbbt_registry *reg, lbbt_experiment **out);
+LBBT_API void lbbt_experiment_free(lbbt_experiment *e); /* NULL-safe */
 /* Find an option by key; NULL when absent. */
-const lbbt_option *lbbt_option_find(const lbbt_option *opts, int n, const char *key);
+LBBT_API const lbbt_option *lbbt_option_find(const lbbt_option *opts, int n, const char *key);
 
 /* The models folder: $LBBT_MODELS when set and non-empty, else "../shared/models". */
-const char *lbbt_models_dir(void);
+LBBT_API const char *lbbt_models_dir(void);
 /* Resolve a path as written in an experiment file: "models:NAME" -> <models dir>/NAME;
  * anything else is copied unchanged.  LBBT_E_INPUT when the result does not fit in n. */
-lbbt_status lbbt_resolve_path(const char *written, char *out, size_t n);
+LBBT_API lbbt_status lbbt_resolve_path(const char *written, char *out, size_t n);
 
 /* Print the key reference (every directive table row: key path, type, default, allowed
- * values, meaning) as Markdown; experiments/README.md holds a copy (`lbbt check --keys`). */
-void lbbt_spec_write_reference(FILE *f);
+ * values, meaning) as Markdown, then every plugin's keys when lbbt_registry_global() is
+ * set; experiments/README.md holds a copy (`lbbt check --keys`). */
+LBBT_API void lbbt_spec_write_reference(FILE *f);
 
 #endif

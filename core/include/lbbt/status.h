@@ -8,6 +8,13 @@
 #define LBBT_STATUS_H
 #include <stddef.h>
 
+/* Marks what liblbbt.so exports.  The library is built with -fvisibility=hidden, so a
+ * function without it (everything declared under core/src: spec_*, yt_*, h5u_*, ...) is
+ * internal: plugins and programs see only the headers in core/include/lbbt. */
+#ifndef LBBT_API
+#define LBBT_API __attribute__((visibility("default")))
+#endif
+
 typedef enum lbbt_status {
   LBBT_OK = 0,
   LBBT_E_INPUT,       /* bad user input: YAML, CLI argument, data file, checkpoint -> exit 2 */
@@ -24,16 +31,16 @@ typedef enum lbbt_status {
 /* Set the thread's error message (printf format) and return `code`, so that
  *   return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown key '%s'", file, line, col, key);
  * is the single way to fail with a message. */
-lbbt_status lbbt_fail(lbbt_status code, const char *fmt, ...)
+LBBT_API lbbt_status lbbt_fail(lbbt_status code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Prefix the current message with more context ("loading gpt2: " + old message), keep code. */
-lbbt_status lbbt_fail_context(lbbt_status code, const char *fmt, ...)
+LBBT_API lbbt_status lbbt_fail_context(lbbt_status code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-const char *lbbt_last_error(void);
-void lbbt_clear_error(void);
-const char *lbbt_status_name(lbbt_status s);
+LBBT_API const char *lbbt_last_error(void);
+LBBT_API void lbbt_clear_error(void);
+LBBT_API const char *lbbt_status_name(lbbt_status s);
 /* 0 for OK, 2 for LBBT_E_INPUT (and shape errors caused by configuration), 1 otherwise. */
-int lbbt_status_exit_code(lbbt_status s);
+LBBT_API int lbbt_status_exit_code(lbbt_status s);
 
 /* Propagate a failing status: LBBT_TRY(lbbt_linear(...)); */
 #define LBBT_TRY(expr)                     \

@@ -21,8 +21,8 @@
 #include "lbbt/status.h"
 
 /* "<table path without .h5>.runs" and that folder + "/<run id>.h5". */
-void lbbt_sweep_runs_dir(const char *table_path, char *buf, size_t n);
-void lbbt_sweep_run_path(const char *table_path, const char *run_id, char *buf, size_t n);
+LBBT_API void lbbt_sweep_runs_dir(const char *table_path, char *buf, size_t n);
+LBBT_API void lbbt_sweep_run_path(const char *table_path, const char *run_id, char *buf, size_t n);
 
 /* Where each run of an experiment stands. */
 typedef enum {
@@ -40,14 +40,14 @@ typedef struct lbbt_sweep_plan {
 
 /* Load the experiment at `tier` and classify its runs.  table_path NULL: the default
  * results path (lbbt_results_default_path).  Free with lbbt_sweep_plan_free. */
-lbbt_status lbbt_sweep_plan_create(const char *experiment_path, const char *tier,
+LBBT_API lbbt_status lbbt_sweep_plan_create(const char *experiment_path, const char *tier,
                                    const char *table_path, lbbt_sweep_plan **out);
-void lbbt_sweep_plan_free(lbbt_sweep_plan *p);
+LBBT_API void lbbt_sweep_plan_free(lbbt_sweep_plan *p);
 
 /* Join the complete run files of the plan's experiment into its table file (one atomic
  * commit; run files of other experiments or tiers are refused), remove the merged run
  * files, and when every run is then complete, the shared stage cache and the empty partial
  * folder.  *merged: runs joined now.  The plan's states are updated. */
-lbbt_status lbbt_sweep_merge(lbbt_sweep_plan *p, int threads, int *merged);
+LBBT_API lbbt_status lbbt_sweep_merge(lbbt_sweep_plan *p, int threads, int *merged);
 
 #endif

@@ -22,6 +22,6 @@ typedef struct lbbt_table_options {
 } lbbt_table_options;
 
 /* Render; also prints the Markdown to `echo` when not NULL. */
-lbbt_status lbbt_table_render(const lbbt_table_options *o, FILE *echo);
+LBBT_API lbbt_status lbbt_table_render(const lbbt_table_options *o, FILE *echo);
 
 #endif

@@ -44,17 +44,17 @@ typedef struct lbbt_tensor {
 } lbbt_tensor;
 
 /* Heap tensor, zero-filled. shape has ndim entries, each >= 1. */
-lbbt_status lbbt_tensor_create(lbbt_tensor **out, int ndim, const int64_t *shape);
+LBBT_API lbbt_status lbbt_tensor_create(lbbt_tensor **out, int ndim, const int64_t *shape);
 /* Convenience for up to 4 dims: lbbt_tensor_create_nd(&t, 2, (int64_t[]){B, C}) equals create. */
-void lbbt_tensor_free(lbbt_tensor *t);
+LBBT_API void lbbt_tensor_free(lbbt_tensor *t);
 /* Allocate (zeroed) grad for a heap tensor and set requires_grad = 1. */
-lbbt_status lbbt_tensor_require_grad(lbbt_tensor *t);
-void lbbt_tensor_zero_grad(lbbt_tensor *t);
+LBBT_API lbbt_status lbbt_tensor_require_grad(lbbt_tensor *t);
+LBBT_API void lbbt_tensor_zero_grad(lbbt_tensor *t);
 /* Same shape? */
-int lbbt_tensor_same_shape(const lbbt_tensor *a, const lbbt_tensor *b);
+LBBT_API int lbbt_tensor_same_shape(const lbbt_tensor *a, const lbbt_tensor *b);
 /* "[2, 3, 4]" into buf; returns buf. */
-const char *lbbt_shape_str(const lbbt_tensor *t, char *buf, size_t n);
-int64_t lbbt_shape_numel(int ndim, const int64_t *shape);
+LBBT_API const char *lbbt_shape_str(const lbbt_tensor *t, char *buf, size_t n);
+LBBT_API int64_t lbbt_shape_numel(int ndim, const int64_t *shape);
 
 /* ---- tape ---------------------------------------------------------------------------- */
 typedef struct lbbt_tape lbbt_tape;
@@ -70,50 +70,50 @@ struct lbbt_op_record {
   void *ctx; /* op-specific saved state, copied into the arena by lbbt_tape_push */
 };
 
-lbbt_status lbbt_tape_create(lbbt_tape **out);
-void lbbt_tape_free(lbbt_tape *tape);
+LBBT_API lbbt_status lbbt_tape_create(lbbt_tape **out);
+LBBT_API void lbbt_tape_free(lbbt_tape *tape);
 /* Forget recorded ops and activations; keep the arena's memory for the next step. */
-void lbbt_tape_reset(lbbt_tape *tape);
+LBBT_API void lbbt_tape_reset(lbbt_tape *tape);
 /* Recording on (default) or off (inference, feature extraction: no records, no grads). */
-void lbbt_tape_set_recording(lbbt_tape *tape, int on);
-int lbbt_tape_recording(const lbbt_tape *tape);
+LBBT_API void lbbt_tape_set_recording(lbbt_tape *tape, int on);
+LBBT_API int lbbt_tape_recording(const lbbt_tape *tape);
 /* Training mode (default on): dropout and drop-path active, batch norm uses batch stats. */
-void lbbt_tape_set_training(lbbt_tape *tape, int on);
-int lbbt_tape_training(const lbbt_tape *tape);
+LBBT_API void lbbt_tape_set_training(lbbt_tape *tape, int on);
+LBBT_API int lbbt_tape_training(const lbbt_tape *tape);
 /* Seeded RNG stream for dropout/drop-path on this tape (see rng.h). */
-struct lbbt_rng *lbbt_tape_rng(lbbt_tape *tape);
-void lbbt_tape_seed(lbbt_tape *tape, uint64_t seed);
+LBBT_API struct lbbt_rng *lbbt_tape_rng(lbbt_tape *tape);
+LBBT_API void lbbt_tape_seed(lbbt_tape *tape, uint64_t seed);
 /* Data-parallel training (lbbt/dist.h): this tape's batch is samples [lo, lo + B) of a
  * global batch of `total`.  Per-sample draws (drop path) are then taken for the whole global
  * batch and this shard's slice used, so each rank's masks are the single process's.
  * total 0 (the default): the tape's batch is the whole batch.  Kept across resets. */
-void lbbt_tape_set_batch_shard(lbbt_tape *tape, int64_t lo, int64_t total);
+LBBT_API void lbbt_tape_set_batch_shard(lbbt_tape *tape, int64_t lo, int64_t total);
 /* Returns lo; *total = the global batch (0: not sharded). */
-int64_t lbbt_tape_batch_shard(const lbbt_tape *tape, int64_t *total);
+LBBT_API int64_t lbbt_tape_batch_shard(const lbbt_tape *tape, int64_t *total);
 
 /* A new activation tensor in the arena (uninitialised data; grad NULL). */
-lbbt_status lbbt_tape_tensor(lbbt_tape *tape, int ndim, const int64_t *shape, lbbt_tensor **out);
+LBBT_API lbbt_status lbbt_tape_tensor(lbbt_tape *tape, int ndim, const int64_t *shape, lbbt_tensor **out);
 /* Scratch memory in the arena, 64-byte aligned, valid until reset. NULL on failure
  * (and an error message set). */
-void *lbbt_tape_alloc(lbbt_tape *tape, size_t bytes);
+LBBT_API void *lbbt_tape_alloc(lbbt_tape *tape, size_t bytes);
 /* Record an op.  out->requires_grad is set when any input requires grad.  No-op when the
  * tape is not recording or no input requires grad.  ctx (ctx_size bytes) is copied. */
-lbbt_status lbbt_tape_push(lbbt_tape *tape, const char *op_name, lbbt_backward_fn backward,
+LBBT_API lbbt_status lbbt_tape_push(lbbt_tape *tape, const char *op_name, lbbt_backward_fn backward,
                            lbbt_tensor *out, lbbt_tensor *const *inputs, int n_in,
                            const void *ctx, size_t ctx_size);
 /* Does this set of inputs need a record? (recording and any input requires grad) */
-int lbbt_tape_needs_grad(const lbbt_tape *tape, lbbt_tensor *const *inputs, int n_in);
+LBBT_API int lbbt_tape_needs_grad(const lbbt_tape *tape, lbbt_tensor *const *inputs, int n_in);
 /* Backward from a scalar (numel 1) tensor: seeds d(loss)=1, runs records in reverse. */
-lbbt_status lbbt_tape_backward(lbbt_tape *tape, lbbt_tensor *loss);
+LBBT_API lbbt_status lbbt_tape_backward(lbbt_tape *tape, lbbt_tensor *loss);
 /* Backward from any tensor with a given output gradient (out->numel floats), e.g. for
  * gradient checks and for chaining a frozen feature extractor. */
-lbbt_status lbbt_tape_backward_from(lbbt_tape *tape, lbbt_tensor *out, const float *grad_out);
+LBBT_API lbbt_status lbbt_tape_backward_from(lbbt_tape *tape, lbbt_tensor *out, const float *grad_out);
 /* After a non-finite loss: the first recorded op (in forward order) whose output holds a
  * NaN or Inf; *op_name and *index (its position on the tape) are set.  Returns 0 when every
  * recorded output is finite (only recorded ops are seen). */
-int lbbt_tape_first_nonfinite(const lbbt_tape *tape, const char **op_name, int64_t *index);
+LBBT_API int lbbt_tape_first_nonfinite(const lbbt_tape *tape, const char **op_name, int64_t *index);
 /* Bytes of arena currently in use / reserved (for memory reports). */
-size_t lbbt_tape_bytes_used(const lbbt_tape *tape);
-size_t lbbt_tape_bytes_reserved(const lbbt_tape *tape);
+LBBT_API size_t lbbt_tape_bytes_used(const lbbt_tape *tape);
+LBBT_API size_t lbbt_tape_bytes_reserved(const lbbt_tape *tape);
 
 #endif

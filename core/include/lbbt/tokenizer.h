@@ -31,33 +31,33 @@ typedef enum { LBBT_TOKENIZER_BYTES, LBBT_TOKENIZER_BPE } lbbt_tokenizer_kind;
 typedef struct lbbt_tokenizer lbbt_tokenizer;
 
 /* The byte-level tokenizer (vocab 257).  Free with lbbt_tokenizer_free. */
-lbbt_status lbbt_tokenizer_create_bytes(lbbt_tokenizer **out);
+LBBT_API lbbt_status lbbt_tokenizer_create_bytes(lbbt_tokenizer **out);
 /* Train a BPE tokenizer of vocab_size ids (257 < vocab_size <= LBBT_TOKENIZER_MAX_VOCAB) on
  * n bytes of text.  Fewer merges are learned when no pair occurs twice; vocab_size then
  * reports the ids actually defined. */
-lbbt_status lbbt_tokenizer_train_bpe(const char *text, int64_t n, int vocab_size,
+LBBT_API lbbt_status lbbt_tokenizer_train_bpe(const char *text, int64_t n, int vocab_size,
                                      lbbt_tokenizer **out);
-void lbbt_tokenizer_free(lbbt_tokenizer *t); /* NULL-safe */
+LBBT_API void lbbt_tokenizer_free(lbbt_tokenizer *t); /* NULL-safe */
 
-lbbt_tokenizer_kind lbbt_tokenizer_kind_of(const lbbt_tokenizer *t);
-const char *lbbt_tokenizer_kind_name(lbbt_tokenizer_kind k); /* "bytes", "bpe" */
-int lbbt_tokenizer_vocab_size(const lbbt_tokenizer *t);
+LBBT_API lbbt_tokenizer_kind lbbt_tokenizer_kind_of(const lbbt_tokenizer *t);
+LBBT_API const char *lbbt_tokenizer_kind_name(lbbt_tokenizer_kind k); /* "bytes", "bpe" */
+LBBT_API int lbbt_tokenizer_vocab_size(const lbbt_tokenizer *t);
 
 /* Encode n bytes into ids (capacity >= n: no tokenizer here makes more ids than bytes);
  * *n_ids gets the count. */
-lbbt_status lbbt_tokenizer_encode(const lbbt_tokenizer *t, const char *text, int64_t n,
+LBBT_API lbbt_status lbbt_tokenizer_encode(const lbbt_tokenizer *t, const char *text, int64_t n,
                                   int32_t *ids, int64_t *n_ids);
 /* The bytes a token stands for: *bytes points into the tokenizer (valid until it is freed),
  * *len their count (0 for EOD).  LBBT_E_INPUT for an id outside [0, vocab_size). */
-lbbt_status lbbt_tokenizer_token_bytes(const lbbt_tokenizer *t, int32_t id, const char **bytes,
+LBBT_API lbbt_status lbbt_tokenizer_token_bytes(const lbbt_tokenizer *t, int32_t id, const char **bytes,
                                        int *len);
 /* Decode ids into out (capacity cap bytes, no NUL added); EOD decodes to nothing.
  * *len = bytes written.  LBBT_E_INPUT for a bad id or when out is too small. */
-lbbt_status lbbt_tokenizer_decode(const lbbt_tokenizer *t, const int32_t *ids, int64_t n,
+LBBT_API lbbt_status lbbt_tokenizer_decode(const lbbt_tokenizer *t, const int32_t *ids, int64_t n,
                                   char *out, int64_t cap, int64_t *len);
 
 /* Write / read the JSON file described above (the write is atomic). */
-lbbt_status lbbt_tokenizer_save(const lbbt_tokenizer *t, const char *path);
-lbbt_status lbbt_tokenizer_load(const char *path, lbbt_tokenizer **out);
+LBBT_API lbbt_status lbbt_tokenizer_save(const lbbt_tokenizer *t, const char *path);
+LBBT_API lbbt_status lbbt_tokenizer_load(const char *path, lbbt_tokenizer **out);
 
 #endif

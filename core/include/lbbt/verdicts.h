@@ -39,10 +39,10 @@ typedef enum {
 } lbbt_verdict;
 
 /* "supports", "contradicts", "within noise", "too few seeds", "not run yet". */
-const char *lbbt_verdict_name(lbbt_verdict v);
+LBBT_API const char *lbbt_verdict_name(lbbt_verdict v);
 /* "greater" / "not-worse" <-> relation; parse returns 0 for other text. */
-const char *lbbt_relation_name(lbbt_relation r);
-int lbbt_relation_parse(const char *text, lbbt_relation *out);
+LBBT_API const char *lbbt_relation_name(lbbt_relation r);
+LBBT_API int lbbt_relation_parse(const char *text, lbbt_relation *out);
 
 typedef struct lbbt_welch {
   int n_a, n_b;
@@ -57,16 +57,16 @@ typedef struct lbbt_welch {
 
 /* Welch t interval for mean(a) - mean(b) at `level` (e.g. 0.95).  LBBT_E_INPUT when an arm has
  * fewer than 2 values, a value is not finite, or level is not in (0, 1). */
-lbbt_status lbbt_welch_interval(const double *a, int n_a, const double *b, int n_b, double level,
+LBBT_API lbbt_status lbbt_welch_interval(const double *a, int n_a, const double *b, int n_b, double level,
                                 lbbt_welch *out);
 
 /* The verdict of an interval [lo, hi] on (claimed - baseline) under `rel`. */
-lbbt_verdict lbbt_verdict_decide(lbbt_relation rel, double lo, double hi);
+LBBT_API lbbt_verdict lbbt_verdict_decide(lbbt_relation rel, double lo, double hi);
 
 /* Compare arm a (claimed better) with arm b (baseline): NOT_RUN when an arm is empty, TOO_FEW
  * when an arm has one value (w holds the means, n and a zero interval width), else the
  * Welch interval at `level` (in *w) and its verdict.  w may be NULL. */
-lbbt_verdict lbbt_compare_arms(const double *a, int n_a, const double *b, int n_b, lbbt_relation rel,
+LBBT_API lbbt_verdict lbbt_compare_arms(const double *a, int n_a, const double *b, int n_b, lbbt_relation rel,
                                double level, lbbt_welch *w);
 
 /* What a control says about the cause of a claimed effect. */
@@ -84,13 +84,13 @@ typedef enum {
  *   claim               verdict of claimed vs baseline;
  *   claimed_vs_control  verdict (greater) of claimed - control;
  *   control_vs_baseline verdict (greater) of control - baseline. */
-lbbt_control_reading lbbt_control_read_arm(lbbt_verdict claim, lbbt_verdict claimed_vs_control,
+LBBT_API lbbt_control_reading lbbt_control_read_arm(lbbt_verdict claim, lbbt_verdict claimed_vs_control,
                                            lbbt_verdict control_vs_baseline);
 /* A control pair: both of the claim's rows rerun from the control init (e.g. first-K vs all
  * layers from shuffled weights); control_pair is the verdict of the same relation on them. */
-lbbt_control_reading lbbt_control_read_pair(lbbt_verdict claim, lbbt_verdict control_pair);
+LBBT_API lbbt_control_reading lbbt_control_read_pair(lbbt_verdict claim, lbbt_verdict control_pair);
 /* One sentence ("the control reproduces the effect: ..."). */
-const char *lbbt_control_reading_text(lbbt_control_reading r);
+LBBT_API const char *lbbt_control_reading_text(lbbt_control_reading r);
 
 typedef struct lbbt_verdicts_options {
   const char *tier;        /* smoke | cpu | paper (default cpu) */
@@ -104,10 +104,10 @@ typedef struct lbbt_verdicts_options {
  * to `echo` when not NULL.  A table without results gives "not run yet" verdicts, not an
  * error; a malformed claims file or a claim naming an unknown table, row or metric is
  * LBBT_E_INPUT with file:line:col. */
-lbbt_status lbbt_verdicts_render(const lbbt_verdicts_options *o, FILE *echo);
+LBBT_API lbbt_status lbbt_verdicts_render(const lbbt_verdicts_options *o, FILE *echo);
 
 /* The distinct table numbers the claims use, in the order first used (for `make verdicts`).
  * claims_path NULL = "paper-tables/claims.yaml"; at most max are stored, *n counts them. */
-lbbt_status lbbt_verdicts_tables(const char *claims_path, int *tables, int max, int *n);
+LBBT_API lbbt_status lbbt_verdicts_tables(const char *claims_path, int *tables, int max, int *n);
 
 #endif

@@ -29,22 +29,22 @@ typedef struct lbbt_moments {
 } lbbt_moments;
 
 /* Moments of w[0..n) (n >= 1). */
-void lbbt_moments_compute(const float *w, int64_t n, lbbt_moments *out);
+LBBT_API void lbbt_moments_compute(const float *w, int64_t n, lbbt_moments *out);
 /* Values with |w - mean| > k std (0 when std == 0). */
-int64_t lbbt_count_sigma_outliers(const float *w, int64_t n, double mean, double std, double k);
+LBBT_API int64_t lbbt_count_sigma_outliers(const float *w, int64_t n, double mean, double std, double k);
 /* Values with |w| > tau. */
-int64_t lbbt_count_magnitude_outliers(const float *w, int64_t n, double tau);
+LBBT_API int64_t lbbt_count_magnitude_outliers(const float *w, int64_t n, double tau);
 
 /* nb + 1 edges: linearly spaced over [lo, hi], or logarithmically (0 < lo < hi). */
-void lbbt_edges_linear(double lo, double hi, int nb, double *edges);
-void lbbt_edges_log(double lo, double hi, int nb, double *edges);
+LBBT_API void lbbt_edges_linear(double lo, double hi, int nb, double *edges);
+LBBT_API void lbbt_edges_log(double lo, double hi, int nb, double *edges);
 /* Add v to counts[nb] (under/over as described above; either may be NULL). */
-void lbbt_histogram_add(const double *edges, int nb, double v, int64_t *counts, int64_t *under,
+LBBT_API void lbbt_histogram_add(const double *edges, int nb, double v, int64_t *counts, int64_t *under,
                         int64_t *over);
 
 /* Eigenvalues of W W' / cols for W [rows, cols] (or W' W / cols when cols < rows), descending,
  * into eig[min(rows, cols)].  GSL symmetric eigensolver on the smaller Gram matrix. */
-lbbt_status lbbt_weight_spectrum(const float *w, int64_t rows, int64_t cols, double *eig);
+LBBT_API lbbt_status lbbt_weight_spectrum(const float *w, int64_t rows, int64_t cols, double *eig);
 
 typedef struct lbbt_powerlaw {
   double alpha;   /* density ~ lambda^-alpha on the tail */
@@ -54,6 +54,6 @@ typedef struct lbbt_powerlaw {
 } lbbt_powerlaw;
 /* Fit x[0..n) (any order; non-positive values ignored).  min_tail >= 2; LBBT_E_INPUT when
  * fewer than min_tail positive values exist (out->alpha = NaN). */
-lbbt_status lbbt_powerlaw_fit(const double *x, int n, int min_tail, lbbt_powerlaw *out);
+LBBT_API lbbt_status lbbt_powerlaw_fit(const double *x, int n, int min_tail, lbbt_powerlaw *out);
 
 #endif

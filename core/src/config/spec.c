@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lbbt/plugin.h"
 #include "lbbt/sha256.h"
 #include "config/spec_keys.h"
 #include "config/spec_merge.h"
@@ -125,7 +126,7 @@ static lbbt_status read_tiers(const spec_load_ctx *c, const yt_node *tiers, lbbt
     snprintf(noun, sizeof noun, "tier '%s'", name->text);
     char path[LBBT_TIER_MAX + 16];
     snprintf(path, sizeof path, "tiers.%s", name->text);
-    spec_bind b = {c->file, 0, NULL, 0};
+    spec_bind b = {.file = c->file};
     spec_where w = {path, noun, t, name};
     LBBT_TRY(spec_bind_section(&b, &spec_tier_section, &w, NULL, 0));
     char where[LBBT_TIER_MAX + 32];
@@ -164,6 +165,7 @@ static lbbt_status unknown_tier(const spec_load_ctx *c, const lbbt_experiment *e
 
 static void run_clear(lbbt_run_spec *r) {
   free(r->config_yaml);
+  for (int i = 0; i < LBBT_MAX_STAGES; i++) free(r->stages[i].plugin_options); /* bound ones, even past n_stages */
   for (int i = 0; i < r->n_matrix; i++) {
     if (r->matrix_keys) free(r->matrix_keys[i]);
     if (r->matrix_values) free(r->matrix_values[i]);
@@ -214,7 +216,7 @@ static lbbt_status build_run(const spec_load_ctx *c, unsigned flags, const yt_no
   if (st == LBBT_OK) make_label(r);
   spec_buf canon = {0};
   if (st == LBBT_OK) {
-    spec_bind b = {c->file, flags, &canon, 0};
+    spec_bind b = {.file = c->file, .reg = c->reg, .flags = flags, .canon = &canon};
     spec_where w = {"", "base", tree, tree};
     st = spec_bind_section(&b, &spec_run_section, &w, r, 0);
   }
@@ -428,8 +430,8 @@ static void default_name(lbbt_experiment *e) {
   e->name[n] = 0;
 }
 
-static lbbt_status load(lbbt_experiment *e, const char *tier, unsigned flags) {
-  spec_load_ctx c = {e->file, tier, NULL};
+static lbbt_status load(lbbt_experiment *e, const char *tier, unsigned flags, const lbbt_registry *reg) {
+  spec_load_ctx c = {e->file, tier, NULL, reg};
   size_t len = 0;
   LBBT_TRY(read_file(e->file, &e->yaml_text, &len));
   lbbt_sha256_hex(e->yaml_text, len, e->sha256);
@@ -439,7 +441,7 @@ static lbbt_status load(lbbt_experiment *e, const char *tier, unsigned flags) {
     st = lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: an experiment file is a mapping (experiment:, base:, matrix:, tiers:)",
                    e->file, root->line, root->col);
   if (st == LBBT_OK) {
-    spec_bind b = {e->file, flags, NULL, 0};
+    spec_bind b = {.file = e->file, .flags = flags};
     spec_where w = {"", "the top-level mapping", root, root};
     st = spec_bind_section(&b, &spec_top_section, &w, e, 0);
   }
@@ -495,7 +497,8 @@ static lbbt_status load(lbbt_experiment *e, const char *tier, unsigned flags) {
   return st;
 }
 
-lbbt_status lbbt_experiment_load_flags(const char *path, const char *tier, unsigned flags, lbbt_experiment **out) {
+lbbt_status lbbt_experiment_load_with(const char *path, const char *tier, unsigned flags, const lbbt_registry *reg,
+                                      lbbt_experiment **out) {
   *out = NULL;
   if (!tier) tier = DEFAULT_TIER;
   lbbt_experiment *e = calloc(1, sizeof *e);
@@ -509,7 +512,7 @@ lbbt_status lbbt_experiment_load_flags(const char *path, const char *tier, unsig
     return lbbt_fail(LBBT_E_INPUT, "tier name '%.32s' must be 1 to %d characters", tier, LBBT_TIER_MAX - 1);
   }
   snprintf(e->tier, sizeof e->tier, "%s", tier);
-  lbbt_status st = load(e, tier, flags);
+  lbbt_status st = load(e, tier, flags, reg);
   if (st != LBBT_OK) {
     lbbt_experiment_free(e);
     return st;
@@ -518,6 +521,10 @@ lbbt_status lbbt_experiment_load_flags(const char *path, const char *tier, unsig
   return LBBT_OK;
 }
 
+lbbt_status lbbt_experiment_load_flags(const char *path, const char *tier, unsigned flags, lbbt_experiment **out) {
+  return lbbt_experiment_load_with(path, tier, flags, lbbt_registry_global(), out);
+}
+
 lbbt_status lbbt_experiment_load(const char *path, const char *tier, lbbt_experiment **out) {
-  return lbbt_experiment_load_flags(path, tier, 0, out);
+  return lbbt_experiment_load_with(path, tier, 0, lbbt_registry_global(), out);
 }

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "lbbt/plugin.h"
 #include "lbbt/spec.h"
 #include "config/spec_keys.h"
 
@@ -34,17 +35,41 @@ static const char *join_names(const char *const *names, int n, char *out, size_t
   return out;
 }
 
-lbbt_status spec_unknown_key(const char *file, const yt_node *key, const spec_section *sec, const char *noun) {
-  const char *names[64] = {0};
+lbbt_status spec_unknown_key_in(const char *file, const yt_node *key, const spec_section *sec,
+                                const spec_plugin_keys *extra, const char *noun) {
+  const char *names[64 + LBBT_MAX_PLUGIN_KEYS] = {0};
   int n = 0;
-  for (int i = 0; i < sec->n_keys && n < 64; i++) names[n++] = sec->keys[i].name;
+  for (int i = 0; i < sec->n_keys && n < 64; i++)
+    if (sec->keys[i].type != KEY_ID_SLOT) names[n++] = sec->keys[i].name;
+  for (int i = 0; extra && extra->sec && i < extra->sec->n_keys; i++) names[n++] = extra->sec->keys[i].name;
+  /* Why a plugin's keys could not be offered: it is not loaded, or declares none. */
+  char why[LBBT_NAME_MAX + 96] = "";
+  if (extra && !extra->resolved && extra->owner[0])
+    snprintf(why, sizeof why, " (%s is not loaded, so its own keys are unknown; see `lbbt plugins`)", extra->owner);
+  else if (extra && !extra->sec)
+    snprintf(why, sizeof why, " (%s declares no keys of its own)", extra->owner);
   const char *near = spec_suggest(key->text, names, n);
   if (near)
-    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown key '%s' in %s; did you mean '%s'?", file, key->line,
-                     key->col, key->text, noun, near);
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown key '%s' in %s; did you mean '%s'?%s", file, key->line,
+                     key->col, key->text, noun, near, why);
   char list[LIST_TEXT_MAX];
-  return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown key '%s' in %s; valid keys: %s", file, key->line, key->col,
-                   key->text, noun, join_names(names, n, list, sizeof list));
+  return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown key '%s' in %s; valid keys: %s%s", file, key->line, key->col,
+                   key->text, noun, join_names(names, n, list, sizeof list), why);
+}
+
+lbbt_status spec_unknown_key(const char *file, const yt_node *key, const spec_section *sec, const char *noun) {
+  return spec_unknown_key_in(file, key, sec, NULL, noun);
+}
+
+/* The core key of sec a stage may write (not a slot); NULL when name is none. */
+static const spec_key *own_key(const spec_section *sec, const char *name) {
+  const spec_key *k = spec_find_key(sec, name);
+  return k && k->type != KEY_ID_SLOT ? k : NULL;
+}
+
+/* The plugin key name when the stage's plugin declares it, else NULL. */
+static const spec_key *plugin_key(const spec_plugin_keys *pk, const char *name) {
+  return pk && pk->sec ? spec_find_key(pk->sec, name) : NULL;
 }
 
 /* ---- canonical text ------------------------------------------------------------------ */
@@ -87,15 +112,22 @@ static const char *type_name(const spec_key *k) {
     case KEY_SECTION: return "a mapping";
     case KEY_LIST: return "a list";
     case KEY_LOADER: return k->flags & KEY_LOADER_LIST ? "a list" : "a mapping";
+    case KEY_ID_SLOT: return "a value";
   }
   return "a value";
+}
+
+/* A range bound as people write it: whole numbers in full (10000, not 1e+04). */
+static void bound_text(double v, char out[32]) {
+  if (isfinite(v) && v == floor(v) && fabs(v) < 1e15) snprintf(out, 32, "%.0f", v);
+  else spec_format_double(v, out);
 }
 
 /* "at least 0", "greater than 0", "from 0 to 1", "at least 0 and below 1". */
 static const char *range_text(const spec_key *k, char *out, size_t size) {
   char lo[32], hi[32];
-  spec_format_double(k->min, lo);
-  spec_format_double(k->max, hi);
+  bound_text(k->min, lo);
+  bound_text(k->max, hi);
   int lo_x = !!(k->flags & KEY_MIN_EXCLUSIVE), hi_x = !!(k->flags & KEY_MAX_EXCLUSIVE);
   int has_lo = isfinite(k->min), has_hi = isfinite(k->max);
   if (has_lo && has_hi && !lo_x && !hi_x) snprintf(out, size, "from %s to %s", lo, hi);
@@ -283,62 +315,140 @@ static lbbt_status bind_scalar(spec_bind *b, const spec_key *k, const char *text
   }
 }
 
-/* ---- options, sections, lists ---------------------------------------------------------- */
-
-static int option_cmp(const void *a, const void *b) {
-  return strcmp(((const lbbt_option *)a)->key, ((const lbbt_option *)b)->key);
+/* bind_scalar, honouring KEY_ID_IF_SET: such a key's canonical text is kept only when it
+ * differs from its default's. */
+static lbbt_status bind_scalar_in_id(spec_bind *b, const spec_key *k, const char *text, const yt_node *pos,
+                                     const char *path, void *field, int depth) {
+  if (!(k->flags & KEY_ID_IF_SET) || !b->canon) return bind_scalar(b, k, text, pos, path, field, depth);
+  spec_buf *canon = b->canon;
+  spec_buf mine = {0}, def = {0};
+  int dash = b->dash;
+  b->canon = &mine;
+  lbbt_status st = bind_scalar(b, k, text, pos, path, field, depth);
+  if (st == LBBT_OK && k->def != REQUIRED) { /* the default into a scratch field: same type, same size */
+    unsigned char scratch[LBBT_PATH_MAX * 2];
+    b->dash = dash;
+    b->canon = &def;
+    if (k->size <= sizeof scratch) st = bind_scalar(b, k, k->def, pos, path, scratch, depth);
+  }
+  b->canon = canon;
+  if (st == LBBT_OK && (k->def == REQUIRED || mine.oom || def.oom || !def.s || !mine.s || strcmp(mine.s, def.s))) {
+    if (mine.s) spec_buf_add(canon, mine.s);
+  } else {
+    b->dash = dash; /* nothing written: a list item's dash still to come */
+  }
+  spec_buf_free(&mine);
+  spec_buf_free(&def);
+  return st;
 }
 
+/* ---- options, sections, lists ---------------------------------------------------------- */
+
+/* One option as written: under `options:` or (a plugin key) directly in the stage. */
+typedef struct written_option {
+  const yt_node *key, *val;
+} written_option;
+
+static int written_cmp(const void *a, const void *b) {
+  return strcmp(((const written_option *)a)->key->text, ((const written_option *)b)->key->text);
+}
+
+/* The stage's `options:` mapping v, and the plugin keys written directly in the stage map:
+ * kept as text in the struct (file order, options first) and written to the canonical text
+ * sorted by key, so where a key was written does not change the run id. */
 static lbbt_status bind_options(spec_bind *b, const spec_key *k, const yt_node *v, const char *path, void *obj,
-                                int depth) {
+                                int depth, const spec_section *sec, const spec_where *w, const spec_plugin_keys *pk) {
   lbbt_option *opts = (lbbt_option *)((char *)obj + k->offset);
   int *count = (int *)((char *)obj + k->count_offset);
   *count = 0;
   if (v && v->kind != YT_MAP) return type_error(b, k, v, v, NULL, path);
-  for (int i = 0; v && i < v->n; i++) {
-    const yt_node *key = v->keys[i], *val = v->vals[i];
-    if (yt_is_null(val)) continue; /* "dim: ~" = the plugin's default, as for every key */
-    if (*count == k->max_count)
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: more than %d options", b->file, key->line, key->col, path,
-                       k->max_count);
-    char sub[PATH_TEXT_MAX];
-    snprintf(sub, sizeof sub, "%s.%s", path, key->text);
-    if (val->kind != YT_SCALAR) {
-      char buf[64];
-      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: an option value is one scalar (number, word, path), got %s",
-                       b->file, val->line, val->col, sub, yt_describe(val, buf, sizeof buf));
+  written_option all[LBBT_MAX_OPTIONS];
+  int n = 0;
+  const yt_node *stage = w ? w->map : NULL;
+  for (int pass = 0; pass < 2; pass++) {
+    const yt_node *m = pass == 0 ? v : (pk && pk->sec ? stage : NULL);
+    for (int i = 0; m && i < m->n; i++) {
+      const yt_node *key = m->keys[i], *val = m->vals[i];
+      if (pass == 1 && (spec_find_key(sec, key->text) || !plugin_key(pk, key->text))) continue;
+      if (pass == 0 && pk && pk->resolved && !plugin_key(pk, key->text)) {
+        char noun[LBBT_NAME_MAX * 2 + 48];
+        snprintf(noun, sizeof noun, "the options of %s (%s)", w ? w->noun : "the stage", pk->owner);
+        return spec_unknown_key_in(b->file, key, &(spec_section){.n_keys = 0}, pk, noun);
+      }
+      const yt_node *twice = pass == 1 ? yt_get(v, key->text) : NULL;
+      if (twice)
+        return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s.%s is written twice: in the stage and under options: (line %d); "
+                         "keep one", b->file, key->line, key->col, w->path, key->text, twice->line);
+      if (yt_is_null(val)) continue; /* "dim: ~" = the plugin's default, as for every key */
+      if (n == k->max_count)
+        return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: more than %d options", b->file, key->line, key->col, path,
+                         k->max_count);
+      char sub[PATH_TEXT_MAX];
+      snprintf(sub, sizeof sub, "%s.%s", path, key->text);
+      if (val->kind != YT_SCALAR) {
+        char buf[64];
+        return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: an option value is one scalar (number, word, path), got %s",
+                         b->file, val->line, val->col, sub, yt_describe(val, buf, sizeof buf));
+      }
+      lbbt_option *o = &opts[n];
+      LBBT_TRY(store_text(b, key->text, o->key, sizeof o->key, key, sub));
+      LBBT_TRY(store_text(b, val->text, o->value, sizeof o->value, val, sub));
+      o->line = val->line;
+      o->col = val->col;
+      all[n++] = (written_option){key, val};
     }
-    lbbt_option *o = &opts[*count];
-    LBBT_TRY(store_text(b, key->text, o->key, sizeof o->key, key, sub));
-    LBBT_TRY(store_text(b, val->text, o->value, sizeof o->value, val, sub));
-    o->line = val->line;
-    o->col = val->col;
-    ++*count;
   }
+  *count = n;
+  if (!n && (k->flags & KEY_ID_IF_SET)) return LBBT_OK; /* empty: not in the run id */
   canon_key(b, depth, k->name);
-  if (!*count) {
+  if (!n) {
     canon_value(b, "{}");
     return LBBT_OK;
   }
   if (b->canon) spec_buf_add(b->canon, "\n");
-  /* Sorted copy for the canonical text; the struct keeps file order. */
-  lbbt_option sorted[LBBT_MAX_OPTIONS > 64 ? LBBT_MAX_OPTIONS : 64];
-  int n = *count < (int)(sizeof sorted / sizeof sorted[0]) ? *count : (int)(sizeof sorted / sizeof sorted[0]);
-  memcpy(sorted, opts, (size_t)n * sizeof *opts);
-  qsort(sorted, (size_t)n, sizeof *sorted, option_cmp);
+  qsort(all, (size_t)n, sizeof *all, written_cmp);
   for (int i = 0; i < n; i++) {
-    const yt_node *val = yt_get(v, sorted[i].key);
-    canon_key(b, depth + 1, sorted[i].key);
+    canon_key(b, depth + 1, all[i].key->text);
     double d;
-    if (val && val->plain && spec_parse_double(sorted[i].value, &d)) { /* 64.0 and 64 are one setting */
+    if (all[i].val->plain && spec_parse_double(all[i].val->text, &d)) { /* 64.0 and 64 are one setting */
       char num[32];
       spec_format_double(d, num);
       canon_value(b, num);
     } else {
-      canon_string(b, sorted[i].value);
+      canon_string(b, all[i].val->text);
     }
   }
   return LBBT_OK;
+}
+
+/* The plugin's keys that have no slot in sec: typed values into pk->obj (written under
+ * options: or in the stage, else the default).  Their canonical text is the options'. */
+static lbbt_status bind_plugin_values(spec_bind *b, const spec_section *sec, const spec_where *w,
+                                      const spec_plugin_keys *pk, const yt_node *here) {
+  const yt_node *opts = yt_get(w->map, "options");
+  spec_buf *canon = b->canon;
+  b->canon = NULL;
+  lbbt_status st = LBBT_OK;
+  for (int i = 0; st == LBBT_OK && i < pk->sec->n_keys; i++) {
+    const spec_key *k = &pk->sec->keys[i];
+    const spec_key *core = spec_find_key(sec, k->name);
+    if (core && core->type == KEY_ID_SLOT) continue; /* bound in its place */
+    /* A plugin key named like a core key is written under options: only. */
+    const yt_node *v = core ? NULL : yt_get(w->map, k->name);
+    int flat = v != NULL;
+    if (!v && opts && opts->kind == YT_MAP) v = yt_get(opts, k->name);
+    const yt_node *at = v ? v : here;
+    if (v && yt_is_null(v)) v = NULL;
+    char path[PATH_TEXT_MAX];
+    snprintf(path, sizeof path, "%s%s%s", w->path, flat ? "." : ".options.", k->name);
+    if (!v && k->def == REQUIRED)
+      st = lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: missing required key '%s' in %s (%s needs it)", b->file, at->line,
+                     at->col, k->name, w->noun, pk->owner);
+    else
+      st = bind_scalar(b, k, v ? v->text : k->def, at, path, (char *)pk->obj + k->offset, 0);
+  }
+  b->canon = canon;
+  return st;
 }
 
 static lbbt_status bind_list(spec_bind *b, const spec_key *k, const yt_node *v, const char *path, void *obj,
@@ -385,8 +495,16 @@ lbbt_status spec_bind_section(spec_bind *b, const spec_section *sec, const spec_
     return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: expected a mapping of keys, got %s", b->file, map->line, map->col,
                      w->path[0] ? w->path : w->noun, yt_describe(map, buf, sizeof buf));
   }
+  spec_plugin_keys pk = {0}, *pkp = NULL;
+  if (sec->plugin_keys) {
+    spec_where at = *w;
+    at.map = map;
+    LBBT_TRY(sec->plugin_keys(b, &at, obj, &pk));
+    pkp = &pk;
+  }
   for (int i = 0; map && i < map->n; i++)
-    if (!spec_find_key(sec, map->keys[i]->text)) return spec_unknown_key(b->file, map->keys[i], sec, w->noun);
+    if (!own_key(sec, map->keys[i]->text) && !plugin_key(pkp, map->keys[i]->text))
+      return spec_unknown_key_in(b->file, map->keys[i], sec, pkp, w->noun);
   const yt_node *here = map ? map : w->at;
   for (int i = 0; i < sec->n_keys; i++) {
     const spec_key *k = &sec->keys[i];
@@ -410,11 +528,36 @@ lbbt_status spec_bind_section(spec_bind *b, const spec_section *sec, const spec_
         break;
       }
       case KEY_LIST: LBBT_TRY(bind_list(b, k, v, path, obj, depth)); break;
-      case KEY_OPTIONS: LBBT_TRY(bind_options(b, k, v, path, obj, depth)); break;
+      case KEY_OPTIONS: {
+        spec_where here_w = *w;
+        here_w.map = map;
+        LBBT_TRY(bind_options(b, k, v, path, obj, depth, sec, &here_w, pkp));
+        break;
+      }
+      case KEY_ID_SLOT: {
+        const spec_key *pkey = plugin_key(pkp, k->name);
+        if (!pkey) { /* the plugin does not read it: the text every such stage had */
+          canon_key(b, depth, k->name);
+          canon_value(b, k->def);
+          break;
+        }
+        if (v && v->kind != YT_SCALAR) return type_error(b, pkey, v, v, NULL, path);
+        if (!v && pkey->def == REQUIRED)
+          return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: missing required key '%s' in %s (%s needs it)", b->file,
+                           absent_at->line, absent_at->col, k->name, w->noun, pk.owner);
+        LBBT_TRY(bind_scalar(b, pkey, v ? v->text : pkey->def, absent_at, path, (char *)pk.obj + pkey->offset,
+                             depth));
+        break;
+      }
       default:
         if (v && v->kind != YT_SCALAR) return type_error(b, k, v, v, NULL, path);
-        LBBT_TRY(bind_scalar(b, k, v ? v->text : k->def, absent_at, path, field, depth));
+        LBBT_TRY(bind_scalar_in_id(b, k, v ? v->text : k->def, absent_at, path, field, depth));
     }
+  }
+  if (pk.sec) {
+    spec_where here_w = *w;
+    here_w.map = map;
+    LBBT_TRY(bind_plugin_values(b, sec, &here_w, &pk, here));
   }
   if (sec->check) {
     spec_where checked = *w;
@@ -435,10 +578,11 @@ static void write_cell_escaped(FILE *f, const char *s) {
   }
 }
 
-static void write_section(FILE *f, const spec_section *sec, const char *title) {
+void spec_write_section(FILE *f, const spec_section *sec, const char *title) {
   fprintf(f, "### %s\n\n%s\n\n| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n", title, sec->doc);
   for (int i = 0; i < sec->n_keys; i++) {
     const spec_key *k = &sec->keys[i];
+    if (k->type == KEY_ID_SLOT) continue; /* a plugin's key now: listed with the plugin */
     fprintf(f, "| `%s%s%s` | ", sec->path, sec->path[0] ? "." : "", k->name);
     static const char *const types[] = {"string", "path", "integer", "seed", "number", "bool",
                                         "enum", "layer range", "options", "section", "list", "mapping"};
@@ -485,15 +629,22 @@ static void write_subsections(FILE *f, const spec_section *sec) {
     if (!sub) continue;
     char title[128];
     snprintf(title, sizeof title, "`%s` (%s)", sub->path, sub->noun);
-    write_section(f, sub, title);
+    spec_write_section(f, sub, title);
     write_subsections(f, sub);
   }
 }
 
 void lbbt_spec_write_reference(FILE *f) {
-  write_section(f, &spec_top_section, "Top level");
+  spec_write_section(f, &spec_top_section, "Top level");
   write_subsections(f, &spec_top_section);
-  write_section(f, &spec_tier_section, "`tiers.<tier>`");
-  write_section(f, &spec_run_section, "`base` (one run; matrix keys are these paths)");
+  spec_write_section(f, &spec_tier_section, "`tiers.<tier>`");
+  spec_write_section(f, &spec_run_section, "`base` (one run; matrix keys are these paths)");
   write_subsections(f, &spec_run_section);
+  spec_write_plugin_reference(f, lbbt_registry_global());
+}
+
+lbbt_status spec_bind_value(const spec_key *k, const char *text, const char *where, void *field) {
+  yt_node pos = {.kind = YT_SCALAR, .line = 0, .col = 0};
+  spec_bind b = {.file = where, .flags = LBBT_SPEC_SKIP_FILE_CHECKS};
+  return bind_scalar(&b, k, text, &pos, k->name, field, 0);
 }

@@ -1,12 +1,20 @@
 /* The directive tables: every key an experiment file may contain, one row each.
  *
  * To add a key: add the field to the struct in core/include/lbbt/spec.h, add one row
- * here (the binder does conversion, range checks, defaults, canonical text and error
- * messages), then paste `lbbt check --keys` into experiments/README.md (tests/cli/spec.sh
- * fails while the README is out of date).  Adding a key changes every run id, because
- * the canonical config lists every key. */
+ * here with .flags = KEY_ID_IF_SET (the binder does conversion, range checks, defaults,
+ * canonical text and error messages), then paste `lbbt check --keys` into
+ * experiments/README.md (tests/cli/spec.sh fails while the README is out of date).
+ *
+ * Run ids: the rows below without KEY_ID_IF_SET are the keys ids were defined with; they
+ * enter the canonical text (which the id hashes) with their value, defaults included.  A
+ * row with KEY_ID_IF_SET enters it only when its value differs from its default, so adding
+ * one changes no existing id (tests/cli/run_ids.sh checks every experiment's ids).
+ *
+ * A plugin's own keys (options.h) are bound with the stage: see stage_plugin_keys. */
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lbbt/spec.h"
@@ -16,7 +24,6 @@
 _Static_assert(sizeof(lbbt_init_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(lbbt_pool_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(lbbt_attn_mode) == sizeof(int), "enum size");
-_Static_assert(sizeof(lbbt_label_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(lbbt_optimizer_kind) == sizeof(int), "enum size");
 
 #define FIELD(S, f) .offset = offsetof(S, f), .size = sizeof(((S *)0)->f)
@@ -29,15 +36,14 @@ static const char *const INIT_NAMES[] = {"scratch", "language", "shuffled", "mom
                                          "scratch-rescaled"};
 static const char *const POOL_NAMES[] = {"mean", "cls"};
 static const char *const ATTN_NAMES[] = {"default", "causal", "bidirectional"};
-static const char *const LABEL_NAMES[] = {"true", "random"};
 static const char *const OPTIMIZER_NAMES[] = {"adamw", "sgd"};
-static const char *const LR_SWEEP_NAMES[] = {"", "per-arm"};
 
 /* ---- backbone ------------------------------------------------------------------------ */
 #define S lbbt_backbone_spec
 static const spec_key BACKBONE_KEYS[] = {
-    {.name = "plugin", .type = KEY_STRING, FIELD(S, plugin), .def = REQUIRED,
-     .doc = "backbone plugin: gpt2, llama, chronos_t5, ... (`lbbt plugins` lists them)"},
+    {.name = "plugin", .type = KEY_STRING, FIELD(S, plugin), .def = "",
+     .doc = "backbone plugin: gpt2, llama, chronos_t5, ... (`lbbt plugins` lists them); required "
+            "when a stage needs a model"},
     {.name = "checkpoint", .type = KEY_PATH, FIELD(S, checkpoint), .def = "",
      .flags = KEY_MUST_EXIST | KEY_MODELS_PREFIX,
      .doc = "pretrained weights (file or folder); models:NAME is $LBBT_MODELS/NAME; \"\" = none; "
@@ -82,8 +88,9 @@ static const spec_section BACKBONE_SECTION = {
 /* ---- data ---------------------------------------------------------------------------- */
 #define S lbbt_data_spec
 static const spec_key DATA_KEYS[] = {
-    {.name = "dataset", .type = KEY_STRING, FIELD(S, dataset), .def = REQUIRED,
-     .doc = "fashion-mnist, cifar10, cifar100, folder, ... (the datasets module checks the name)"},
+    {.name = "dataset", .type = KEY_STRING, FIELD(S, dataset), .def = "",
+     .doc = "fashion-mnist, cifar10, cifar100, folder, ... (the datasets module checks the name); "
+            "required when a stage needs images"},
     {.name = "root", .type = KEY_PATH, FIELD(S, root), .def = "", .flags = KEY_MUST_EXIST,
      .doc = "data folder; \"\" = the dataset's default location"},
     {.name = "limit", .type = KEY_INT, FIELD(S, limit), .def = "0", AT_LEAST(0),
@@ -98,6 +105,12 @@ static const spec_key DATA_KEYS[] = {
      .doc = "random horizontal flip augmentation"},
     {.name = "subset_seed", .type = KEY_INT, FIELD(S, subset_seed), .def = "0", AT_LEAST(0),
      .doc = "seed of the subset choice, fixed across runs so every arm sees the same images"},
+    {.name = "options", .type = KEY_OPTIONS, .offset = offsetof(S, options),
+     .count_offset = offsetof(S, n_options), .max_count = LBBT_MAX_OPTIONS, .def = "{}",
+     .flags = KEY_ID_IF_SET,
+     .doc = "settings of the dataset kind, checked by the datasets module: fashion-mnist-detection "
+            "takes canvas, min_items, max_items, min_side, max_side, max_iou; "
+            "fashion-mnist-segmentation the same but max_iou (docs in core/include/lbbt/dataset.h)"},
 };
 #undef S
 
@@ -114,10 +127,12 @@ static const spec_key STAGE_KEYS[] = {
      .doc = "task plugin: classification, linear-probe, lm-pretrain, ... (this or analysis)"},
     {.name = "analysis", .type = KEY_STRING, FIELD(S, analysis), .def = "",
      .doc = "analysis plugin: outliers, hessian, ... (this or task)"},
-    {.name = "labels", .type = KEY_ENUM, FIELD(S, labels), .def = "true", NAMES(LABEL_NAMES),
-     .doc = "true labels, or random labels for a fraction label_ratio of the images"},
-    {.name = "label_ratio", .type = KEY_NUMBER, FIELD(S, label_ratio), .def = "1.0", RANGE(0, 1),
-     .doc = "fraction of labels replaced by random ones when labels is random"},
+    /* Slots: these keys moved to the tables of the plugins that read them (classification,
+     * hessian, landscape); a row here only holds the canonical text ids were made with when
+     * they were core keys.  When the stage's plugin declares the key, its bound value is
+     * written at this place; otherwise `def` is, so every run id stays what it was. */
+    {.name = "labels", .type = KEY_ID_SLOT, .def = "true"},
+    {.name = "label_ratio", .type = KEY_ID_SLOT, .def = "1"},
     {.name = "epochs", .type = KEY_INT, FIELD(S, epochs), .def = "0", RANGE(0, 1000000),
      .doc = "passes over the training data; must be written for a task"},
     {.name = "batch_size", .type = KEY_INT, FIELD(S, batch_size), .def = "64", RANGE(1, 1 << 20),
@@ -131,8 +146,7 @@ static const spec_key STAGE_KEYS[] = {
      .doc = "maximum global gradient norm; 0 = no clipping"},
     {.name = "warmup_epochs", .type = KEY_NUMBER, FIELD(S, warmup_epochs), .def = "0", AT_LEAST(0),
      .doc = "linear learning-rate warm-up length, then cosine decay"},
-    {.name = "label_smoothing", .type = KEY_NUMBER, FIELD(S, label_smoothing), .def = "0", RANGE(0, 1),
-     .flags = KEY_MAX_EXCLUSIVE, .doc = "cross-entropy label smoothing"},
+    {.name = "label_smoothing", .type = KEY_ID_SLOT, .def = "0"},
     {.name = "momentum", .type = KEY_NUMBER, FIELD(S, momentum), .def = "0.9", RANGE(0, 1),
      .flags = KEY_MAX_EXCLUSIVE, .doc = "SGD momentum (ignored by adamw)"},
     {.name = "optimizer", .type = KEY_ENUM, FIELD(S, optimizer), .def = "adamw", NAMES(OPTIMIZER_NAMES),
@@ -143,16 +157,38 @@ static const spec_key STAGE_KEYS[] = {
      .doc = "train the patch embedding and positions"},
     {.name = "train_head", .type = KEY_BOOL, FIELD(S, train_head), .def = "true",
      .doc = "train the final norm and the head"},
-    {.name = "lr_sweep", .type = KEY_STRING, FIELD(S, lr_sweep), .def = "", NAMES(LR_SWEEP_NAMES),
-     .doc = "per-arm: pick the best learning rate per matrix arm (\"\" = off)"},
+    {.name = "lr_sweep", .type = KEY_ID_SLOT, .def = "\"\""},
     {.name = "skip", .type = KEY_BOOL, FIELD(S, skip), .def = "false",
      .doc = "leave this stage out (a matrix over stages.NAME.skip compares with and without it)"},
     {.name = "options", .type = KEY_OPTIONS, .offset = offsetof(S, options),
      .count_offset = offsetof(S, n_options), .max_count = LBBT_MAX_OPTIONS, .def = "{}",
-     .doc = "plugin-specific settings (key: scalar), checked by the task or analysis plugin "
-            "(lm-pretrain's: docs/lm-pretrain.md)"},
+     .doc = "the task's or analysis's own keys (below, per plugin); they may also be written "
+            "directly in the stage"},
 };
 #undef S
+
+/* The stage's plugin keys: the table of the task or analysis the stage names, with storage
+ * for its values (stage->plugin_options, freed with the run). */
+static lbbt_status stage_plugin_keys(spec_bind *b, const spec_where *w, void *obj, spec_plugin_keys *out) {
+  lbbt_stage_spec *st = obj;
+  const yt_node *task = yt_get(w->map, "task"), *analysis = yt_get(w->map, "analysis");
+  const char *t = task && task->kind == YT_SCALAR && !yt_is_null(task) ? task->text : "";
+  const char *a = analysis && analysis->kind == YT_SCALAR && !yt_is_null(analysis) ? analysis->text : "";
+  out->sec = NULL;
+  out->obj = NULL;
+  out->resolved = 0;
+  snprintf(out->owner, sizeof out->owner, "%s '%.*s'", t[0] ? "task" : "analysis", LBBT_NAME_MAX, t[0] ? t : a);
+  if (!b->reg || (!t[0] && !a[0]) || (t[0] && a[0])) return LBBT_OK; /* stage_check reports both/neither */
+  const lbbt_option_table *table = spec_registry_options(b->reg, t, a, &out->resolved);
+  if (!table) return LBBT_OK;
+  free(st->plugin_options);
+  st->plugin_options = calloc(1, table->options_size ? table->options_size : 1);
+  if (!st->plugin_options) return lbbt_fail(LBBT_E_NOMEM, "out of memory binding %s's options", out->owner);
+  spec_plugin_section(table, out->owner, out->keys, &out->storage);
+  out->sec = &out->storage;
+  out->obj = st->plugin_options;
+  return LBBT_OK;
+}
 
 static lbbt_status stage_check(spec_bind *b, const spec_where *w, void *obj) {
   const lbbt_stage_spec *st = obj;
@@ -168,9 +204,10 @@ static lbbt_status stage_check(spec_bind *b, const spec_where *w, void *obj) {
   return LBBT_OK;
 }
 
-static const spec_section STAGE_SECTION = {
+const spec_section spec_stage_section = {
     .noun = "stage", .path = "stages.<name>", .keys = STAGE_KEYS,
     .n_keys = (int)(sizeof STAGE_KEYS / sizeof STAGE_KEYS[0]), .check = stage_check,
+    .plugin_keys = stage_plugin_keys,
     .doc = "One step of a run, in order: a task that trains or evaluates the model, or an analysis "
            "that measures it. Each stage has exactly one of task and analysis."};
 
@@ -180,11 +217,11 @@ static const spec_key RUN_KEYS[] = {
     {.name = "seed", .type = KEY_SEED, .offset = offsetof(S, seed), .size = sizeof(uint64_t), .def = "0",
      .doc = "the run's seed; every random stream derives from it"},
     {.name = "backbone", .type = KEY_SECTION, .offset = offsetof(S, backbone), .sub = &BACKBONE_SECTION,
-     .def = REQUIRED, .doc = "the network (see below)"},
+     .def = "{}", .doc = "the network (see below); only for runs with a stage that needs a model"},
     {.name = "data", .type = KEY_SECTION, .offset = offsetof(S, data), .sub = &DATA_SECTION,
-     .def = REQUIRED, .doc = "the images (see below)"},
+     .def = "{}", .doc = "the images (see below); only for runs with a stage that needs images"},
     {.name = "stages", .type = KEY_LIST, .offset = offsetof(S, stages), .size = sizeof(lbbt_stage_spec),
-     .count_offset = offsetof(S, n_stages), .max_count = LBBT_MAX_STAGES, .sub = &STAGE_SECTION,
+     .count_offset = offsetof(S, n_stages), .max_count = LBBT_MAX_STAGES, .sub = &spec_stage_section,
      .def = REQUIRED, .doc = "what the run does, in order (a list of stages, see below)"},
 };
 #undef S

@@ -9,7 +9,9 @@
 #ifndef LBBT_SPEC_KEYS_H
 #define LBBT_SPEC_KEYS_H
 #include <stddef.h>
+#include <stdio.h>
 
+#include "lbbt/options.h"
 #include "lbbt/status.h"
 #include "config/spec_text.h"
 #include "config/spec_tree.h"
@@ -26,7 +28,9 @@ typedef enum {
   KEY_OPTIONS, /* lbbt_option[max_count], count at count_offset: free key: scalar pairs */
   KEY_SECTION, /* a nested struct at offset, bound with table sub */
   KEY_LIST,    /* an array of structs (size bytes each) bound with sub; count at count_offset */
-  KEY_LOADER   /* handled by the loader (base, matrix, groups, tiers); listed for checks and docs */
+  KEY_LOADER,  /* handled by the loader (base, matrix, groups, tiers); listed for checks and docs */
+  KEY_ID_SLOT  /* a key that moved to plugin tables; its row keeps run ids made before the move:
+                * see spec_keys.c */
 } spec_key_type;
 
 #define KEY_MIN_EXCLUSIVE 1u /* the range excludes min */
@@ -35,9 +39,11 @@ typedef enum {
 #define KEY_MODELS_PREFIX 8u /* PATH: "models:NAME" is $LBBT_MODELS/NAME */
 #define KEY_IDENT 16u        /* STRING: letters, digits, '-', '_' (addressable in paths) */
 #define KEY_LOADER_LIST 32u  /* LOADER: the value is a list (of at most max_count items), not a mapping */
+#define KEY_ID_IF_SET 64u    /* enters the canonical text (and the run id) only when not at its default */
 #define REQUIRED NULL        /* spec_key.def of a key that must be written */
 
 struct spec_section;
+struct spec_plugin_keys;
 
 typedef struct spec_key {
   const char *name;
@@ -64,8 +70,11 @@ typedef struct spec_where {
   const yt_node *at;  /* position for errors about absent keys */
 } spec_where;
 
+struct lbbt_registry;
+
 typedef struct spec_bind {
   const char *file;   /* for "file:line:col" */
+  const struct lbbt_registry *reg; /* plugin keys come from here; NULL: no plugin keys */
   unsigned flags;     /* LBBT_SPEC_SKIP_FILE_CHECKS */
   spec_buf *canon;    /* receives canonical YAML of every bound value; NULL = none */
   int dash;           /* canonical text: the next line opens a list item ("- ") */
@@ -79,11 +88,26 @@ typedef struct spec_section {
   /* Rules between keys (e.g. init: language needs a checkpoint); NULL when none. */
   lbbt_status (*check)(spec_bind *b, const spec_where *w, void *obj);
   const char *doc;         /* a paragraph for the reference */
+  /* Sections whose unknown keys belong to a plugin (stages): finds the plugin's table for
+   * the mapping being bound and where its values go.  NULL for the others. */
+  lbbt_status (*plugin_keys)(spec_bind *b, const spec_where *w, void *obj, struct spec_plugin_keys *out);
 } spec_section;
+
+/* The keys a stage's plugin adds to the stage (lbbt_option_table, options.h), as a section
+ * the binder can walk. */
+typedef struct spec_plugin_keys {
+  const spec_section *sec; /* NULL: the plugin declares no keys, or is unknown (see owner) */
+  void *obj;               /* the plugin's options struct being filled */
+  int resolved;            /* 0: the plugin is not installed or no registry was given */
+  char owner[LBBT_NAME_MAX + 16]; /* "task 'classification'" */
+  spec_section storage;
+  spec_key keys[LBBT_MAX_PLUGIN_KEYS];
+} spec_plugin_keys;
 
 extern const spec_section spec_top_section;  /* the file's top-level keys */
 extern const spec_section spec_tier_section; /* tiers.<name> */
 extern const spec_section spec_run_section;  /* base: one run (lbbt_run_spec) */
+extern const spec_section spec_stage_section; /* one stage (lbbt_stage_spec) */
 
 /* Bind map (a mapping, NULL or a null scalar = every key takes its default) into obj.
  * depth is the canonical-text indentation in 2-space steps. */
@@ -91,8 +115,31 @@ lbbt_status spec_bind_section(spec_bind *b, const spec_section *sec, const spec_
                               int depth);
 const spec_key *spec_find_key(const spec_section *sec, const char *name);
 /* "file:line:col: unknown key 'epoch' in stage 'bridge'; did you mean 'epochs'?" (or the
- * list of valid keys when nothing is close). */
+ * list of valid keys when nothing is close).  extra: a plugin's keys, also valid there (may
+ * be NULL). */
 lbbt_status spec_unknown_key(const char *file, const yt_node *key, const spec_section *sec, const char *noun);
+lbbt_status spec_unknown_key_in(const char *file, const yt_node *key, const spec_section *sec,
+                                const spec_plugin_keys *extra, const char *noun);
+
+/* Convert text (a scalar as written) into field as key k does, without canonical text or
+ * a position (errors read "<where>:0:0: ..."): for checking defaults. */
+lbbt_status spec_bind_value(const spec_key *k, const char *text, const char *where, void *field);
+
+/* ---- plugin tables (spec_plugin.c) ---- */
+/* The section of a plugin's option table: rows converted into keys[] (n_keys of them),
+ * sec pointing at them.  Does not check the table (spec_option_table_check does). */
+void spec_plugin_section(const lbbt_option_table *t, const char *noun, spec_key *keys, spec_section *sec);
+/* Every rule a plugin's table must follow, checked when the plugin loads: LBBT_E_PLUGIN with
+ * a one-line reason in reason[0..n) naming the key. */
+lbbt_status spec_option_table_check(const lbbt_option_table *t, char *reason, size_t n);
+/* Find the option table of the stage's plugin (task or analysis name) in reg; *installed = 0
+ * when no plugin of that kind and name is loaded. */
+const lbbt_option_table *spec_registry_options(const struct lbbt_registry *reg, const char *task,
+                                               const char *analysis, int *installed);
+/* One section's keys as a Markdown table under a "### title" heading. */
+void spec_write_section(FILE *f, const spec_section *sec, const char *title);
+/* Markdown reference of every loaded plugin's keys (after lbbt_spec_write_reference). */
+void spec_write_plugin_reference(FILE *f, const struct lbbt_registry *reg);
 /* The value node of key in map when written, else fallback (for error positions). */
 const yt_node *spec_node_or(const yt_node *map, const char *key, const yt_node *fallback);
 

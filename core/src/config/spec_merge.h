@@ -6,6 +6,8 @@
 #ifndef LBBT_SPEC_MERGE_H
 #define LBBT_SPEC_MERGE_H
 #include "lbbt/status.h"
+
+struct lbbt_registry;
 #include "config/spec_tree.h"
 
 typedef struct spec_load_ctx {
@@ -13,6 +15,7 @@ typedef struct spec_load_ctx {
   const char *tier; /* the tier being applied, for messages */
   const char *block; /* the run block whose keys are being written: NULL = "matrix", else
                       * "groups[2]" (one item of `groups:`), for messages */
+  const struct lbbt_registry *reg; /* stages' plugin keys (NULL: none known) */
 } spec_load_ctx;
 
 /* "matrix" or the block named in c->block, as messages say it ("matrix key 'seed'"). */

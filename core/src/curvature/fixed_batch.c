@@ -48,12 +48,8 @@ lbbt_status lbbt_fixed_batch_create(const lbbt_dataset *ds, int64_t n, lbbt_labe
   lbbt_rng_shuffle_i32(&r, perm, ds->n);
   for (int64_t i = 0; i < n; i++) b->indices[i] = perm[i];
   qsort(b->indices, (size_t)n, sizeof *b->indices, cmp_i32);
-  if (mode == LBBT_LABELS_RANDOM) {
-    st = lbbt_labels_randomize(ds->labels, ds->n, ds->num_classes, ratio, label_seed, all_labels, NULL);
-    if (st != LBBT_OK) goto done;
-  } else {
-    for (int64_t i = 0; i < ds->n; i++) all_labels[i] = ds->labels[i];
-  }
+  st = lbbt_labels_for_mode(ds, mode, ratio, label_seed, all_labels, NULL);
+  if (st != LBBT_OK) goto done;
   st = lbbt_dataset_gather_f32(ds, b->indices, n, all_labels, b->images, b->labels);
   if (st != LBBT_OK) goto done;
   for (int64_t i = 0; i < n; i++) b->n_changed += b->labels[i] != ds->labels[b->indices[i]];

@@ -48,6 +48,7 @@ void lbbt_dataset_free(lbbt_dataset *ds) {
   free(ds->pixels);
   free(ds->labels);
   free(ds->source);
+  lbbt_dataset_free_targets(ds);
   free(ds);
 }
 
@@ -201,6 +202,7 @@ lbbt_status lbbt_dataset_subset(const lbbt_dataset *src, const int32_t *idx, int
   memcpy(ds->mean, src->mean, sizeof ds->mean);
   memcpy(ds->std, src->std, sizeof ds->std);
   lbbt_status st = lbbt_dataset_set_source(ds, "%s", src->source ? src->source : "");
+  if (st == LBBT_OK) st = lbbt_dataset_copy_targets(src, idx, n, ds);
   if (st == LBBT_OK && src->class_names)
     st = lbbt_dataset_set_class_names(ds, (const char *const *)src->class_names,
                                       src->num_classes);
@@ -221,14 +223,22 @@ lbbt_status lbbt_dataset_apply_limit(lbbt_dataset **dsp, int64_t limit, uint64_t
   if (limit == 0) return lbbt_dataset_append_source(ds, ", all %lld", (long long)ds->n);
   int32_t *idx = malloc((size_t)limit * sizeof *idx);
   if (!idx) return lbbt_fail(LBBT_E_NOMEM, "subset: out of memory for %lld indices", (long long)limit);
-  lbbt_status st = lbbt_subset_balanced(ds->labels, ds->n, ds->num_classes, limit, seed,
-                                        split_tag, ds->source, idx);
+  lbbt_status st = LBBT_OK;
+  if (ds->target == LBBT_TARGET_CLASS) {
+    st = lbbt_subset_balanced(ds->labels, ds->n, ds->num_classes, limit, seed, split_tag, ds->source, idx);
+  } else if (limit > ds->n) {
+    st = lbbt_fail(LBBT_E_INPUT, "%s: subset of %lld images asked, but it has %lld; set the limit between "
+                   "1 and %lld (0 = all)", ds->source, (long long)limit, (long long)ds->n, (long long)ds->n);
+  } else { /* no class per image: a uniform draw, kept in file order */
+    st = lbbt_subset_uniform(ds->n, limit, seed, split_tag, idx);
+  }
   lbbt_dataset *sub = NULL;
   if (st == LBBT_OK) st = lbbt_dataset_subset(ds, idx, limit, &sub);
   free(idx);
   if (st == LBBT_OK)
-    st = lbbt_dataset_append_source(sub, ", %lld class-balanced of %lld, subset seed %llu",
-                                    (long long)limit, (long long)ds->n, (unsigned long long)seed);
+    st = lbbt_dataset_append_source(sub, ", %lld %s of %lld, subset seed %llu", (long long)limit,
+                                    ds->target == LBBT_TARGET_CLASS ? "class-balanced" : "uniformly drawn",
+                                    (long long)ds->n, (unsigned long long)seed);
   if (st != LBBT_OK) {
     lbbt_dataset_free(sub);
     return st;

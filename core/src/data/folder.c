@@ -12,18 +12,13 @@
 
 #include "data/data_internal.h"
 
-typedef struct str_list {
-  char **items;
-  int64_t n, cap;
-} str_list;
-
-static void str_list_free(str_list *l) {
+void data_str_list_free(str_list *l) {
   for (int64_t i = 0; i < l->n; i++) free(l->items[i]);
   free(l->items);
   memset(l, 0, sizeof *l);
 }
 
-static lbbt_status str_list_push(str_list *l, const char *a, const char *b) {
+lbbt_status data_str_list_push(str_list *l, const char *a, const char *b) {
   if (l->n == l->cap) {
     int64_t cap = l->cap ? 2 * l->cap : 64;
     char **items = realloc(l->items, (size_t)cap * sizeof *items);
@@ -62,7 +57,7 @@ static int is_image_name(const char *name) {
 
 /* Entries of dir (not starting with '.'), as full paths, split into sub-folders and image
  * files; each list sorted. */
-static lbbt_status list_dir(const char *dir, str_list *subdirs, str_list *images) {
+lbbt_status data_list_dir(const char *dir, str_list *subdirs, str_list *images) {
   DIR *d = opendir(dir);
   if (!d) return lbbt_fail(LBBT_E_INPUT, "cannot open folder '%s': %s", dir, strerror(errno));
   lbbt_status st = LBBT_OK;
@@ -77,8 +72,8 @@ static lbbt_status list_dir(const char *dir, str_list *subdirs, str_list *images
     }
     int dir_entry = e->d_type == DT_DIR || ((e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) &&
                                             is_dir(path));
-    if (dir_entry && subdirs) st = str_list_push(subdirs, path, NULL);
-    else if (!dir_entry && images && is_image_name(e->d_name)) st = str_list_push(images, path, NULL);
+    if (dir_entry && subdirs) st = data_str_list_push(subdirs, path, NULL);
+    else if (!dir_entry && images && is_image_name(e->d_name)) st = data_str_list_push(images, path, NULL);
   }
   closedir(d);
   if (subdirs && subdirs->n > sub0)
@@ -92,18 +87,18 @@ static lbbt_status list_dir(const char *dir, str_list *subdirs, str_list *images
 static lbbt_status list_images_recursive(const char *dir, str_list *images, int depth) {
   if (depth > 16) return lbbt_fail(LBBT_E_INPUT, "folder '%s' nests too deep (16 levels)", dir);
   str_list subdirs = {0}, here = {0};
-  lbbt_status st = list_dir(dir, &subdirs, &here);
+  lbbt_status st = data_list_dir(dir, &subdirs, &here);
   /* merge files and sub-folders of this level in name order */
   int64_t i = 0, j = 0;
   while (st == LBBT_OK && (i < here.n || j < subdirs.n)) {
     if (j >= subdirs.n || (i < here.n && strcmp(here.items[i], subdirs.items[j]) < 0)) {
-      st = str_list_push(images, here.items[i++], NULL);
+      st = data_str_list_push(images, here.items[i++], NULL);
     } else {
       st = list_images_recursive(subdirs.items[j++], images, depth + 1);
     }
   }
-  str_list_free(&subdirs);
-  str_list_free(&here);
+  data_str_list_free(&subdirs);
+  data_str_list_free(&here);
   return st;
 }
 
@@ -162,7 +157,7 @@ static lbbt_status list_tiny_val(const char *val_dir, const str_list *classes, s
     }
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/images", val_dir);
-    st = str_list_push(files, dir, file);
+    st = data_str_list_push(files, dir, file);
     if (st == LBBT_OK) st = push_label(labels, cap, files->n - 1, k);
   }
   fclose(f);
@@ -226,7 +221,7 @@ lbbt_status lbbt_dataset_load_folder(const char *root, int train, int image_size
   int64_t cap = 0;
   lbbt_dataset *ds = NULL;
   const char **names = NULL;
-  LBBT_TRY_GOTO(st, list_dir(train_dir, &classes, NULL), done);
+  LBBT_TRY_GOTO(st, data_list_dir(train_dir, &classes, NULL), done);
   if (classes.n == 0) {
     st = lbbt_fail(LBBT_E_INPUT, "image folder '%s' has no class sub-folders", train_dir);
     goto done;
@@ -246,7 +241,7 @@ lbbt_status lbbt_dataset_load_folder(const char *root, int train, int image_size
     LBBT_TRY_GOTO(st, list_tiny_val(val_dir, &classes, &files, &labels, &cap), done);
   } else if (is_dir(val_dir)) {
     str_list val_classes = {0};
-    st = list_dir(val_dir, &val_classes, NULL);
+    st = data_list_dir(val_dir, &val_classes, NULL);
     for (int64_t v = 0; st == LBBT_OK && v < val_classes.n; v++) {
       int k = find_class(&classes, base_name(val_classes.items[v]));
       if (k < 0) {
@@ -259,7 +254,7 @@ lbbt_status lbbt_dataset_load_folder(const char *root, int train, int image_size
       for (int64_t i = before; st == LBBT_OK && i < files.n; i++)
         st = push_label(&labels, &cap, i, (int32_t)k);
     }
-    str_list_free(&val_classes);
+    data_str_list_free(&val_classes);
     if (st != LBBT_OK) goto done;
   } else {
     st = lbbt_fail(LBBT_E_INPUT,
@@ -321,8 +316,8 @@ lbbt_status lbbt_dataset_load_folder(const char *root, int train, int image_size
   *out = ds;
   ds = NULL;
 done:
-  str_list_free(&classes);
-  str_list_free(&files);
+  data_str_list_free(&classes);
+  data_str_list_free(&files);
   free(labels);
   free(sel);
   free(names);

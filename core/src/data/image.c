@@ -173,6 +173,63 @@ static lbbt_status decode_png(const char *path, const uint8_t *data, int64_t siz
   return LBBT_OK;
 }
 
+/* Index PNG (segmentation masks): the stored sample values, not colours: 8-bit grey, or a
+ * palette of at most 8 bits whose indices are kept (palette colours ignored). */
+lbbt_status lbbt_png_decode_index(const char *path, uint8_t **out, int *h, int *w) {
+  *out = NULL;
+  uint8_t *file = NULL;
+  int64_t size;
+  LBBT_TRY(lbbt_read_file(path, &file, &size));
+  static const uint8_t PNG_MAGIC[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size < 8 || memcmp(file, PNG_MAGIC, 8) != 0) {
+    free(file);
+    return lbbt_fail(LBBT_E_INPUT, "mask '%s' is not a PNG file (%lld bytes)", path, (long long)size);
+  }
+  png_source src = {file, (size_t)size, 0, ""};
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  if (!info) {
+    png_destroy_read_struct(&png, NULL, NULL);
+    free(file);
+    return lbbt_fail(LBBT_E_NOMEM, "out of memory decoding PNG '%s'", path);
+  }
+  uint8_t *volatile buf = NULL;
+  png_bytep *volatile rows = NULL;
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, NULL);
+    free(buf);
+    free(rows);
+    free(file);
+    return lbbt_fail(LBBT_E_INPUT, "cannot decode mask PNG '%s': %s", path, src.msg);
+  }
+  png_set_read_fn(png, &src, png_read_memory);
+  png_read_info(png, info);
+  int color = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+  if (!((color == PNG_COLOR_TYPE_GRAY && depth == 8) || (color == PNG_COLOR_TYPE_PALETTE && depth <= 8))) {
+    snprintf(src.msg, sizeof src.msg, "colour type %d, %d bits: a mask must be an 8-bit grey or palette PNG of "
+             "class indices", color, depth);
+    png_longjmp(png, 1);
+  }
+  if (depth < 8) png_set_packing(png); /* one index per byte */
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  int ow = (int)png_get_image_width(png, info), oh = (int)png_get_image_height(png, info);
+  if (png_get_rowbytes(png, info) != (size_t)ow) png_error(png, "unexpected pixel layout");
+  buf = malloc((size_t)ow * (size_t)oh);
+  rows = malloc(sizeof(png_bytep) * (size_t)oh);
+  if (!buf || !rows) png_error(png, "out of memory");
+  for (int y = 0; y < oh; y++) rows[y] = buf + (size_t)y * ow;
+  png_read_image(png, rows);
+  png_read_end(png, NULL);
+  png_destroy_read_struct(&png, &info, NULL);
+  free(rows);
+  free(file);
+  *out = buf;
+  *h = oh;
+  *w = ow;
+  return LBBT_OK;
+}
+
 /* ---- common ------------------------------------------------------------------------------ */
 lbbt_status lbbt_image_decode_rgb(const char *path, int target_side, uint8_t **out, int *h,
                                   int *w) {

@@ -35,3 +35,21 @@ lbbt_status lbbt_labels_randomize(const int32_t *true_labels, int64_t n, int num
   free(order);
   return LBBT_OK;
 }
+
+lbbt_status lbbt_labels_for_mode(const lbbt_dataset *ds, lbbt_label_mode mode, double ratio,
+                                 uint64_t seed, int32_t *out_labels, uint8_t *corrupted) {
+  if (ds->target != LBBT_TARGET_CLASS)
+    return lbbt_fail(LBBT_E_INPUT, "%s: its items carry %s, not one class each: class labels (true or "
+                     "random) do not apply", ds->source && *ds->source ? ds->source : "dataset",
+                     lbbt_target_kind_name(ds->target));
+  if (mode == LBBT_LABELS_RANDOM)
+    return lbbt_labels_randomize(ds->labels, ds->n, ds->num_classes, ratio, seed, out_labels, corrupted);
+  if (mode != LBBT_LABELS_TRUE) return lbbt_fail(LBBT_E_INTERNAL, "label mode %d", (int)mode);
+  memmove(out_labels, ds->labels, (size_t)ds->n * sizeof *out_labels);
+  if (corrupted) memset(corrupted, 0, (size_t)ds->n);
+  return LBBT_OK;
+}
+
+uint64_t lbbt_label_seed(uint64_t run_seed, const char *stage_name) {
+  return run_seed ^ lbbt_hash_str(stage_name);
+}

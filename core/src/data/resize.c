@@ -55,6 +55,11 @@ lbbt_status lbbt_dataset_resize(lbbt_dataset *ds, int height, int width) {
   if (!px)
     return lbbt_fail(LBBT_E_NOMEM, "resize: out of memory for %lld images of %dx%d",
                      (long long)ds->n, height, width);
+  lbbt_status st = lbbt_dataset_resize_targets(ds, height, width);
+  if (st != LBBT_OK) {
+    free(px);
+    return st;
+  }
   int64_t in_numel = lbbt_dataset_image_numel(ds);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < ds->n; i++)

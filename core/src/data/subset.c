@@ -85,3 +85,29 @@ done:
   free(chosen);
   return st;
 }
+
+lbbt_status lbbt_subset_uniform(int64_t n, int64_t limit, uint64_t seed, const char *split_tag,
+                                int32_t *out_idx) {
+  if (limit <= 0 || limit > n || n > INT32_MAX)
+    return lbbt_fail(LBBT_E_INTERNAL, "uniform subset of %lld from %lld", (long long)limit, (long long)n);
+  int32_t *perm = malloc((size_t)n * sizeof *perm);
+  if (!perm) return lbbt_fail(LBBT_E_NOMEM, "out of memory choosing a subset of %lld", (long long)n);
+  for (int64_t i = 0; i < n; i++) perm[i] = (int32_t)i;
+  char purpose[96];
+  snprintf(purpose, sizeof purpose, "subset-%s", split_tag ? split_tag : "");
+  lbbt_rng rng;
+  lbbt_rng_derive(&rng, seed, purpose, 0);
+  lbbt_rng_shuffle_i32(&rng, perm, n);
+  uint8_t *chosen = calloc((size_t)n, 1);
+  if (!chosen) {
+    free(perm);
+    return lbbt_fail(LBBT_E_NOMEM, "out of memory choosing a subset of %lld", (long long)n);
+  }
+  for (int64_t j = 0; j < limit; j++) chosen[perm[j]] = 1;
+  int64_t m = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (chosen[i]) out_idx[m++] = (int32_t)i;
+  free(perm);
+  free(chosen);
+  return LBBT_OK;
+}

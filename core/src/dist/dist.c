@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "optim/optim_internal.h"
+
 #ifdef LBBT_MPI
 #include <mpi.h>
 #endif
@@ -90,11 +92,28 @@ void lbbt_dist_shard(int64_t n, int64_t *lo, int64_t *hi) {
   *hi = *lo + base + (r < extra ? 1 : 0);
 }
 
-lbbt_status lbbt_dist_allreduce_grads(lbbt_model *m, double weight) {
+/* The i-th tensor whose gradient is reduced, or NULL to skip it (frozen, no grad). */
+typedef lbbt_tensor *(*grad_source)(const void *src, int i);
+
+static lbbt_tensor *model_grad(const void *src, int i) {
+  const lbbt_model *m = src;
+  return m->params[i].trainable && m->params[i].t->grad ? m->params[i].t : NULL;
+}
+
+static lbbt_tensor *optim_grad(const void *src, int i) {
+  const optim_param *p = &((const lbbt_optim *)src)->params[i];
+  return optim_param_active(p) ? p->t : NULL;
+}
+
+/* Scale the n tensors' gradients by weight, sum them over ranks through one flat buffer and
+ * copy the sums back (every rank lists the same tensors in the same order). */
+static lbbt_status allreduce_grads(const void *src, int count, grad_source at, double weight) {
   if (g_size == 1) return LBBT_OK;
   int64_t n = 0;
-  for (int i = 0; i < m->n_params; i++)
-    if (m->params[i].trainable && m->params[i].t->grad) n += m->params[i].t->numel;
+  for (int i = 0; i < count; i++) {
+    const lbbt_tensor *t = at(src, i);
+    if (t) n += t->numel;
+  }
   if (n > g_flat_cap) {
     float *buf = realloc(g_flat, (size_t)n * sizeof *buf);
     if (!buf) return lbbt_fail(LBBT_E_NOMEM, "allreduce: out of memory for %lld gradient values", (long long)n);
@@ -103,9 +122,9 @@ lbbt_status lbbt_dist_allreduce_grads(lbbt_model *m, double weight) {
   }
   int64_t off = 0;
   const float w = (float)weight;
-  for (int i = 0; i < m->n_params; i++) {
-    const lbbt_tensor *t = m->params[i].t;
-    if (!m->params[i].trainable || !t->grad) continue;
+  for (int i = 0; i < count; i++) {
+    const lbbt_tensor *t = at(src, i);
+    if (!t) continue;
     for (int64_t k = 0; k < t->numel; k++) g_flat[off + k] = t->grad[k] * w;
     off += t->numel;
   }
@@ -121,13 +140,21 @@ lbbt_status lbbt_dist_allreduce_grads(lbbt_model *m, double weight) {
 #endif
   g_allreduce_s += now_s() - t0;
   off = 0;
-  for (int i = 0; i < m->n_params; i++) {
-    lbbt_tensor *t = m->params[i].t;
-    if (!m->params[i].trainable || !t->grad) continue;
+  for (int i = 0; i < count; i++) {
+    lbbt_tensor *t = at(src, i);
+    if (!t) continue;
     memcpy(t->grad, g_flat + off, (size_t)t->numel * sizeof(float));
     off += t->numel;
   }
   return LBBT_OK;
+}
+
+lbbt_status lbbt_dist_allreduce_grads(lbbt_model *m, double weight) {
+  return allreduce_grads(m, m->n_params, model_grad, weight);
+}
+
+lbbt_status lbbt_dist_allreduce_optim(lbbt_optim *o, double weight) {
+  return allreduce_grads(o, o->n_params, optim_grad, weight);
 }
 
 lbbt_status lbbt_dist_sum(double *v, int n) {

@@ -18,9 +18,11 @@
 #include <string.h>
 
 #include "autograd/tape_internal.h"
+#include "lbbt/isa.h"
 #include "ops/dnnl_util.h"
 #include "ops/mm_prim.h"
 #include "ops/op_util.h"
+#include "ops/row_kernels.h"
 #include "ops/small_mm.h"
 
 /* Scores per batch chunk, in bytes (at least one sample per chunk).  Each chunk's scores
@@ -119,79 +121,11 @@ static inline int64_t allowed_end(int causal, int64_t t, int64_t T, int64_t S) {
   return end < 0 ? 0 : (end > S ? S : end);
 }
 
-/* Row reductions over ROW_LANES independent accumulators combined by halving: GCC
- * vectorises these fixed-width loops, where an `omp simd reduction` over rows as short as
- * attention's (S = 49 here) spends most of its time combining lanes one by one (measured
- * 170 -> 95 ns per 49-key softmax row). */
-enum { ROW_LANES = 16 };
-static inline float lanes_max(float *m) {
-  for (int w = ROW_LANES / 2; w; w /= 2)
-    for (int l = 0; l < w; l++) m[l] = m[l + w] > m[l] ? m[l + w] : m[l];
-  return m[0];
-}
-static inline float lanes_sum(float *a) {
-  for (int w = ROW_LANES / 2; w; w /= 2)
-    for (int l = 0; l < w; l++) a[l] += a[l + w];
-  return a[0];
-}
-
-/* One row of scale * q.k (already in row): add the bias, mask, softmax in place; keys
- * that are not allowed get probability 0, and a row with no allowed key is all 0. */
-static void softmax_row(float *restrict row, const float *restrict bias_row,
-                        const uint8_t *restrict mask_b, int64_t end, int64_t S) {
-  if (bias_row) {
-#pragma omp simd
-    for (int64_t s = 0; s < end; s++) row[s] += bias_row[s];
-  }
-  if (mask_b) {
-#pragma omp simd
-    for (int64_t s = 0; s < end; s++) row[s] = mask_b[s] ? row[s] : -INFINITY;
-  }
-  float m[ROW_LANES];
-  for (int l = 0; l < ROW_LANES; l++) m[l] = -INFINITY;
-  int64_t s = 0;
-  for (; s + ROW_LANES <= end; s += ROW_LANES)
-    for (int l = 0; l < ROW_LANES; l++) m[l] = row[s + l] > m[l] ? row[s + l] : m[l];
-  for (int l = 0; s + l < end; l++) m[l] = row[s + l] > m[l] ? row[s + l] : m[l];
-  const float mx = lanes_max(m);
-  if (mx == -INFINITY) { /* fully masked row: defined as probability 0, output 0 */
-    memset(row, 0, (size_t)S * sizeof *row);
-    return;
-  }
-  float a[ROW_LANES] = {0};
-  for (s = 0; s + ROW_LANES <= end; s += ROW_LANES)
-    for (int l = 0; l < ROW_LANES; l++) {
-      const float e = row[s + l] == -INFINITY ? 0.0f : op_expf(row[s + l] - mx);
-      row[s + l] = e;
-      a[l] += e;
-    }
-  for (int l = 0; s + l < end; l++) {
-    const float e = row[s + l] == -INFINITY ? 0.0f : op_expf(row[s + l] - mx);
-    row[s + l] = e;
-    a[l] += e;
-  }
-  const float inv = 1.0f / lanes_sum(a);
-#pragma omp simd
-  for (s = 0; s < end; s++) row[s] *= inv;
-  for (s = end; s < S; s++) row[s] = 0.0f;
-}
-
-/* dS = P (dP - delta) in place over dP, delta = sum_s P dP. */
-static void softmax_grad_row(const float *restrict pr, float *restrict dr, int64_t S) {
-  float a[ROW_LANES] = {0};
-  int64_t s = 0;
-  for (; s + ROW_LANES <= S; s += ROW_LANES)
-    for (int l = 0; l < ROW_LANES; l++) a[l] += pr[s + l] * dr[s + l];
-  for (int l = 0; s + l < S; l++) a[l] += pr[s + l] * dr[s + l];
-  const float delta = lanes_sum(a);
-#pragma omp simd
-  for (s = 0; s < S; s++) dr[s] = pr[s] * (dr[s] - delta);
-}
-
 /* ---- Fused path: one (sample, head) at a time, its scores in cache ----------------------
  *
- * When T, S and D are at most ATTN_FUSED_MAX (vision at every tier lbbt runs on this
- * machine, the cpu tier's language model), each (sample, head) runs its whole chain -
+ * When T, S and D are at most ATTN_FUSED_MAX of the ISA level (vision at the smoke and cpu
+ * tiers at every level; the cpu tier's language model with AVX-512), each (sample, head)
+ * runs its whole chain -
  * scores, softmax, P V; in backward dV, dP, dS, dQ, dK - on lbbt_small_mm (small_mm.h)
  * with the T x S block never leaving the thread's cache.  The backward's unit is a
  * (sample, kv head) with its group of query heads in turn, so dK and dV have one writer.
@@ -199,10 +133,19 @@ static void softmax_grad_row(const float *restrict pr, float *restrict dr, int64
  * thread count.  Against the batched oneDNN products below, back to back on one quiet
  * machine (docs/BENCH.md): training +24% images/s at d 64 (head dim 8), +5% at d 128,
  * within noise at d 256, where attention is a small share of the step. */
-enum { ATTN_FUSED_MAX = 128 };
+/* The largest T, S and D the fused path takes, per ISA level (lbbt/isa.h): the measured
+ * crossover depends on the small matmul's width.  With AVX-512 the fused path won at the
+ * language model's T = S = 128 too.  Capped to AVX2 and to the baseline (bench_train, fused
+ * vs batched interleaved on a shared 2-core AMD EPYC, load 15-22, images or tokens per
+ * CPU-second): at T = S = 49, D = 8 (d 64 / 8 heads) fused is 4-10% faster (AVX2) or no
+ * slower (baseline); at the language model's T = S = 128, D = 32 batched oneDNN is 4-11%
+ * (AVX2) and 9-13% (baseline) faster.  So 64 below AVX-512. */
+static const int64_t ATTN_FUSED_MAX[LBBT_ISA_COUNT] = {
+    [LBBT_ISA_BASELINE] = 64, [LBBT_ISA_AVX2] = 64, [LBBT_ISA_AVX512] = 128};
 
 static int fused_fits(const attn_problem *p) {
-  return p->T <= ATTN_FUSED_MAX && p->S <= ATTN_FUSED_MAX && p->D <= ATTN_FUSED_MAX;
+  const int64_t max = ATTN_FUSED_MAX[lbbt_isa_active()];
+  return p->T <= max && p->S <= max && p->D <= max;
 }
 
 static int64_t max3(int64_t a, int64_t b, int64_t c) {
@@ -237,6 +180,7 @@ static int fused_threads(const attn_problem *p, int64_t items) {
 static lbbt_status fused_forward(lbbt_tape *t, const attn_problem *p, const float *q,
                                  const float *k, const float *v, const float *bias, float *out,
                                  float *probs) {
+  const row_kernels *rk = row_kernels_active(); /* this ISA level's (row_kernels.h) */
   const int64_t Hq = p->Hq, T = p->T, S = p->S, D = p->D, group = p->Hq / p->Hkv;
   const int64_t items = p->B * Hq;
   const int threads = fused_threads(p, items);
@@ -257,7 +201,7 @@ static lbbt_status fused_forward(lbbt_tape *t, const attn_problem *p, const floa
       /* scores [T, S] = scale Q [T, D] @ K^T [D, S] */
       lbbt_small_mm(T, S, D, qi, p->q.sl, 1, ki, 1, p->k.sl, sc, S, p->scale, 0, pack);
       for (int64_t tq = 0; tq < T; tq++)
-        softmax_row(sc + tq * S, bias ? bias + (h * T + tq) * S : NULL,
+        rk->softmax_row(sc + tq * S, bias ? bias + (h * T + tq) * S : NULL,
                     p->key_mask ? p->key_mask + b * S : NULL, allowed_end(p->causal, tq, T, S),
                     S);
       /* out [T, D] = P [T, S] @ V [S, D] */
@@ -272,6 +216,7 @@ static lbbt_status fused_backward(lbbt_tape *t, const attn_problem *p, const flo
                                   const float *k, const float *v, const float *probs,
                                   const float *dout, float *dq, float *dk, float *dv,
                                   int accumulate) {
+  const row_kernels *rk = row_kernels_active(); /* this ISA level's (row_kernels.h) */
   const int64_t Hq = p->Hq, Hkv = p->Hkv, T = p->T, S = p->S, D = p->D;
   const int64_t group = Hq / Hkv, items = p->B * Hkv;
   const int threads = fused_threads(p, items);
@@ -300,7 +245,7 @@ static lbbt_status fused_backward(lbbt_tape *t, const attn_problem *p, const flo
         if (!dq && !dk) continue;
         /* dP [T, S] = dO [T, D] @ V^T [D, S], then dS = P (dP - delta) in place */
         lbbt_small_mm(T, S, D, doi, p->out.sl, 1, vi, 1, p->v.sl, ds, S, 1.0f, 0, pack);
-        for (int64_t r = 0; r < T; r++) softmax_grad_row(pi + r * S, ds + r * S, S);
+        for (int64_t r = 0; r < T; r++) rk->softmax_grad_row(pi + r * S, ds + r * S, S);
         /* dQ [T, D] (+)= scale dS [T, S] @ K [S, D] */
         if (dq)
           lbbt_small_mm(T, D, S, ds, S, 1, ki, p->k.sl, 1,
@@ -318,6 +263,7 @@ static lbbt_status fused_backward(lbbt_tape *t, const attn_problem *p, const flo
 
 lbbt_status attn_forward(lbbt_tape *t, const attn_problem *p, const float *q, const float *k,
                          const float *v, const float *bias, float *out, float *probs) {
+  const row_kernels *rk = row_kernels_active(); /* this ISA level's (row_kernels.h) */
   if (fused_fits(p)) return fused_forward(t, p, q, k, v, bias, out, probs);
   const int64_t B = p->B, Hq = p->Hq, T = p->T, S = p->S;
   const int64_t nb_max = chunk_size(p);
@@ -342,7 +288,7 @@ lbbt_status attn_forward(lbbt_tape *t, const attn_problem *p, const float *q, co
 #pragma omp parallel for if (rows * S >= LBBT_PAR_MIN_ELEMS) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
       const int64_t b = b0 + r / (Hq * T), h = (r / T) % Hq, tq = r % T;
-      softmax_row(scores + r * S, bias ? bias + (h * T + tq) * S : NULL,
+      rk->softmax_row(scores + r * S, bias ? bias + (h * T + tq) * S : NULL,
                   p->key_mask ? p->key_mask + b * S : NULL, allowed_end(p->causal, tq, T, S), S);
     }
     view_scores(&src, p, nb, 0);
@@ -362,6 +308,7 @@ lbbt_status attn_forward(lbbt_tape *t, const attn_problem *p, const float *q, co
 lbbt_status attn_backward(lbbt_tape *t, const attn_problem *p, const float *q, const float *k,
                           const float *v, const float *probs, const float *dout, float *dq,
                           float *dk, float *dv, float *dbias, int accumulate) {
+  const row_kernels *rk = row_kernels_active(); /* this ISA level's (row_kernels.h) */
   if (fused_fits(p) && !dbias)
     return fused_backward(t, p, q, k, v, probs, dout, dq, dk, dv, accumulate);
   const int64_t B = p->B, Hq = p->Hq, T = p->T, S = p->S, group = p->Hq / p->Hkv;
@@ -394,7 +341,7 @@ lbbt_status attn_backward(lbbt_tape *t, const attn_problem *p, const float *q, c
     if (st != LBBT_OK) break;
     const int64_t rows = nb * Hq * T;
 #pragma omp parallel for if (rows * S >= LBBT_PAR_MIN_ELEMS) schedule(static)
-    for (int64_t r = 0; r < rows; r++) softmax_grad_row(pc + r * S, ds + r * S, S);
+    for (int64_t r = 0; r < rows; r++) rk->softmax_grad_row(pc + r * S, ds + r * S, S);
     if (dbias) {
       const int64_t per_sample = Hq * T * S;
 #pragma omp parallel for if (nb * per_sample >= LBBT_PAR_MIN_ELEMS) schedule(static)

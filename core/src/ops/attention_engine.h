@@ -6,8 +6,9 @@
  * element offset and the strides of batch, head and position (D is contiguous).  The four
  * products (scores = Q K^T, out = P V, and in backward dP = dO V^T, dV = P^T dO,
  * dQ = dS K, dK = dS^T Q) read the views in place; the masked softmax and
- * dS = P (dP - rowsum(P dP)) are vectorised C row loops.  Two paths: when T, S and D are
- * at most 128, one (sample, head) at a time on lbbt_small_mm with its scores in cache
+ * dS = P (dP - rowsum(P dP)) are vectorised C row loops (row_kernels.h).  Two paths: when
+ * T, S and D are at most 128 (AVX-512) or 64 (below: measured per ISA level, see
+ * ATTN_FUSED_MAX), one (sample, head) at a time on lbbt_small_mm with its scores in cache
  * (the fused path); otherwise batched oneDNN matmuls over [B, Hkv, group] in cache-sized
  * batch chunks (also used for the backward of a T5 bias, whose gradient sums over B).
  * See attention.c for the semantics (masking, fully masked rows, grouped-query heads). */

@@ -2,15 +2,16 @@
  *
  * add/mul/scale/relu are memory-bound one-liners: plain C loops (OpenMP + SIMD) that fuse
  * the gradient accumulation (+=) into the same pass are as fast as any primitive.
- * gelu and silu use oneDNN eltwise primitives (eltwise_gelu_tanh, eltwise_gelu_erf,
- * eltwise_swish with alpha = 1) forward and backward: their JIT kernels vectorise tanh,
- * erf and exp, which the C library does not.  The backward primitive writes dx into arena
+ * gelu (tanh form) and silu are vectorised C loops compiled per ISA level (row_kernels.h,
+ * on op_expf: the C library's tanhf and expf are scalar calls).  gelu (erf form) uses
+ * oneDNN's eltwise_gelu_erf forward and backward; its backward writes dx into arena
  * scratch, then it is accumulated into x->grad. */
 #include <string.h>
 
 #include "ops/dnnl_util.h"
 #include "lbbt/ops.h"
 #include "ops/op_util.h"
+#include "ops/row_kernels.h"
 
 /* ---- add / mul with trailing broadcast ------------------------------------------------ */
 /* b's shape must equal the trailing part of a's (same shape included); leading 1s of b are
@@ -268,17 +269,66 @@ static lbbt_status eltwise_op(lbbt_tape *t, const char *op, dnnl_alg_kind_t alg,
   return lbbt_tape_push_fresh(t, op, eltwise_backward, *out, &x, 1, &c, sizeof c);
 }
 
+/* ---- gelu (tanh form) / silu as C loops per ISA level ---------------------------------
+ * row_kernels.h: capped to AVX2, oneDNN 2.6's eltwise JIT ran gelu_tanh 4-5x slower than
+ * the vectorised loop (3.2M elements, interleaved on one thread), and GELU was as costly as
+ * an MLP matmul in the d 128 training step (ONEDNN_VERBOSE).  Chunks of CHUNK elements
+ * are split over the threads; the backward writes a fresh gradient or adds to one in the
+ * same pass. */
+enum { UNARY_CHUNK = 4096 };
+typedef void (*unary_fn)(float *restrict y, const float *restrict x, int64_t n);
+typedef void (*unary_grad_fn)(float *restrict dx, const float *restrict x,
+                              const float *restrict dy, int64_t n, int accumulate);
+
+static void unary_run(unary_fn f, float *y, const float *x, int64_t n) {
+  const int64_t chunks = (n + UNARY_CHUNK - 1) / UNARY_CHUNK;
+#pragma omp parallel for if (n >= LBBT_PAR_MIN_ELEMS) schedule(static)
+  for (int64_t c = 0; c < chunks; c++) {
+    const int64_t i = c * UNARY_CHUNK, m = n - i < UNARY_CHUNK ? n - i : UNARY_CHUNK;
+    f(y + i, x + i, m);
+  }
+}
+
+static lbbt_status unary_backward(lbbt_tape *t, const lbbt_op_record *rec, unary_grad_fn f) {
+  lbbt_tensor *x = rec->in[0];
+  int acc;
+  float *dx = lbbt_tape_grad_for(t, x, &acc);
+  if (!dx) return LBBT_E_NOMEM;
+  const float *xd = x->data, *dy = rec->out->grad;
+  const int64_t n = x->numel, chunks = (n + UNARY_CHUNK - 1) / UNARY_CHUNK;
+#pragma omp parallel for if (n >= LBBT_PAR_MIN_ELEMS) schedule(static)
+  for (int64_t c = 0; c < chunks; c++) {
+    const int64_t i = c * UNARY_CHUNK, m = n - i < UNARY_CHUNK ? n - i : UNARY_CHUNK;
+    f(dx + i, xd + i, dy + i, m, acc);
+  }
+  return LBBT_OK;
+}
+static lbbt_status gelu_tanh_backward(lbbt_tape *t, const lbbt_op_record *rec) {
+  return unary_backward(t, rec, row_kernels_active()->gelu_tanh_grad);
+}
+static lbbt_status silu_backward(lbbt_tape *t, const lbbt_op_record *rec) {
+  return unary_backward(t, rec, row_kernels_active()->silu_grad);
+}
+
+static lbbt_status unary_op(lbbt_tape *t, const char *op, unary_fn f, lbbt_backward_fn backward,
+                            lbbt_tensor *x, lbbt_tensor **out) {
+  *out = NULL;
+  LBBT_TRY(lbbt_tape_tensor(t, x->ndim, x->shape, out));
+  unary_run(f, (*out)->data, x->data, x->numel);
+  return lbbt_tape_push_fresh(t, op, backward, *out, &x, 1, NULL, 0);
+}
+
 lbbt_status lbbt_gelu(lbbt_tape *t, lbbt_tensor *x, lbbt_gelu_form form, lbbt_tensor **out) {
   if (form != LBBT_GELU_TANH && form != LBBT_GELU_ERF) {
     *out = NULL;
     return lbbt_fail(LBBT_E_INPUT, "gelu: unknown form %d (LBBT_GELU_TANH or LBBT_GELU_ERF)",
                      (int)form);
   }
-  return form == LBBT_GELU_TANH ? eltwise_op(t, "gelu_tanh", dnnl_eltwise_gelu_tanh, 0.f, x, out)
-                                : eltwise_op(t, "gelu_erf", dnnl_eltwise_gelu_erf, 0.f, x, out);
+  return form == LBBT_GELU_TANH
+             ? unary_op(t, "gelu_tanh", row_kernels_active()->gelu_tanh, gelu_tanh_backward, x, out)
+             : eltwise_op(t, "gelu_erf", dnnl_eltwise_gelu_erf, 0.f, x, out);
 }
 
-/* SiLU(x) = x * sigmoid(x) is oneDNN's swish with alpha = 1. */
 lbbt_status lbbt_silu(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out) {
-  return eltwise_op(t, "silu", dnnl_eltwise_swish, 1.f, x, out);
+  return unary_op(t, "silu", row_kernels_active()->silu, silu_backward, x, out);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops/dnnl_util.h"
+#include "ops/row_kernels.h"
 #include "lbbt/tensor.h"
 #include "autograd/tape_internal.h"
 
@@ -28,18 +29,13 @@ static inline void op_accumulate(float *restrict dst, const float *restrict src,
  * summation order - hence the result - does not depend on the thread count. */
 static inline void op_colsum_accumulate(float *restrict dst, const float *restrict src,
                                         int64_t rows, int64_t cols) {
-  enum { STRIP = 256 };
-  int64_t n_strips = (cols + STRIP - 1) / STRIP;
+  const row_kernels *rk = row_kernels_active(); /* this ISA level's strip loop */
+  int64_t n_strips = (cols + ROW_KERNELS_STRIP - 1) / ROW_KERNELS_STRIP;
 #pragma omp parallel for if (rows * cols >= LBBT_PAR_MIN_ELEMS) schedule(static)
   for (int64_t s = 0; s < n_strips; s++) {
-    int64_t c0 = s * STRIP, c1 = c0 + STRIP < cols ? c0 + STRIP : cols;
-    float acc[STRIP] = {0};
-    for (int64_t r = 0; r < rows; r++) {
-      const float *row = src + r * cols;
-#pragma omp simd
-      for (int64_t c = c0; c < c1; c++) acc[c - c0] += row[c];
-    }
-    for (int64_t c = c0; c < c1; c++) dst[c] += acc[c - c0];
+    int64_t c0 = s * ROW_KERNELS_STRIP;
+    int64_t c1 = c0 + ROW_KERNELS_STRIP < cols ? c0 + ROW_KERNELS_STRIP : cols;
+    rk->colsum_strip(dst, src, rows, cols, c0, c1);
   }
 }
 
@@ -63,7 +59,10 @@ static inline float op_expf(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = ((int32_t)n + 127) << 23;
+  /* unsigned shift: a NaN x (the clamps let it through) makes n NaN, whose int conversion is
+   * INT_MIN on x86; shifting that signed is undefined (UBSan stops a NaN loss's diagnosis),
+   * unsigned it is not, and p is NaN anyway, so NaN still propagates */
+  const uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
   float scale;
   memcpy(&scale, &bits, sizeof scale);
   return p * scale;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lbbt/spec.h" /* lbbt_stage_spec */
 #include "base/huge_pages.h"
 #include "optim/optim_internal.h"
 

@@ -109,8 +109,9 @@ static void render_markdown(const lbbt_table_options *o, const table_data *d, sp
       if (d->rows[r].source[c]) spec_buf_addf(md, "- %s, %s: %s\n", d->rows[r].label, d->cols[c].id, d->rows[r].source[c]);
 }
 
-/* The scratch-health check (paper-tables key `health: <experiment name>`): can the scratch
- * model memorise a small random-label subset at all? */
+/* The scratch-health check (paper-tables keys `health: <experiment name>` and
+ * `health_metric: <stage>/<series>`): can the scratch model memorise a small random-label
+ * subset at all?  The last value of the series, in percent, from 95 counts as "it can". */
 static void render_health(const lbbt_table_options *o, const table_data *d, spec_buf *md) {
   if (!d->health) return;
   const char *tier = d->exp->tier;
@@ -121,7 +122,7 @@ static void render_health(const lbbt_table_options *o, const table_data *d, spec
   int epochs = 0;
   if (access(hpath, R_OK) == 0 && lbbt_results_read(hpath, &hr) == LBBT_OK) {
     for (int i = 0; i < hr->n_runs && hc.n < TABLE_MAX_SEEDS; i++) {
-      const lbbt_record_item *it = lbbt_record_find(hr->runs[i].record, "memorise/train_acc1");
+      const lbbt_record_item *it = lbbt_record_find(hr->runs[i].record, d->health_metric);
       double v;
       if (it && lbbt_record_item_final(it, &v)) {
         hc.values[hc.n++] = v;

@@ -62,6 +62,10 @@ static lbbt_status load_def(const char *path, const char *tier, table_data *d) {
   d->title = scalar(yt_get(r, "title"));
   d->experiment_path = scalar(yt_get(r, "experiment"));
   d->health = scalar(yt_get(r, "health"));
+  d->health_metric = scalar(yt_get(r, "health_metric"));
+  if (d->health && !d->health_metric)
+    return lbbt_fail(LBBT_E_INPUT, "%s: 'health: %s' needs 'health_metric': the series its runs are judged by "
+                     "(\"<stage>/<series>\", in percent)", path, d->health);
   d->metrics = yt_get(r, "metrics");
   d->notes = yt_get(r, "notes");
   if (!d->experiment_path) return lbbt_fail(LBBT_E_INPUT, "%s: missing 'experiment'", path);

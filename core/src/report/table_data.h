@@ -61,6 +61,7 @@ typedef struct table_data {
   yt_node *root; /* the parsed paper table (owns every string below) */
   int number;
   const char *title, *experiment_path, *health;
+  const char *health_metric; /* "<stage>/<series>" of the health runs (required with health) */
   table_col cols[TABLE_MAX_COLS];
   int n_cols;
   table_row rows[TABLE_MAX_ROWS];

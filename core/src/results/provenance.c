@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lbbt/results.h"
+#include "lbbt/isa.h"
 #include "lbbt/version.h"
 
 /* Copy src (or "unknown" when empty), truncated to fit n bytes. */
@@ -147,4 +148,6 @@ void lbbt_provenance_collect(int threads, lbbt_provenance *out) {
   copy_text(out->hdf5_version, sizeof out->hdf5_version, lbbt_version_hdf5());
   copy_text(out->gsl_version, sizeof out->gsl_version, lbbt_version_gsl());
   copy_text(out->libyaml_version, sizeof out->libyaml_version, lbbt_version_yaml());
+  copy_text(out->kernel_isa, sizeof out->kernel_isa, lbbt_isa_name(lbbt_isa_active()));
+  copy_text(out->onednn_isa, sizeof out->onednn_isa, lbbt_isa_onednn());
 }

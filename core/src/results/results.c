@@ -9,6 +9,7 @@
 #include "base/atomic_file.h"
 #include "results/h5util.h"
 #include "lbbt/results.h"
+#include "lbbt/spec.h" /* lbbt_experiment, lbbt_run_spec */
 
 #define RESULTS_KIND "lbbt-results"
 #define RESULTS_WHAT "results file"
@@ -18,7 +19,7 @@ static const char MATRIX_PREFIX[] = "matrix.";
 /* Attributes of a run group that the commit writes itself (not record strings). */
 static const char *const RUN_ATTRS[] = {
     "id", "label", "config", "status", "committed_utc", "git_commit", "git_dirty", "host",
-    "threads", "lbbt_version", "experiment_sha256",
+    "threads", "lbbt_version", "experiment_sha256", "kernel_isa", "onednn_isa",
 };
 
 static int run_attr_reserved(const char *name) {
@@ -138,6 +139,8 @@ static herr_t write_root_attrs(hid_t f, const lbbt_experiment *exp, const lbbt_p
       {"host", p->host},
       {"cpu_model", p->cpu_model},
       {"cpu_isa", p->cpu_isa},
+      {"kernel_isa", p->kernel_isa},
+      {"onednn_isa", p->onednn_isa},
       {"onednn_version", p->onednn_version},
       {"hdf5_version", p->hdf5_version},
       {"gsl_version", p->gsl_version},
@@ -166,6 +169,8 @@ static herr_t write_run_attrs(hid_t g, const lbbt_experiment *exp, const lbbt_ru
       {"host", p->host},
       {"lbbt_version", p->lbbt_version},
       {"experiment_sha256", exp->sha256},
+      {"kernel_isa", p->kernel_isa},
+      {"onednn_isa", p->onednn_isa},
   };
   for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
     if (h5u_attr_write_str(g, text[i].name, text[i].value) < 0) return -1;

@@ -29,6 +29,7 @@ typedef struct reg_entry {
   lbbt_plugin desc;      /* normalised to this header's layout */
   lbbt_backbone_ops backbone;
   lbbt_task_ops task;
+  lbbt_option_table options;
   void *handle;
 } reg_entry;
 
@@ -146,7 +147,7 @@ static size_t backbone_ops_size(int version) {
 }
 
 static size_t task_ops_size(int version) {
-  (void)version; /* as backbone_ops_size */
+  if (version == 1) return offsetof(lbbt_task_ops, needs); /* as backbone_ops_size */
   return sizeof(lbbt_task_ops);
 }
 
@@ -166,6 +167,12 @@ static void normalise(reg_entry *e, const lbbt_plugin *p) {
   if (e->desc.task) {
     memcpy(&e->task, e->desc.task, min_size(task_ops_size(e->desc.task->version), sizeof e->task));
     e->desc.task = &e->task;
+  }
+  memset(&e->options, 0, sizeof e->options);
+  if (e->desc.options) {
+    memcpy(&e->options, e->desc.options, min_size(e->desc.options->struct_size, sizeof e->options));
+    e->options.struct_size = sizeof e->options;
+    e->desc.options = &e->options;
   }
   e->pub.plugin = &e->desc;
 }

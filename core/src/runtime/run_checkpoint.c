@@ -43,7 +43,7 @@ lbbt_status lbbt_checkpoint_save(lbbt_stage_ctx *ctx, lbbt_optim *opt, int epoch
   lbbt_status st = LBBT_OK;
   char name[LBBT_PATH_MAX + 64], val[64];
   const lbbt_model *m = ctx->model;
-  for (int i = 0; i < m->n_params && st == LBBT_OK; i++)
+  for (int i = 0; m && i < m->n_params && st == LBBT_OK; i++) /* no model: a stage with its own */
     st = lbbt_st_writer_add_tensor(w, m->params[i].name, m->params[i].t);
   if (opt) {
     for (int i = 0; i < lbbt_optim_state_count(opt) && st == LBBT_OK; i++) {
@@ -118,7 +118,7 @@ lbbt_status lbbt_checkpoint_restore_run(lbbt_stage_ctx *ctx, int *found, int *st
                   rid ? rid : "?", ctx->run->id, ctx->partial_dir);
     goto done;
   }
-  for (int i = 0; i < ctx->model->n_params && s == LBBT_OK; i++)
+  for (int i = 0; ctx->model && i < ctx->model->n_params && s == LBBT_OK; i++)
     s = lbbt_st_read_into(st, ctx->model->params[i].name, ctx->model->params[i].t);
   if (s != LBBT_OK) goto done;
   *stage_index = meta_int(st, "stage_index", 0);

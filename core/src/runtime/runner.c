@@ -47,12 +47,68 @@ static const lbbt_task_ops *stage_plugin(lbbt_registry *reg, const lbbt_stage_sp
   return p ? p->task : NULL;
 }
 
+/* The declarations of a run's stages (skipped stages need nothing) and their union. */
+typedef struct run_needs {
+  lbbt_task_needs stage[LBBT_MAX_STAGES];
+  lbbt_task_needs all; /* what the runner prepares for the run */
+} run_needs;
+
+/* lbbt_targets (plugin.h) and lbbt_target_kind (dataset.h) number the kinds alike. */
+_Static_assert((int)LBBT_TARGETS_CLASS == (int)LBBT_TARGET_CLASS && (int)LBBT_TARGETS_BOXES == (int)LBBT_TARGET_BOXES &&
+                   (int)LBBT_TARGETS_MASK == (int)LBBT_TARGET_MASK && (int)LBBT_TARGETS_NONE == (int)LBBT_TARGET_NONE,
+               "lbbt_targets and lbbt_target_kind disagree");
+
+static lbbt_status fail_run(const lbbt_experiment *e, int r, const char *what, const char *stage,
+                            const char *plugin) {
+  return lbbt_fail(LBBT_E_INPUT, "%s: run %d (%s): stage '%s' (%s) %s", e->file, r + 1, e->runs[r].label, stage,
+                   plugin, what);
+}
+
+static lbbt_status run_needs_of(const lbbt_experiment *e, int r, lbbt_registry *reg, run_needs *out) {
+  const lbbt_run_spec *run = &e->runs[r];
+  memset(out, 0, sizeof *out);
+  const char *vision_from = NULL, *language_from = NULL;
+  for (int k = 0; k < run->n_stages; k++) {
+    const lbbt_stage_spec *s = &run->stages[k];
+    if (s->skip) continue;
+    const char *kind;
+    const lbbt_task_ops *ops = stage_plugin(reg, s, &kind);
+    const char *name = s->task[0] ? s->task : s->analysis;
+    lbbt_task_needs *n = &out->stage[k];
+    LBBT_TRY(lbbt_task_needs_of(ops, s, n));
+    if (n->what & LBBT_NEED_VISION_MODEL) {
+      if (vision_from && out->all.outputs != n->outputs)
+        return fail_run(e, r, "needs a vision model with other outputs than an earlier stage's; the stages of a "
+                        "run share one model", s->name, name);
+      vision_from = s->name;
+      out->all.outputs = n->outputs;
+    }
+    if (n->what & LBBT_NEED_LANGUAGE_MODEL) language_from = s->name;
+    if (vision_from && language_from)
+      return fail_run(e, r, "needs a vision and a language model in one run; the stages of a run share one "
+                      "model: split them into two experiments", s->name, name);
+    if ((n->what & LBBT_NEED_IMAGE_DATA) && n->targets != LBBT_TARGETS_NONE && run->data.dataset[0] &&
+        (lbbt_target_kind)n->targets != lbbt_dataset_target_of(run->data.dataset)) {
+      char why[256];
+      snprintf(why, sizeof why, "needs images with %s targets, but dataset '%s' carries %s",
+               lbbt_target_kind_name((lbbt_target_kind)n->targets), run->data.dataset,
+               lbbt_target_kind_name(lbbt_dataset_target_of(run->data.dataset)));
+      return fail_run(e, r, why, s->name, name);
+    }
+    if ((n->what & (LBBT_NEED_VISION_MODEL | LBBT_NEED_BLOCK_STACK | LBBT_NEED_LANGUAGE_MODEL)) &&
+        !run->backbone.plugin[0])
+      return fail_run(e, r, "needs a backbone: write backbone.plugin (`lbbt plugins` lists them)", s->name, name);
+    if ((n->what & LBBT_NEED_IMAGE_DATA) && !run->data.dataset[0])
+      return fail_run(e, r, "needs images: write data.dataset", s->name, name);
+    out->all.what |= n->what;
+  }
+  return LBBT_OK;
+}
+
 lbbt_status lbbt_experiment_check_plugins(const lbbt_experiment *e, lbbt_registry *reg) {
   for (int r = 0; r < e->n_runs; r++) {
     const lbbt_run_spec *run = &e->runs[r];
-    if (!lbbt_registry_find(reg, LBBT_KIND_BACKBONE, run->backbone.plugin))
-      return lbbt_fail(LBBT_E_INPUT, "%s: backbone plugin '%s' is not installed (see `lbbt plugins`)",
-                       e->file, run->backbone.plugin);
+    LBBT_TRY(lbbt_dataset_check_options(&run->data, e->file));
     for (int k = 0; k < run->n_stages; k++) {
       const lbbt_stage_spec *s = &run->stages[k];
       const char *kind;
@@ -60,8 +116,29 @@ lbbt_status lbbt_experiment_check_plugins(const lbbt_experiment *e, lbbt_registr
       if (!ops)
         return lbbt_fail(LBBT_E_INPUT, "%s: stage '%s': %s plugin '%s' is not installed (see `lbbt plugins`)",
                          e->file, s->name, kind, s->task[0] ? s->task : s->analysis);
+      const lbbt_plugin *p = lbbt_registry_find(reg, s->task[0] ? LBBT_KIND_TASK : LBBT_KIND_ANALYSIS,
+                                                s->task[0] ? s->task : s->analysis);
+      if (p->options && !lbbt_stage_options(s))
+        return lbbt_fail(LBBT_E_INTERNAL, "%s: stage '%s': the experiment was loaded without the plugin "
+                         "registry, so %s's keys are not bound (load it with lbbt_experiment_load_with)",
+                         e->file, s->name, p->name);
       if (ops->validate) LBBT_TRY(ops->validate(s, e->file));
     }
+    run_needs needs;
+    LBBT_TRY(run_needs_of(e, r, reg, &needs));
+    const unsigned model = LBBT_NEED_VISION_MODEL | LBBT_NEED_BLOCK_STACK | LBBT_NEED_LANGUAGE_MODEL;
+    if (!(needs.all.what & model)) continue; /* the backbone, if written, is not used */
+    const lbbt_plugin *bp = lbbt_registry_find(reg, LBBT_KIND_BACKBONE, run->backbone.plugin);
+    if (!bp)
+      return lbbt_fail(LBBT_E_INPUT, "%s: backbone plugin '%s' is not installed (see `lbbt plugins`)",
+                       e->file, run->backbone.plugin);
+    if ((needs.all.what & LBBT_NEED_BLOCK_STACK) && !bp->backbone->create_blocks)
+      return lbbt_fail(LBBT_E_INPUT, "%s: run %d (%s): a stage borrows blocks from backbone plugin '%s', which "
+                       "lends none (no create_blocks)", e->file, r + 1, run->label, run->backbone.plugin);
+    if ((needs.all.what & LBBT_NEED_LANGUAGE_MODEL) && (!bp->backbone->load_language || !run->backbone.checkpoint[0]))
+      return lbbt_fail(LBBT_E_INPUT, "%s: run %d (%s): a stage needs a language model: backbone plugin '%s' must "
+                       "read one (load_language) from backbone.checkpoint", e->file, r + 1, run->label,
+                       run->backbone.plugin);
   }
   return LBBT_OK;
 }
@@ -133,13 +210,13 @@ static lbbt_status still_current(const char *results_path, const lbbt_run_spec *
 
 /* Restore the longest prefix of the run's stages another run stored (stage_cache.h):
  * *found = 1 with *done_stage the last stage it covers. */
-static lbbt_status restore_shared_stages(lbbt_stage_ctx *ctx, const char *cache_root,
+static lbbt_status restore_shared_stages(lbbt_stage_ctx *ctx, const lbbt_task_needs *needs, const char *cache_root,
                                          const char *checkpoint_sha256, lbbt_progress *pr,
                                          int *found, int *done_stage) {
   const lbbt_run_spec *run = ctx->run;
   *found = 0;
   for (int k = run->n_stages - 2; k >= 0; k--) {
-    if (!stage_cache_applies(run, k)) continue;
+    if (!stage_cache_applies(run, k, &needs[k])) continue;
     char dir[LBBT_PATH_MAX + 96];
     LBBT_TRY(stage_cache_entry(cache_root, run, k, checkpoint_sha256, dir, sizeof dir));
     LBBT_TRY(stage_cache_load(ctx, dir, found));
@@ -159,7 +236,10 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
                            const char *results_path, const char *partial_root,
                            const char *checkpoint_sha256, const char *stage_cache_root) {
   const lbbt_run_spec *run = &e->runs[ri];
-  LBBT_TRY(data_get(dc, &run->data, pr));
+  run_needs needs;
+  LBBT_TRY(run_needs_of(e, ri, reg, &needs));
+  const unsigned what = needs.all.what;
+  if (what & LBBT_NEED_IMAGE_DATA) LBBT_TRY(data_get(dc, &run->data, pr));
   const lbbt_plugin *bp = lbbt_registry_find(reg, LBBT_KIND_BACKBONE, run->backbone.plugin);
   lbbt_stage_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
@@ -169,28 +249,39 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
   ctx.run_index = ri;
   ctx.n_runs = e->n_runs;
   ctx.registry = reg;
-  ctx.train = dc->train;
-  ctx.test = dc->test;
+  if (what & LBBT_NEED_IMAGE_DATA) {
+    ctx.train = dc->train;
+    ctx.test = dc->test;
+  }
   ctx.progress = pr;
   ctx.threads = o->threads;
   ctx.interrupted = &g_interrupted;
   snprintf(ctx.partial_dir, sizeof ctx.partial_dir, "%s/%s", partial_root, run->id);
   LBBT_TRY(lbbt_make_dirs(ctx.partial_dir));
-  lbbt_status st = bp->backbone->create_vision(
-      &run->backbone, dc->train->channels, dc->train->height, dc->train->num_classes,
-      run->seed + (uint64_t)run->backbone.init_seed_offset, &ctx.model);
+  const uint64_t init_seed = run->seed + (uint64_t)run->backbone.init_seed_offset;
+  lbbt_status st = LBBT_OK;
+  if (what & LBBT_NEED_VISION_MODEL)
+    st = bp->backbone->create_vision(&run->backbone, dc->train->channels, dc->train->height,
+                                     needs.all.outputs ? needs.all.outputs : dc->train->num_classes, init_seed,
+                                     &ctx.model);
+  else if (what & LBBT_NEED_LANGUAGE_MODEL)
+    st = bp->backbone->load_language(run->backbone.checkpoint, &ctx.model);
   if (st != LBBT_OK) return lbbt_fail_context(st, "run %s (%s): building the %s backbone", run->id, run->label, run->backbone.plugin);
   st = lbbt_record_create(&ctx.record);
   if (st != LBBT_OK) goto done;
-  lbbt_record_string(ctx.record, "data/train", dc->train->source);
-  lbbt_record_string(ctx.record, "data/test", dc->test->source);
-  lbbt_record_scalar(ctx.record, "model/params", (double)lbbt_model_numel(ctx.model, 0));
-  /* the architecture's size, for tables that name it (a checkpoint's size is not in the config) */
-  lbbt_record_scalar(ctx.record, "model/dim", (double)ctx.model->dim);
-  lbbt_record_scalar(ctx.record, "model/n_layers", (double)ctx.model->n_layers);
-  lbbt_record_string(ctx.record, "model/source", ctx.model->source);
-  lbbt_record_string(ctx.record, "model/init", lbbt_init_mode_name(run->backbone.init));
-  lbbt_record_scalar(ctx.record, "model/init_seed", (double)(run->seed + (uint64_t)run->backbone.init_seed_offset));
+  if (ctx.train) {
+    lbbt_record_string(ctx.record, "data/train", dc->train->source);
+    lbbt_record_string(ctx.record, "data/test", dc->test->source);
+  }
+  if (ctx.model) {
+    lbbt_record_scalar(ctx.record, "model/params", (double)lbbt_model_numel(ctx.model, 0));
+    /* the architecture's size, for tables that name it (a checkpoint's size is not in the config) */
+    lbbt_record_scalar(ctx.record, "model/dim", (double)ctx.model->dim);
+    lbbt_record_scalar(ctx.record, "model/n_layers", (double)ctx.model->n_layers);
+    lbbt_record_string(ctx.record, "model/source", ctx.model->source);
+    lbbt_record_string(ctx.record, "model/init", lbbt_init_mode_name(run->backbone.init));
+    lbbt_record_scalar(ctx.record, "model/init_seed", (double)init_seed);
+  }
   if (checkpoint_sha256[0]) {
     lbbt_record_string(ctx.record, "model/checkpoint", run->backbone.checkpoint);
     lbbt_record_string(ctx.record, "model/checkpoint_sha256", checkpoint_sha256);
@@ -217,7 +308,7 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
     lbbt_progress_log(pr, "run %d/%d %s: resuming from its checkpoint (stage %d%s)", ri + 1, e->n_runs,
                       run->id, done_stage + 1, stage_done ? ", finished" : "");
   else if (stage_cache_root) {
-    st = restore_shared_stages(&ctx, stage_cache_root, checkpoint_sha256, pr, &found, &done_stage);
+    st = restore_shared_stages(&ctx, needs.stage, stage_cache_root, checkpoint_sha256, pr, &found, &done_stage);
     if (st != LBBT_OK) goto done;
     stage_done = 1;
   }
@@ -245,7 +336,7 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
     st = lbbt_checkpoint_save(&ctx, NULL, 0, 1, NULL, NULL, 0);
     if (st != LBBT_OK) goto done;
     /* data-parallel ranks (lbbt/dist.h): rank 0 alone writes */
-    if (stage_cache_root && stage_cache_applies(run, k) && lbbt_dist_rank() == 0) {
+    if (stage_cache_root && stage_cache_applies(run, k, &needs.stage[k]) && lbbt_dist_rank() == 0) {
       char dir[LBBT_PATH_MAX + 96];
       st = stage_cache_entry(stage_cache_root, run, k, checkpoint_sha256, dir, sizeof dir);
       if (st == LBBT_OK) st = stage_cache_save(&ctx, dir);
@@ -266,7 +357,7 @@ done:
 
 lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   lbbt_experiment *e = NULL;
-  LBBT_TRY(lbbt_experiment_load(o->experiment_path, o->tier, &e));
+  LBBT_TRY(lbbt_experiment_load_with(o->experiment_path, o->tier, 0, reg, &e));
   lbbt_status st = lbbt_experiment_check_plugins(e, reg);
   char results_path[LBBT_PATH_MAX], partial_root[LBBT_PATH_MAX + 16];
   if (o->results_path)

@@ -17,9 +17,8 @@ static int dir_exists(const char *p) {
   return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-int stage_cache_applies(const lbbt_run_spec *run, int k) {
-  const lbbt_stage_spec *s = &run->stages[k];
-  return k < run->n_stages - 1 && !s->skip && !strcmp(s->task, "classification");
+int stage_cache_applies(const lbbt_run_spec *run, int k, const lbbt_task_needs *needs) {
+  return k < run->n_stages - 1 && !run->stages[k].skip && needs->cacheable;
 }
 
 /* The canonical config holds "stages:" followed by entries "  - name: ..."; the prefix is
@@ -82,7 +81,7 @@ lbbt_status stage_cache_save(const lbbt_stage_ctx *ctx, const char *dir) {
   lbbt_st_writer *w = NULL;
   lbbt_status st = lbbt_st_writer_create(&w);
   const lbbt_model *m = ctx->model;
-  for (int i = 0; st == LBBT_OK && i < m->n_params; i++)
+  for (int i = 0; st == LBBT_OK && m && i < m->n_params; i++)
     st = lbbt_st_writer_add_tensor(w, m->params[i].name, m->params[i].t);
   snprintf(path, sizeof path, "%s/state.safetensors", tmp);
   if (st == LBBT_OK) st = lbbt_st_writer_write(w, path);
@@ -104,7 +103,7 @@ lbbt_status stage_cache_load(lbbt_stage_ctx *ctx, const char *dir, int *found) {
   lbbt_st *st = NULL;
   LBBT_TRY(lbbt_st_open(path, &st));
   lbbt_status s = LBBT_OK;
-  for (int i = 0; s == LBBT_OK && i < ctx->model->n_params; i++)
+  for (int i = 0; s == LBBT_OK && ctx->model && i < ctx->model->n_params; i++)
     s = lbbt_st_read_into(st, ctx->model->params[i].name, ctx->model->params[i].t);
   lbbt_st_close(st);
   lbbt_record *rec = NULL;

@@ -8,9 +8,9 @@
  * config without the stages after it (seed, backbone, data, this stage and those before)
  * and the checkpoint's bytes (model/checkpoint_sha256) - and a later run with the same key
  * starts from there, as a resumed run would (the resume tests show a run continued from a
- * stage boundary equals an uninterrupted one).  Only stages of the `classification` task
- * that are not a run's last are stored: their whole effect is the model and the record
- * (lm-pretrain also writes model folders; analyses end runs).
+ * stage boundary equals an uninterrupted one).  Only stages whose plugin declares them
+ * cacheable (lbbt_task_needs.cacheable, plugin.h: their whole effect is the model and the
+ * record) and that are not a run's last are stored.
  *
  * Entries live in <results file>.stages/<key>/ (state.safetensors, record.h5; written to a
  * temporary folder and renamed) and the runner removes the folder once every run of the
@@ -19,8 +19,8 @@
 #define LBBT_STAGE_CACHE_H
 #include "lbbt/runner.h"
 
-/* Is stage k of this run one whose outcome is stored? */
-int stage_cache_applies(const lbbt_run_spec *run, int k);
+/* Is stage k of this run, whose plugin declared `needs`, one whose outcome is stored? */
+int stage_cache_applies(const lbbt_run_spec *run, int k, const lbbt_task_needs *needs);
 
 /* The entry folder of stage k of ctx->run: <root>/<64 hex>.  checkpoint_sha256: "" when
  * the backbone has no checkpoint. */

@@ -1,5 +1,4 @@
 /* Shared training helpers; see train.h. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,25 +12,8 @@ lbbt_status lbbt_tape_input(lbbt_tape *t, int ndim, const int64_t *shape, const 
   return LBBT_OK;
 }
 
-int64_t lbbt_count_correct(const lbbt_tensor *logits, const int32_t *labels, int64_t n) {
-  int64_t K = logits->shape[logits->ndim - 1], correct = 0;
-  for (int64_t i = 0; i < n; i++) {
-    const float *row = logits->data + i * K;
-    int64_t best = 0;
-    for (int64_t k = 1; k < K; k++)
-      if (row[k] > row[best]) best = k;
-    if (best == labels[i]) correct++;
-  }
-  return correct;
-}
-
-/* Run fn over the dataset in order, in eval mode with recording off, on the model's kept
- * evaluation arena (model.h). */
-typedef lbbt_status (*batch_fn)(lbbt_model *m, lbbt_tape *t, lbbt_tensor *images,
-                                const int32_t *labels, int64_t start, int count, void *user);
-
-static lbbt_status for_each_batch(lbbt_model *m, const lbbt_dataset *ds, const int32_t *labels,
-                                  int batch_size, batch_fn fn, void *user) {
+lbbt_status lbbt_eval_pass(lbbt_model *m, const lbbt_dataset *ds, const int32_t *labels,
+                           int batch_size, lbbt_eval_batch_fn fn, void *user) {
   lbbt_batcher_config bc = {0};
   bc.batch_size = batch_size;
   bc.labels = labels;
@@ -40,7 +22,7 @@ static lbbt_status for_each_batch(lbbt_model *m, const lbbt_dataset *ds, const i
   int64_t per = lbbt_dataset_image_numel(ds);
   float *img = malloc((size_t)batch_size * (size_t)per * sizeof(float));
   int32_t *lab = malloc((size_t)batch_size * sizeof(int32_t));
-  lbbt_status st = img && lab ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "evaluate: out of memory");
+  lbbt_status st = img && lab ? LBBT_OK : lbbt_fail(LBBT_E_NOMEM, "evaluation pass: out of memory");
   if (st == LBBT_OK && !m->eval_tape) st = lbbt_tape_create(&m->eval_tape);
   lbbt_tape *t = m->eval_tape;
   if (st == LBBT_OK) {
@@ -67,32 +49,6 @@ static lbbt_status for_each_batch(lbbt_model *m, const lbbt_dataset *ds, const i
   return st;
 }
 
-typedef struct eval_acc {
-  int64_t correct, n;
-  double loss_sum;
-} eval_acc;
-
-static lbbt_status eval_batch(lbbt_model *m, lbbt_tape *t, lbbt_tensor *x, const int32_t *labels,
-                              int64_t start, int count, void *user) {
-  eval_acc *a = user;
-  lbbt_tensor *logits, *loss;
-  LBBT_TRY(m->ops->forward_vision(m, t, x, NULL, &logits));
-  LBBT_TRY(lbbt_cross_entropy(t, logits, labels, 0.0f, &loss));
-  a->correct += lbbt_count_correct(logits, labels, count);
-  a->loss_sum += (double)loss->data[0] * count;
-  a->n += count;
-  return LBBT_OK;
-}
-
-lbbt_status lbbt_evaluate(lbbt_model *m, const lbbt_dataset *ds, const int32_t *labels,
-                          int batch_size, double *acc1, double *loss) {
-  eval_acc a = {0, 0, 0.0};
-  LBBT_TRY(for_each_batch(m, ds, labels, batch_size, eval_batch, &a));
-  *acc1 = a.n ? 100.0 * (double)a.correct / (double)a.n : 0.0;
-  *loss = a.n ? a.loss_sum / (double)a.n : 0.0;
-  return LBBT_OK;
-}
-
 static lbbt_status feature_batch(lbbt_model *m, lbbt_tape *t, lbbt_tensor *x, const int32_t *labels,
                                  int64_t start, int count, void *user) {
   float *out = user;
@@ -104,7 +60,7 @@ static lbbt_status feature_batch(lbbt_model *m, lbbt_tape *t, lbbt_tensor *x, co
 
 lbbt_status lbbt_extract_features(lbbt_model *m, const lbbt_dataset *ds, int batch_size,
                                   float *out) {
-  return for_each_batch(m, ds, NULL, batch_size, feature_batch, out);
+  return lbbt_eval_pass(m, ds, NULL, batch_size, feature_batch, out);
 }
 
 lbbt_status lbbt_fail_nonfinite(const lbbt_tape *t, const char *stage, int64_t step, double loss) {
