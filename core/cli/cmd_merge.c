@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "lbbt/plugin.h"
 #include "sweep_cli.h"
 
 static void usage(FILE *f) {
@@ -47,10 +48,17 @@ int cmd_merge(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  /* The experiment's stages may write plugin keys: its runs (and their ids) need the plugins. */
+  lbbt_registry *reg = NULL;
   lbbt_sweep_plan *plan = NULL;
-  lbbt_status st = lbbt_sweep_plan_create(exp, tier, out, &plan);
-  if (st != LBBT_OK) return cli_report(st, NULL);
+  lbbt_status st = cli_load_plugins(&reg);
+  if (st == LBBT_OK) st = lbbt_sweep_plan_create(exp, tier, out, &plan);
+  if (st != LBBT_OK) {
+    lbbt_registry_free(reg);
+    return cli_report(st, NULL);
+  }
   int rc = sweep_merge_report(plan, omp_get_max_threads());
   lbbt_sweep_plan_free(plan);
+  lbbt_registry_free(reg);
   return rc;
 }

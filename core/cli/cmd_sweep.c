@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "lbbt/plugin.h"
 #include "sweep_cli.h"
 
 static void usage(FILE *f) {
@@ -98,14 +99,21 @@ int cmd_sweep(int argc, char **argv) {
     int cores = omp_get_max_threads();
     a.threads = slurm ? 1 : (cores / a.jobs > 1 ? cores / a.jobs : 1);
   }
+  /* The experiment's stages may write plugin keys: its runs (and their ids) need the plugins. */
+  lbbt_registry *reg = NULL;
   lbbt_sweep_plan *plan = NULL;
-  lbbt_status st = lbbt_sweep_plan_create(a.experiment_path, a.tier, a.table_path, &plan);
-  if (st != LBBT_OK) return cli_report(st, NULL);
+  lbbt_status st = cli_load_plugins(&reg);
+  if (st == LBBT_OK) st = lbbt_sweep_plan_create(a.experiment_path, a.tier, a.table_path, &plan);
+  if (st != LBBT_OK) {
+    lbbt_registry_free(reg);
+    return cli_report(st, NULL);
+  }
   a.table_path = plan->table_path;
   printf("%s (tier %s): %d runs: %d to run, %d to merge, %d complete in %s\n", plan->exp->file,
          plan->exp->tier, plan->exp->n_runs, plan->n_pending, plan->n_to_merge, plan->n_complete,
          plan->table_path);
   int rc = slurm ? sweep_slurm(&a, plan) : sweep_local(&a, plan);
   lbbt_sweep_plan_free(plan);
+  lbbt_registry_free(reg);
   return rc;
 }

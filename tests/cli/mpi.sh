@@ -5,6 +5,8 @@
 # and drop-path masks are the same), so every recorded number must agree within
 # REL_TOL relative (measured: 1e-7); accuracies (percent of 100 smoke images) within
 # ACC_TOL points, one image, in case a near-tied prediction flips.  Timings are not compared.
+# Table 3's linear probes (sharded too) likewise; lm-pretrain (computed whole on every rank)
+# gives exactly one process's numbers and model files.
 # Then a 2-rank run killed (SIGKILL, every rank) after its first epoch's checkpoint resumes
 # from it and ends as the same run left alone.
 source tests/cli/lib.bash
@@ -40,7 +42,7 @@ bad, n = [], 0
 if sorted(a["runs"]) != sorted(b["runs"]): sys.exit(f"runs differ: {sorted(a['runs'])} vs {sorted(b['runs'])}")
 for run in a["runs"]:
     for path in items(a["runs"][run]):
-        if path.endswith(("seconds", "images_per_s")): continue
+        if path.endswith(("seconds", "_per_s")): continue
         x = np.asarray(a["runs"][run][path][()], dtype=float)
         y = np.asarray(b["runs"][run][path][()], dtype=float)
         tol = acc if path.endswith("acc1") else rel * np.maximum(np.abs(x), 1e-3)
@@ -56,6 +58,37 @@ if OMP_NUM_THREADS=1 "$MPI_LBBT" run $EXP --tier smoke --threads 1 --out "$CLI_T
   check same_table same_table_md 4 "$CLI_TMP/one/table-4-smoke.h5" "$CLI_TMP/two/table-4-smoke.h5"
 else
   echo "FAIL mpi.one_process: $(tail -n 3 "$CLI_TMP/one.log" | tr '\n' ' ')"
+fi
+
+# ---- every training task under mpirun (lbbt/train_loop.h) ----
+# linear-probe shards its batches like classification: Table 3's smoke tier, 2 ranks vs 1.
+mkdir -p "$CLI_TMP/probe1" "$CLI_TMP/probe2"
+if OMP_NUM_THREADS=1 "$MPI_LBBT" run experiments/table-3.yaml --tier smoke --threads 1 --out "$CLI_TMP/probe1/t3.h5" > "$CLI_TMP/probe1.log" 2>&1; then
+  check probe_two_ranks env OMP_NUM_THREADS=1 "${MPIRUN[@]}" "$MPI_LBBT" run experiments/table-3.yaml --tier smoke --threads 1 --out "$CLI_TMP/probe2/t3.h5"
+  check probe_same_numbers same_numbers "$CLI_TMP/probe1/t3.h5" "$CLI_TMP/probe2/t3.h5"
+else
+  echo "FAIL mpi.probe_one_process: $(tail -n 3 "$CLI_TMP/probe1.log" | tr '\n' ' ')"
+fi
+# lm-pretrain is computed whole on every rank (its replicas need no allreduce): 2 ranks give
+# exactly one process's numbers and model, and rank 0 alone writes the model folder.
+lm_exp() { # DIR -> an lm-pretrain experiment writing its model into DIR/model
+  sed "s#models/lbbt-gpt2-fortunes-smoke#$1/model#g" experiments/lm-pretrain.yaml > "$1/lm.yaml"; echo "$1/lm.yaml"; }
+lm_same_model() { # DIR1 DIR2
+  local f n=0
+  for f in "$1"/model/model.safetensors "$1"/model/frac-*/model.safetensors; do
+    cmp -s "$f" "$2/${f#$1/}" || { echo "differs: ${f#$1/}"; return 1; }
+    n=$((n + 1))
+  done
+  [ $n -ge 2 ] || { echo "only $n model files"; return 1; }
+  ! ls -a "$2"/model "$2"/model/frac-* | grep -q 'tmp' || { echo "a temporary file is left in $2/model"; return 1; }
+}
+mkdir -p "$CLI_TMP/lm1" "$CLI_TMP/lm2"
+if OMP_NUM_THREADS=1 "$MPI_LBBT" run "$(lm_exp "$CLI_TMP/lm1")" --tier smoke --threads 1 --out "$CLI_TMP/lm1/lm.h5" > "$CLI_TMP/lm1.log" 2>&1; then
+  check lm_two_ranks env OMP_NUM_THREADS=1 "${MPIRUN[@]}" "$MPI_LBBT" run "$(lm_exp "$CLI_TMP/lm2")" --tier smoke --threads 1 --out "$CLI_TMP/lm2/lm.h5"
+  REL_TOL=0 ACC_TOL=0 check lm_same_numbers same_numbers "$CLI_TMP/lm1/lm.h5" "$CLI_TMP/lm2/lm.h5"
+  check lm_same_model lm_same_model "$CLI_TMP/lm1" "$CLI_TMP/lm2"
+else
+  echo "FAIL mpi.lm_one_process: $(tail -n 3 "$CLI_TMP/lm1.log" | tr '\n' ' ')"
 fi
 
 # ---- kill and resume (tests/cli/fixtures/mpi_resume.yaml: one run, 6 epochs) ----
