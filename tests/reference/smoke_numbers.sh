@@ -11,13 +11,16 @@
 # run record; strings, timings (seconds, images_per_s, tokens_per_s) and the checkpoint
 # fingerprint are left out.  Values are printed with 17 significant digits (h5dump); arrays
 # longer than 16 values are summarised (summarise, below).
-# Everything runs on one thread, from the repository root, with --no-reuse; experiments that
+# Everything runs on one thread with the baseline kernels, from the repository root, with
+# --no-reuse; experiments that
 # read lbbt's own smoke language model read one this script trains first into DIR (from
 # experiments/lm-pretrain.yaml), never models/.
 set -u
 LBBT=${LBBT_BUILD:-build}/lbbt
 FIXTURES=tests/fixtures/smoke-numbers
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+# One thread and the baseline kernels (LBBT_MAX_ISA also caps oneDNN): the AVX2 and AVX-512
+# kernels round differently, and a machine picks them from its CPU.
+export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE LBBT_MAX_ISA=baseline
 
 # The experiment copied into DIR with the smoke language model's folder moved into DIR.
 copy_experiment() { # NAME DIR -> prints the copy's path

@@ -127,6 +127,14 @@ static void size_spread(const lbbt_dataset *ds, double frac[3]) {
 }
 
 static void test_composite_size_spread(void) {
+  /* the ranges detections are scored with (lbbt_coco_params_default: COCO's 32^2 and 96^2
+   * times (side / 640)^2) */
+  for (int side = 32; side <= 128; side += 32) {
+    double small, medium, s = (side / 640.0) * (side / 640.0);
+    lbbt_detection_area_ranges(side, side, &small, &medium);
+    CHECK_CLOSE(small, 32.0 * 32.0 * s, 0, 1e-12, "small bound");
+    CHECK_CLOSE(medium, 96.0 * 96.0 * s, 0, 1e-12, "medium bound");
+  }
   /* Fashion-MNIST's test items when installed (else the rectangles of fake_items) */
   lbbt_dataset *items = NULL;
   char images[512], labels[512];

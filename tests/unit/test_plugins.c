@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lbbt/options.h"
 #include "lbbt/plugin.h"
 #include "lbbt/runner.h"
 #include "lbbt/spec.h"
@@ -187,14 +188,21 @@ static void test_load_test_plugins(void) {
   CHECK(lbbt_registry_find(r, LBBT_KIND_TASK, "hello") == NULL, "hello found as a task");
   CHECK(lbbt_registry_find(r, LBBT_KIND_ANALYSIS, "null_run") == NULL, "refused plugin registered");
   CHECK(lbbt_registry_find(r, LBBT_KIND_ANALYSIS, "bad_abi") == NULL, "refused plugin registered");
-  /* Of the test plugins hello, borrow-check, old-backbone-v2, tiny_prenorm and target_count
-   * load; the build's own plugins (template, backbones, tasks, ...) load too, however many
-   * there are. */
+  /* The test plugins that must load (each found by name in some kind); the build's own
+   * plugins (template, backbones, tasks, ...) load too, however many there are.  A new test
+   * plugin that should load adds its name here. */
+  static const char *const MUST_LOAD[] = {"hello", "borrow-check", "old-backbone-v2", "tiny_prenorm",
+                                          "typed-backbone", "target_count"};
   int from_tests = 0;
   for (int i = 0; i < lbbt_registry_count(r); i++)
     from_tests += strstr(lbbt_registry_at(r, i)->file, "/tests/plugins/") != NULL;
-  CHECK(from_tests == 5, "%d test plugins loaded, want 5 (hello, borrow-check, old-backbone-v2, tiny_prenorm, "
-        "target_count)", from_tests);
+  for (size_t k = 0; k < sizeof MUST_LOAD / sizeof *MUST_LOAD; k++) {
+    int found = 0;
+    for (int kind = LBBT_KIND_BACKBONE; kind <= LBBT_KIND_ANALYSIS; kind++)
+      found |= lbbt_registry_find(r, (lbbt_plugin_kind)kind, MUST_LOAD[k]) != NULL;
+    CHECK(found, "test plugin '%s' did not load", MUST_LOAD[k]);
+  }
+  CHECK(from_tests >= (int)(sizeof MUST_LOAD / sizeof *MUST_LOAD), "%d test plugins loaded", from_tests);
   /* A version-2 backbone table built against this header, with create_blocks set anyway:
    * the normalised copy goes by the version, so the version-3 field reads as absent. */
   const lbbt_plugin *v2 = lbbt_registry_find(r, LBBT_KIND_BACKBONE, "old-backbone-v2");
@@ -287,6 +295,53 @@ static void test_call_through_registry(void) {
     lbbt_experiment_free(e);
   }
   CHECK(hello->task->run(NULL) == LBBT_E_INTERNAL, "hello run without context not refused");
+
+  /* A backbone's typed options: bound at load, handed to create_vision. */
+  const lbbt_plugin *tb = lbbt_registry_find(r, LBBT_KIND_BACKBONE, "typed-backbone");
+  REQUIRE(tb, "typed-backbone missing");
+  static const struct {
+    const char *backbone; /* the backbone line */
+    lbbt_status load;
+    const char *needle; /* in the load error, or in create_vision's report */
+  } bb[] = {
+      {"  backbone: {plugin: typed-backbone, options: {width: 8}, depth: 3}\n", LBBT_OK,
+       "width 8, depth 3, act gelu"},
+      {"  backbone: {plugin: typed-backbone}\n", LBBT_OK, "width 16, depth 1, act gelu"},
+      {"  backbone: {plugin: typed-backbone, options: {widht: 8}}\n", LBBT_E_INPUT,
+       ":2:48: unknown key 'widht' in the options of backbone (backbone 'typed-backbone'); did you mean 'width'?"},
+      {"  backbone: {plugin: typed-backbone, act: tanh}\n", LBBT_E_INPUT,
+       ":2:43: backbone.act: 'tanh' is not one of gelu, relu"},
+  };
+  for (size_t i = 0; i < sizeof bb / sizeof bb[0]; i++) {
+    snprintf(path, sizeof path, "%s/backbone-%zu.yaml", test_tmpdir(), i);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f, "cannot write %s", path);
+    fprintf(f, "base:\n%s  data: {dataset: fashion-mnist}\n  stages: [{name: a, analysis: hello}]\n",
+            bb[i].backbone);
+    fclose(f);
+    lbbt_experiment *e = NULL;
+    lbbt_status st = lbbt_experiment_load_with(path, NULL, LBBT_SPEC_SKIP_FILE_CHECKS, r, &e);
+    CHECK(st == bb[i].load, "backbone case %zu: load %s: %s", i, lbbt_status_name(st), lbbt_last_error());
+    if (st == LBBT_OK) {
+      lbbt_model *m = NULL;
+      CHECK(tb->backbone->create_vision(&e->runs[0].backbone, 1, 28, 10, 0, &m) == LBBT_E_UNSUPPORTED && !m,
+            "backbone case %zu: create_vision", i);
+    }
+    CHECK(strstr(lbbt_last_error(), bb[i].needle), "backbone case %zu: %s", i, lbbt_last_error());
+    lbbt_experiment_free(e);
+  }
+  /* an untyped backbone keeps its raw options, checked by itself */
+  snprintf(path, sizeof path, "%s/backbone-raw.yaml", test_tmpdir());
+  FILE *f = fopen(path, "w");
+  REQUIRE(f, "cannot write %s", path);
+  fprintf(f, "base:\n  backbone: {plugin: old-backbone-v2, options: {anything: 1}}\n  data: {dataset: fashion-mnist}\n"
+             "  stages: [{name: a, analysis: hello}]\n");
+  fclose(f);
+  lbbt_experiment *e = NULL;
+  CHECK(lbbt_experiment_load_with(path, NULL, LBBT_SPEC_SKIP_FILE_CHECKS, r, &e) == LBBT_OK, "raw: %s",
+        lbbt_last_error());
+  CHECK(e && e->runs[0].backbone.n_options == 1 && !lbbt_backbone_options(&e->runs[0].backbone), "raw options");
+  lbbt_experiment_free(e);
   lbbt_registry_free(r);
 }
 

@@ -209,6 +209,53 @@ static void test_training_reduces_loss(void) {
   lbbt_model_free(m);
 }
 
+/* stories260K's architecture (LLaMA, 8 query heads sharing 4 key/value heads, RoPE): the
+ * copied cross-attention key rows of query head h are the block's rows of head h / 2. */
+static void test_gqa_copy(void) {
+  static const lbbt_model_ops no_ops = {.version = LBBT_MODEL_OPS_VERSION};
+  lbbt_model *m = NULL;
+  REQUIRE(lbbt_model_create(&m, &no_ops, "detector") == LBBT_OK, "%s", lbbt_last_error());
+  lbbt_backbone_spec s;
+  memset(&s, 0, sizeof s);
+  snprintf(s.plugin, sizeof s.plugin, "llama");
+  snprintf(s.arch, sizeof s.arch, "stories260K");
+  s.init = LBBT_INIT_SCRATCH, s.patch_size = 4, s.pool = LBBT_POOL_MEAN;
+  s.attention = LBBT_ATTN_BIDIRECTIONAL;
+  lbbt_block_stack *enc = NULL, *dec = NULL;
+  REQUIRE(lbbt_borrow_blocks(g_reg, &s, 1, 3, "e.", 0, m, &enc) == LBBT_OK, "%s", lbbt_last_error());
+  REQUIRE(lbbt_borrow_blocks(g_reg, &s, 1, 3, "d.", 1, m, &dec) == LBBT_OK, "%s", lbbt_last_error());
+  const lbbt_block *blk = &dec->blocks[0];
+  REQUIRE(blk->cfg.n_heads == 8 && blk->cfg.n_kv_heads == 4 && blk->cfg.head_dim == 8 && blk->k_w,
+          "stories260K attention: %d/%d heads of %d", blk->cfg.n_heads, blk->cfg.n_kv_heads,
+          blk->cfg.head_dim);
+  lbbt_set_detector_config cfg = {1, IMG, K, Q, 8, 4, 1};
+  lbbt_set_detector *d = NULL;
+  lbbt_status st = lbbt_set_detector_create(&cfg, enc, dec, m, 2, &d);
+  if (st != LBBT_OK) lbbt_block_stack_free(enc), lbbt_block_stack_free(dec);
+  REQUIRE(st == LBBT_OK, "%s", lbbt_last_error());
+  int C = 64, D = 8;
+  double diff = 0;
+  for (int o = 0; o < C; o++) {
+    int src = (o / D / 2) * D + o % D;
+    for (int i = 0; i < C; i++) {
+      diff = fmax(diff, fabs(d->cross[0].k_w->data[o * C + i] - blk->k_w->data[src * C + i]));
+      diff = fmax(diff, fabs(d->cross[0].q_w->data[o * C + i] - blk->q_w->data[o * C + i]));
+    }
+  }
+  CHECK(diff == 0, "GQA copy differs by %g", diff);
+  batch b;
+  make_batch(&b);
+  lbbt_tape *t = NULL;
+  lbbt_tape_create(&t);
+  lbbt_tensor *logits[1], *boxes[1];
+  CHECK(lbbt_set_detector_forward(t, d, b.images, logits, boxes) == LBBT_OK &&
+            logits[0]->shape[2] == K + 1, "forward with LLaMA blocks: %s", lbbt_last_error());
+  lbbt_tape_free(t);
+  lbbt_tensor_free(b.images);
+  lbbt_set_detector_free(d);
+  lbbt_model_free(m);
+}
+
 static void test_invalid_config(void) {
   static const lbbt_model_ops no_ops = {.version = LBBT_MODEL_OPS_VERSION};
   lbbt_model *m = NULL;
@@ -240,6 +287,7 @@ int main(void) {
   TEST_RUN(test_sine_positions);
   TEST_RUN(test_forward_shapes_and_copy);
   TEST_RUN(test_training_reduces_loss);
+  TEST_RUN(test_gqa_copy);
   TEST_RUN(test_invalid_config);
   lbbt_registry_free(g_reg);
   printf("%d passed, %d failed, %d skipped\n", test_npass_, test_nfail_, test_nskip_);

@@ -20,6 +20,6 @@
  * placed.  n_rows or n_cols 0 is valid (nothing assigned, total 0).  Among assignments of
  * equal cost the result is deterministic (a function of the matrix only). */
 LBBT_API lbbt_status lbbt_linear_assignment(const double *cost, int64_t n_rows, int64_t n_cols,
-                                   int64_t *row_to_col, double *total);
+                                            int64_t *row_to_col, double *total);
 
 #endif

@@ -28,7 +28,7 @@ LBBT_API void lbbt_box_to_cxcywh(const float xyxy[4], float cxcywh[4]);
 /* giou [n, m] = GIoU(a_i, b_j) for xyxy boxes a [n, 4], b [m, 4]; iou [n, m] (may be NULL)
  * the plain IoU.  Boxes are checked (lbbt_boxes_check_xyxy). */
 LBBT_API lbbt_status lbbt_boxes_giou_pairwise(const float *a, int64_t n, const float *b, int64_t m,
-                                     double *giou, double *iou);
+                                              double *giou, double *iou);
 
 /* Weights of the three matching terms; DETR uses class 1, L1 5, GIoU 2. */
 typedef struct lbbt_match_weights {
@@ -42,7 +42,7 @@ typedef struct lbbt_match_weights {
  * pred_boxes [Q, 4] and tgt_boxes [G, 4] cxcywh; labels [G] in [0, K).  Nothing is recorded
  * on a tape: the matching is a constant of the loss.  Feed cost to lbbt_linear_assignment. */
 LBBT_API lbbt_status lbbt_match_cost(const float *probs, int64_t Q, int64_t K, const float *pred_boxes,
-                            const int32_t *labels, const float *tgt_boxes, int64_t G,
-                            const lbbt_match_weights *w, double *cost);
+                                     const int32_t *labels, const float *tgt_boxes, int64_t G,
+                                     const lbbt_match_weights *w, double *cost);
 
 #endif

@@ -79,9 +79,9 @@ typedef struct lbbt_coco_eval {
  * categories (ids in any order; duplicates are LBBT_E_INPUT).  *out owned by the caller
  * (lbbt_coco_eval_free).  p NULL: lbbt_coco_params_default(0). */
 LBBT_API lbbt_status lbbt_coco_evaluate(const lbbt_coco_gt *gt, int64_t n_gt, const lbbt_coco_det *det,
-                               int64_t n_det, const int64_t *image_ids, int64_t n_images,
-                               const int64_t *category_ids, int64_t n_cat,
-                               const lbbt_coco_params *p, lbbt_coco_eval **out);
+                                        int64_t n_det, const int64_t *image_ids, int64_t n_images,
+                                        const int64_t *category_ids, int64_t n_cat,
+                                        const lbbt_coco_params *p, lbbt_coco_eval **out);
 LBBT_API void lbbt_coco_eval_free(lbbt_coco_eval *e); /* NULL-safe */
 
 #endif

@@ -29,9 +29,9 @@ typedef struct lbbt_coco_category {
  * area is gt.area, or w * h when gt.area < 0.  A ground truth whose image or category is not
  * listed is LBBT_E_INPUT. */
 LBBT_API lbbt_status lbbt_coco_write_instances(const char *path, const char *description,
-                                      const lbbt_coco_image *images, int64_t n_images,
-                                      const lbbt_coco_category *cats, int64_t n_cat,
-                                      const lbbt_coco_gt *gt, int64_t n_gt);
+                                               const lbbt_coco_image *images, int64_t n_images,
+                                               const lbbt_coco_category *cats, int64_t n_cat,
+                                               const lbbt_coco_gt *gt, int64_t n_gt);
 
 /* [{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...] in input order; numbers
  * with 17 significant digits, so reading back gives the same doubles. */

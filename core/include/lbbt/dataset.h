@@ -281,7 +281,7 @@ typedef struct lbbt_composite_config {
   int min_side, max_side;   /* item side range in pixels, 1 <= min_side <= max_side <= canvas */
   double max_iou;           /* BOXES: largest IoU between two items' boxes, in [0, 1] */
 } lbbt_composite_config;
-/* The defaults: canvas 64, 1..4 items, sides 4..48, max IoU 0.3. */
+/* The defaults: canvas 64, 1..4 items, sides 3..48, max IoU 0.3. */
 LBBT_API lbbt_composite_config lbbt_composite_defaults(void);
 /* n canvases (n >= 1) of kind LBBT_TARGET_BOXES or LBBT_TARGET_MASK from the 1-channel
  * CLASS dataset `items`; bad settings are E_INPUT naming them. */
@@ -289,8 +289,10 @@ LBBT_API lbbt_status lbbt_dataset_composite(const lbbt_dataset *items, const lbb
                                    lbbt_target_kind kind, int64_t n, uint64_t seed,
                                    lbbt_dataset **out);
 /* COCO's object size ranges (area < 32^2 small, < 96^2 medium, else large, on images of
- * about 640 x 480) scaled to an H x W image by area: small below 1024 * H * W / 307200,
- * medium below 9216 * H * W / 307200.  For a 64 x 64 canvas: 13.7 and 122.9 square pixels. */
+ * 640-pixel side) scaled to an H x W image by area: small below 1024 * H * W / 640^2,
+ * medium below 9216 * H * W / 640^2; for a square canvas the bounds of
+ * lbbt_coco_params_default(side) (coco_eval.h), which scores detections.  For a 64 x 64
+ * canvas: 10.24 and 92.16 square pixels. */
 LBBT_API void lbbt_detection_area_ranges(int height, int width, double *small_max, double *medium_max);
 
 /* ---- batching ------------------------------------------------------------------------- */

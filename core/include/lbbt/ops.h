@@ -175,7 +175,7 @@ LBBT_API lbbt_status lbbt_giou_loss(lbbt_tape *t, lbbt_tensor *a, lbbt_tensor *b
  * sum_i w[y_i] over rows with targets[i] >= 0; 0 (no gradient) when that sum is 0.  out [1].
  * (core/src/ops/weighted_loss.c; DETR weights its no-object class by eos_coef.) */
 LBBT_API lbbt_status lbbt_cross_entropy_weighted(lbbt_tape *t, lbbt_tensor *logits, const int32_t *targets,
-                                        const float *class_weights, lbbt_tensor **out);
+                                                 const float *class_weights, lbbt_tensor **out);
 
 /* y = 1 / (1 + exp(-x)), elementwise (core/src/ops/sigmoid.c). */
 LBBT_API lbbt_status lbbt_sigmoid(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);

@@ -23,6 +23,10 @@
  * any run starts; `lbbt check --keys` lists every plugin's table.  The plugin reads the
  * typed values with lbbt_stage_options(stage) (validate and run both may).
  *
+ * Backbones: the same table on a backbone plugin's descriptor types `backbone.options` (or
+ * keys written directly under backbone:), read with lbbt_backbone_options(spec).  A backbone
+ * without a table keeps checking its raw options itself (spec->options).
+ *
  * Run ids: a plugin key enters the run id only when the stage writes it, so adding a key
  * with a default changes no existing id.  (A written key enters as written in canonical
  * form: `images: 500.0` and `images: 500` are one setting.) */
@@ -89,6 +93,10 @@ LBBT_API const void *lbbt_stage_options(const struct lbbt_stage_spec *stage);
 /* Was key written for this stage (directly or under options:)?  For options whose default
  * means "decide at run time" (a seed that defaults to the run's). */
 LBBT_API int lbbt_stage_option_written(const struct lbbt_stage_spec *stage, const char *key);
+struct lbbt_backbone_spec;
+/* A backbone's options as bound by the core (its plugin's struct), or NULL when the backbone
+ * plugin declares no table. */
+LBBT_API const void *lbbt_backbone_options(const struct lbbt_backbone_spec *spec);
 /* Write every key's effective value to "<stage>/options/<key>": a scalar for INT, SEED,
  * NUMBER and BOOL, a string for the others (ENUM: its name; LAYERS: its canonical text),
  * so a results file says what was used. */

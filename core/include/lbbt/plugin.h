@@ -162,7 +162,8 @@ typedef struct lbbt_plugin {
   /* ---- ABI 2 ---- */
   /* The keys a stage of this task or analysis may write, typed (options.h); the core binds
    * them when the experiment loads and hands the values over as lbbt_stage_options(stage).
-   * NULL: the plugin takes no keys of its own.  Backbones: reserved (NULL). */
+   * NULL: the plugin takes no keys of its own.  A backbone's table types backbone.options
+   * (lbbt_backbone_options); without one it checks spec->options itself. */
   const lbbt_option_table *options;
   /* append new fields here only */
 } lbbt_plugin;

@@ -17,7 +17,10 @@
  * blocks keep their own pre-norm order (self-attention, MLP), cross-attention comes after
  * them.  Cross-attention is fresh (PyTorch nn.Linear init) or copied from the borrowed
  * decoder block's own attention projections (the paper's "initialised from GPT-2 attention
- * weights"), which needs q, k, v of width C (no grouped-query attention). */
+ * weights"), which needs query heads x head size = C; grouped key/value heads are widened
+ * as the block's attention shares them.  Cross-attention has no RoPE and no relative bias;
+ * the borrowed blocks' self-attention keeps its own (LLaMA's RoPE over query positions
+ * 0..Q-1, T5's relative bias from the decoder stack's table). */
 #ifndef LBBT_SET_DETECTOR_H
 #define LBBT_SET_DETECTOR_H
 #include "lbbt/block_stack.h"
@@ -58,22 +61,22 @@ typedef struct lbbt_set_detector {
  * heads as LBBT_PART_HEAD), initialised from seed.  encoder and decoder are stacks borrowed
  * into m (lbbt_borrow_blocks) of the same width; the detector takes them over. */
 LBBT_API lbbt_status lbbt_set_detector_create(const lbbt_set_detector_config *cfg, lbbt_block_stack *encoder,
-                                     lbbt_block_stack *decoder, lbbt_model *m, uint64_t seed,
-                                     lbbt_set_detector **out);
+                                              lbbt_block_stack *decoder, lbbt_model *m, uint64_t seed,
+                                              lbbt_set_detector **out);
 LBBT_API void lbbt_set_detector_free(lbbt_set_detector *d); /* NULL-safe; parameters stay with the model */
 
 /* images [B, Cin, S, S] -> logits[i] [B, Q, K+1] and boxes[i] [B, Q, 4] for each decoder
  * layer i (arrays of decoder->n_blocks; the last is the prediction). */
 LBBT_API lbbt_status lbbt_set_detector_forward(lbbt_tape *t, const lbbt_set_detector *d,
-                                      lbbt_tensor *images, lbbt_tensor **logits,
-                                      lbbt_tensor **boxes);
+                                               lbbt_tensor *images, lbbt_tensor **logits,
+                                               lbbt_tensor **boxes);
 
 /* The training loss: lbbt_set_loss on the last layer's outputs, plus (aux) on every other
  * layer's (DETR's auxiliary decoding losses), summed.  parts: the last layer's. */
 LBBT_API lbbt_status lbbt_set_detector_loss(lbbt_tape *t, const lbbt_set_detector *d, lbbt_tensor **logits,
-                                   lbbt_tensor **boxes, const lbbt_set_target *targets,
-                                   const lbbt_set_loss_config *cfg, int aux,
-                                   lbbt_set_loss_parts *parts, lbbt_tensor **loss);
+                                            lbbt_tensor **boxes, const lbbt_set_target *targets,
+                                            const lbbt_set_loss_config *cfg, int aux,
+                                            lbbt_set_loss_parts *parts, lbbt_tensor **loss);
 
 /* DETR's 2-D sine positions for an h x w grid: pos [h*w, C] (C even), channels [0, C/2)
  * from the row, [C/2, C) from the column, each (sin, cos) pairs of (i + 1) / (h + 1e-6) * 2 pi

@@ -46,7 +46,7 @@ typedef struct lbbt_set_loss_parts {
  * prediction, -1 for none.  parts may be NULL.  Boxes with negative width or height and
  * labels outside [0, K) are LBBT_E_INPUT naming the image. */
 LBBT_API lbbt_status lbbt_set_loss(lbbt_tape *t, lbbt_tensor *logits, lbbt_tensor *boxes,
-                          const lbbt_set_target *targets, const lbbt_set_loss_config *cfg,
-                          int64_t *match, lbbt_set_loss_parts *parts, lbbt_tensor **out);
+                                   const lbbt_set_target *targets, const lbbt_set_loss_config *cfg,
+                                   int64_t *match, lbbt_set_loss_parts *parts, lbbt_tensor **out);
 
 #endif

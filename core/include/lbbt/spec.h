@@ -91,8 +91,10 @@ typedef struct lbbt_backbone_spec {
   lbbt_pool_mode pool;             /* default mean */
   lbbt_attn_mode attention;        /* default: architecture's */
   int init_seed_offset;            /* init seed = run seed + this (default 0) */
-  lbbt_option options[LBBT_MAX_OPTIONS]; /* plugin-specific (dim, n_layers, ...) */
+  lbbt_option options[LBBT_MAX_OPTIONS]; /* plugin-specific (dim, n_layers, ...), as written */
   int n_options;
+  void *plugin_options;            /* the plugin's bound options struct when it declares a
+                                    * table (owned; lbbt_backbone_options, options.h) */
 } lbbt_backbone_spec;
 
 typedef struct lbbt_data_spec {

@@ -166,6 +166,7 @@ static lbbt_status unknown_tier(const spec_load_ctx *c, const lbbt_experiment *e
 static void run_clear(lbbt_run_spec *r) {
   free(r->config_yaml);
   for (int i = 0; i < LBBT_MAX_STAGES; i++) free(r->stages[i].plugin_options); /* bound ones, even past n_stages */
+  free(r->backbone.plugin_options);
   for (int i = 0; i < r->n_matrix; i++) {
     if (r->matrix_keys) free(r->matrix_keys[i]);
     if (r->matrix_values) free(r->matrix_values[i]);

@@ -44,7 +44,9 @@ lbbt_status spec_unknown_key_in(const char *file, const yt_node *key, const spec
   for (int i = 0; extra && extra->sec && i < extra->sec->n_keys; i++) names[n++] = extra->sec->keys[i].name;
   /* Why a plugin's keys could not be offered: it is not loaded, or declares none. */
   char why[LBBT_NAME_MAX + 96] = "";
-  if (extra && !extra->resolved && extra->owner[0])
+  if (extra && extra->untyped)
+    snprintf(why, sizeof why, " (%s checks its own options: write them under options:)", extra->owner);
+  else if (extra && !extra->resolved && extra->owner[0] && strcmp(extra->owner, "backbone ''"))
     snprintf(why, sizeof why, " (%s is not loaded, so its own keys are unknown; see `lbbt plugins`)", extra->owner);
   else if (extra && !extra->sec)
     snprintf(why, sizeof why, " (%s declares no keys of its own)", extra->owner);

@@ -80,9 +80,44 @@ static lbbt_status backbone_check(spec_bind *b, const spec_where *w, void *obj) 
   return LBBT_OK;
 }
 
+/* A fresh options struct for table at *slot (the spec owns it) and out's section over it. */
+static lbbt_status plugin_storage(const lbbt_option_table *table, const char *path, void **slot,
+                                  spec_plugin_keys *out) {
+  free(*slot);
+  *slot = calloc(1, table->options_size ? table->options_size : 1);
+  if (!*slot) return lbbt_fail(LBBT_E_NOMEM, "out of memory binding %s's options", out->owner);
+  spec_plugin_section(table, out->owner, path, out->keys, &out->storage);
+  out->sec = &out->storage;
+  out->obj = *slot;
+  return LBBT_OK;
+}
+
+/* The backbone plugin's keys, when it declares a table (options.h); one without a table
+ * checks its raw options itself, so they stay text (untyped). */
+static lbbt_status backbone_plugin_keys(spec_bind *b, const spec_where *w, void *obj, spec_plugin_keys *out) {
+  lbbt_backbone_spec *bb = obj;
+  const yt_node *plugin = yt_get(w->map, "plugin");
+  const char *name = plugin && plugin->kind == YT_SCALAR && !yt_is_null(plugin) ? plugin->text : "";
+  out->sec = NULL;
+  out->obj = NULL;
+  out->resolved = 0;
+  out->untyped = 0;
+  snprintf(out->owner, sizeof out->owner, "backbone '%.*s'", LBBT_NAME_MAX, name);
+  if (!b->reg || !name[0]) return LBBT_OK;
+  int installed = 0;
+  const lbbt_option_table *table = spec_registry_backbone_options(b->reg, name, &installed);
+  if (!table) {
+    out->untyped = installed;
+    return LBBT_OK;
+  }
+  out->resolved = 1;
+  return plugin_storage(table, "backbone", &bb->plugin_options, out);
+}
+
 static const spec_section BACKBONE_SECTION = {
     .noun = "backbone", .path = "backbone", .keys = BACKBONE_KEYS,
     .n_keys = (int)(sizeof BACKBONE_KEYS / sizeof BACKBONE_KEYS[0]), .check = backbone_check,
+    .plugin_keys = backbone_plugin_keys,
     .doc = "The network: a backbone plugin, where its weights come from, and how images enter it."};
 
 /* ---- data ---------------------------------------------------------------------------- */
@@ -180,14 +215,7 @@ static lbbt_status stage_plugin_keys(spec_bind *b, const spec_where *w, void *ob
   snprintf(out->owner, sizeof out->owner, "%s '%.*s'", t[0] ? "task" : "analysis", LBBT_NAME_MAX, t[0] ? t : a);
   if (!b->reg || (!t[0] && !a[0]) || (t[0] && a[0])) return LBBT_OK; /* stage_check reports both/neither */
   const lbbt_option_table *table = spec_registry_options(b->reg, t, a, &out->resolved);
-  if (!table) return LBBT_OK;
-  free(st->plugin_options);
-  st->plugin_options = calloc(1, table->options_size ? table->options_size : 1);
-  if (!st->plugin_options) return lbbt_fail(LBBT_E_NOMEM, "out of memory binding %s's options", out->owner);
-  spec_plugin_section(table, out->owner, out->keys, &out->storage);
-  out->sec = &out->storage;
-  out->obj = st->plugin_options;
-  return LBBT_OK;
+  return table ? plugin_storage(table, "stages.<name>", &st->plugin_options, out) : LBBT_OK;
 }
 
 static lbbt_status stage_check(spec_bind *b, const spec_where *w, void *obj) {

@@ -98,7 +98,9 @@ typedef struct spec_section {
 typedef struct spec_plugin_keys {
   const spec_section *sec; /* NULL: the plugin declares no keys, or is unknown (see owner) */
   void *obj;               /* the plugin's options struct being filled */
-  int resolved;            /* 0: the plugin is not installed or no registry was given */
+  int resolved;            /* 0: the plugin is not installed, no registry was given, or it
+                            * checks its raw options itself (untyped) */
+  int untyped;             /* a backbone without a table: spec->options stay raw text */
   char owner[LBBT_NAME_MAX + 16]; /* "task 'classification'" */
   spec_section storage;
   spec_key keys[LBBT_MAX_PLUGIN_KEYS];
@@ -128,7 +130,8 @@ lbbt_status spec_bind_value(const spec_key *k, const char *text, const char *whe
 /* ---- plugin tables (spec_plugin.c) ---- */
 /* The section of a plugin's option table: rows converted into keys[] (n_keys of them),
  * sec pointing at them.  Does not check the table (spec_option_table_check does). */
-void spec_plugin_section(const lbbt_option_table *t, const char *noun, spec_key *keys, spec_section *sec);
+void spec_plugin_section(const lbbt_option_table *t, const char *noun, const char *path, spec_key *keys,
+                         spec_section *sec);
 /* Every rule a plugin's table must follow, checked when the plugin loads: LBBT_E_PLUGIN with
  * a one-line reason in reason[0..n) naming the key. */
 lbbt_status spec_option_table_check(const lbbt_option_table *t, char *reason, size_t n);
@@ -136,6 +139,9 @@ lbbt_status spec_option_table_check(const lbbt_option_table *t, char *reason, si
  * when no plugin of that kind and name is loaded. */
 const lbbt_option_table *spec_registry_options(const struct lbbt_registry *reg, const char *task,
                                                const char *analysis, int *installed);
+/* The option table of backbone plugin `name` in reg; *installed as above. */
+const lbbt_option_table *spec_registry_backbone_options(const struct lbbt_registry *reg, const char *name,
+                                                        int *installed);
 /* One section's keys as a Markdown table under a "### title" heading. */
 void spec_write_section(FILE *f, const spec_section *sec, const char *title);
 /* Markdown reference of every loaded plugin's keys (after lbbt_spec_write_reference). */

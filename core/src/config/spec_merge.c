@@ -123,13 +123,20 @@ static lbbt_status bad_matrix_key(const spec_load_ctx *c, const yt_node *at, con
                    near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 }
 
-/* Does the plugin the stage mapping names (task or analysis) declare key? */
-static int is_plugin_key(const spec_load_ctx *c, const yt_node *stage, const char *key) {
+/* Does the plugin the mapping names (a stage's task or analysis, or a backbone's plugin)
+ * declare key? */
+static int is_plugin_key(const spec_load_ctx *c, const spec_section *sec, const yt_node *map, const char *key) {
   if (!c->reg) return 0;
-  const yt_node *t = yt_get(stage, "task"), *a = yt_get(stage, "analysis");
-  const char *task = t && t->kind == YT_SCALAR ? t->text : "", *analysis = a && a->kind == YT_SCALAR ? a->text : "";
   int installed;
-  const lbbt_option_table *table = spec_registry_options(c->reg, task, analysis, &installed);
+  const lbbt_option_table *table = NULL;
+  if (sec == &spec_stage_section) {
+    const yt_node *t = yt_get(map, "task"), *a = yt_get(map, "analysis");
+    const char *task = t && t->kind == YT_SCALAR ? t->text : "", *analysis = a && a->kind == YT_SCALAR ? a->text : "";
+    table = spec_registry_options(c->reg, task, analysis, &installed);
+  } else if (sec->plugin_keys) {
+    const yt_node *p = yt_get(map, "plugin");
+    table = spec_registry_backbone_options(c->reg, p && p->kind == YT_SCALAR ? p->text : "", &installed);
+  }
   for (int i = 0; table && i < table->n_keys; i++)
     if (!strcmp(table->keys[i].name, key)) return 1;
   return 0;
@@ -159,8 +166,8 @@ lbbt_status spec_matrix_set(const spec_load_ctx *c, yt_node *root, const yt_node
   for (int i = 0; i < n; i++) {
     const spec_key *k = spec_find_key(sec, segs[i]);
     char why[160];
-    if (!k && sec == &spec_stage_section && i == n - 1 && is_plugin_key(c, cur, segs[i]))
-      return set_value(c, cur, segs[i], value, key); /* a key of the stage's plugin */
+    if (!k && sec->plugin_keys && i == n - 1 && is_plugin_key(c, sec, cur, segs[i]))
+      return set_value(c, cur, segs[i], value, key); /* a key of the stage's or backbone's plugin */
     if (!k) {
       snprintf(why, sizeof why, "'%%s' is not a key of %s", where);
       return bad_matrix_key(c, key, why, segs[i], sec);

@@ -23,7 +23,8 @@ _Static_assert(LBBT_KEY_MIN_EXCLUSIVE == KEY_MIN_EXCLUSIVE && LBBT_KEY_MAX_EXCLU
                    LBBT_KEY_IDENT == KEY_IDENT,
                "lbbt_key flags");
 
-void spec_plugin_section(const lbbt_option_table *t, const char *noun, spec_key *keys, spec_section *sec) {
+void spec_plugin_section(const lbbt_option_table *t, const char *noun, const char *path, spec_key *keys,
+                         spec_section *sec) {
   int n = t->n_keys < LBBT_MAX_PLUGIN_KEYS ? t->n_keys : LBBT_MAX_PLUGIN_KEYS;
   for (int i = 0; i < n; i++) {
     const lbbt_key *r = &t->keys[i];
@@ -32,7 +33,7 @@ void spec_plugin_section(const lbbt_option_table *t, const char *noun, spec_key 
                          .min = r->min, .max = r->max,
                          .flags = r->flags & (KEY_MIN_EXCLUSIVE | KEY_MAX_EXCLUSIVE | KEY_IDENT), .doc = r->doc};
   }
-  *sec = (spec_section){.noun = noun, .path = "stages.<name>", .keys = keys, .n_keys = n,
+  *sec = (spec_section){.noun = noun, .path = path, .keys = keys, .n_keys = n,
                         .doc = t->doc ? t->doc : ""};
 }
 
@@ -93,7 +94,7 @@ lbbt_status spec_option_table_check(const lbbt_option_table *t, char *reason, si
       spec_key row;
       spec_section sec;
       spec_key rows[LBBT_MAX_PLUGIN_KEYS];
-      spec_plugin_section(t, "", rows, &sec);
+      spec_plugin_section(t, "", "", rows, &sec);
       row = rows[i];
       unsigned char scratch[LBBT_PATH_MAX * 2];
       if (row.size > sizeof scratch || spec_bind_value(&row, k->def, "default", scratch) != LBBT_OK)
@@ -111,9 +112,18 @@ const lbbt_option_table *spec_registry_options(const lbbt_registry *reg, const c
   return p ? p->options : NULL;
 }
 
+const lbbt_option_table *spec_registry_backbone_options(const lbbt_registry *reg, const char *name,
+                                                        int *installed) {
+  const lbbt_plugin *p = lbbt_registry_find(reg, LBBT_KIND_BACKBONE, name);
+  *installed = p != NULL;
+  return p ? p->options : NULL;
+}
+
 /* ---- what plugins read ----------------------------------------------------------------- */
 
 const void *lbbt_stage_options(const lbbt_stage_spec *stage) { return stage->plugin_options; }
+
+const void *lbbt_backbone_options(const lbbt_backbone_spec *spec) { return spec->plugin_options; }
 
 int lbbt_stage_option_written(const lbbt_stage_spec *stage, const char *key) {
   return lbbt_option_find(stage->options, stage->n_options, key) != NULL;
@@ -150,17 +160,19 @@ lbbt_status lbbt_stage_options_record(lbbt_stage_ctx *ctx, const lbbt_option_tab
 /* ---- the reference ------------------------------------------------------------------------ */
 
 void spec_write_plugin_reference(FILE *f, const lbbt_registry *reg) {
-  static const lbbt_plugin_kind kinds[] = {LBBT_KIND_TASK, LBBT_KIND_ANALYSIS};
-  for (size_t kind = 0; kind < 2; kind++)
+  static const lbbt_plugin_kind kinds[] = {LBBT_KIND_BACKBONE, LBBT_KIND_TASK, LBBT_KIND_ANALYSIS};
+  for (size_t kind = 0; kind < 3; kind++)
     for (int i = 0; reg && i < lbbt_registry_count(reg); i++) {
       const lbbt_plugin *p = lbbt_registry_at(reg, i)->plugin;
       if (p->kind != kinds[kind] || !p->options || !p->options->n_keys) continue;
       char noun[LBBT_NAME_MAX + 16], title[LBBT_NAME_MAX * 2 + 32];
       snprintf(noun, sizeof noun, "%s '%s'", lbbt_plugin_kind_name(p->kind), p->name);
-      snprintf(title, sizeof title, "`stages.<name>` with %s: %s", lbbt_plugin_kind_name(p->kind), p->name);
+      int bb = p->kind == LBBT_KIND_BACKBONE;
+      if (bb) snprintf(title, sizeof title, "`backbone` with plugin: %s", p->name);
+      else snprintf(title, sizeof title, "`stages.<name>` with %s: %s", lbbt_plugin_kind_name(p->kind), p->name);
       spec_key rows[LBBT_MAX_PLUGIN_KEYS];
       spec_section sec;
-      spec_plugin_section(p->options, noun, rows, &sec);
+      spec_plugin_section(p->options, noun, bb ? "backbone" : "stages.<name>", rows, &sec);
       spec_write_section(f, &sec, title);
     }
 }

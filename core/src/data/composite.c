@@ -15,10 +15,10 @@
 #define COMPOSITE_TRIES 32      /* placements tried per item before it is left out */
 #define COMPOSITE_MAX_ITEMS 64
 #define COMPOSITE_MIN_CANVAS 8
-#define COCO_IMAGE_AREA 307200.0 /* 640 x 480 */
+#define COCO_IMAGE_AREA 409600.0 /* 640 x 640, as lbbt_coco_params_default (coco_eval.h) scales */
 
 lbbt_composite_config lbbt_composite_defaults(void) {
-  return (lbbt_composite_config){.canvas = 64, .min_items = 1, .max_items = 4, .min_side = 4,
+  return (lbbt_composite_config){.canvas = 64, .min_items = 1, .max_items = 4, .min_side = 3,
                                  .max_side = 48, .max_iou = 0.3};
 }
 
@@ -197,7 +197,7 @@ static const composite_option COMPOSITE_OPTIONS[] = {
     {"canvas", 1, COMPOSITE_MIN_CANVAS, 8192, offsetof(C, canvas), 0, "canvas side in pixels (64)"},
     {"min_items", 1, 1, COMPOSITE_MAX_ITEMS, offsetof(C, min_items), 0, "fewest items per canvas (1)"},
     {"max_items", 1, 1, COMPOSITE_MAX_ITEMS, offsetof(C, max_items), 0, "most items per canvas (4)"},
-    {"min_side", 1, 1, 8192, offsetof(C, min_side), 0, "smallest item side in pixels (4)"},
+    {"min_side", 1, 1, 8192, offsetof(C, min_side), 0, "smallest item side in pixels (3)"},
     {"max_side", 1, 1, 8192, offsetof(C, max_side), 0, "largest item side in pixels (48)"},
     {"max_iou", 0, 0, 1, offsetof(C, max_iou), 1, "largest IoU between two items' boxes (0.3)"},
 };

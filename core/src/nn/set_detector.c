@@ -50,26 +50,30 @@ static lbbt_status buffer(int ndim, const int64_t *shape, float value, lbbt_tens
 }
 
 /* Projection p (0 q, 1 k, 2 v, 3 o) of a block's attention as an [out, in] = [C, C] matrix
- * and bias (0 when the block has none). */
+ * and bias (0 when the block has none).  With grouped-query attention (Hkv < Hq key/value
+ * heads) k and v are widened as the block's attention uses them: query head h reads
+ * key/value head h / (Hq / Hkv), so output row o = (h, d) copies row (h / rep, d). */
 static void block_projection(const lbbt_block *b, int p, int C, float *w, float *bias) {
   const lbbt_block_config *c = &b->cfg;
-  int in_out = c->layout == LBBT_W_IN_OUT;
+  int in_out = c->layout == LBBT_W_IN_OUT, D = c->head_dim, rep = c->n_heads / c->n_kv_heads;
+  int64_t kv = (int64_t)c->n_kv_heads * D;
   const lbbt_tensor *W, *B;
-  int64_t stride, col0 = 0; /* the source is [rows, stride]; we read a C x C window */
+  int64_t width, off = 0; /* the source's output width and where this projection starts */
   if (p == 3) {
-    W = b->o_w, B = b->o_b, stride = C;
-  } else if (c->fused_qkv) {
-    W = b->qkv_w, B = b->qkv_b, stride = in_out ? 3 * C : C, col0 = (int64_t)p * C;
+    W = b->o_w, B = b->o_b, width = C;
+  } else if (c->fused_qkv) { /* q | k | v side by side: C, kv, kv outputs */
+    W = b->qkv_w, B = b->qkv_b, width = C + 2 * kv, off = p == 0 ? 0 : p == 1 ? C : C + kv;
   } else {
     W = p == 0 ? b->q_w : p == 1 ? b->k_w : b->v_w;
     B = p == 0 ? b->q_b : p == 1 ? b->k_b : b->v_b;
-    stride = C;
+    width = p == 0 ? C : kv;
   }
   for (int o = 0; o < C; o++) {
+    int64_t src = p == 1 || p == 2 ? (int64_t)(o / D / rep) * D + o % D : o;
     for (int i = 0; i < C; i++)
-      w[(int64_t)o * C + i] = in_out ? W->data[(int64_t)i * stride + col0 + o]  /* [in, out] */
-                                     : W->data[(col0 + o) * C + i];             /* [out, in] */
-    bias[o] = B ? B->data[col0 + o] : 0.0f;
+      w[(int64_t)o * C + i] = in_out ? W->data[(int64_t)i * width + off + src] /* [in, out] */
+                                     : W->data[(off + src) * C + i];           /* [out, in] */
+    bias[o] = B ? B->data[off + src] : 0.0f;
   }
 }
 
@@ -135,10 +139,10 @@ lbbt_status lbbt_set_detector_create(const lbbt_set_detector_config *cfg, lbbt_b
   if (cfg->cross_from_blocks)
     for (int i = 0; i < decoder->n_blocks; i++) {
       const lbbt_block_config *b = &decoder->blocks[i].cfg;
-      if (b->n_kv_heads != b->n_heads || b->n_heads * b->head_dim != C) {
+      if (b->n_heads * b->head_dim != C || b->n_kv_heads < 1 || b->n_heads % b->n_kv_heads) {
         st = lbbt_fail(LBBT_E_INPUT, "set_detector: cross-attention copied from %s block %d needs "
-                       "q, k, v of width %d (its heads: %d query, %d key/value of %d)",
-                       decoder->backbone, i, C, b->n_heads, b->n_kv_heads, b->head_dim);
+                       "query heads x head size = the width %d (it has %d x %d, %d key/value "
+                       "heads)", decoder->backbone, i, C, b->n_heads, b->head_dim, b->n_kv_heads);
         goto fail;
       }
     }
@@ -270,9 +274,15 @@ lbbt_status lbbt_set_detector_forward(lbbt_tape *t, const lbbt_set_detector *d,
   LBBT_TRY(lbbt_tape_tensor(t, 3, qs, &zeros));
   memset(zeros->data, 0, (size_t)zeros->numel * sizeof(float));
   LBBT_TRY(lbbt_add(t, zeros, d->queries, &x));
+  lbbt_tensor *relbias = NULL; /* T5 blocks: their block 0's relative bias, bidirectional */
+  if (d->decoder->relbias_table)
+    LBBT_TRY(lbbt_relative_position_bias(t, d->decoder->relbias_table, c->n_queries, c->n_queries,
+                                         1, d->decoder->relbias_buckets,
+                                         d->decoder->relbias_max_distance, &relbias));
   for (int i = 0; i < d->decoder->n_blocks; i++) {
     lbbt_block_inputs bin;
     memset(&bin, 0, sizeof bin);
+    bin.attn_bias = relbias;
     bin.layer = d->decoder->layer_offset + i;
     LBBT_TRY(lbbt_block_forward(t, &d->decoder->blocks[i], x, &bin, &x));
     LBBT_TRY(cross_forward(t, &d->cross[i], c->cross_heads, x, mem, mem_pos, &x));

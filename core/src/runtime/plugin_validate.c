@@ -98,11 +98,7 @@ lbbt_status lbbt_plugin_validate(const lbbt_plugin *p, char *reason, size_t n) {
   if (!p->summary) return refuse(reason, n, "summary is NULL");
   if (!p->summary[0]) return refuse(reason, n, "summary is empty");
   if (strchr(p->summary, '\n')) return refuse(reason, n, "summary has a newline: keep it to one line");
-  if (p->kind == LBBT_KIND_BACKBONE) {
-    LBBT_TRY(check_backbone_table(p, reason, n));
-    if (p->options) return refuse(reason, n, "backbone plugin sets .options: backbone keys are not typed yet");
-    return LBBT_OK;
-  }
-  LBBT_TRY(check_task_table(p, reason, n));
+  if (p->kind == LBBT_KIND_BACKBONE) LBBT_TRY(check_backbone_table(p, reason, n));
+  else LBBT_TRY(check_task_table(p, reason, n));
   return p->options ? spec_option_table_check(p->options, reason, n) : LBBT_OK;
 }
