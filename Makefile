@@ -8,6 +8,8 @@
 #                   make figure-pretrain-amount: experiments/pretrain-amount.yaml (beyond the paper)
 #   make bench      throughput and memory against PyTorch and the oneDNN matmul ceiling
 #                   (ISA=baseline|avx2|avx512: every implementation capped to that level)
+#   make bench-mpi  data-parallel images/s for 1 and 2 ranks and the allreduce's share (Open MPI)
+#   make MPI=1      build with mpicc: mpirun -np N build/lbbt run ... trains data-parallel
 #   make models     pretrain lbbt's own GPT-2-architecture language model (TIER=smoke|cpu) into
 #                   models/ (cached: free once the run is complete and the model folder exists;
 #                   a folder made by other settings is removed and retrained)
@@ -30,6 +32,14 @@ SAN     ?=
 NATIVE  ?=
 OPT     ?= -O2 $(if $(filter 1,$(NATIVE)),-march=native)
 
+# make MPI=1: build with Open MPI's mpicc for data-parallel runs (mpirun -np N build/lbbt run
+# ...; core/src/dist/, lbbt/dist.h).  Without it lbbt is one rank of one and needs no MPI.
+# The choice is recorded in $(BUILD)/.mpi so that switching rebuilds the MPI module and relinks.
+MPI ?= 0
+ifeq ($(MPI),1)
+  CC := mpicc
+  CFLAGS += -DLBBT_MPI
+endif
 # -Wformat-truncation is heuristic (it fires at -O1 on bounded path buffers); truncation is
 # handled where it matters, so it is not an error here.
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
@@ -62,7 +72,7 @@ TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TPLUGINS   := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TPLUG_SRC))
 DEPS_OK    := build/.deps-ok
 
-.PHONY: all test asan parity bench fuzz clean paper models verdicts deps
+.PHONY: FORCE bench-mpi all test asan parity bench fuzz clean paper models verdicts deps
 all: $(BUILD)/lbbt $(PLUGINS)
 
 deps: $(DEPS_OK)
@@ -76,6 +86,10 @@ $(BUILD)/obj/%.o: %.c $(DEPS_OK) $(wildcard core/include/lbbt/*.h core/src/*.h c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/.mpi: FORCE
+	@mkdir -p $(BUILD); [ "$$(cat $@ 2>/dev/null)" = "$(MPI)" ] || echo "$(MPI)" > $@
+$(BUILD)/obj/core/src/dist/dist.o: $(BUILD)/.mpi
+FORCE:
 # The library exports only what core/include/lbbt declares with LBBT_API (lbbt/status.h).
 $(CORE_OBJ): CFLAGS += -fvisibility=hidden
 # Per-ISA-level kernels (core/src/*/*_{baseline,avx2,avx512}.c): the same source compiled
@@ -90,9 +104,12 @@ $(BUILD)/liblbbt.so: $(CORE_OBJ)
 	@echo "  LD      $@"
 	@$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/lbbt: $(CLI_OBJ) $(BUILD)/liblbbt.so
+# Internal helpers the CLI's sweep uses (mkdir -p, atomic publish): the library does not export
+# them (-fvisibility=hidden), so the binary links its own copy of these two stateless objects.
+CLI_CORE_OBJ := $(BUILD)/obj/core/src/base/fs_util.o $(BUILD)/obj/core/src/base/atomic_file.o
+$(BUILD)/lbbt: $(CLI_OBJ) $(CLI_CORE_OBJ) $(BUILD)/liblbbt.so
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
+	@$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CLI_CORE_OBJ) -L$(BUILD) -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
 
 # Plugins link against the core library; rpath points back to build/.
 $(BUILD)/plugins/%.so: plugins/%.c $(BUILD)/liblbbt.so $(wildcard core/include/lbbt/*.h)
@@ -124,7 +141,25 @@ $(INTERNAL_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $
 	@echo "  TEST    $@ (core objects)"
 	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LIBS)
 
-test: all $(TESTS) $(TPLUGINS)
+# make test's data-parallel variant when Open MPI is installed (tests/cli/mpi.sh):
+# $(BUILD)/mpi/lbbt, the same objects with the MPI module (core/src/dist/dist.c) built by
+# mpicc; it loads $(BUILD)/plugins (a link), which bind to the liblbbt.so already loaded.
+MPICC     := $(shell command -v mpicc 2>/dev/null)
+DIST_OBJ  := $(BUILD)/obj/core/src/dist/dist.o
+MPI_TEST  := $(if $(and $(MPICC),$(filter 0,$(MPI))),$(BUILD)/mpi/lbbt)
+$(BUILD)/mpi/dist.o: core/src/dist/dist.c core/include/lbbt/dist.h $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	@echo "  MPICC   $<"
+	@mpicc $(CFLAGS) -fvisibility=hidden -DLBBT_MPI -c $< -o $@
+$(BUILD)/mpi/liblbbt.so: $(filter-out $(DIST_OBJ),$(CORE_OBJ)) $(BUILD)/mpi/dist.o
+	@echo "  LD      $@"
+	@mpicc -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/mpi/lbbt: $(CLI_OBJ) $(CLI_CORE_OBJ) $(BUILD)/mpi/liblbbt.so
+	@echo "  LD      $@"
+	@mpicc $(LDFLAGS) -o $@ $(CLI_OBJ) $(CLI_CORE_OBJ) -L$(BUILD)/mpi -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
+	@ln -sfn ../plugins $(BUILD)/mpi/plugins
+
+test: all $(TESTS) $(TPLUGINS) $(MPI_TEST)
 	@LBBT_BUILD=$(BUILD) tools/run-tests
 
 asan:
@@ -143,6 +178,15 @@ fuzz:
 bench: all $(BUILD)/bench_train
 	tools/install-deps --reference
 	LBBT_BUILD=$(BUILD) ISA=$(ISA) tools/bench
+
+# Data-parallel throughput: 1 vs 2 ranks, the allreduce's share and cost by size
+# (tools/bench-mpi; docs/SCALING.md).
+bench-mpi: all $(BUILD)/mpi/lbbt $(BUILD)/mpi/bench_allreduce
+	LBBT_BUILD=$(BUILD) tools/bench-mpi
+
+$(BUILD)/mpi/bench_allreduce: bench/bench_allreduce.c $(BUILD)/mpi/liblbbt.so
+	@echo "  BENCH   $@"
+	@mpicc $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD)/mpi -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
 
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/liblbbt.so
 	@echo "  BENCH   $@"

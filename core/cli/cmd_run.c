@@ -5,13 +5,14 @@
 #include <string.h>
 
 #include "commands.h"
+#include "lbbt/dist.h"
 #include "lbbt/plugin.h"
 #include "lbbt/runner.h"
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: lbbt run EXPERIMENT.yaml [--tier smoke|cpu|paper] [--out FILE.h5] [--threads N]\n"
-          "                [--dry-run] [--no-reuse]\n\n"
+          "                [--dry-run] [--no-reuse] [--run ID]\n\n"
           "Expands the experiment's matrix into runs and runs those not yet complete in the\n"
           "results file (default results/<experiment>.h5, or results/<experiment>-<tier>.h5 for\n"
           "tiers other than cpu).  A killed run resumes from its last epoch checkpoint.  A run\n"
@@ -22,7 +23,10 @@ static void usage(FILE *f) {
           "  --out F      results file\n"
           "  --threads N  threads for kernels (default: OMP_NUM_THREADS, else all cores)\n"
           "  --dry-run    list the runs and whether each is complete; run nothing\n"
-          "  --no-reuse   compute every missing run and stage, even ones already computed\n");
+          "  --no-reuse   compute every missing run and stage, even ones already computed\n"
+          "  --run ID     only the run ID (from `lbbt check`), into its own file beside the\n"
+          "               results file, <results>.runs/ID.h5, for `lbbt merge` (a sweep task:\n"
+          "               lbbt sweep runs these)\n");
 }
 
 
@@ -48,6 +52,7 @@ int cmd_run(int argc, char **argv) {
       o.threads = (int)n;
     } else if (!strcmp(argv[i], "--dry-run")) o.dry_run = 1;
     else if (!strcmp(argv[i], "--no-reuse")) o.no_reuse = 1;
+    else if (!strcmp(argv[i], "--run") && i + 1 < argc) o.only_run = argv[++i];
     else if (argv[i][0] == '-' ) {
       fprintf(stderr, "lbbt run: unknown option '%s'\n", argv[i]);
       usage(stderr);
@@ -63,11 +68,18 @@ int cmd_run(int argc, char **argv) {
     return 2;
   }
   omp_set_num_threads(o.threads);
+  /* under mpirun (make MPI=1): one data-parallel rank of the job (lbbt/dist.h) */
+  lbbt_status st = lbbt_dist_init(&argc, &argv);
+  if (st != LBBT_OK) return cli_report(st, NULL);
+  if (lbbt_dist_size() > 1 && lbbt_dist_rank() == 0)
+    fprintf(stderr, "lbbt run: %d data-parallel ranks over %s, %d threads each\n", lbbt_dist_size(),
+            lbbt_dist_backend(), o.threads);
   lbbt_registry *reg = NULL;
-  lbbt_status st = cli_load_plugins(&reg);
-  if (st != LBBT_OK) return cli_report(st, "loading plugins");
-  st = lbbt_run_experiment(&o, reg);
+  st = cli_load_plugins(&reg);
+  if (st == LBBT_OK) st = lbbt_run_experiment(&o, reg);
+  else st = lbbt_fail_context(st, "loading plugins");
   lbbt_registry_free(reg);
+  lbbt_dist_finalize();
   if (st != LBBT_OK) return cli_report(st, NULL);
   return 0;
 }

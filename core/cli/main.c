@@ -14,6 +14,8 @@
 
 static const lbbt_command COMMANDS[] = {
     {"run", "run an experiment's missing runs (resuming killed ones) into an HDF5 file", cmd_run},
+    {"sweep", "run an experiment's pending runs as K processes or a Slurm job array, then merge", cmd_sweep},
+    {"merge", "join a sweep's complete per-run files into the experiment's results file", cmd_merge},
     {"table", "render a paper table from results beside the paper's numbers", cmd_table},
     {"verdicts", "test the paper's claims on the reproduced tables (interval, verdict, controls)", cmd_verdicts},
     {"version", "print lbbt and library versions", cmd_version},

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lbbt/dist.h"
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
 #include "lbbt/plugin.h"
@@ -179,16 +180,23 @@ static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_tr
   int64_t b = step % lbbt_batcher_num_batches(j->batcher); /* the batch within the epoch */
   int count = 0;
   LBBT_TRY(lbbt_batcher_get(j->batcher, b, j->images, j->labels, NULL, &count));
+  /* data parallelism: this rank's samples [lo, lo + n) of the batch (all of it alone) */
+  int64_t lo, hi;
+  lbbt_train_shard(tape, count, out, &lo, &hi);
+  const int n = (int)(hi - lo);
+  if (n == 0) return LBBT_OK; /* more ranks than samples: this one only joins the allreduce */
+  const float *images = j->images + lo * lbbt_dataset_image_numel(ds);
+  const int32_t *labels = j->labels + lo;
   lbbt_rng_derive(lbbt_tape_rng(tape), ctx->run->seed, "drop-path", (uint64_t)step);
   lbbt_tensor *x, *logits;
-  int64_t shape[4] = {count, ds->channels, ds->height, ds->width};
-  LBBT_TRY(lbbt_tape_input(tape, 4, shape, j->images, &x));
+  int64_t shape[4] = {n, ds->channels, ds->height, ds->width};
+  LBBT_TRY(lbbt_tape_input(tape, 4, shape, images, &x));
   LBBT_TRY(m->ops->forward_vision(m, tape, x, NULL, &logits));
-  LBBT_TRY(lbbt_cross_entropy(tape, logits, j->labels, (float)opts(ctx->stage)->label_smoothing, &out->loss));
-  j->correct += top1_count_correct(logits, j->labels, count);
-  j->seen += count;
-  out->weight = count;
-  out->items = count;
+  LBBT_TRY(lbbt_cross_entropy(tape, logits, labels, (float)opts(ctx->stage)->label_smoothing, &out->loss));
+  j->correct += top1_count_correct(logits, labels, n);
+  j->seen += n;
+  out->weight = n;
+  out->items = n;
   out->progress_metric = (double)j->correct / (double)j->seen;
   return LBBT_OK;
 }
@@ -196,7 +204,9 @@ static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_tr
 static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   job_state *j = user;
   lbbt_stage_ctx *ctx = j->ctx;
-  double fit = j->seen ? 100.0 * (double)j->correct / (double)j->seen : 0;
+  double counts[2] = {(double)j->correct, (double)j->seen}; /* over every rank */
+  LBBT_TRY(lbbt_dist_sum(counts, 2));
+  double fit = counts[1] > 0 ? 100.0 * counts[0] / counts[1] : 0;
   j->job->final_fit = fit;
   if (!j->job->main_job) return LBBT_OK;
   double test_acc = 0, test_loss = 0, per_s = e->train_seconds > 0 ? (double)e->items / e->train_seconds : 0;
@@ -209,6 +219,8 @@ static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   LBBT_TRY(append(ctx, "grad_norm", e->grad_norm));
   LBBT_TRY(append(ctx, "images_per_s", per_s));
   LBBT_TRY(append(ctx, "seconds", lbbt_train_now() - e->started));
+  if (lbbt_dist_size() > 1) /* data-parallel: the gradient allreduce's share (make bench-mpi) */
+    LBBT_TRY(append(ctx, "allreduce_seconds", e->allreduce_seconds));
   lbbt_progress_log(ctx->progress,
                     "run %d/%d %s stage %s epoch %d/%d: train loss %.4f acc %.2f%%, test acc %.2f%%, "
                     "%.0f img/s",

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lbbt/dist.h"
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
 #include "lbbt/plugin.h"
@@ -97,9 +98,14 @@ static lbbt_status begin_epoch(void *user, int epoch) {
 static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_train_batch *out) {
   probe *p = user;
   const int64_t bs = p->ctx->stage->batch_size, d = p->d, n = p->n;
-  const int64_t lo = (step % ((n + bs - 1) / bs)) * bs, cnt = n - lo < bs ? n - lo : bs;
+  const int64_t first = (step % ((n + bs - 1) / bs)) * bs, count = n - first < bs ? n - first : bs;
+  /* data parallelism: this rank's rows [lo, hi) of the batch (all of it alone) */
+  int64_t lo, hi;
+  lbbt_train_shard(tape, count, out, &lo, &hi);
+  const int64_t cnt = hi - lo;
+  if (cnt == 0) return LBBT_OK; /* more ranks than rows: this one only joins the allreduce */
   for (int64_t i = 0; i < cnt; i++) {
-    int32_t k = p->order[lo + i];
+    int32_t k = p->order[first + lo + i];
     memcpy(p->batch + i * d, p->ftrain + (int64_t)k * d, (size_t)d * sizeof(float));
     p->blabels[i] = p->ctx->train->labels[k];
   }
@@ -120,7 +126,9 @@ static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   double test_acc, test_loss;
   LBBT_TRY(probe_eval(p, p->ftest, ctx->test->labels, ctx->test->n, p->d, &test_acc, &test_loss));
   LBBT_TRY(append(ctx, "train_loss", e->mean_loss));
-  LBBT_TRY(append(ctx, "train_acc1", 100.0 * (double)p->correct / (double)p->n));
+  double correct = (double)p->correct; /* over every rank */
+  LBBT_TRY(lbbt_dist_sum(&correct, 1));
+  LBBT_TRY(append(ctx, "train_acc1", 100.0 * correct / (double)p->n));
   LBBT_TRY(append(ctx, "test_loss", test_loss));
   LBBT_TRY(append(ctx, "test_acc1", test_acc));
   return LBBT_OK;

@@ -62,6 +62,7 @@
 
 #include "lbbt/checkpoint.h"
 #include "lbbt/corpus.h"
+#include "lbbt/dist.h"
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
 #include "lbbt/plugin.h"
@@ -561,6 +562,9 @@ static lbbt_status make_dirs(const char *path) {
  * and 1 for the final model. */
 static lbbt_status save_model(lbbt_stage_ctx *ctx, lm_state *s, const char *dir, int64_t steps,
                               const char *snapshot, double fraction, double loss, double bpb) {
+  /* Under mpirun every rank trains the whole batch (the loop's unsharded path: replicas stay
+   * equal without an allreduce); rank 0 alone writes the folder, as it alone writes results. */
+  if (lbbt_dist_rank() != 0) return LBBT_OK;
   LBBT_TRY(make_dirs(dir));
   LBBT_TRY(s->model->ops->save(s->model, dir));
   char path[LBBT_PATH_MAX + 64];

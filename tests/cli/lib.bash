@@ -34,3 +34,22 @@ ensure_smoke_lm() {
   tail -n 3 "$CLI_TMP/lm-pretrain-smoke.log" | tr '\n' ' '
   return 1
 }
+# same_run_items A.h5 B.h5 ID...: each run holds the same items and attributes in both files
+# (`lbbt inspect --run`), timings and commit times aside (sweeps: tests/cli/parallel_sweep.sh).
+same_run_items() {
+  local a=$1 b=$2 id; shift 2
+  for id in "$@"; do
+    diff <("$LBBT" inspect "$a" --run "$id" | grep -Ev 'committed_utc|images_per_s|/seconds') \
+         <("$LBBT" inspect "$b" --run "$id" | grep -Ev 'committed_utc|images_per_s|/seconds') || return 1
+  done
+}
+# same_table_md N A.h5 B.h5: `lbbt table N --tier smoke` renders the same Markdown from both
+# results files (their paths aside), and it has reproduced cells.
+same_table_md() {
+  local n=$1 a=$2 b=$3
+  mkdir -p "$CLI_TMP/md-a" "$CLI_TMP/md-b"
+  "$LBBT" table "$n" --tier smoke --results "$a" --out-dir "$CLI_TMP/md-a" >/dev/null || return 1
+  "$LBBT" table "$n" --tier smoke --results "$b" --out-dir "$CLI_TMP/md-b" >/dev/null || return 1
+  grep -q '(n=1)' "$CLI_TMP/md-b/table-$n-smoke.md" || { echo "no reproduced cells"; return 1; }
+  diff <(sed "s#$a#RESULTS#" "$CLI_TMP/md-a/table-$n-smoke.md") <(sed "s#$b#RESULTS#" "$CLI_TMP/md-b/table-$n-smoke.md")
+}

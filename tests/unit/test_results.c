@@ -403,6 +403,57 @@ static void test_replace_run(void) {
   free_exp(exp);
 }
 
+/* lbbt_results_merge_runs (lbbt sweep's merge): run groups of per-run files copied verbatim
+ * (items and the run's own attributes), an existing run replaced, others kept; a source of
+ * another tier or without the run leaves the target as it was. */
+static void test_merge_runs(void) {
+  const char *target = path_in_tmp("merge.h5"), *a = path_in_tmp("merge-a.h5"),
+             *b = path_in_tmp("merge-b.h5"), *other = path_in_tmp("merge-cpu.h5");
+  lbbt_experiment *exp = make_exp("demo", "smoke"), *cpu = make_exp("demo", "cpu");
+  REQUIRE(commit_k(target, exp, RUN_IDS[0], 9, 30) == LBBT_OK, "commit: %s", lbbt_last_error());
+  REQUIRE(commit_k(target, exp, RUN_IDS[2], 2, 30) == LBBT_OK, "commit: %s", lbbt_last_error());
+  REQUIRE(commit_k(a, exp, RUN_IDS[0], 0, 30) == LBBT_OK, "commit: %s", lbbt_last_error());
+  REQUIRE(commit_k(b, exp, RUN_IDS[1], 1, 30) == LBBT_OK, "commit: %s", lbbt_last_error());
+  REQUIRE(commit_k(other, cpu, RUN_IDS[1], 1, 30) == LBBT_OK, "commit: %s", lbbt_last_error());
+  lbbt_results *ra = NULL;
+  REQUIRE(lbbt_results_read(a, &ra) == LBBT_OK, "read: %s", lbbt_last_error());
+  const char *sources[2] = {a, b}, *ids[2] = {RUN_IDS[0], RUN_IDS[1]};
+  REQUIRE(lbbt_results_merge_runs(target, exp, sources, ids, 2, 7) == LBBT_OK, "merge: %s", lbbt_last_error());
+  lbbt_results *res = NULL;
+  REQUIRE(lbbt_results_read(target, &res) == LBBT_OK, "read: %s", lbbt_last_error());
+  CHECK(res->n_runs == 3, "%d runs after merging 2 into 2 with one shared", res->n_runs);
+  const int want_k[3] = {0, 1, 2};
+  for (int i = 0; i < 3; i++) {
+    const lbbt_result_run *run = lbbt_results_find_run(res, RUN_IDS[i]);
+    const char *why = run ? check_record(run->record, want_k[i], 30) : "run missing";
+    CHECK(!why, "run %s: %s", RUN_IDS[i], why);
+  }
+  /* the run keeps the provenance it was committed with (threads 2), not the merge's (7) */
+  const lbbt_result_run *merged = lbbt_results_find_run(res, RUN_IDS[0]);
+  const char *utc = merged ? lbbt_result_run_attr(merged, "committed_utc") : NULL;
+  const char *threads = merged ? lbbt_result_run_attr(merged, "threads") : NULL;
+  CHECK(utc && !strcmp(utc, lbbt_result_run_attr(&ra->runs[0], "committed_utc")), "committed_utc changed");
+  CHECK(threads && !strcmp(threads, "2"), "threads %s, want the run's 2", threads ? threads : "(none)");
+  CHECK(!strcmp(lbbt_results_attr(res, "threads"), "7"), "root threads: the merge's");
+  lbbt_results_free(res);
+  lbbt_results_free(ra);
+  /* refusals: another tier's file, a run the source lacks; the target is untouched */
+  struct stat before, after;
+  REQUIRE(stat(target, &before) == 0, "stat");
+  const char *bad_sources[2][1] = {{other}, {a}}, *bad_ids[2][1] = {{RUN_IDS[1]}, {RUN_IDS[1]}};
+  const char *want_msg[2] = {"tier", "no complete run"};
+  for (int i = 0; i < 2; i++) {
+    lbbt_status st = lbbt_results_merge_runs(target, exp, bad_sources[i], bad_ids[i], 1, 1);
+    CHECK(st == LBBT_E_INPUT && strstr(lbbt_last_error(), want_msg[i]), "refusal %d: status %d, %s", i, st,
+          lbbt_last_error());
+  }
+  REQUIRE(stat(target, &after) == 0, "stat");
+  CHECK(before.st_ino == after.st_ino && before.st_mtime == after.st_mtime, "a refused merge replaced the file");
+  CHECK(count_tmp_files(test_tmpdir()) == 0, "a refused merge left a temporary file");
+  free_exp(exp);
+  free_exp(cpu);
+}
+
 /* A file is never overwritten when it is foreign or belongs to another experiment/tier,
  * and a bad record leaves the file as it was. */
 static void test_refusals(void) {
@@ -629,5 +680,6 @@ TEST_MAIN_BEGIN("test_results")
   TEST_RUN(test_h5dump_reads_file);
   TEST_RUN(test_replace_run);
   TEST_RUN(test_refusals);
+  TEST_RUN(test_merge_runs);
   TEST_RUN(test_crash_safety);
 TEST_MAIN_END()

@@ -178,6 +178,17 @@ LBBT_API lbbt_status lbbt_results_commit_run(const char *path, const struct lbbt
                                     const struct lbbt_run_spec *run, const lbbt_record *rec,
                                     int threads);
 
+/* Copy run /runs/<run_ids[i]> of each results file sources[i] (i < n) verbatim into the
+ * results file at `path` (created when absent), in one commit with the crash safety and
+ * lock of lbbt_results_commit_run: the run groups keep their attributes (their own
+ * provenance: host, threads, committed_utc) and items; a run already in `path` is replaced.
+ * The root provenance describes this commit (`threads` as there).  A source that is not a
+ * results file of exp's name and tier, or whose run is absent or not complete, is
+ * LBBT_E_INPUT naming it, and nothing is written.  lbbt sweep's merge (lbbt/sweep.h). */
+LBBT_API lbbt_status lbbt_results_merge_runs(const char *path, const struct lbbt_experiment *exp,
+                                    const char *const *sources, const char *const *run_ids,
+                                    int n, int threads);
+
 /* A results file read back into memory (for tables and `lbbt inspect`). */
 typedef struct lbbt_text_attr {
   char *key;

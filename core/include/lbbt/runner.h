@@ -72,6 +72,10 @@ typedef struct lbbt_run_options {
                                 file holds the run complete or another run of the experiment
                                 computed the same first stages (default 0: reuse them;
                                 core/src/runtime/run_reuse.h, core/src/runtime/stage_cache.h) */
+  const char *only_run;      /* a sweep task (lbbt/sweep.h): run only the run with this id, into
+                                its own file lbbt_sweep_run_path(results_path, id); results_path
+                                stays the table's file, whose completeness, siblings (reuse),
+                                partial folder and stage cache it shares.  NULL: every run */
 } lbbt_run_options;
 
 /* Run everything that is missing.  Returns LBBT_OK when every run is complete. */

@@ -83,6 +83,13 @@ LBBT_API int lbbt_tape_training(const lbbt_tape *tape);
 /* Seeded RNG stream for dropout/drop-path on this tape (see rng.h). */
 LBBT_API struct lbbt_rng *lbbt_tape_rng(lbbt_tape *tape);
 LBBT_API void lbbt_tape_seed(lbbt_tape *tape, uint64_t seed);
+/* Data-parallel training (lbbt/dist.h): this tape's batch is samples [lo, lo + B) of a
+ * global batch of `total`.  Per-sample draws (drop path) are then taken for the whole global
+ * batch and this shard's slice used, so each rank's masks are the single process's.
+ * total 0 (the default): the tape's batch is the whole batch.  Kept across resets. */
+LBBT_API void lbbt_tape_set_batch_shard(lbbt_tape *tape, int64_t lo, int64_t total);
+/* Returns lo; *total = the global batch (0: not sharded). */
+LBBT_API int64_t lbbt_tape_batch_shard(const lbbt_tape *tape, int64_t *total);
 
 /* A new activation tensor in the arena (uninitialised data; grad NULL). */
 LBBT_API lbbt_status lbbt_tape_tensor(lbbt_tape *tape, int ndim, const int64_t *shape, lbbt_tensor **out);

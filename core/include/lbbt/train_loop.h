@@ -8,6 +8,10 @@
  *   batch        build the forward pass of step `step` on the tape and return its loss
  *                (a scalar tensor), how much it weighs in the epoch's mean loss and how many
  *                items it processed (images, tokens: for throughput).  Required.
+ *                Data-parallel (lbbt/dist.h, mpirun): it calls lbbt_train_shard on the
+ *                step's global batch and computes only this rank's samples [lo, hi); the
+ *                loop then sums the gradients over ranks.  A task that does not shard is
+ *                computed whole on every rank (each rank's gradient is the global one).
  *   begin        after resuming, before the first epoch: start_epoch > 0 when the stage
  *                resumes.  Optional.
  *   begin_epoch  before each epoch's first step (shuffle).  Optional.
@@ -23,12 +27,17 @@
  *   3. non-finite loss: LBBT_E_NUMERIC naming the stage, step and first non-finite op
  *   4. when the loss requires a gradient (something trains):
  *        backward
- *        after_backward(step)            (data-parallel: allreduce the gradients here)
+ *        sharded: the optimizer's gradients, weighted by the rank's share, summed over
+ *        ranks (one allreduce; nothing with one process)
+ *        after_backward(step)
  *        clip to stage->clip (0 = off; the pre-clip norm is kept for end_epoch)
  *        a non-finite gradient stops with LBBT_E_NUMERIC naming the tensor
  *        lr = schedule(step); optimizer step; zero grads
+ *      (a rank whose shard is empty returns no loss and only joins the allreduce)
  *   5. after_step(step + 1 steps done)
  *   6. progress line
+ * Under mpirun the epoch's loss sum, weight and items are summed over ranks before end_epoch,
+ * and all ranks stop at the same epoch boundary when any was interrupted.
  * Mixed precision (bf16) belongs in the task's batch (its forward) and in the optimizer,
  * not here: the loop only sees f32 losses and the optimizer's master weights.
  *
@@ -52,7 +61,17 @@ typedef struct lbbt_train_batch {
   int64_t items;          /* images, tokens: throughput = items / training seconds */
   double progress_metric; /* a running fraction for the progress line (accuracy so far), or
                              NAN for none */
+  int sharded;            /* set by lbbt_train_shard: the loss is this rank's shard's */
+  double share;           /* the shard's fraction of the global batch (n / B) */
 } lbbt_train_batch;
+
+/* Data parallelism for a batch callback: this rank's samples [*lo, *hi) of the step's global
+ * batch of `count` (all of it with one process).  Tells the tape (per-sample draws such as
+ * drop path are taken for the whole batch) and `out` (the loop reduces the gradients).  The
+ * callback then computes the mean loss of its shard only; with an empty shard (count <
+ * ranks) it returns no loss.  Epoch totals (mean loss, items) are summed over ranks by the
+ * loop; a task's own counts (correct answers) it sums with lbbt_dist_sum in end_epoch. */
+LBBT_API void lbbt_train_shard(lbbt_tape *tape, int64_t count, lbbt_train_batch *out, int64_t *lo, int64_t *hi);
 
 /* What end_epoch receives about the epoch just trained. */
 typedef struct lbbt_train_epoch {
@@ -65,6 +84,7 @@ typedef struct lbbt_train_epoch {
   double grad_norm;       /* the last step's gradient norm before clipping (0 if nothing trained) */
   double lr;              /* the last step's learning rate */
   int64_t steps_done;     /* optimizer steps done in the stage so far */
+  double allreduce_seconds; /* data-parallel: this epoch's time in the gradient allreduce */
 } lbbt_train_epoch;
 
 typedef struct lbbt_train_loop {

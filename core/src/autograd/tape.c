@@ -36,6 +36,7 @@ struct lbbt_tape {
   size_t n_recs, cap_recs;
   int recording, training;
   lbbt_rng rng;
+  int64_t shard_lo, shard_total; /* lbbt_tape_set_batch_shard; total 0: off */
   /* Gradient buffers of outputs whose backward has run (nothing reads them again), reused
    * for later gradients of the same size during the same backward pass; emptied by reset.
    * The array itself is kept across steps. */
@@ -84,6 +85,14 @@ void lbbt_tape_set_training(lbbt_tape *t, int on) { t->training = on; }
 int lbbt_tape_training(const lbbt_tape *t) { return t->training; }
 struct lbbt_rng *lbbt_tape_rng(lbbt_tape *t) { return &t->rng; }
 void lbbt_tape_seed(lbbt_tape *t, uint64_t seed) { lbbt_rng_seed(&t->rng, seed); }
+void lbbt_tape_set_batch_shard(lbbt_tape *t, int64_t lo, int64_t total) {
+  t->shard_lo = total > 0 ? lo : 0;
+  t->shard_total = total > 0 ? total : 0;
+}
+int64_t lbbt_tape_batch_shard(const lbbt_tape *t, int64_t *total) {
+  *total = t->shard_total;
+  return t->shard_lo;
+}
 
 void *lbbt_tape_alloc(lbbt_tape *t, size_t bytes) {
   bytes = (bytes + 63) & ~(size_t)63;

@@ -41,15 +41,22 @@ static lbbt_status check_p(const char *op, const lbbt_tensor *x, float p) {
   return LBBT_OK;
 }
 
-/* Shared body: n_masks mask entries, each covering per_mask consecutive elements. */
+/* Shared body: n_masks mask entries, each covering per_mask consecutive elements.
+ * per_sample (drop path) on a sharded tape: draw the global batch's masks and keep this
+ * shard's, so data-parallel ranks drop the samples one process would. */
 static lbbt_status masked_scale(lbbt_tape *t, const char *op, lbbt_tensor *x, float p,
-                                int64_t n_masks, lbbt_tensor **out) {
+                                int64_t n_masks, int per_sample, lbbt_tensor **out) {
   const int64_t per_mask = x->numel / n_masks;
   const float scale = p < 1.0f ? (float)(1.0 / (1.0 - (double)p)) : 0.0f;
   uint8_t *keep = lbbt_tape_alloc(t, (size_t)n_masks);
   if (!keep) return LBBT_E_NOMEM;
   struct lbbt_rng *rng = lbbt_tape_rng(t);
-  for (int64_t m = 0; m < n_masks; m++) keep[m] = lbbt_rng_uniform(rng) >= (double)p;
+  int64_t total = 0, lo = per_sample ? lbbt_tape_batch_shard(t, &total) : 0;
+  if (!per_sample || total < lo + n_masks) lo = 0, total = n_masks;
+  for (int64_t m = 0; m < total; m++) {
+    int kept = lbbt_rng_uniform(rng) >= (double)p;
+    if (m >= lo && m < lo + n_masks) keep[m - lo] = (uint8_t)kept;
+  }
 
   lbbt_tensor *y;
   LBBT_TRY(lbbt_tape_tensor(t, x->ndim, x->shape, &y));
@@ -71,7 +78,7 @@ lbbt_status lbbt_dropout(lbbt_tape *t, lbbt_tensor *x, float p, lbbt_tensor **ou
     *out = x;
     return LBBT_OK;
   }
-  return masked_scale(t, "dropout", x, p, x->numel, out);
+  return masked_scale(t, "dropout", x, p, x->numel, 0, out);
 }
 
 lbbt_status lbbt_drop_path(lbbt_tape *t, lbbt_tensor *x, float p, lbbt_tensor **out) {
@@ -81,5 +88,5 @@ lbbt_status lbbt_drop_path(lbbt_tape *t, lbbt_tensor *x, float p, lbbt_tensor **
     *out = x;
     return LBBT_OK;
   }
-  return masked_scale(t, "drop_path", x, p, x->shape[0], out);
+  return masked_scale(t, "drop_path", x, p, x->shape[0], 1, out);
 }

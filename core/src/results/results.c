@@ -187,9 +187,15 @@ static herr_t write_run_attrs(hid_t g, const lbbt_experiment *exp, const lbbt_ru
   return 0;
 }
 
-/* Copy every run of the old file except `skip_id` (being replaced) into new_runs. */
-static lbbt_status copy_old_runs(hid_t old, hid_t new_runs, const char *skip_id,
-                                 const char *path) {
+static int name_in(const char *name, const char *const *names, int n) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(name, names[i])) return 1;
+  return 0;
+}
+
+/* Copy every run of the old file except those in skip_ids (being replaced) into new_runs. */
+static lbbt_status copy_old_runs(hid_t old, hid_t new_runs, const char *const *skip_ids,
+                                 int n_skip, const char *path) {
   if (old < 0 || H5Lexists(old, "runs", H5P_DEFAULT) <= 0) return LBBT_OK;
   hid_t old_runs = H5Gopen2(old, "runs", H5P_DEFAULT);
   char **names = NULL;
@@ -200,7 +206,7 @@ static lbbt_status copy_old_runs(hid_t old, hid_t new_runs, const char *skip_id,
   }
   lbbt_status st = LBBT_OK;
   for (int i = 0; i < n && st == LBBT_OK; i++) {
-    if (!strcmp(names[i], skip_id)) continue;
+    if (name_in(names[i], skip_ids, n_skip)) continue;
     /* Copied byte for byte with its checksum: a damaged run stays detectably damaged in the
      * new file (and is replaced when recomputed); verifying every run here would make each
      * commit read the whole file again. */
@@ -243,15 +249,23 @@ static lbbt_status write_digest(hid_t runs, hid_t g, const char *id, const char 
   return st;
 }
 
-/* Build the new file at tmp from the old file (may be -1) plus the run. */
-static lbbt_status build_new_file(const char *tmp, const char *path, hid_t old,
-                                  const lbbt_experiment *exp, const lbbt_run_spec *run,
-                                  const lbbt_record *rec, const lbbt_provenance *prov) {
+/* The new file, created empty at tmp. */
+static lbbt_status create_tmp(const char *tmp, const char *path, hid_t *out) {
   hid_t fapl = h5u_fapl(), fcpl = h5u_fcpl();
   hid_t f = (fapl < 0 || fcpl < 0) ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
   if (fapl >= 0) H5Pclose(fapl);
   if (fcpl >= 0) H5Pclose(fcpl);
+  *out = f;
   if (f < 0) return h5u_fail(LBBT_E_IO, path, "cannot create temporary file %s", tmp);
+  return LBBT_OK;
+}
+
+/* Build the new file at tmp from the old file (may be -1) plus the run. */
+static lbbt_status build_new_file(const char *tmp, const char *path, hid_t old,
+                                  const lbbt_experiment *exp, const lbbt_run_spec *run,
+                                  const lbbt_record *rec, const lbbt_provenance *prov) {
+  hid_t f;
+  LBBT_TRY(create_tmp(tmp, path, &f));
 
   lbbt_status st = LBBT_OK;
   hid_t runs = -1, g = -1;
@@ -262,7 +276,8 @@ static lbbt_status build_new_file(const char *tmp, const char *path, hid_t old,
     st = h5u_fail(LBBT_E_IO, path, "cannot write provenance attributes");
   else if ((runs = h5u_group_create(f, "runs")) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot create group /runs");
-  if (st == LBBT_OK) st = copy_old_runs(old, runs, run->id, path);
+  const char *replaced[1] = {run->id};
+  if (st == LBBT_OK) st = copy_old_runs(old, runs, replaced, 1, path);
   if (st == LBBT_OK && (g = h5u_group_create(runs, run->id)) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot create group /runs/%s", run->id);
   if (st == LBBT_OK && write_run_attrs(g, exp, run, prov) < 0)
@@ -277,10 +292,54 @@ static lbbt_status build_new_file(const char *tmp, const char *path, hid_t old,
   return st;
 }
 
-lbbt_status lbbt_results_commit_run(const char *path, const lbbt_experiment *exp,
-                                    const lbbt_run_spec *run, const lbbt_record *rec,
-                                    int threads) {
-  LBBT_TRY(check_commit_args(path, exp, run, rec));
+/* What a commit adds to the runs of the old file: one new run, or runs copied from others. */
+typedef struct commit_job {
+  const lbbt_run_spec *run; /* a run and its record ... */
+  const lbbt_record *rec;
+  const char *const *sources; /* ... or n run groups copied from other results files */
+  const char *const *run_ids;
+  int n;
+} commit_job;
+
+/* Build the new file at tmp from the old file (may be -1) plus the runs of other files. */
+static lbbt_status build_merged_file(const char *tmp, const char *path, hid_t old,
+                                     const lbbt_experiment *exp, const commit_job *job,
+                                     const lbbt_provenance *prov) {
+  hid_t f;
+  LBBT_TRY(create_tmp(tmp, path, &f));
+  lbbt_status st = LBBT_OK;
+  hid_t runs = -1;
+  char *created = old_attr(old, "created_utc");
+  if (write_root_attrs(f, exp, prov, created) < 0)
+    st = h5u_fail(LBBT_E_IO, path, "cannot write provenance attributes");
+  else if ((runs = h5u_group_create(f, "runs")) < 0)
+    st = h5u_fail(LBBT_E_IO, path, "cannot create group /runs");
+  if (st == LBBT_OK) st = copy_old_runs(old, runs, job->run_ids, job->n, path);
+  for (int i = 0; st == LBBT_OK && i < job->n; i++) {
+    hid_t src = -1;
+    st = h5u_open_lbbt(job->sources[i], RESULTS_KIND, RESULTS_WHAT, &src);
+    if (st == LBBT_OK) st = check_same_experiment(src, job->sources[i], exp);
+    int complete = 0;
+    if (st == LBBT_OK) st = run_complete(src, job->sources[i], job->run_ids[i], &complete);
+    if (st == LBBT_OK && !complete)
+      st = lbbt_fail(LBBT_E_INPUT, "%s: holds no complete run %s to merge", job->sources[i], job->run_ids[i]);
+    char from[LBBT_PATH_MAX];
+    snprintf(from, sizeof from, "runs/%s", job->run_ids[i]);
+    if (st == LBBT_OK && H5Ocopy(src, from, runs, job->run_ids[i], H5P_DEFAULT, H5P_DEFAULT) < 0)
+      st = h5u_fail(LBBT_E_IO, job->sources[i], "cannot copy run /runs/%s into %s", job->run_ids[i], path);
+    if (src >= 0) H5Fclose(src);
+  }
+  free(created);
+  if (runs >= 0) H5Gclose(runs);
+  if (H5Fclose(f) < 0 && st == LBBT_OK)
+    st = h5u_fail(LBBT_E_IO, path, "cannot finish temporary file %s", tmp);
+  return st;
+}
+
+/* Under the directory lock: open the old file (if any), build the new one at a tmp name
+ * and rename it over `path`. */
+static lbbt_status commit(const char *path, const lbbt_experiment *exp, const commit_job *job,
+                          int threads) {
   h5u_quiet();
   char tmp[LBBT_PATH_MAX + 64];
   LBBT_TRY(atomic_tmp_name(path, tmp, sizeof tmp));
@@ -301,7 +360,8 @@ lbbt_status lbbt_results_commit_run(const char *path, const lbbt_experiment *exp
   if (st == LBBT_OK) {
     lbbt_provenance prov;
     lbbt_provenance_collect(threads, &prov);
-    st = build_new_file(tmp, path, old, exp, run, rec, &prov);
+    st = job->rec ? build_new_file(tmp, path, old, exp, job->run, job->rec, &prov)
+                  : build_merged_file(tmp, path, old, exp, job, &prov);
   }
   if (old >= 0) H5Fclose(old);
   if (st == LBBT_OK) st = atomic_publish(tmp, path);
@@ -309,6 +369,28 @@ lbbt_status lbbt_results_commit_run(const char *path, const lbbt_experiment *exp
   if (st == LBBT_OK) h5u_probe_trust(path); /* just written by us: no need to probe it */
   atomic_unlock(lock);
   return st;
+}
+
+lbbt_status lbbt_results_commit_run(const char *path, const lbbt_experiment *exp,
+                                    const lbbt_run_spec *run, const lbbt_record *rec,
+                                    int threads) {
+  LBBT_TRY(check_commit_args(path, exp, run, rec));
+  commit_job job = {.run = run, .rec = rec};
+  return commit(path, exp, &job, threads);
+}
+
+lbbt_status lbbt_results_merge_runs(const char *path, const lbbt_experiment *exp,
+                                    const char *const *sources, const char *const *run_ids,
+                                    int n, int threads) {
+  if (!path || !exp || n < 0 || (n && (!sources || !run_ids)))
+    return lbbt_fail(LBBT_E_INTERNAL, "lbbt_results_merge_runs: NULL argument");
+  for (int i = 0; i < n; i++)
+    if (!sources[i] || !run_ids[i] || !h5u_valid_name(run_ids[i]))
+      return lbbt_fail(LBBT_E_INPUT, "%s: run id '%s' to merge is not a valid group name", path,
+                       run_ids[i] ? run_ids[i] : "(null)");
+  if (n == 0) return LBBT_OK;
+  commit_job job = {.sources = sources, .run_ids = run_ids, .n = n};
+  return commit(path, exp, &job, threads);
 }
 
 /* ---- read ------------------------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lbbt/checkpoint.h"
+#include "lbbt/dist.h"
 #include "lbbt/optim.h"
 #include "lbbt/runner.h"
 #include "base/fs_util.h"
@@ -29,6 +30,7 @@ static int dir_exists(const char *p) {
 lbbt_status lbbt_checkpoint_save(lbbt_stage_ctx *ctx, lbbt_optim *opt, int epochs_done,
                                  int stage_done, lbbt_tensor *const *extra,
                                  const char *const *extra_names, int n_extra) {
+  if (lbbt_dist_rank() != 0) return LBBT_OK; /* data-parallel replicas: rank 0's is theirs */
   char dir_new[LBBT_PATH_MAX + 16], dir_cur[LBBT_PATH_MAX + 16], dir_old[LBBT_PATH_MAX + 16];
   snprintf(dir_new, sizeof dir_new, "%s/ckpt.new", ctx->partial_dir);
   snprintf(dir_cur, sizeof dir_cur, "%s/ckpt", ctx->partial_dir);

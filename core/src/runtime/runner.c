@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include "lbbt/checkpoint.h"
+#include "lbbt/dist.h"
 #include "lbbt/init_mode.h"
 #include "lbbt/runner.h"
+#include "lbbt/sweep.h"
 #include "base/fs_util.h"
 #include "runtime/results_lock.h"
 #include "runtime/run_reuse.h"
@@ -334,15 +336,20 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
     }
     st = lbbt_checkpoint_save(&ctx, NULL, 0, 1, NULL, NULL, 0);
     if (st != LBBT_OK) goto done;
-    if (stage_cache_root && stage_cache_applies(run, k, &needs.stage[k])) {
+    /* data-parallel ranks (lbbt/dist.h): rank 0 alone writes */
+    if (stage_cache_root && stage_cache_applies(run, k, &needs.stage[k]) && lbbt_dist_rank() == 0) {
       char dir[LBBT_PATH_MAX + 96];
       st = stage_cache_entry(stage_cache_root, run, k, checkpoint_sha256, dir, sizeof dir);
       if (st == LBBT_OK) st = stage_cache_save(&ctx, dir);
       if (st != LBBT_OK) goto done;
     }
   }
-  st = lbbt_results_commit_run(results_path, e, run, ctx.record, o->threads);
-  if (st == LBBT_OK) lbbt_remove_tree(ctx.partial_dir);
+  if (lbbt_dist_rank() == 0) {
+    st = lbbt_results_commit_run(results_path, e, run, ctx.record, o->threads);
+    if (st == LBBT_OK) lbbt_remove_tree(ctx.partial_dir);
+  }
+  /* every rank sees what rank 0 wrote (results, stored stages) before the next run */
+  if (st == LBBT_OK) st = lbbt_dist_barrier();
 done:
   lbbt_record_free(ctx.record);
   lbbt_model_free(ctx.model);
@@ -364,7 +371,9 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   lbbt_progress *pr = NULL;
   data_cache dc;
   memset(&dc, 0, sizeof dc);
-  if (st == LBBT_OK) st = lbbt_progress_create(&pr, stderr, e->name, e->n_runs);
+  /* data-parallel ranks other than 0 train in step with it, silently */
+  FILE *quiet = lbbt_dist_rank() ? fopen("/dev/null", "w") : NULL;
+  if (st == LBBT_OK) st = lbbt_progress_create(&pr, quiet ? quiet : stderr, e->name, e->n_runs);
   if (st == LBBT_OK) {
     char dir[LBBT_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", results_path);
@@ -384,24 +393,47 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   sigaction(SIGTERM, &sa, &old_term);
   g_interrupted = 0;
   int done = 0, skipped = 0;
+  /* A sweep task (o->only_run) computes one run into its own file, commit_path; the table's
+   * file stays results_path (see lbbt/sweep.h). */
+  char run_file[LBBT_PATH_MAX + 96];
+  const char *commit_path = results_path;
+  int only = -1;
+  if (st == LBBT_OK && o->only_run) {
+    for (int i = 0; i < e->n_runs; i++)
+      if (!strcmp(e->runs[i].id, o->only_run)) only = i;
+    if (only < 0)
+      st = lbbt_fail(LBBT_E_INPUT, "%s: no run %s at tier %s (`lbbt check %s --tier %s` lists its runs)",
+                     e->file, o->only_run, e->tier, e->file, e->tier);
+    lbbt_sweep_runs_dir(results_path, run_file, sizeof run_file);
+    if (st == LBBT_OK) st = lbbt_make_dirs(run_file);
+    lbbt_sweep_run_path(results_path, o->only_run, run_file, sizeof run_file);
+    commit_path = run_file;
+  }
   if (st == LBBT_OK)
-    lbbt_progress_log(pr, "%s (tier %s): %d runs -> %s", e->file, e->tier, e->n_runs, results_path);
+    lbbt_progress_log(pr, "%s (tier %s): %d runs -> %s", e->file, e->tier, only >= 0 ? 1 : e->n_runs, commit_path);
   fingerprint_cache fc;
   memset(&fc, 0, sizeof fc);
   run_reuse *reuse = NULL;
   int reused = 0;
   if (st == LBBT_OK) st = run_reuse_create(results_path, &reuse);
   for (int i = 0; st == LBBT_OK && i < e->n_runs; i++) {
+    if (only >= 0 && i != only) continue;
     int present = 0;
-    const char *sha = "";
+    const char *sha = "", *where = results_path;
     st = lbbt_results_has_run(results_path, e->runs[i].id, &present);
     if (st == LBBT_OK) st = fingerprint_of(&fc, e->runs[i].backbone.checkpoint, &sha);
     if (st == LBBT_OK && present) st = still_current(results_path, &e->runs[i], sha, pr, i, e->n_runs, &present);
+    /* a sweep task's run may be complete in its own file, not yet merged */
+    if (st == LBBT_OK && !present && only >= 0) {
+      st = lbbt_results_has_run(commit_path, e->runs[i].id, &present);
+      if (st == LBBT_OK && present) st = still_current(commit_path, &e->runs[i], sha, pr, i, e->n_runs, &present);
+      where = commit_path;
+    }
     if (st != LBBT_OK) break;
     if (present) {
       skipped++;
       lbbt_progress_log(pr, "run %d/%d %s [%s]: complete in %s, skipped", i + 1, e->n_runs,
-                        e->runs[i].id, e->runs[i].label, results_path);
+                        e->runs[i].id, e->runs[i].label, where);
       continue;
     }
     lbbt_result_run *shared = NULL;
@@ -412,7 +444,9 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
       lbbt_progress_log(pr, "run %d/%d %s [%s]: complete in %s (the same config and checkpoint)%s",
                         i + 1, e->n_runs, e->runs[i].id, e->runs[i].label, from,
                         o->dry_run ? ", to copy" : ", copied");
-      if (!o->dry_run) st = lbbt_results_commit_run(results_path, e, &e->runs[i], shared->record, o->threads);
+      if (!o->dry_run && lbbt_dist_rank() == 0)
+        st = lbbt_results_commit_run(commit_path, e, &e->runs[i], shared->record, o->threads);
+      if (!o->dry_run && st == LBBT_OK) st = lbbt_dist_barrier();
       if (st == LBBT_OK) reused++;
       continue;
     }
@@ -420,17 +454,18 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
       lbbt_progress_log(pr, "run %d/%d %s [%s]: to run", i + 1, e->n_runs, e->runs[i].id, e->runs[i].label);
       continue;
     }
-    st = run_one(e, i, o, reg, &dc, pr, results_path, partial_root, sha, o->no_reuse ? NULL : stage_root);
+    st = run_one(e, i, o, reg, &dc, pr, commit_path, partial_root, sha, o->no_reuse ? NULL : stage_root);
     if (st == LBBT_OK) done++;
   }
   run_reuse_free(reuse);
-  /* every run complete: the stored stages have served */
-  if (st == LBBT_OK && !o->dry_run) lbbt_remove_tree(stage_root);
+  /* every run complete: the stored stages have served (a sweep's merge removes them: other
+   * tasks may still be using them) */
+  if (st == LBBT_OK && !o->dry_run && only < 0 && lbbt_dist_rank() == 0) lbbt_remove_tree(stage_root);
   if (st == LBBT_OK) {
     if (reused)
       lbbt_progress_log(pr, "%s: %d runs copied from other results files", e->name, reused);
     lbbt_progress_log(pr, "%s: %d runs done now, %d already complete", e->name, done, skipped);
-    rmdir(partial_root); /* only when empty */
+    if (only < 0) rmdir(partial_root); /* only when empty (a sweep's merge does it) */
   }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
@@ -438,6 +473,7 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   lbbt_dataset_free(dc.train);
   lbbt_dataset_free(dc.test);
   lbbt_progress_free(pr);
+  if (quiet) fclose(quiet);
   lbbt_experiment_free(e);
   return st;
 }

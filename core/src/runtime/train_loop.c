@@ -4,6 +4,7 @@
 #include <math.h>
 #include <time.h>
 
+#include "lbbt/dist.h"
 #include "lbbt/train.h"
 
 double lbbt_train_now(void) {
@@ -24,7 +25,14 @@ lbbt_status lbbt_train_loop_schedule(const lbbt_train_loop *l, lbbt_lr_schedule 
   return lbbt_lr_schedule_check(s);
 }
 
-/* One optimizer step (steps 1-4 of train_loop.h); *lv gets the loss. */
+void lbbt_train_shard(lbbt_tape *tape, int64_t count, lbbt_train_batch *out, int64_t *lo, int64_t *hi) {
+  lbbt_dist_shard(count, lo, hi);
+  lbbt_tape_set_batch_shard(tape, *lo, count);
+  out->sharded = 1;
+  out->share = count > 0 ? (double)(*hi - *lo) / (double)count : 0;
+}
+
+/* One optimizer step (steps 1-4 of train_loop.h). */
 static lbbt_status train_step(const lbbt_train_loop *l, const lbbt_lr_schedule *sched, int64_t step,
                               lbbt_train_batch *b, double *grad_norm) {
   lbbt_tape *t = l->tape;
@@ -35,14 +43,25 @@ static lbbt_status train_step(const lbbt_train_loop *l, const lbbt_lr_schedule *
   b->weight = 1.0;
   b->items = 0;
   b->progress_metric = NAN;
+  b->sharded = 0;
+  b->share = 1.0;
   LBBT_TRY(l->batch(l->user, t, step, b));
-  if (!b->loss)
+  const int empty_shard = !b->loss && b->sharded && b->share == 0;
+  if (!b->loss && !empty_shard)
     return lbbt_fail(LBBT_E_INTERNAL, "stage '%s', step %lld: the task's batch returned no loss",
                      l->ctx->stage->name, (long long)step);
-  double lv = b->loss->data[0];
-  if (!isfinite(lv)) return lbbt_fail_nonfinite(t, l->ctx->stage->name, step, lv);
-  if (!b->loss->requires_grad) return LBBT_OK; /* nothing trains (train_layers: none) */
-  LBBT_TRY(lbbt_tape_backward(t, b->loss));
+  if (empty_shard) {
+    b->weight = 0;
+    b->items = 0;
+    /* the ranks with samples train: join their allreduce with zero gradients */
+    if (lbbt_optim_param_count(l->opt) == 0) return LBBT_OK;
+  } else {
+    double lv = b->loss->data[0];
+    if (!isfinite(lv)) return lbbt_fail_nonfinite(t, l->ctx->stage->name, step, lv);
+    if (!b->loss->requires_grad) return LBBT_OK; /* nothing trains (train_layers: none) */
+    LBBT_TRY(lbbt_tape_backward(t, b->loss));
+  }
+  if (b->sharded) LBBT_TRY(lbbt_dist_allreduce_optim(l->opt, b->share));
   if (l->after_backward) LBBT_TRY(l->after_backward(l->user, step));
   LBBT_TRY(lbbt_optim_clip_grad_norm(l->opt, l->clip, grad_norm));
   LBBT_TRY(lbbt_optim_check_finite(l->opt));
@@ -66,17 +85,20 @@ lbbt_status lbbt_train_loop_run(const lbbt_train_loop *l) {
   LBBT_TRY(lbbt_train_loop_schedule(l, &sched));
   if (l->begin) LBBT_TRY(l->begin(l->user, start_epoch));
   for (int epoch = start_epoch; epoch < l->epochs; epoch++) {
-    if (ctx->interrupted && *ctx->interrupted)
+    /* data-parallel ranks stop together: one saw the signal, all stop */
+    double stop = ctx->interrupted && *ctx->interrupted;
+    LBBT_TRY(lbbt_dist_sum(&stop, 1));
+    if (stop > 0)
       return lbbt_fail(LBBT_E_INTERRUPTED, "interrupted before epoch %d of stage '%s' (saved)", epoch + 1, stage);
     if (l->begin_epoch) LBBT_TRY(l->begin_epoch(l->user, epoch));
     const double t0 = lbbt_train_now();
-    double loss_sum = 0, weight_sum = 0, grad_norm = 0, outside = 0;
+    double loss_sum = 0, weight_sum = 0, grad_norm = 0, outside = 0, allreduce0 = lbbt_dist_allreduce_seconds();
     int64_t items = 0;
     for (int64_t k = 0; k < spe; k++) {
       const int64_t step = (int64_t)epoch * spe + k;
       lbbt_train_batch b;
       LBBT_TRY(train_step(l, &sched, step, &b, &grad_norm));
-      loss_sum += (double)b.loss->data[0] * b.weight;
+      if (b.loss) loss_sum += (double)b.loss->data[0] * b.weight;
       weight_sum += b.weight;
       items += b.items;
       if (l->after_step) {
@@ -86,11 +108,14 @@ lbbt_status lbbt_train_loop_run(const lbbt_train_loop *l) {
       }
       double el = lbbt_train_now() - t0 - outside;
       lbbt_progress_update(ctx->progress, ctx->run_index, epoch, l->epochs, (int)k, (int)spe,
-                           loss_sum / weight_sum, b.progress_metric, el > 0 ? (double)items / el : -1.0);
+                           weight_sum > 0 ? loss_sum / weight_sum : 0, b.progress_metric, el > 0 ? (double)items / el : -1.0);
     }
-    lbbt_train_epoch e = {epoch, l->epochs, weight_sum > 0 ? loss_sum / weight_sum : 0, items,
-                          lbbt_train_now() - t0 - outside, t0, grad_norm, lbbt_optim_lr(l->opt),
-                          (int64_t)(epoch + 1) * spe};
+    const double train_seconds = lbbt_train_now() - t0 - outside;
+    double totals[3] = {loss_sum, weight_sum, (double)items}; /* over every rank */
+    LBBT_TRY(lbbt_dist_sum(totals, 3));
+    lbbt_train_epoch e = {epoch, l->epochs, totals[1] > 0 ? totals[0] / totals[1] : 0, (int64_t)llround(totals[2]),
+                          train_seconds, t0, grad_norm, lbbt_optim_lr(l->opt), (int64_t)(epoch + 1) * spe,
+                          lbbt_dist_allreduce_seconds() - allreduce0};
     if (l->end_epoch) LBBT_TRY(l->end_epoch(l->user, &e));
     if (l->checkpoint)
       LBBT_TRY(lbbt_checkpoint_save(ctx, l->opt, epoch + 1, epoch + 1 == l->epochs, l->extra, l->extra_names,
