@@ -72,7 +72,7 @@ TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TPLUGINS   := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TPLUG_SRC))
 DEPS_OK    := build/.deps-ok
 
-.PHONY: FORCE bench-mpi all test asan parity bench fuzz clean paper models verdicts deps
+.PHONY: FORCE bench-mpi all test run-tests asan parity bench fuzz clean paper models verdicts deps
 all: $(BUILD)/lbbt $(PLUGINS)
 
 deps: $(DEPS_OK)
@@ -159,7 +159,11 @@ $(BUILD)/mpi/lbbt: $(CLI_OBJ) $(CLI_CORE_OBJ) $(BUILD)/mpi/liblbbt.so
 	@mpicc $(LDFLAGS) -o $@ $(CLI_OBJ) $(CLI_CORE_OBJ) -L$(BUILD)/mpi -llbbt -Wl,-rpath,'$$ORIGIN' $(LIBS)
 	@ln -sfn ../plugins $(BUILD)/mpi/plugins
 
-test: all $(TESTS) $(TPLUGINS) $(MPI_TEST)
+# Two steps: the Debian packages first, then a fresh make that sees what they installed
+# (mpicc decides MPI_TEST when the Makefile is read: on a new machine it arrives with deps).
+test: $(DEPS_OK)
+	@$(MAKE) --no-print-directory run-tests
+run-tests: all $(TESTS) $(TPLUGINS) $(MPI_TEST)
 	@LBBT_BUILD=$(BUILD) tools/run-tests
 
 asan:

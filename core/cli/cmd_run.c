@@ -79,6 +79,10 @@ int cmd_run(int argc, char **argv) {
   if (st == LBBT_OK) st = lbbt_run_experiment(&o, reg);
   else st = lbbt_fail_context(st, "loading plugins");
   lbbt_registry_free(reg);
+  if (st != LBBT_OK && lbbt_dist_size() > 1) {
+    int code = cli_report(st, NULL);
+    lbbt_dist_abort(code);
+  }
   lbbt_dist_finalize();
   if (st != LBBT_OK) return cli_report(st, NULL);
   return 0;

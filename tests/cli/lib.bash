@@ -35,12 +35,13 @@ ensure_smoke_lm() {
   return 1
 }
 # same_run_items A.h5 B.h5 ID...: each run holds the same items and attributes in both files
-# (`lbbt inspect --run`), timings and commit times aside (sweeps: tests/cli/parallel_sweep.sh).
+# (`lbbt inspect --run`), timings, commit times and the run checksum (which covers them)
+# aside (sweeps: tests/cli/parallel_sweep.sh).
 same_run_items() {
   local a=$1 b=$2 id; shift 2
   for id in "$@"; do
-    diff <("$LBBT" inspect "$a" --run "$id" | grep -Ev 'committed_utc|images_per_s|/seconds') \
-         <("$LBBT" inspect "$b" --run "$id" | grep -Ev 'committed_utc|images_per_s|/seconds') || return 1
+    diff <("$LBBT" inspect "$a" --run "$id" | grep -Ev 'committed_utc|images_per_s|/seconds|run_sha256') \
+         <("$LBBT" inspect "$b" --run "$id" | grep -Ev 'committed_utc|images_per_s|/seconds|run_sha256') || return 1
   done
 }
 # same_table_md N A.h5 B.h5: `lbbt table N --tier smoke` renders the same Markdown from both

@@ -25,6 +25,9 @@
  * process, before any other call.  lbbt_dist_finalize leaves it (MPI_Finalize). */
 LBBT_API lbbt_status lbbt_dist_init(int *argc, char ***argv);
 LBBT_API void lbbt_dist_finalize(void);
+/* A rank that fails ends the whole job (MPI_Abort with `code`) so that no other rank waits in
+ * a collective for it; returns at once with one rank (or without MPI). */
+LBBT_API void lbbt_dist_abort(int code);
 LBBT_API int lbbt_dist_rank(void);
 LBBT_API int lbbt_dist_size(void);
 /* "MPI (Open MPI 4.1.4)" or "none": for provenance and messages. */

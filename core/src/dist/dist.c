@@ -54,6 +54,16 @@ lbbt_status lbbt_dist_init(int *argc, char ***argv) {
   return LBBT_OK;
 }
 
+void lbbt_dist_abort(int code) {
+#ifdef LBBT_MPI
+  /* One rank failed: the others may be waiting in a collective for it, so end the whole job
+   * rather than finalize (which would leave them waiting forever). */
+  if (g_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+#else
+  (void)code;
+#endif
+}
+
 void lbbt_dist_finalize(void) {
   free(g_flat);
   g_flat = NULL;

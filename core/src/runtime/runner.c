@@ -383,8 +383,6 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
       st = lbbt_make_dirs(dir);
     }
   }
-  int lock_fd = -1; /* one writer per results file; checked writable before computing */
-  if (st == LBBT_OK && !o->dry_run) st = results_lock_acquire(results_path, &lock_fd);
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -409,6 +407,13 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
     lbbt_sweep_run_path(results_path, o->only_run, run_file, sizeof run_file);
     commit_path = run_file;
   }
+  /* One writer per results file, checked writable before computing: the file this process
+   * commits to (a sweep task's own run file, so that the tasks of one sweep run side by
+   * side).  Only rank 0 writes (lbbt/dist.h), so only rank 0 holds the lock: under mpirun
+   * the other ranks would otherwise be refused as a second writer and leave rank 0 waiting
+   * in a collective. */
+  int lock_fd = -1;
+  if (st == LBBT_OK && !o->dry_run && lbbt_dist_rank() == 0) st = results_lock_acquire(commit_path, &lock_fd);
   if (st == LBBT_OK)
     lbbt_progress_log(pr, "%s (tier %s): %d runs -> %s", e->file, e->tier, only >= 0 ? 1 : e->n_runs, commit_path);
   fingerprint_cache fc;
@@ -469,7 +474,7 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  results_lock_release(results_path, lock_fd);
+  results_lock_release(commit_path, lock_fd);
   lbbt_dataset_free(dc.train);
   lbbt_dataset_free(dc.test);
   lbbt_progress_free(pr);
