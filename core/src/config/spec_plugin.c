@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/plugin_refuse.h"
 #include "lbbt/options.h"
 #include "lbbt/plugin.h"
 #include "lbbt/runner.h"
@@ -37,15 +38,6 @@ void spec_plugin_section(const lbbt_option_table *t, const char *noun, const cha
                         .doc = t->doc ? t->doc : ""};
 }
 
-__attribute__((format(printf, 3, 4))) static lbbt_status refuse(char *reason, size_t n, const char *fmt, ...) {
-  char line[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  if (reason && n) snprintf(reason, n, "%s", line);
-  return lbbt_fail(LBBT_E_PLUGIN, "%s", line);
-}
 
 static int key_name_ok(const char *s) {
   if (!s || !*s) return 0;
@@ -68,28 +60,28 @@ static size_t type_size(lbbt_key_type t) {
 
 lbbt_status spec_option_table_check(const lbbt_option_table *t, char *reason, size_t n) {
   if (t->struct_size < offsetof(lbbt_option_table, doc) + sizeof t->doc)
-    return refuse(reason, n, "options->struct_size is %zu: set it to sizeof(lbbt_option_table) "
+    return lbbt_plugin_refuse(reason, n, "options->struct_size is %zu: set it to sizeof(lbbt_option_table) "
                   "(LBBT_OPTION_TABLE does)", t->struct_size);
   if (t->n_keys < 0 || t->n_keys > LBBT_MAX_PLUGIN_KEYS)
-    return refuse(reason, n, "options->n_keys is %d: from 0 to %d", t->n_keys, LBBT_MAX_PLUGIN_KEYS);
-  if (t->n_keys && !t->keys) return refuse(reason, n, "options->keys is NULL");
+    return lbbt_plugin_refuse(reason, n, "options->n_keys is %d: from 0 to %d", t->n_keys, LBBT_MAX_PLUGIN_KEYS);
+  if (t->n_keys && !t->keys) return lbbt_plugin_refuse(reason, n, "options->keys is NULL");
   for (int i = 0; i < t->n_keys; i++) {
     const lbbt_key *k = &t->keys[i];
     if (!key_name_ok(k->name))
-      return refuse(reason, n, "option %d: name '%s' is not [a-z0-9_]+", i, k->name ? k->name : "(null)");
+      return lbbt_plugin_refuse(reason, n, "option %d: name '%s' is not [a-z0-9_]+", i, k->name ? k->name : "(null)");
     for (int j = 0; j < i; j++)
-      if (!strcmp(t->keys[j].name, k->name)) return refuse(reason, n, "option '%s' is declared twice", k->name);
+      if (!strcmp(t->keys[j].name, k->name)) return lbbt_plugin_refuse(reason, n, "option '%s' is declared twice", k->name);
     size_t want = type_size(k->type);
-    if (want == (size_t)-1) return refuse(reason, n, "option '%s': unknown type %d", k->name, (int)k->type);
+    if (want == (size_t)-1) return lbbt_plugin_refuse(reason, n, "option '%s': unknown type %d", k->name, (int)k->type);
     if (want ? k->size != want : k->size < 2)
-      return refuse(reason, n, "option '%s': field size %zu does not fit its type (LBBT_KEY_FIELD sets it)",
+      return lbbt_plugin_refuse(reason, n, "option '%s': field size %zu does not fit its type (LBBT_KEY_FIELD sets it)",
                     k->name, k->size);
     if (k->offset > t->options_size || k->size > t->options_size - k->offset)
-      return refuse(reason, n, "option '%s': field at %zu..%zu lies outside the %zu-byte options struct", k->name,
+      return lbbt_plugin_refuse(reason, n, "option '%s': field at %zu..%zu lies outside the %zu-byte options struct", k->name,
                     k->offset, k->offset + k->size, t->options_size);
     if (k->type == LBBT_KEY_ENUM && (!k->names || k->n_names < 1))
-      return refuse(reason, n, "option '%s': an enum needs names", k->name);
-    if (!k->doc || !k->doc[0]) return refuse(reason, n, "option '%s': doc is empty: say what it sets", k->name);
+      return lbbt_plugin_refuse(reason, n, "option '%s': an enum needs names", k->name);
+    if (!k->doc || !k->doc[0]) return lbbt_plugin_refuse(reason, n, "option '%s': doc is empty: say what it sets", k->name);
     if (k->def) { /* the default must itself be valid */
       spec_key row;
       spec_section sec;
@@ -98,7 +90,7 @@ lbbt_status spec_option_table_check(const lbbt_option_table *t, char *reason, si
       row = rows[i];
       unsigned char scratch[LBBT_PATH_MAX * 2];
       if (row.size > sizeof scratch || spec_bind_value(&row, k->def, "default", scratch) != LBBT_OK)
-        return refuse(reason, n, "option '%s': default '%s' is not valid: %s", k->name, k->def, lbbt_last_error());
+        return lbbt_plugin_refuse(reason, n, "option '%s': default '%s' is not valid: %s", k->name, k->def, lbbt_last_error());
     }
   }
   return LBBT_OK;

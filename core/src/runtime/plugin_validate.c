@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lbbt/plugin.h"
+#include "runtime/plugin_refuse.h"
 #include "config/spec_keys.h"
 
 const char *lbbt_plugin_kind_name(lbbt_plugin_kind k) {
@@ -29,8 +30,7 @@ lbbt_status lbbt_plugin_kind_parse(const char *text, lbbt_plugin_kind *out) {
 }
 
 /* Write the reason into both the caller's buffer and the thread's error message. */
-__attribute__((format(printf, 3, 4))) static lbbt_status refuse(char *reason, size_t n,
-                                                                const char *fmt, ...) {
+lbbt_status lbbt_plugin_refuse(char *reason, size_t n, const char *fmt, ...) {
   char line[512];
   va_list ap;
   va_start(ap, fmt);
@@ -47,13 +47,13 @@ static int name_char_ok(char c) {
 
 static lbbt_status check_backbone_table(const lbbt_plugin *p, char *reason, size_t n) {
   const lbbt_backbone_ops *t = p->backbone;
-  if (!t) return refuse(reason, n, "backbone table is NULL: a backbone plugin sets .backbone");
+  if (!t) return lbbt_plugin_refuse(reason, n, "backbone table is NULL: a backbone plugin sets .backbone");
   if (p->task)
-    return refuse(reason, n, "backbone plugin also sets the task table: set only .backbone");
+    return lbbt_plugin_refuse(reason, n, "backbone plugin also sets the task table: set only .backbone");
   if (t->version < 1)
-    return refuse(reason, n, "backbone->version is %d, expected >= 1: set it to "
+    return lbbt_plugin_refuse(reason, n, "backbone->version is %d, expected >= 1: set it to "
                   "LBBT_BACKBONE_OPS_VERSION (%d)", t->version, LBBT_BACKBONE_OPS_VERSION);
-  if (!t->create_vision) return refuse(reason, n, "backbone->create_vision is NULL");
+  if (!t->create_vision) return lbbt_plugin_refuse(reason, n, "backbone->create_vision is NULL");
   return LBBT_OK;
 }
 
@@ -61,43 +61,43 @@ static lbbt_status check_backbone_table(const lbbt_plugin *p, char *reason, size
 static lbbt_status check_task_table(const lbbt_plugin *p, char *reason, size_t n) {
   const char *kind = lbbt_plugin_kind_name(p->kind);
   const lbbt_task_ops *t = p->task;
-  if (!t) return refuse(reason, n, "task table is NULL: a%s %s plugin sets .task",
+  if (!t) return lbbt_plugin_refuse(reason, n, "task table is NULL: a%s %s plugin sets .task",
                         p->kind == LBBT_KIND_ANALYSIS ? "n" : "", kind);
   if (p->backbone)
-    return refuse(reason, n, "%s plugin also sets the backbone table: set only .task", kind);
+    return lbbt_plugin_refuse(reason, n, "%s plugin also sets the backbone table: set only .task", kind);
   if (t->version < 1)
-    return refuse(reason, n, "task->version is %d, expected >= 1: set it to "
+    return lbbt_plugin_refuse(reason, n, "task->version is %d, expected >= 1: set it to "
                   "LBBT_TASK_OPS_VERSION (%d)", t->version, LBBT_TASK_OPS_VERSION);
-  if (!t->run) return refuse(reason, n, "task->run is NULL");
+  if (!t->run) return lbbt_plugin_refuse(reason, n, "task->run is NULL");
   return LBBT_OK;
 }
 
 lbbt_status lbbt_plugin_validate(const lbbt_plugin *p, char *reason, size_t n) {
   if (reason && n) reason[0] = 0;
-  if (!p) return refuse(reason, n, "descriptor is NULL");
+  if (!p) return lbbt_plugin_refuse(reason, n, "descriptor is NULL");
   if (p->abi_version != LBBT_ABI_VERSION)
-    return refuse(reason, n, "abi_version is %d, this lbbt expects %d: rebuild the plugin "
+    return lbbt_plugin_refuse(reason, n, "abi_version is %d, this lbbt expects %d: rebuild the plugin "
                   "against this lbbt's headers", p->abi_version, LBBT_ABI_VERSION);
   if (p->struct_size < LBBT_PLUGIN_MIN_SIZE)
-    return refuse(reason, n, "struct_size is %zu, smaller than the ABI %d layout (%zu bytes): "
+    return lbbt_plugin_refuse(reason, n, "struct_size is %zu, smaller than the ABI %d layout (%zu bytes): "
                   "set .struct_size = sizeof(lbbt_plugin)", p->struct_size, LBBT_ABI_VERSION,
                   (size_t)LBBT_PLUGIN_MIN_SIZE);
   if (p->kind != LBBT_KIND_BACKBONE && p->kind != LBBT_KIND_TASK && p->kind != LBBT_KIND_ANALYSIS)
-    return refuse(reason, n, "unknown kind %d: use LBBT_KIND_BACKBONE, LBBT_KIND_TASK or "
+    return lbbt_plugin_refuse(reason, n, "unknown kind %d: use LBBT_KIND_BACKBONE, LBBT_KIND_TASK or "
                   "LBBT_KIND_ANALYSIS", (int)p->kind);
-  if (!p->name) return refuse(reason, n, "name is NULL");
-  if (!p->name[0]) return refuse(reason, n, "name is empty");
+  if (!p->name) return lbbt_plugin_refuse(reason, n, "name is NULL");
+  if (!p->name[0]) return lbbt_plugin_refuse(reason, n, "name is empty");
   size_t len = strlen(p->name);
   if (len >= LBBT_NAME_MAX)
-    return refuse(reason, n, "name '%.40s...' is %zu characters, the limit is %d", p->name, len,
+    return lbbt_plugin_refuse(reason, n, "name '%.40s...' is %zu characters, the limit is %d", p->name, len,
                   LBBT_NAME_MAX - 1);
   for (const char *c = p->name; *c; c++)
     if (!name_char_ok(*c))
-      return refuse(reason, n, "name '%s' has character '%c' (0x%02x) outside [a-z0-9_-]", p->name,
+      return lbbt_plugin_refuse(reason, n, "name '%s' has character '%c' (0x%02x) outside [a-z0-9_-]", p->name,
                     (*c >= 0x20 && *c < 0x7f) ? *c : '?', (unsigned char)*c);
-  if (!p->summary) return refuse(reason, n, "summary is NULL");
-  if (!p->summary[0]) return refuse(reason, n, "summary is empty");
-  if (strchr(p->summary, '\n')) return refuse(reason, n, "summary has a newline: keep it to one line");
+  if (!p->summary) return lbbt_plugin_refuse(reason, n, "summary is NULL");
+  if (!p->summary[0]) return lbbt_plugin_refuse(reason, n, "summary is empty");
+  if (strchr(p->summary, '\n')) return lbbt_plugin_refuse(reason, n, "summary has a newline: keep it to one line");
   if (p->kind == LBBT_KIND_BACKBONE) LBBT_TRY(check_backbone_table(p, reason, n));
   else LBBT_TRY(check_task_table(p, reason, n));
   return p->options ? spec_option_table_check(p->options, reason, n) : LBBT_OK;
