@@ -429,6 +429,15 @@ static void reproduce_command(spec_buf *b, const lbbt_verdicts_options *o, const
   if (o->paper_dir) spec_buf_addf(b, " --paper-tables %s", o->paper_dir);
 }
 
+/* The last line of a claim's section: where its data is and how to reproduce it. */
+static void data_line(spec_buf *md, const lbbt_verdicts_options *o, const char *tier, const table_data *d) {
+  spec_buf_addf(md, "Data: `%s`", d->results_path);
+  if (d->res) spec_buf_addf(md, " (%d of %d runs present)", d->exp->n_runs - d->n_missing, d->exp->n_runs);
+  spec_buf_add(md, ". Reproduce: `");
+  reproduce_command(md, o, tier, d);
+  spec_buf_add(md, "`\n\n");
+}
+
 /* A claim with `than:`: the advantage better - baseline against the advantage than.better -
  * than.baseline, per dataset; greater: the advantage grows (supports), shrinks (contradicts)
  * or the seeds cannot tell (within noise). */
@@ -491,11 +500,7 @@ static void render_growth_claim(spec_buf *md, const lbbt_verdicts_options *o, co
   spec_buf_free(&verdict_md);
   spec_buf_add(summary, " | none");
   spec_buf_add(md, "Controls: none apply (each advantage's own claim reads its controls).\n\n");
-  spec_buf_addf(md, "Data: `%s`", d->results_path);
-  if (d->res) spec_buf_addf(md, " (%d of %d runs present)", d->exp->n_runs - d->n_missing, d->exp->n_runs);
-  spec_buf_add(md, ". Reproduce: `");
-  reproduce_command(md, o, tier, d);
-  spec_buf_add(md, "`\n\n");
+  data_line(md, o, tier, d);
 }
 
 /* One claim's section into md, and its verdict per dataset into summary (for the table on top). */
@@ -597,12 +602,7 @@ static void render_claim(spec_buf *md, const lbbt_verdicts_options *o, const cha
     spec_buf_add(md, "** (a control that reproduces the effect shows that it follows the weight statistics the control "
                      "keeps, not the language structure).\n\n");
   }
-  spec_buf_addf(md, "Data: `%s`", d->results_path);
-  if (d->res)
-    spec_buf_addf(md, " (%d of %d runs present)", d->exp->n_runs - d->n_missing, d->exp->n_runs);
-  spec_buf_add(md, ". Reproduce: `");
-  reproduce_command(md, o, tier, d);
-  spec_buf_add(md, "`\n\n");
+  data_line(md, o, tier, d);
 }
 
 static lbbt_status ensure_dir(const char *dir) {
