@@ -142,15 +142,20 @@ growth_report() { # RELATION WANT_WORD
 }
 check growth_same_advantage_within_noise growth_report greater "within noise"
 check growth_same_advantage_not_worse growth_report not-worse supports
-printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: language, baseline: scratch, relation: greater,\n     than: {better: language, baseline: scratch}, controls: [shuffled]}\n' >"$bad"
-check growth_takes_no_controls expect_exit 2 "bad-claims.yaml:2:5: claim 'a': a claim with 'than'.*takes no controls" \
-  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
-printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: language, baseline: scratch, relation: greater,\n     than: language}\n' >"$bad"
-check growth_than_is_a_pair expect_exit 2 "bad-claims.yaml:3:12: than must be .better: ROW, baseline: ROW." \
-  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
-printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1, better: language, baseline: scratch, relation: greater,\n     than: {better: languag, baseline: scratch}}\n' >"$bad"
-check growth_unknown_row expect_exit 2 "bad-claims.yaml:3:12: claim 'a': table 90 has no row 'languag'" \
-  "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+# a claims file with one claim (TEXT: its mapping's keys after `{id: a, claim: x, table: 90,
+# metric: train_acc1, `) is refused with exit 2 and PATTERN
+claim_refused() { # TEXT PATTERN
+  printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1,\n     %s}\n' "$1" >"$bad"
+  expect_exit 2 "$2" "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+}
+check growth_takes_no_controls claim_refused \
+  "better: language, baseline: scratch, relation: greater, than: {better: language, baseline: scratch}, controls: [shuffled]" \
+  "bad-claims.yaml:2:5: claim 'a': a claim with 'than'.*takes no controls"
+check growth_than_is_a_pair claim_refused "better: language, baseline: scratch, relation: greater, than: language" \
+  "bad-claims.yaml:3:68: than must be .better: ROW, baseline: ROW."
+check growth_unknown_row claim_refused \
+  "better: language, baseline: scratch, relation: greater, than: {better: languag, baseline: scratch}" \
+  "bad-claims.yaml:3:68: claim 'a': table 90 has no row 'languag'"
 check missing_claims_file expect_exit 2 "cannot open the claims file" \
   "$LBBT" verdicts --claims "$CLI_TMP/none.yaml"
 check unknown_option expect_exit 2 "unexpected argument" "$LBBT" verdicts --frobnicate
