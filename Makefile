@@ -13,6 +13,7 @@
 #   make models     pretrain lbbt's own GPT-2-architecture language model (TIER=smoke|cpu) into
 #                   models/ (cached: free once the run is complete and the model folder exists;
 #                   a folder made by other settings is removed and retrained)
+#   make models-sizes  the same at two more widths, Table 5's size sweep (make table-5 runs it)
 # Dependencies are Debian packages; tools/install-deps installs what is missing, and runs by
 # itself the first time (build/.deps-ok records that they were present).
 
@@ -219,6 +220,8 @@ FIGURE_TABLE_3  = 2
 FIGURE_TABLE_8  = 8
 FIGURE_DATA_10  = 2
 FIGURE_DATA_11  = 2
+# make figure-sizes: Table 5's runs (lbbt's GPT-2 at three widths), tools/plot/figure-sizes.py
+FIGURE_TABLE_sizes = 5
 figure-%: all
 	@test -f tools/plot/figure-$*.py || { echo "no figure $* (tools/plot/figure-$*.py is absent)" >&2; exit 2; }
 	@mkdir -p results
@@ -265,6 +268,25 @@ models: all
 	@# partners at every barrier (measured 5x slower under load); results are the same.
 	$(BUILD)/lbbt run $(LM_EXPERIMENT) --tier $(TIER) --threads $(THREADS) --out $(LM_RESULTS)
 	@test -f $(LM_MODEL)/model.safetensors && echo "model: $(LM_MODEL)"
+
+# Table 5's size sweep (experiments/lm-pretrain-sizes.yaml): lbbt's GPT-2 at widths 32 and 64
+# (8 and 16 at TIER=smoke), pretrained exactly like `make models`' width-128 model, which is
+# the sweep's third size; `make table-5` runs this first.  Cached as `make models` is: the
+# runner skips complete runs; a results file that marks them complete while a model folder is
+# missing starts over.  The paper tier reads Qwen3 checkpoints and needs none of these.
+SIZES_EXPERIMENT = experiments/lm-pretrain-sizes.yaml
+SIZES_RESULTS = results/lm-pretrain-sizes$(TIER_SUFFIX).h5
+.PHONY: models-sizes
+models-sizes: all
+	@case "$(TIER)" in cpu|smoke) ;; *) echo "models-sizes: nothing to build at tier $(TIER)"; exit 0 ;; esac; \
+	set -e; $(MAKE) --no-print-directory models TIER=$(TIER) THREADS=$(THREADS); \
+	for m in $$(sed -n 's/.*out: *\(models\/lbbt-gpt2-d[0-9]*[a-z-]*\).*/\1/p' $(SIZES_EXPERIMENT) | \
+	            grep -x 'models/lbbt-gpt2-d[0-9]*$(TIER_SUFFIX)'); do \
+	  test -f $$m/model.safetensors || { rm -f $(SIZES_RESULTS); break; }; \
+	done; \
+	echo "$(BUILD)/lbbt run $(SIZES_EXPERIMENT) --tier $(TIER) --threads $(THREADS) --out $(SIZES_RESULTS)"; \
+	$(BUILD)/lbbt run $(SIZES_EXPERIMENT) --tier $(TIER) --threads $(THREADS) --out $(SIZES_RESULTS)
+table-5: models-sizes
 
 paper: all
 	@for t in 1 2 3 4 8 12 14 15; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done

@@ -50,6 +50,8 @@ if [ $ok = 1 ]; then
     check smoke_table_12_too_few claim_verdict_is "$md" 6 "too few seeds"
     check missing_table_not_run claim_verdict_is "$md" 1 "not run yet"
     check missing_table_14_not_run claim_verdict_is "$md" 8 "not run yet"
+    check no_controls_column grep -q '^| 7 | .* | 14 | not run yet | none |$' "$md"
+    check controls_not_run_column grep -q '^| 8 | .* | 14 | not run yet | not run yet |$' "$md"
     # claim 1 reads the LLaMA rows below the paper tier (its `tiers:` override)
     check tier_override_rows grep -q '^Claim `pretrained_test_true_labels`: \*Pretrained-LLAMA3.2-1B\* higher than \*Scratch-LLAMA3.2-1B\*' "$md"
     check reproduce_command grep -q 'Reproduce: `build/lbbt run experiments/table-4.yaml --tier smoke' "$md"
@@ -75,6 +77,12 @@ if "$LBBT" run $F/experiment.yaml --threads 1 --out "$FR/verdicts-test.h5" >"$CL
     check arm_control_read grep -q '^- \*shuffled\* (`shuffled`) in place of the claimed row: .* (n=2)\. Claimed − control: .* → ' "$md"
     check pair_control_read grep -q '^- \*shuffled, first 1\* (`shuffled_first1`) vs \*shuffled\* (`shuffled`), .* → ' "$md"
     check paper_values_shown grep -q 'In the paper: Fashion-MNIST 93.9 vs 34.2' "$md"
+    # the summary's controls column: the readings of the same-runs controls are known
+    check controls_column grep -q '^| # | claim | table | verdict | controls reproduce it? |$' "$md"
+    check controls_no_effect grep -q '^| 1 | Same runs, greater | 90 | within noise | no effect to attribute |$' "$md"
+    check controls_counted grep -q '^| 2 | Same runs, not worse | 90 | supports | 1 of 2 reproduce it, 1 unread |$' "$md"
+    check controls_line_per_claim grep -q '^\*\*Controls: 1 of 2 reproduce it, 1 unread\*\* ' "$md"
+    check controls_other_claims grep -Eq '^\| 4 \| First layer matches all layers \| 90 \| [a-z ]+ \| ([01] of 1 reproduce it.*|no effect to attribute|not enough runs) \|$' "$md"
   else
     echo "FAIL verdicts.fixture_render: $(tail -n 3 "$CLI_TMP/fixture.err" | tr '\n' ' ')"
   fi
@@ -119,6 +127,35 @@ only_tiers_report() { # TIERS WANT_SECTIONS
 }
 check only_tiers_left_out only_tiers_report "[paper, smoke]" 4
 check only_tiers_included only_tiers_report "[smoke, cpu]" 5
+# than: the growth of an advantage (Table 5: language - scratch at one size against another).
+# The same runs on both sides: growth exactly 0, so "greater" is within noise, "not-worse" supports.
+growth_report() { # RELATION WANT_WORD
+  local claims="$CLI_TMP/growth-claims.yaml" out="$CLI_TMP/growth"
+  printf 'claims:\n  - {id: g, claim: "Advantage grows", table: 90, metric: train_acc1, better: language,\n' >"$claims"
+  printf '     baseline: scratch, relation: %s, than: {better: language, baseline: scratch}}\n' "$1" >>"$claims"
+  mkdir -p "$out" && cp "$FR"/*.h5 "$out"/ || return 1
+  "$LBBT" verdicts --results-dir "$out" --claims "$claims" --paper-tables $F/paper-tables >/dev/null || return 1
+  sections_have_verdicts "$out/verdicts.md" 1 || return 1
+  claim_verdict_is "$out/verdicts.md" 1 "$2" || return 1
+  grep -Eq '^\| fashion-mnist \| [-+][0-9.]+ \| [-+][0-9.]+ \| \+0\.0 \[-[0-9.]+, \+[0-9.]+\] \| [0-9.]+ \| '"$2"' \|$' "$out/verdicts.md" &&
+    grep -q "^| 1 | Advantage grows | 90 | $2 | none |$" "$out/verdicts.md"
+}
+check growth_same_advantage_within_noise growth_report greater "within noise"
+check growth_same_advantage_not_worse growth_report not-worse supports
+# a claims file with one claim (TEXT: its mapping's keys after `{id: a, claim: x, table: 90,
+# metric: train_acc1, `) is refused with exit 2 and PATTERN
+claim_refused() { # TEXT PATTERN
+  printf 'claims:\n  - {id: a, claim: x, table: 90, metric: train_acc1,\n     %s}\n' "$1" >"$bad"
+  expect_exit 2 "$2" "$LBBT" verdicts --results-dir "$FR" --claims "$bad" --paper-tables $F/paper-tables
+}
+check growth_takes_no_controls claim_refused \
+  "better: language, baseline: scratch, relation: greater, than: {better: language, baseline: scratch}, controls: [shuffled]" \
+  "bad-claims.yaml:2:5: claim 'a': a claim with 'than'.*takes no controls"
+check growth_than_is_a_pair claim_refused "better: language, baseline: scratch, relation: greater, than: language" \
+  "bad-claims.yaml:3:68: than must be .better: ROW, baseline: ROW."
+check growth_unknown_row claim_refused \
+  "better: language, baseline: scratch, relation: greater, than: {better: languag, baseline: scratch}" \
+  "bad-claims.yaml:3:68: claim 'a': table 90 has no row 'languag'"
 check missing_claims_file expect_exit 2 "cannot open the claims file" \
   "$LBBT" verdicts --claims "$CLI_TMP/none.yaml"
 check unknown_option expect_exit 2 "unexpected argument" "$LBBT" verdicts --frobnicate

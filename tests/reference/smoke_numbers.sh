@@ -14,7 +14,9 @@
 # Everything runs on one thread with the baseline kernels, from the repository root, with
 # --no-reuse; experiments that
 # read lbbt's own smoke language model read one this script trains first into DIR (from
-# experiments/lm-pretrain.yaml), never models/.
+# experiments/lm-pretrain.yaml), never models/; those that read the size sweep's smoke models
+# (models/lbbt-gpt2-d<W>-smoke: Table 5) likewise read DIR/d<W>-smoke, trained from
+# experiments/lm-pretrain-sizes.yaml.
 set -u
 LBBT=${LBBT_BUILD:-build}/lbbt
 FIXTURES=tests/fixtures/smoke-numbers
@@ -24,7 +26,8 @@ export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE LBBT_MAX_ISA=baseline
 
 # The experiment copied into DIR with the smoke language model's folder moved into DIR.
 copy_experiment() { # NAME DIR -> prints the copy's path
-  sed "s#models/lbbt-gpt2-fortunes-smoke#$2/lm-smoke#g" "experiments/$1.yaml" >"$2/$1.yaml"
+  sed -e "s#models/lbbt-gpt2-fortunes-smoke#$2/lm-smoke#g" \
+      -e "s#models/lbbt-gpt2-\(d[0-9]*-smoke\)#$2/\1#g" "experiments/$1.yaml" >"$2/$1.yaml"
   echo "$2/$1.yaml"
 }
 
@@ -35,6 +38,15 @@ smoke_lm() { # DIR
   exp=$(copy_experiment lm-pretrain "$1")
   "$LBBT" run "$exp" --tier smoke --threads 1 --no-reuse --out "$1/lm-smoke.h5" >"$1/lm-smoke.log" 2>&1 ||
     { tail -n 5 "$1/lm-smoke.log" >&2; return 1; }
+}
+
+# The size sweep's smoke models in DIR/d<W>-smoke (once per DIR).
+smoke_sizes() { # DIR
+  [ -f "$1/d16-smoke/model.safetensors" ] && return 0
+  local exp
+  exp=$(copy_experiment lm-pretrain-sizes "$1")
+  "$LBBT" run "$exp" --tier smoke --threads 1 --no-reuse --out "$1/sizes-smoke.h5" >"$1/sizes-smoke.log" 2>&1 ||
+    { tail -n 5 "$1/sizes-smoke.log" >&2; return 1; }
 }
 
 # "run<i> <path> <v1> <v2> ..." for every numeric item of every run of a results file, runs
@@ -75,6 +87,9 @@ run_one() { # NAME DIR
   local exp
   if grep -q 'models/lbbt-gpt2-fortunes-smoke' "experiments/$1.yaml" && [ "$1" != lm-pretrain ]; then
     smoke_lm "$2" || return 1
+  fi
+  if grep -q 'models/lbbt-gpt2-d[0-9]*-smoke' "experiments/$1.yaml" && [ "$1" != lm-pretrain-sizes ]; then
+    smoke_sizes "$2" || return 1
   fi
   exp=$(copy_experiment "$1" "$2")
   [ "$1" = lm-pretrain ] && sed -i "s#out: $2/lm-smoke#out: $2/lm-out#" "$exp"

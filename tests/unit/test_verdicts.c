@@ -171,6 +171,102 @@ static void control_readings(void) {
   CHECK(strstr(lbbt_control_reading_text(LBBT_CONTROL_STRUCTURE), "structure") != NULL, "text");
 }
 
+/* Growth of an advantage: worked by hand.  a = {1,2,3} (s^2 1), b = c = {0,0,0}, d = {2,4,6}
+ * (s^2 4): diff = (2 - 0) - (0 - 4) = 6, se^2 = 1/3 + 4/3 = 5/3,
+ * df = (5/3)^2 / ((1/3)^2/2 + (4/3)^2/2) = (25/9) / (17/18) = 50/17. */
+static void growth_by_hand(void) {
+  const double a[] = {1, 2, 3}, z[] = {0, 0, 0}, d[] = {2, 4, 6};
+  const double *arms[4] = {a, z, z, d};
+  const int n[4] = {3, 3, 3, 3};
+  lbbt_growth g;
+  CHECK(lbbt_growth_interval(arms, n, 0.95, &g) == LBBT_OK, "interval");
+  CHECK_CLOSE(g.adv_ab, 2.0, 1e-12, 0, "advantage a - b");
+  CHECK_CLOSE(g.adv_cd, -4.0, 1e-12, 0, "advantage c - d");
+  CHECK_CLOSE(g.diff, 6.0, 1e-12, 0, "growth");
+  CHECK_CLOSE(g.se, sqrt(5.0 / 3.0), 1e-12, 0, "se");
+  CHECK_CLOSE(g.df, 50.0 / 17.0, 1e-12, 0, "df");
+  CHECK_CLOSE(g.hi - g.diff, g.t * g.se, 1e-12, 0, "half width");
+  CHECK(g.lo > 0, "growth above 0: lo %g", g.lo);
+  CHECK(lbbt_compare_growth(arms, n, LBBT_RELATION_GREATER, 0.95, NULL) == LBBT_VERDICT_SUPPORTS, "grows");
+  /* 0 - 0 vs 2 - 0: diff -2, se^2 1/3, df 2, half width t(0.975, 2) sqrt(1/3) = 2.48: contains 0 */
+  const double *shrink[4] = {z, z, a, z};
+  lbbt_growth s;
+  CHECK(lbbt_compare_growth(shrink, n, LBBT_RELATION_GREATER, 0.95, &s) == LBBT_VERDICT_WITHIN_NOISE, "noise");
+  CHECK_CLOSE(s.diff, -2.0, 1e-12, 0, "shrink diff");
+  CHECK_CLOSE(s.df, 2.0, 1e-12, 0, "shrink df");
+  /* (0 - 11) - (0 - 0) = -11 with the same spread: [-13.5, -8.5], it shrinks */
+  const double e[] = {10, 11, 12};
+  const double *shrinks[4] = {z, e, z, z};
+  CHECK(lbbt_compare_growth(shrinks, n, LBBT_RELATION_GREATER, 0.95, &s) == LBBT_VERDICT_CONTRADICTS, "shrinks");
+  CHECK(s.hi < 0 && s.lo > -14, "interval [%g, %g]", s.lo, s.hi);
+}
+
+/* With c and d constant the growth interval is the two-arm Welch interval of a and b shifted
+ * by c - d (an independent check against lbbt_welch_interval). */
+static void growth_reduces_to_welch(void) {
+  const double a[] = {10, 12, 15, 11}, b[] = {3, 7, 4}, c[] = {5, 5}, d[] = {1, 1, 1};
+  const double *arms[4] = {a, b, c, d};
+  const int n[4] = {4, 3, 2, 3};
+  lbbt_growth g;
+  lbbt_welch w;
+  CHECK(lbbt_growth_interval(arms, n, 0.9, &g) == LBBT_OK, "growth");
+  CHECK(lbbt_welch_interval(a, 4, b, 3, 0.9, &w) == LBBT_OK, "welch");
+  CHECK_CLOSE(g.diff, w.diff - 4.0, 1e-12, 0, "diff");
+  CHECK_CLOSE(g.se, w.se, 1e-12, 0, "se");
+  CHECK_CLOSE(g.df, w.df, 1e-9, 0, "df");
+  CHECK_CLOSE(g.lo, w.lo - 4.0, 1e-9, 0, "lo");
+  CHECK_CLOSE(g.hi, w.hi - 4.0, 1e-9, 0, "hi");
+}
+
+static void growth_counts_runs(void) {
+  const double a[] = {1, 2}, one[] = {1}, bad[] = {1, NAN};
+  const int n[4] = {2, 2, 2, 2}, n1[4] = {2, 1, 2, 2}, n0[4] = {2, 2, 0, 2};
+  const double *arms[4] = {a, a, a, a}, *arms1[4] = {a, one, a, a}, *armsbad[4] = {a, a, bad, a};
+  lbbt_growth g;
+  CHECK(lbbt_compare_growth(arms, n0, LBBT_RELATION_GREATER, 0.95, &g) == LBBT_VERDICT_NOT_RUN, "empty arm");
+  CHECK(lbbt_compare_growth(arms1, n1, LBBT_RELATION_GREATER, 0.95, &g) == LBBT_VERDICT_TOO_FEW, "one seed");
+  CHECK_CLOSE(g.diff, 0.5, 1e-12, 0, "one seed: point difference (1.5 - 1) - 0");
+  CHECK(lbbt_compare_growth(armsbad, n, LBBT_RELATION_GREATER, 0.95, &g) == LBBT_VERDICT_TOO_FEW, "diverged run");
+  CHECK(lbbt_growth_interval(arms1, n1, 0.95, &g) == LBBT_E_INPUT, "interval refuses one seed");
+  lbbt_clear_error();
+  CHECK(lbbt_growth_interval(arms, n, 1.5, &g) == LBBT_E_INPUT, "interval refuses level");
+  lbbt_clear_error();
+  CHECK(lbbt_compare_growth(arms, n, LBBT_RELATION_GREATER, 0.95, &g) == LBBT_VERDICT_WITHIN_NOISE, "no growth");
+  CHECK(lbbt_compare_growth(arms, n, LBBT_RELATION_NOT_WORSE, 0.95, &g) == LBBT_VERDICT_SUPPORTS,
+        "no growth, not-worse");
+}
+
+/* The per-claim answer of the summary table: every reading counted once, the phrase exact. */
+static void control_tally(void) {
+  char buf[128];
+  lbbt_control_tally t = {0};
+  CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf), "none"), "no controls: %s", buf);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_NO_EFFECT);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_NO_EFFECT);
+  CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf), "no effect to attribute"), "no effect: %s", buf);
+  memset(&t, 0, sizeof t);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_UNKNOWN);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_INCONCLUSIVE);
+  CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf), "not enough runs"), "unread: %s", buf);
+  memset(&t, 0, sizeof t);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_STATISTICS);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_EXCEEDS);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_STRUCTURE);
+  CHECK(t.n == 3 && t.reproduce == 2 && t.not_reproduce == 1, "counts %d %d %d", t.n, t.reproduce, t.not_reproduce);
+  CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf), "2 of 3 reproduce it"), "mixed: %s", buf);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_PARTIAL);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_UNKNOWN);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_NO_EFFECT);
+  CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf), "2 of 6 reproduce it, 1 partly, 1 unread, 1 no effect"),
+        "every kind: %s", buf);
+  memset(&t, 0, sizeof t);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_STRUCTURE);
+  CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf), "0 of 1 reproduce it"), "structure: %s", buf);
+  char small[8];
+  lbbt_control_tally_text(&t, small, sizeof small);
+  CHECK(strlen(small) == sizeof small - 1, "truncated, terminated: '%s'", small);
+}
+
 TEST_MAIN_BEGIN("test_verdicts")
 TEST_RUN(welch_equal_variances_df4);
 TEST_RUN(welch_unequal_variances_fractional_df);
@@ -182,4 +278,8 @@ TEST_RUN(welch_refuses_bad_input);
 TEST_RUN(verdict_rules);
 TEST_RUN(compare_arms_counts_runs);
 TEST_RUN(control_readings);
+TEST_RUN(control_tally);
+TEST_RUN(growth_by_hand);
+TEST_RUN(growth_reduces_to_welch);
+TEST_RUN(growth_counts_runs);
 TEST_MAIN_END()

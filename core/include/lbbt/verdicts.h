@@ -24,6 +24,7 @@
  * An arm without runs is "not run yet"; an arm with one run has no spread: "too few seeds". */
 #ifndef LBBT_VERDICTS_H
 #define LBBT_VERDICTS_H
+#include <stddef.h>
 #include <stdio.h>
 
 #include "lbbt/status.h"
@@ -69,6 +70,29 @@ LBBT_API lbbt_verdict lbbt_verdict_decide(lbbt_relation rel, double lo, double h
 LBBT_API lbbt_verdict lbbt_compare_arms(const double *a, int n_a, const double *b, int n_b, lbbt_relation rel,
                                double level, lbbt_welch *w);
 
+/* The growth of an advantage between two settings: (mean_a - mean_b) - (mean_c - mean_d) from
+ * four independent arms, e.g. Table 5's "does the language-weight advantage grow with size":
+ * (language - scratch at the largest size) - (language - scratch at the smallest).  The Welch
+ * interval generalised to a contrast of independent means (Satterthwaite 1946): with
+ * v_i = s_i^2 / n_i,  se^2 = sum v_i,  df = se^4 / sum (v_i^2 / (n_i - 1)); when every variance
+ * is 0 the interval is the point and df is reported as sum n_i - 4. */
+typedef struct lbbt_growth {
+  int n[4];
+  double mean[4], sd[4];
+  double adv_ab, adv_cd; /* mean_a - mean_b, mean_c - mean_d */
+  double diff;           /* adv_ab - adv_cd */
+  double se, df, t, lo, hi;
+} lbbt_growth;
+
+/* arms[i] holds n[i] values (i = a, b, c, d).  LBBT_E_INPUT when an arm has fewer than 2
+ * values, a value is not finite, or level is not in (0, 1). */
+LBBT_API lbbt_status lbbt_growth_interval(const double *const arms[4], const int n[4], double level,
+                                          lbbt_growth *out);
+/* NOT_RUN when an arm is empty, TOO_FEW when an arm has one value or a value is not finite
+ * (g holds the means and diff), else the verdict of the interval under rel.  g may be NULL. */
+LBBT_API lbbt_verdict lbbt_compare_growth(const double *const arms[4], const int n[4], lbbt_relation rel,
+                                          double level, lbbt_growth *g);
+
 /* What a control says about the cause of a claimed effect. */
 typedef enum {
   LBBT_CONTROL_UNKNOWN,      /* a comparison lacks runs (no row, or one seed) */
@@ -91,6 +115,20 @@ LBBT_API lbbt_control_reading lbbt_control_read_arm(lbbt_verdict claim, lbbt_ver
 LBBT_API lbbt_control_reading lbbt_control_read_pair(lbbt_verdict claim, lbbt_verdict control_pair);
 /* One sentence ("the control reproduces the effect: ..."). */
 LBBT_API const char *lbbt_control_reading_text(lbbt_control_reading r);
+
+/* A claim's controls read together, for the one-line answer "do the controls reproduce the
+ * effect?" that the summary table of the report gives per claim.  Each reading counts once:
+ * reproduce (STATISTICS or EXCEEDS: the control's weight statistics suffice), partial,
+ * not_reproduce (STRUCTURE), unread (UNKNOWN or INCONCLUSIVE) and no_effect (NO_EFFECT). */
+typedef struct lbbt_control_tally {
+  int n, reproduce, partial, not_reproduce, unread, no_effect;
+} lbbt_control_tally;
+LBBT_API void lbbt_control_tally_add(lbbt_control_tally *t, lbbt_control_reading r);
+/* The tally as a short phrase written into buf (always NUL-terminated; returns buf):
+ *   "none" (no controls), "no effect to attribute" (every reading is NO_EFFECT),
+ *   "not enough runs" (every reading is unread), else "R of N reproduce it" followed by
+ *   ", P partly", ", U unread", ", E no effect" for the counts that are not 0. */
+LBBT_API const char *lbbt_control_tally_text(const lbbt_control_tally *t, char *buf, size_t size);
 
 typedef struct lbbt_verdicts_options {
   const char *tier;        /* smoke | cpu | paper (default cpu) */

@@ -241,8 +241,8 @@ static lbbt_status bind_scalar(spec_bind *b, const spec_key *k, const char *text
         int own_model = !strncmp(text, "models/lbbt-", 12);
         return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: %s: '%s' does not exist (relative paths are relative to the "
                          "current directory, %s, not to the YAML file)%s", b->file, pos->line, pos->col, path,
-                         text, cwd, own_model ? "; lbbt builds its own models with `make models` (TIER=smoke "
-                         "for the -smoke ones)" : "");
+                         text, cwd, own_model ? "; lbbt builds its own models with `make models`, the GPT-2 size "
+                         "sweep's with `make models-sizes` (TIER=smoke for the -smoke ones)" : "");
       }
       canon_key(b, depth, k->name);
       canon_string(b, text); /* as written: ids must not depend on where models are kept */

@@ -2,6 +2,7 @@
  * control says about the cause.  See verdicts.h for the formulas and rules. */
 #include <gsl/gsl_cdf.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lbbt/verdicts.h"
@@ -94,6 +95,62 @@ lbbt_verdict lbbt_compare_arms(const double *a, int n_a, const double *b, int n_
   return lbbt_verdict_decide(rel, w->lo, w->hi);
 }
 
+lbbt_status lbbt_growth_interval(const double *const arms[4], const int n[4], double level, lbbt_growth *out) {
+  memset(out, 0, sizeof *out);
+  if (!(level > 0 && level < 1))
+    return lbbt_fail(LBBT_E_INPUT, "growth interval: level must lie in (0, 1), got %g", level);
+  double var = 0, denom = 0;
+  int n_all = 0;
+  for (int i = 0; i < 4; i++) {
+    if (n[i] < 2)
+      return lbbt_fail(LBBT_E_INPUT, "growth interval: arm %c needs at least 2 values (seeds), got %d", 'a' + i,
+                       n[i]);
+    for (int k = 0; k < n[i]; k++)
+      if (!isfinite(arms[i][k]))
+        return lbbt_fail(LBBT_E_INPUT, "growth interval: value %d of arm %c is not finite (%g)", k, 'a' + i,
+                         arms[i][k]);
+    out->n[i] = n[i];
+    mean_sd(arms[i], n[i], &out->mean[i], &out->sd[i]);
+    double v = out->sd[i] * out->sd[i] / n[i];
+    var += v;
+    denom += v * v / (n[i] - 1);
+    n_all += n[i];
+  }
+  out->adv_ab = out->mean[0] - out->mean[1];
+  out->adv_cd = out->mean[2] - out->mean[3];
+  out->diff = out->adv_ab - out->adv_cd;
+  out->se = sqrt(var);
+  out->df = var > 0 ? var * var / denom : n_all - 4;
+  out->t = gsl_cdf_tdist_Pinv(0.5 + level / 2, out->df);
+  out->lo = out->diff - out->t * out->se;
+  out->hi = out->diff + out->t * out->se;
+  return LBBT_OK;
+}
+
+lbbt_verdict lbbt_compare_growth(const double *const arms[4], const int n[4], lbbt_relation rel, double level,
+                                 lbbt_growth *g) {
+  lbbt_growth local;
+  if (!g) g = &local;
+  memset(g, 0, sizeof *g);
+  int few = 0;
+  for (int i = 0; i < 4; i++) {
+    if (n[i] < 1) return LBBT_VERDICT_NOT_RUN;
+    few |= n[i] < 2;
+  }
+  if (few || lbbt_growth_interval(arms, n, level, g) != LBBT_OK) {
+    if (!few) lbbt_clear_error(); /* a non-finite value (a diverged run): no interval */
+    for (int i = 0; i < 4; i++) {
+      g->n[i] = n[i];
+      mean_sd(arms[i], n[i], &g->mean[i], &g->sd[i]);
+    }
+    g->adv_ab = g->mean[0] - g->mean[1];
+    g->adv_cd = g->mean[2] - g->mean[3];
+    g->diff = g->lo = g->hi = g->adv_ab - g->adv_cd;
+    return LBBT_VERDICT_TOO_FEW;
+  }
+  return lbbt_verdict_decide(rel, g->lo, g->hi);
+}
+
 static int lacks_runs(lbbt_verdict v) { return v == LBBT_VERDICT_TOO_FEW || v == LBBT_VERDICT_NOT_RUN; }
 
 lbbt_control_reading lbbt_control_read_arm(lbbt_verdict claim, lbbt_verdict claimed_vs_control,
@@ -137,4 +194,42 @@ const char *lbbt_control_reading_text(lbbt_control_reading r) {
     return "the control is within noise of both arms: it cannot tell statistics from structure here";
   }
   return "?";
+}
+
+void lbbt_control_tally_add(lbbt_control_tally *t, lbbt_control_reading r) {
+  t->n++;
+  switch (r) {
+  case LBBT_CONTROL_STATISTICS:
+  case LBBT_CONTROL_EXCEEDS: t->reproduce++; return;
+  case LBBT_CONTROL_PARTIAL: t->partial++; return;
+  case LBBT_CONTROL_STRUCTURE: t->not_reproduce++; return;
+  case LBBT_CONTROL_NO_EFFECT: t->no_effect++; return;
+  case LBBT_CONTROL_UNKNOWN:
+  case LBBT_CONTROL_INCONCLUSIVE: t->unread++; return;
+  }
+  t->unread++;
+}
+
+const char *lbbt_control_tally_text(const lbbt_control_tally *t, char *buf, size_t size) {
+  if (size == 0) return buf;
+  if (t->n == 0) {
+    snprintf(buf, size, "none");
+    return buf;
+  }
+  if (t->no_effect == t->n) {
+    snprintf(buf, size, "no effect to attribute");
+    return buf;
+  }
+  if (t->unread == t->n) {
+    snprintf(buf, size, "not enough runs");
+    return buf;
+  }
+  snprintf(buf, size, "%d of %d reproduce it", t->reproduce, t->n);
+  const int counts[] = {t->partial, t->unread, t->no_effect};
+  const char *const what[] = {"partly", "unread", "no effect"};
+  for (int i = 0; i < 3; i++) {
+    size_t at = strlen(buf); /* snprintf truncates, so at < size */
+    if (counts[i]) snprintf(buf + at, size - at, ", %d %s", counts[i], what[i]);
+  }
+  return buf;
 }

@@ -32,6 +32,10 @@ typedef struct claim {
   int table;
   int applies; /* 0 when `only_tiers` leaves this tier out: the claim is checked, not reported */
   lbbt_relation rel;
+  /* `than: {better: R1, baseline: R2}`: the claim is about the advantage better - baseline
+   * against the advantage R1 - R2 (does it grow?), tested on the difference of the two */
+  claim_control than;
+  int has_than;
   claim_control controls[MAX_CONTROLS];
   int n_controls;
   int line, col;
@@ -48,10 +52,10 @@ static const char *scalar(const yt_node *n) { return n && n->kind == YT_SCALAR ?
 
 static const char *const CLAIM_KEYS[] = {"id", "claim", "paper", "table", "metric", "better",
                                          "baseline", "relation", "controls", "dataset", "tiers",
-                                         "only_tiers"};
+                                         "only_tiers", "than"};
 #define N_CLAIM_KEYS ((int)(sizeof CLAIM_KEYS / sizeof CLAIM_KEYS[0]))
 /* What `tiers: {<tier>: {...}}` may replace at one tier. */
-static const char *const TIER_KEYS[] = {"better", "baseline", "controls"};
+static const char *const TIER_KEYS[] = {"better", "baseline", "controls", "than"};
 #define N_TIER_KEYS ((int)(sizeof TIER_KEYS / sizeof TIER_KEYS[0]))
 
 static lbbt_status known_keys(const char *file, const yt_node *m, const char *const *keys, int n, const char *where) {
@@ -96,6 +100,16 @@ static lbbt_status read_control(const char *file, const yt_node *n, claim_contro
   return need_scalar(file, n, "baseline", 1, &c->baseline);
 }
 
+/* `than:` is a pair of rows, like a control pair. */
+static lbbt_status read_than(const char *file, const yt_node *n, claim *c) {
+  if (n->kind != YT_MAP)
+    return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: than must be {better: ROW, baseline: ROW} (the advantage to compare with)",
+                     file, n->line, n->col);
+  LBBT_TRY(read_control(file, n, &c->than));
+  c->has_than = 1;
+  return LBBT_OK;
+}
+
 static lbbt_status read_controls(const char *file, const yt_node *ctl, claim *c) {
   if (ctl->kind != YT_SEQ) return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: controls must be a list", file, ctl->line, ctl->col);
   if (ctl->n > MAX_CONTROLS)
@@ -123,6 +137,7 @@ static lbbt_status apply_tier(const char *file, const yt_node *tiers, const char
     LBBT_TRY(need_scalar(file, o, "baseline", 0, &v));
     if (v) probe.baseline = v;
     if (yt_get(o, "controls")) LBBT_TRY(read_controls(file, yt_get(o, "controls"), &probe));
+    if (yt_get(o, "than")) LBBT_TRY(read_than(file, yt_get(o, "than"), &probe));
     if (!strcmp(tiers->keys[t]->text, tier)) *c = probe;
   }
   return LBBT_OK;
@@ -173,7 +188,13 @@ static lbbt_status read_claim(const char *file, const yt_node *m, const char *ti
                      rn->col, rel);
   }
   if (yt_get(m, "controls")) LBBT_TRY(read_controls(file, yt_get(m, "controls"), c));
+  if (yt_get(m, "than")) LBBT_TRY(read_than(file, yt_get(m, "than"), c));
   if (yt_get(m, "tiers")) LBBT_TRY(apply_tier(file, yt_get(m, "tiers"), tier, c));
+  if (c->has_than && c->n_controls > 0)
+    return lbbt_fail(LBBT_E_INPUT,
+                     "%s:%d:%d: claim '%s': a claim with 'than' (the growth of an advantage) takes no controls: "
+                     "give each advantage's own claim its controls",
+                     file, c->line, c->col, c->id);
   return read_only_tiers(file, yt_get(m, "only_tiers"), tier, c);
 }
 
@@ -268,6 +289,10 @@ static lbbt_status check_claims(const claims_file *cf, table_cache *tc, const lb
     int idx;
     LBBT_TRY(need_row(cf, c, d, c->better, c->line, c->col, &idx));
     LBBT_TRY(need_row(cf, c, d, c->baseline, c->line, c->col, &idx));
+    if (c->has_than) {
+      LBBT_TRY(need_row(cf, c, d, c->than.better, c->than.line, c->than.col, &idx));
+      LBBT_TRY(need_row(cf, c, d, c->than.baseline, c->than.line, c->than.col, &idx));
+    }
     for (int k = 0; k < c->n_controls; k++) {
       LBBT_TRY(need_row(cf, c, d, c->controls[k].better, c->controls[k].line, c->controls[k].col, &idx));
       if (c->controls[k].baseline)
@@ -347,8 +372,9 @@ static void render_paper_values(spec_buf *md, const table_data *d, const claim *
   spec_buf_add(md, any ? ".\n\n" : "The paper reports neither row for this metric in this table.\n\n");
 }
 
+/* Each control's comparison on one dataset, one line each; every reading is counted in *tally. */
 static void render_controls(spec_buf *md, const table_data *d, const claim *c, int group, int dataset,
-                            lbbt_verdict claim_verdict, int better, int baseline) {
+                            lbbt_verdict claim_verdict, int better, int baseline, lbbt_control_tally *tally) {
   const table_cell *cb = table_data_cell(d, better, dataset, group);
   const table_cell *cs = table_data_cell(d, baseline, dataset, group);
   for (int k = 0; k < c->n_controls; k++) {
@@ -385,6 +411,7 @@ static void render_controls(spec_buf *md, const table_data *d, const claim *c, i
         spec_buf_addf(md, " (within noise: a loss of up to %.1f is not excluded)", -w1.lo);
       reading = lbbt_control_read_pair(claim_verdict, v);
     }
+    lbbt_control_tally_add(tally, reading);
     spec_buf_addf(md, ". → %s.\n", lbbt_control_reading_text(reading));
   }
 }
@@ -402,9 +429,87 @@ static void reproduce_command(spec_buf *b, const lbbt_verdicts_options *o, const
   if (o->paper_dir) spec_buf_addf(b, " --paper-tables %s", o->paper_dir);
 }
 
+/* The last line of a claim's section: where its data is and how to reproduce it. */
+static void data_line(spec_buf *md, const lbbt_verdicts_options *o, const char *tier, const table_data *d) {
+  spec_buf_addf(md, "Data: `%s`", d->results_path);
+  if (d->res) spec_buf_addf(md, " (%d of %d runs present)", d->exp->n_runs - d->n_missing, d->exp->n_runs);
+  spec_buf_add(md, ". Reproduce: `");
+  reproduce_command(md, o, tier, d);
+  spec_buf_add(md, "`\n\n");
+}
+
+/* A claim with `than:`: the advantage better - baseline against the advantage than.better -
+ * than.baseline, per dataset; greater: the advantage grows (supports), shrinks (contradicts)
+ * or the seeds cannot tell (within noise). */
+static void render_growth_claim(spec_buf *md, const lbbt_verdicts_options *o, const char *tier, int index,
+                                const claim *c, table_data *d, spec_buf *summary) {
+  int rows[4] = {table_data_row_index(d, c->better), table_data_row_index(d, c->baseline),
+                 table_data_row_index(d, c->than.better), table_data_row_index(d, c->than.baseline)};
+  int group = table_data_group_index(d, c->metric);
+  spec_buf_addf(md, "## %d. %s (Table %d)\n\n", index + 1, c->text, c->table);
+  spec_buf_addf(md, "Claim `%s`: the advantage *%s* − *%s* %s the advantage *%s* − *%s* in `%s`", c->id,
+                short_label(d->rows[rows[0]].label), short_label(d->rows[rows[1]].label),
+                c->rel == LBBT_RELATION_GREATER ? "larger than" : "not smaller than",
+                short_label(d->rows[rows[2]].label), short_label(d->rows[rows[3]].label), d->groups[group].label);
+  if (c->paper) spec_buf_addf(md, " (%s)", c->paper);
+  spec_buf_add(md, ". The difference of the two advantages is tested (a Welch interval over the four rows' "
+                   "seeds): above 0, the advantage grows; below 0, it shrinks; containing 0, the seeds cannot "
+                   "tell growth from shrinkage.\n\n");
+  spec_buf_add(md, "| data | advantage | compared advantage | growth [95% interval] | df | verdict |\n"
+                   "|---|---|---|---|---|---|\n");
+  spec_buf verdict_text = {0}, verdict_md = {0}; /* for the summary; "**w1** (d1); **w2** (d2)" */
+  int n_shown = 0;
+  for (int k = 0; k < d->n_datasets; k++) {
+    if (c->dataset && strcmp(c->dataset, d->datasets[k])) continue;
+    const double *arms[4];
+    int n[4];
+    for (int i = 0; i < 4; i++) {
+      const table_cell *cell = table_data_cell(d, rows[i], k, group);
+      arms[i] = cell->values;
+      n[i] = cell->n;
+    }
+    lbbt_growth g;
+    lbbt_verdict v = lbbt_compare_growth(arms, n, c->rel, VERDICT_LEVEL, &g);
+    spec_buf_addf(md, "| %s | ", d->datasets[k]);
+    if (v == LBBT_VERDICT_NOT_RUN)
+      spec_buf_add(md, "— | — | — | — |");
+    else if (v == LBBT_VERDICT_TOO_FEW)
+      spec_buf_addf(md, "%+.1f | %+.1f | %+.1f (no interval) | — |", g.adv_ab, g.adv_cd, g.diff);
+    else
+      spec_buf_addf(md, "%+.1f | %+.1f | %+.1f [%+.1f, %+.1f] | %.1f |", g.adv_ab, g.adv_cd, g.diff, g.lo, g.hi,
+                    g.df);
+    spec_buf_addf(md, " %s |\n", lbbt_verdict_name(v));
+    spec_buf_addf(&verdict_text, "%s%s", n_shown ? "; " : "", lbbt_verdict_name(v));
+    spec_buf_addf(&verdict_md, "%s%s**", n_shown ? "; **" : "", lbbt_verdict_name(v));
+    if (c->dataset == NULL && d->n_datasets > 1) {
+      spec_buf_addf(&verdict_text, " (%s)", d->datasets[k]);
+      spec_buf_addf(&verdict_md, " (%s)", d->datasets[k]);
+    }
+    n_shown++;
+  }
+  spec_buf_add(md, "\n");
+  if (!d->res || n_shown == 0) {
+    spec_buf_add(summary, lbbt_verdict_name(LBBT_VERDICT_NOT_RUN));
+    spec_buf_addf(md, "**Verdict: not run yet** — %s.\n\n",
+                  !d->res ? "the table's results do not exist" : "the results hold no run on this dataset");
+  } else {
+    spec_buf_add(summary, verdict_text.s);
+    spec_buf_addf(md, "**Verdict: %s.\n\n", verdict_md.s);
+  }
+  spec_buf_free(&verdict_text);
+  spec_buf_free(&verdict_md);
+  spec_buf_add(summary, " | none");
+  spec_buf_add(md, "Controls: none apply (each advantage's own claim reads its controls).\n\n");
+  data_line(md, o, tier, d);
+}
+
 /* One claim's section into md, and its verdict per dataset into summary (for the table on top). */
 static void render_claim(spec_buf *md, const lbbt_verdicts_options *o, const char *tier, int index, const claim *c,
                          table_data *d, spec_buf *summary) {
+  if (c->has_than) {
+    render_growth_claim(md, o, tier, index, c, d, summary);
+    return;
+  }
   int better = table_data_row_index(d, c->better), baseline = table_data_row_index(d, c->baseline);
   int group = table_data_group_index(d, c->metric);
   spec_buf_addf(md, "## %d. %s (Table %d)\n\n", index + 1, c->text, c->table);
@@ -463,9 +568,13 @@ static void render_claim(spec_buf *md, const lbbt_verdicts_options *o, const cha
     }
     spec_buf_add(md, ".\n\n");
   }
+  /* the summary's last column: do the controls reproduce the effect? (per dataset shown) */
+  char tally_text[128];
   if (c->n_controls == 0) {
+    spec_buf_add(summary, " | none");
     spec_buf_add(md, "Controls: none apply (the claim does not compare weight initialisations).\n\n");
-  } else if (!d->res) {
+  } else if (!d->res || n_shown == 0) {
+    spec_buf_add(summary, " | not run yet");
     spec_buf_add(md, "Controls (not in the paper):");
     for (int k = 0; k < c->n_controls; k++)
       spec_buf_addf(md, "%s `%s`%s%s%s", k ? "," : "", c->controls[k].better, c->controls[k].baseline ? " vs `" : "",
@@ -473,16 +582,27 @@ static void render_claim(spec_buf *md, const lbbt_verdicts_options *o, const cha
     spec_buf_add(md, " — not run yet.\n\n");
   } else {
     spec_buf_add(md, "Controls (not in the paper):\n");
+    lbbt_control_tally tallies[TABLE_MAX_DATASETS];
+    memset(tallies, 0, sizeof tallies);
     for (int k = 0; k < d->n_datasets; k++)
-      if (shown[k]) render_controls(md, d, c, group, k, verdicts[k], better, baseline);
-    spec_buf_add(md, "\n");
+      if (shown[k]) render_controls(md, d, c, group, k, verdicts[k], better, baseline, &tallies[k]);
+    spec_buf_add(md, "\n**Controls:");
+    spec_buf_add(summary, " |");
+    for (int k = 0, first = 1; k < d->n_datasets; k++) {
+      if (!shown[k]) continue;
+      lbbt_control_tally_text(&tallies[k], tally_text, sizeof tally_text);
+      spec_buf_addf(md, "%s %s", first ? "" : ";", tally_text);
+      spec_buf_addf(summary, "%s %s", first ? "" : ";", tally_text);
+      if (n_shown > 1) {
+        spec_buf_addf(md, " (%s)", d->datasets[k]);
+        spec_buf_addf(summary, " (%s)", d->datasets[k]);
+      }
+      first = 0;
+    }
+    spec_buf_add(md, "** (a control that reproduces the effect shows that it follows the weight statistics the control "
+                     "keeps, not the language structure).\n\n");
   }
-  spec_buf_addf(md, "Data: `%s`", d->results_path);
-  if (d->res)
-    spec_buf_addf(md, " (%d of %d runs present)", d->exp->n_runs - d->n_missing, d->exp->n_runs);
-  spec_buf_add(md, ". Reproduce: `");
-  reproduce_command(md, o, tier, d);
-  spec_buf_add(md, "`\n\n");
+  data_line(md, o, tier, d);
 }
 
 static lbbt_status ensure_dir(const char *dir) {
@@ -519,7 +639,7 @@ lbbt_status lbbt_verdicts_render(const lbbt_verdicts_options *o, FILE *echo) {
                 "but not their structure, and say which of the two the effect follows. Regenerate everything "
                 "with `make verdicts TIER=%s`.\n\n",
                 tier, claims_path, 100 * VERDICT_LEVEL, tier);
-  spec_buf_add(&md, "| # | claim | table | verdict |\n|---|---|---|---|\n");
+  spec_buf_add(&md, "| # | claim | table | verdict | controls reproduce it? |\n|---|---|---|---|---|\n");
   spec_buf_add(&md, summary.s ? summary.s : "");
   spec_buf_add(&md, "\n");
   spec_buf_add(&md, body.s ? body.s : "");
