@@ -30,6 +30,7 @@ void pretext_rotate90(const float *src, int channels, int side, int k, float *ds
 /* ---- L2 normalisation -------------------------------------------------------------------- */
 typedef struct l2n_ctx {
   float *norm; /* [N]: max(||x_i||, eps), in the arena */
+  float eps;
 } l2n_ctx;
 
 static lbbt_status l2n_backward(lbbt_tape *tape, const lbbt_op_record *rec) {
@@ -43,8 +44,8 @@ static lbbt_status l2n_backward(lbbt_tape *tape, const lbbt_op_record *rec) {
     float *gx = x->grad + i * D;
     double dot = 0, sq = 0;
     for (int64_t d = 0; d < D; d++) dot += (double)yi[d] * gy[d], sq += (double)xi[d] * xi[d];
-    /* below eps the norm is the constant eps: y = x / eps */
-    const int clamped = sqrt(sq) < c->norm[i];
+    /* at or below eps the norm is the constant eps: y = x / eps */
+    const int clamped = !(sqrt(sq) > c->eps);
     for (int64_t d = 0; d < D; d++)
       gx[d] += (float)((gy[d] - (clamped ? 0.0 : yi[d] * dot)) / c->norm[i]);
   }
@@ -56,7 +57,7 @@ lbbt_status pretext_l2_normalize(lbbt_tape *t, lbbt_tensor *x, float eps, lbbt_t
   const int64_t N = x->shape[0], D = x->shape[1];
   lbbt_tensor *y;
   LBBT_TRY(lbbt_tape_tensor(t, 2, x->shape, &y));
-  l2n_ctx c = {lbbt_tape_alloc(t, (size_t)N * sizeof(float))};
+  l2n_ctx c = {lbbt_tape_alloc(t, (size_t)N * sizeof(float)), eps};
   if (!c.norm) return lbbt_fail(LBBT_E_NOMEM, "l2_normalize: out of arena memory");
   for (int64_t i = 0; i < N; i++) {
     double sq = 0;
