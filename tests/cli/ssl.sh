@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Table 7 end to end at the smoke tier: the `ssl` task's three pretext methods (rotation, mae,
+# simclr) and the bridge arms, each followed by the same linear probe; the rendered table has
+# a reproduced train and test cell for every row; the pretext stages record what they
+# trained; the Table 7 claims get verdicts; bad input exits 2 naming file:line:col.
+source tests/cli/lib.bash
+[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { skip all "Fashion-MNIST absent"; exit 0; }
+[ -r "${LBBT_MODELS:-../shared/models}/stories260K.bin" ] || { skip all "stories260K.bin absent"; exit 0; }
+export OMP_NUM_THREADS=1
+R="$CLI_TMP/results"
+mkdir -p "$R"
+
+# every row of the rendered table holds two reproduced cells (train and test top-1)
+every_row_has_both_metrics() { # MD
+  local md=$1
+  [ -s "$md" ] || { echo "no $md"; return 1; }
+  /usr/bin/python3 - "$md" <<'PY'
+import sys, yaml
+md = open(sys.argv[1]).read()
+rows = yaml.safe_load(open("paper-tables/table-7.yaml"))["rows"]
+bad = []
+for r in rows:
+    line = next((l for l in md.splitlines() if l.startswith(f"| {r['label']} |")), None)
+    if line is None or line.count("(n=1)") != 2:
+        bad.append(r["id"])
+if bad: print("rows without both cells:", bad); sys.exit(1)
+PY
+}
+
+# the pretext stage of the run selected by METHOD recorded a finite loss and its pretext
+# accuracy (NaN for mae, which has none), and its probe ran
+pretext_recorded() { # H5 METHOD
+  local line
+  line=$("$LBBT" inspect "$1" | grep "stages.pretext.method=$2 ") || { echo "no $2 run"; return 1; }
+  echo "$line" | grep -Eq 'pretext/train_loss=[0-9.]+ ' || { echo "loss: $line"; return 1; }
+  echo "$line" | grep -Eq 'pretext/pretext_params=[1-9]' || { echo "no pretext head: $line"; return 1; }
+  echo "$line" | grep -Eq 'probe/test_acc1=[0-9.]+' || { echo "no probe: $line"; return 1; }
+  if [ "$2" = mae ]; then echo "$line" | grep -q 'pretext/train_acc1=nan' || { echo "mae acc: $line"; return 1; }
+  else echo "$line" | grep -Eq 'pretext/train_acc1=[0-9.]+ ' || { echo "acc: $line"; return 1; }; fi
+}
+
+lm_log=$(ensure_smoke_lm) || echo "FAIL ssl.smoke_lm_model: $lm_log"
+if "$LBBT" run experiments/table-7.yaml --tier smoke --threads 1 --out "$R/table-7-smoke.h5" >"$CLI_TMP/run.log" 2>&1; then
+  echo "PASS ssl.smoke_runs"
+  check render "$LBBT" table 7 --tier smoke --results "$R/table-7-smoke.h5" --out-dir "$R"
+  check every_row_has_train_and_test every_row_has_both_metrics "$R/table-7-smoke.md"
+  for m in rotation mae simclr; do check "pretext_$m" pretext_recorded "$R/table-7-smoke.h5" "$m"; done
+  # the three Table 7 claims are read (one seed per row at the smoke tier: too few seeds)
+  if "$LBBT" verdicts --tier smoke --results-dir "$R" >"$CLI_TMP/verdicts.out" 2>&1; then
+    for c in rotation mae simclr; do
+      check "claim_$c" grep -q "Claim \`lbbt_probes_as_well_as_$c\`" "$R/verdicts-smoke.md"
+    done
+    check claims_too_few_seeds grep -q '^\*\*Verdict: too few seeds\*\*' \
+      <(grep -A 30 'lbbt_probes_as_well_as_rotation' "$R/verdicts-smoke.md" | grep -m1 '^\*\*Verdict: ')
+  else
+    echo "FAIL ssl.verdicts: $(tail -n 3 "$CLI_TMP/verdicts.out" | tr '\n' ' ')"
+  fi
+else
+  echo "FAIL ssl.smoke_runs: $(tail -n 3 "$CLI_TMP/run.log" | tr '\n' ' ')"
+fi
+
+# ---- bad input: exit 2, naming the file, line and column
+sed 's/method: rotation, skip: true/method: rotate, skip: true/' experiments/table-7.yaml >"$CLI_TMP/bad1.yaml"
+check bad_method expect_exit 2 "bad1.yaml:[0-9]+:[0-9]+: stages.pretext.method: 'rotate' is not one of rotation, mae, simclr" \
+  "$LBBT" run "$CLI_TMP/bad1.yaml" --tier smoke --dry-run --out "$CLI_TMP/bad.h5"
+sed 's/method: rotation, skip: true/method: mae, decoder_heads: 5, skip: true/' experiments/table-7.yaml >"$CLI_TMP/bad2.yaml"
+check bad_decoder_heads expect_exit 2 "bad2.yaml:[0-9]+:[0-9]+: stage 'pretext': decoder_heads 5 does not divide decoder_dim 64" \
+  "$LBBT" run "$CLI_TMP/bad2.yaml" --tier smoke --dry-run --out "$CLI_TMP/bad.h5"
+sed 's/method: rotation, skip: true/method: simclr, temperature: 0, skip: true/' experiments/table-7.yaml >"$CLI_TMP/bad3.yaml"
+check bad_temperature expect_exit 2 "bad3.yaml:[0-9]+:[0-9]+: stages.pretext.temperature" \
+  "$LBBT" run "$CLI_TMP/bad3.yaml" --tier smoke --dry-run --out "$CLI_TMP/bad.h5"
+sed 's#dataset: fashion-mnist,#dataset: fashion-mnist, root: /nonexistent/fmnist,#' experiments/table-7.yaml >"$CLI_TMP/bad4.yaml"
+check missing_data expect_exit 2 "bad4.yaml:[0-9]+:[0-9]+: data.root: '/nonexistent/fmnist' does not exist" \
+  "$LBBT" run "$CLI_TMP/bad4.yaml" --tier smoke --out "$CLI_TMP/bad.h5"
+check missing_experiment expect_exit 2 "no-such-table-7.yaml" "$LBBT" run "$CLI_TMP/no-such-table-7.yaml" --tier smoke --out "$CLI_TMP/bad.h5"
