@@ -59,6 +59,41 @@ else
   echo "FAIL ssl.smoke_runs: $(tail -n 3 "$CLI_TMP/run.log" | tr '\n' ' ')"
 fi
 
+# ---- each pretext task learns: on lbbt's smoke GPT-2 from scratch (fast), 1,000 images and
+# four epochs, rotation's accuracy rises above chance (25%) and MAE's and SimCLR's losses fall
+cat >"$CLI_TMP/learn.yaml" <<'YAML'
+experiment: ssl-learn
+base:
+  seed: 0
+  backbone: {plugin: gpt2, checkpoint: models/lbbt-gpt2-fortunes-smoke, init: scratch, patch_size: 4, pool: mean}
+  data: {dataset: fashion-mnist, limit: 1000, test_limit: 100}
+  stages:
+    - {name: pretext, task: ssl, method: rotation, epochs: 4, batch_size: 50, lr: 0.003, weight_decay: 0.0,
+       drop_path: 0.0, clip: 1.0, warmup_epochs: 0}
+matrix:
+  stages.pretext.method: [rotation, mae, simclr]
+YAML
+# the pretext loss / accuracy of METHOD at epoch E, from the progress lines
+epoch_value() { # LOG METHOD EPOCH loss|acc
+  sed -n "s/.*($2) epoch $3\/4: pretext loss \([0-9.]*\) acc \([0-9.na]*\)%.*/\1 \2/p" "$1" |
+    awk -v w="$4" '{ print (w == "loss" ? $1 : $2) }'
+}
+learns() { # LOG
+  local r1 r4 m1 m4 s1 s4
+  r1=$(epoch_value "$1" rotation 1 acc); r4=$(epoch_value "$1" rotation 4 acc)
+  m1=$(epoch_value "$1" mae 1 loss); m4=$(epoch_value "$1" mae 4 loss)
+  s1=$(epoch_value "$1" simclr 1 loss); s4=$(epoch_value "$1" simclr 4 loss)
+  echo "rotation acc $r1 -> $r4, mae loss $m1 -> $m4, simclr loss $s1 -> $s4"
+  awk -v r1="$r1" -v r4="$r4" -v m1="$m1" -v m4="$m4" -v s1="$s1" -v s4="$s4" \
+    'BEGIN { exit !(r1 != "" && r4 > 33 && r4 > r1 + 3 && m4 < 0.9 * m1 && s4 < s1) }'
+}
+if [ -z "${lm_log:-}" ] &&
+   "$LBBT" run "$CLI_TMP/learn.yaml" --threads 1 --out "$CLI_TMP/learn.h5" >"$CLI_TMP/learn.log" 2>&1; then
+  check pretext_tasks_learn learns "$CLI_TMP/learn.log"
+else
+  echo "FAIL ssl.pretext_tasks_learn: $(tail -n 3 "$CLI_TMP/learn.log" 2>/dev/null | tr '\n' ' ') $lm_log"
+fi
+
 # ---- bad input: exit 2, naming the file, line and column
 sed 's/method: rotation, skip: true/method: rotate, skip: true/' experiments/table-7.yaml >"$CLI_TMP/bad1.yaml"
 check bad_method expect_exit 2 "bad1.yaml:[0-9]+:[0-9]+: stages.pretext.method: 'rotate' is not one of rotation, mae, simclr" \
