@@ -100,6 +100,7 @@ static const frozen FROZEN[] = {
     F(lbbt_model_ops, forward_language, 16),
     F(lbbt_model_ops, save, 24),
     F(lbbt_model_ops, destroy, 32),
+    F(lbbt_model_ops, forward_vision_tokens, 40),
     F(lbbt_model, ops, 0),
     F(lbbt_model, impl, 8),
     F(lbbt_model, arch, 16),

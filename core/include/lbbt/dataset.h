@@ -317,6 +317,17 @@ typedef struct lbbt_batcher_config {
                              position; else the central crop of clamped aspect.  Needs out_size */
   double scale_min, scale_max; /* 0, 0 = torchvision's (0.08, 1) */
   double ratio_min, ratio_max; /* 0, 0 = torchvision's (3/4, 4/3) */
+  /* Appended: view augmentations for self-supervised pretext tasks (all 0 = off, the
+   * behaviour before they existed).  Two batchers on one dataset that differ only in `view`
+   * serve the same samples in the same order, each augmented from its own stream. */
+  int view;               /* which view of each sample: 0 draws from the "augment" stream
+                             (as before views existed), v > 0 from "augment-view-<v>" */
+  double jitter_p;        /* probability of brightness/contrast jitter (SimCLR: 0.8) */
+  double brightness;      /* factor U(max(0, 1 - b), 1 + b): x' = clamp(f x) */
+  double contrast;        /* factor U(max(0, 1 - c), 1 + c): x' = clamp(f x + (1 - f) mean) */
+  double blur_p;          /* probability of a Gaussian blur (SimCLR: 0.5) */
+  double blur_sigma_min, blur_sigma_max; /* sigma U(min, max); 0, 0 = SimCLR's (0.1, 2.0) */
+  int blur_kernel;        /* odd side; 0 = SimCLR's: 10% of the output side, made odd (>= 3) */
 } lbbt_batcher_config;
 
 /* Streams: epoch e's order is a Fisher-Yates permutation from (seed, "shuffle", e); sample
@@ -326,7 +337,10 @@ typedef struct lbbt_batcher_config {
  *
  * Order of the augmentations of one sample, and of its draws from the stream: (1) the
  * resized crop (random_resized_crop: its tries) or resize to out_size; (2) the padded crop
- * (dy, then dx); (3) the flip.  Targets move with the image: masks take the same window,
+ * (dy, then dx); (3) the flip; (4) with jitter_p > 0: apply?, brightness factor, contrast
+ * factor, which first (ColorJitter's random order of its two colour-free parts); (5) with
+ * blur_p > 0: apply?, sigma.  Jitter and blur work on pixels in [0, 1] before the
+ * normalisation (photometric.c) and leave targets alone.  Targets move with the image: masks take the same window,
  * nearest-neighbour resize, shift (padding = LBBT_MASK_IGNORE) and flip; box edges are mapped
  * through the same window scale, shift and flip, clipped to the image, and a box left with
  * no width or height is dropped. */

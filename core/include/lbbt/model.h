@@ -41,8 +41,17 @@ typedef struct lbbt_model_ops {
   /* Write safetensors + config.json with Hugging Face names into directory dir. */
   lbbt_status (*save)(lbbt_model *m, const char *dir);
   void (*destroy)(lbbt_model *m); /* frees impl; lbbt_model_free frees the rest */
+  /* ---- version 2 ---- */
+  /* The vision encoder on a subset of the patches (MAE's encoder sees only the visible
+   * ones): images [B, Cin, H, W] -> tokens [B, (1 +) K, dim] after the final norm, the
+   * class token first when the model pools by it.  visible int32 [B * K]: image b's patch
+   * indices (row-major over the patch grid), ascending; the position embedding is added
+   * before the selection, as MAE does.  Check ops->version >= 2 before calling (NULL: the
+   * model cannot). */
+  lbbt_status (*forward_vision_tokens)(lbbt_model *m, lbbt_tape *t, lbbt_tensor *images,
+                                       const int32_t *visible, int64_t K, lbbt_tensor **tokens);
 } lbbt_model_ops;
-#define LBBT_MODEL_OPS_VERSION 1
+#define LBBT_MODEL_OPS_VERSION 2
 
 struct lbbt_model {
   const lbbt_model_ops *ops;

@@ -118,6 +118,12 @@ LBBT_API lbbt_status lbbt_vision_register(lbbt_model *m, lbbt_vision *v, int dim
 LBBT_API lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t,
                                 lbbt_tensor *images, lbbt_tensor **features,
                                 lbbt_tensor **logits);
+/* The tokens after the final norm, [B, (1 +) K, C], of images whose patches are reduced
+ * to visible [B * K] (ascending patch indices per image) after the positions are added;
+ * visible NULL keeps all N patches (K = N).  lbbt_vision_forward pools these. */
+LBBT_API lbbt_status lbbt_vision_forward_tokens(lbbt_model *m, lbbt_vision *v, lbbt_tape *t,
+                                                lbbt_tensor *images, const int32_t *visible, int64_t K,
+                                                lbbt_tensor **tokens);
 LBBT_API void lbbt_vision_destroy(lbbt_vision *v); /* frees v->blocks; tensors belong to the model */
 
 #endif

@@ -180,4 +180,9 @@ LBBT_API lbbt_status lbbt_cross_entropy_weighted(lbbt_tape *t, lbbt_tensor *logi
 /* y = 1 / (1 + exp(-x)), elementwise (core/src/ops/sigmoid.c). */
 LBBT_API lbbt_status lbbt_sigmoid(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **out);
 
+/* out [B, K, D] = x[b, idx[b * K + k], :] for x [B, N, D] (torch.gather along dim 1), idx
+ * int32 [B * K] in [0, N) (copied); the backward scatter-adds (core/src/ops/gather.c). */
+LBBT_API lbbt_status lbbt_gather_rows(lbbt_tape *t, lbbt_tensor *x, const int32_t *idx, int64_t K,
+                                      lbbt_tensor **out);
+
 #endif

@@ -1,6 +1,7 @@
 /* Seeded, deterministic mini-batches with per-sample augmentation that moves the targets
  * with the image (streams and order of operations in dataset.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,9 @@
 #define RRC_RATIO_MIN (3.0 / 4.0)
 #define RRC_RATIO_MAX (4.0 / 3.0)
 #define RRC_TRIES 10
+/* SimCLR's blur: sigma U(0.1, 2.0), kernel 10% of the image side (made odd). */
+#define BLUR_SIGMA_MIN 0.1
+#define BLUR_SIGMA_MAX 2.0
 
 struct lbbt_batcher {
   const lbbt_dataset *ds;
@@ -25,6 +29,7 @@ struct lbbt_batcher {
   /* resizing (out_size > 0): per-sample scratch, slot j of B, for the window and its resize */
   uint8_t *scratch;
   size_t scratch_slot;
+  float *blur_tmp;    /* blur_p > 0: [B, C, H', W'] scratch of the separable blur */
   /* the targets of the last batch */
   int32_t *labels;    /* [B] */
   int64_t max_boxes;  /* most boxes of one item */
@@ -36,11 +41,15 @@ struct lbbt_batcher {
 
 /* Where sample idx's output comes from: the source window (wy, wx, wh, ww) of the dataset
  * image, resized to out_h x out_w when out_size > 0, then shifted by (dy, dx) with padding
- * and maybe flipped. */
+ * and maybe flipped; then the photometric draws (jitter, blur). */
 typedef struct sample_geometry {
   int wy, wx, wh, ww;
   int dy, dx, flip;
+  int jitter, bright_first, blur;
+  float bright, contrast, sigma;
 } sample_geometry;
+
+static int in_unit(double p) { return p >= 0 && p <= 1; }
 
 lbbt_status lbbt_batcher_create(const lbbt_dataset *ds, const lbbt_batcher_config *cfg,
                                 lbbt_batcher **out) {
@@ -57,7 +66,27 @@ lbbt_status lbbt_batcher_create(const lbbt_dataset *ds, const lbbt_batcher_confi
                      cfg->crop_padding, oh < ow ? oh : ow, oh, ow);
   if (cfg->flip != 0 && cfg->flip != 1)
     return lbbt_fail(LBBT_E_INPUT, "batcher: flip must be 0 or 1, got %d", cfg->flip);
+  if (cfg->view < 0) return lbbt_fail(LBBT_E_INPUT, "batcher: view %d is negative", cfg->view);
+  if (!in_unit(cfg->jitter_p) || !in_unit(cfg->blur_p))
+    return lbbt_fail(LBBT_E_INPUT, "batcher: jitter_p %g and blur_p %g must lie in [0, 1]", cfg->jitter_p,
+                     cfg->blur_p);
+  if (!(cfg->brightness >= 0 && cfg->brightness <= 1e3 && cfg->contrast >= 0 && cfg->contrast <= 1e3))
+    return lbbt_fail(LBBT_E_INPUT, "batcher: brightness %g and contrast %g must lie in [0, 1000]",
+                     cfg->brightness, cfg->contrast);
   lbbt_batcher_config c = *cfg;
+  if (c.blur_sigma_min == 0 && c.blur_sigma_max == 0) c.blur_sigma_min = BLUR_SIGMA_MIN, c.blur_sigma_max = BLUR_SIGMA_MAX;
+  if (!(c.blur_sigma_min > 0 && c.blur_sigma_min <= c.blur_sigma_max && c.blur_sigma_max <= 1e3))
+    return lbbt_fail(LBBT_E_INPUT, "batcher: blur sigma [%g, %g] must satisfy 0 < min <= max <= 1000",
+                     c.blur_sigma_min, c.blur_sigma_max);
+  if (c.blur_kernel == 0) {
+    c.blur_kernel = (int)(0.1 * (oh < ow ? oh : ow));
+    c.blur_kernel += c.blur_kernel % 2 == 0;
+    if (c.blur_kernel < 3) c.blur_kernel = 3;
+    if (c.blur_kernel > LBBT_BLUR_KERNEL_MAX) c.blur_kernel = LBBT_BLUR_KERNEL_MAX;
+  }
+  if (c.blur_kernel < 1 || c.blur_kernel % 2 == 0 || c.blur_kernel > LBBT_BLUR_KERNEL_MAX)
+    return lbbt_fail(LBBT_E_INPUT, "batcher: blur_kernel %d must be odd and in [1, %d]", c.blur_kernel,
+                     LBBT_BLUR_KERNEL_MAX);
   if (c.scale_min == 0 && c.scale_max == 0) c.scale_min = RRC_SCALE_MIN, c.scale_max = RRC_SCALE_MAX;
   if (c.ratio_min == 0 && c.ratio_max == 0) c.ratio_min = RRC_RATIO_MIN, c.ratio_max = RRC_RATIO_MAX;
   if (!(c.scale_min > 0 && c.scale_min <= c.scale_max && c.scale_max <= 1))
@@ -89,6 +118,10 @@ lbbt_status lbbt_batcher_create(const lbbt_dataset *ds, const lbbt_batcher_confi
     b->scratch = malloc(B * b->scratch_slot);
     ok = ok && b->scratch;
   }
+  if (cfg->blur_p > 0) {
+    b->blur_tmp = malloc(B * (size_t)ds->channels * plane * sizeof *b->blur_tmp);
+    ok = ok && b->blur_tmp;
+  }
   if (ds->target == LBBT_TARGET_BOXES) {
     b->max_boxes = lbbt_dataset_max_boxes(ds);
     b->boxes = malloc((B * (size_t)b->max_boxes + 1) * sizeof *b->boxes);
@@ -111,6 +144,7 @@ void lbbt_batcher_free(lbbt_batcher *b) {
   if (!b) return;
   free(b->order);
   free(b->scratch);
+  free(b->blur_tmp);
   free(b->labels);
   free(b->boxes);
   free(b->box_count);
@@ -176,15 +210,29 @@ static void draw_geometry(const lbbt_batcher *b, int32_t idx, sample_geometry *g
   memset(g, 0, sizeof *g);
   g->wh = b->ds->height;
   g->ww = b->ds->width;
-  if (p > 0 || cfg->flip || cfg->random_resized_crop) {
+  if (p > 0 || cfg->flip || cfg->random_resized_crop || cfg->jitter_p > 0 || cfg->blur_p > 0) {
     lbbt_rng r;
-    lbbt_rng_derive(&r, cfg->seed, "augment", (uint64_t)b->epoch << 32 | (uint32_t)idx);
+    char purpose[32] = "augment";
+    if (cfg->view > 0) snprintf(purpose, sizeof purpose, "augment-view-%d", cfg->view);
+    lbbt_rng_derive(&r, cfg->seed, purpose, (uint64_t)b->epoch << 32 | (uint32_t)idx);
     if (cfg->random_resized_crop) draw_resized_crop(&r, cfg, b->ds->height, b->ds->width, g);
     if (p > 0) { /* window offset in the padded image, minus p: a shift of the source */
       g->dy = (int)lbbt_rng_below(&r, (uint32_t)(2 * p + 1)) - p;
       g->dx = (int)lbbt_rng_below(&r, (uint32_t)(2 * p + 1)) - p;
     }
     if (cfg->flip) g->flip = (int)lbbt_rng_below(&r, 2);
+    if (cfg->jitter_p > 0) { /* every draw taken, applied or not, so later draws stay put */
+      g->jitter = lbbt_rng_uniform(&r) < cfg->jitter_p;
+      double lo = cfg->brightness < 1 ? 1 - cfg->brightness : 0;
+      g->bright = (float)(lo + (1 + cfg->brightness - lo) * lbbt_rng_uniform(&r));
+      lo = cfg->contrast < 1 ? 1 - cfg->contrast : 0;
+      g->contrast = (float)(lo + (1 + cfg->contrast - lo) * lbbt_rng_uniform(&r));
+      g->bright_first = (int)lbbt_rng_below(&r, 2);
+    }
+    if (cfg->blur_p > 0) {
+      g->blur = lbbt_rng_uniform(&r) < cfg->blur_p;
+      g->sigma = (float)(cfg->blur_sigma_min + (cfg->blur_sigma_max - cfg->blur_sigma_min) * lbbt_rng_uniform(&r));
+    }
   }
 }
 
@@ -198,9 +246,11 @@ static void copy_window(const uint8_t *src, int planes, int H, int W, const samp
 }
 
 /* Image idx into out f32 [C, H', W']: (resized window,) normalised, shifted with zero
- * padding, maybe flipped.  scratch: this sample's slot (NULL without out_size). */
+ * padding, maybe flipped; with jitter or blur, first as pixels in [0, 1], transformed, then
+ * normalised.  scratch: this sample's slot (NULL without out_size); blur_tmp: its blur
+ * scratch. */
 static void write_image(const lbbt_batcher *b, int32_t idx, const sample_geometry *g, uint8_t *scratch,
-                        float *out) {
+                        float *blur_tmp, float *out) {
   const lbbt_dataset *ds = b->ds;
   const int H = b->out_h, W = b->out_w, dy = g->dy, dx = g->dx, flip = g->flip;
   const int64_t hw = (int64_t)H * W;
@@ -211,8 +261,10 @@ static void write_image(const lbbt_batcher *b, int32_t idx, const sample_geometr
     lbbt_resize_bilinear_u8(win, ds->channels, g->wh, g->ww, resized, H, W);
     img = resized;
   }
+  const int photometric = g->jitter || g->blur;
   for (int c = 0; c < ds->channels; c++) {
-    const float scale = 1.0f / (255.0f * ds->std[c]), bias = -ds->mean[c] / ds->std[c];
+    const float scale = photometric ? 1.0f / 255.0f : 1.0f / (255.0f * ds->std[c]),
+                bias = photometric ? 0.0f : -ds->mean[c] / ds->std[c];
     const uint8_t *src = img + c * hw;
     float *dst = out + c * hw;
     for (int y = 0; y < H; y++) {
@@ -228,6 +280,18 @@ static void write_image(const lbbt_batcher *b, int32_t idx, const sample_geometr
         row[x] = sx >= 0 && sx < W ? (float)srow[sx] * scale + bias : bias;
       }
     }
+  }
+  if (!photometric) return;
+  if (g->jitter) {
+    if (g->bright_first) lbbt_adjust_brightness(out, ds->channels, H, W, g->bright);
+    lbbt_adjust_contrast(out, ds->channels, H, W, g->contrast);
+    if (!g->bright_first) lbbt_adjust_brightness(out, ds->channels, H, W, g->bright);
+  }
+  if (g->blur) lbbt_gaussian_blur(out, ds->channels, H, W, b->cfg.blur_kernel, g->sigma, blur_tmp);
+  for (int c = 0; c < ds->channels; c++) {
+    const float inv = 1.0f / ds->std[c], m = ds->mean[c];
+    float *dst = out + c * hw;
+    for (int64_t i = 0; i < hw; i++) dst[i] = (dst[i] - m) * inv;
   }
 }
 
@@ -290,7 +354,8 @@ static void fill(lbbt_batcher *b, const int32_t *order, int64_t n, float *images
     sample_geometry g;
     draw_geometry(b, order[j], &g);
     uint8_t *scratch = b->scratch ? b->scratch + (size_t)j * b->scratch_slot : NULL;
-    write_image(b, order[j], &g, scratch, images + j * numel);
+    float *blur_tmp = b->blur_tmp ? b->blur_tmp + j * numel : NULL;
+    write_image(b, order[j], &g, scratch, blur_tmp, images + j * numel);
     if (kind == LBBT_TARGET_MASK) write_mask(b, order[j], &g, scratch, b->masks + (size_t)j * plane);
     if (kind == LBBT_TARGET_BOXES) b->box_count[j] = write_boxes(b, order[j], &g, b->boxes + j * b->max_boxes);
   }

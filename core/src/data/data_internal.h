@@ -64,4 +64,14 @@ extern const char *const lbbt_fashion_mnist_classes[10];
 extern const char *const lbbt_cifar10_classes[10];
 extern const char *const lbbt_cifar100_classes[100];
 
+/* Photometric view augmentations (photometric.c) on one image of floats in [0, 1],
+ * [C, H, W]: brightness (x * f), contrast (blend with the mean grey level), Gaussian blur
+ * (odd kernel <= LBBT_BLUR_KERNEL_MAX, reflect padding; tmp holds C * H * W floats); all
+ * clamp to [0, 1] as torchvision's tensor versions do. */
+#define LBBT_BLUR_KERNEL_MAX 63
+void lbbt_adjust_brightness(float *img, int channels, int height, int width, float factor);
+void lbbt_adjust_contrast(float *img, int channels, int height, int width, float factor);
+void lbbt_gaussian_blur(float *img, int channels, int height, int width, int kernel, float sigma,
+                        float *tmp);
+
 #endif

@@ -291,6 +291,20 @@ static lbbt_status vision_forward(lbbt_model *m, lbbt_tape *t, lbbt_tensor *imag
   return st;
 }
 
+static lbbt_status vision_forward_tokens(lbbt_model *m, lbbt_tape *t, lbbt_tensor *images, const int32_t *visible,
+                                         int64_t K, lbbt_tensor **tokens) {
+  kit_model *im = m->impl;
+  if (!im->v.head_w)
+    return lbbt_fail(LBBT_E_INPUT, "%s: this model was built for language; no vision encoder", m->arch);
+  if (!im->positions) return lbbt_vision_forward_tokens(m, &im->v, t, images, visible, K, tokens);
+  lbbt_tensor *pos; /* as vision_forward */
+  LBBT_TRY(lbbt_slice(t, im->positions, 0, 0, im->v.n_tokens, &pos));
+  im->v.pos = pos;
+  lbbt_status st = lbbt_vision_forward_tokens(m, &im->v, t, images, visible, K, tokens);
+  im->v.pos = NULL;
+  return st;
+}
+
 static lbbt_status language_forward(lbbt_model *m, lbbt_tape *t, const int32_t *ids, int64_t B,
                                     int64_t T, lbbt_tensor **hidden, lbbt_tensor **logits) {
   kit_model *im = m->impl;
@@ -383,6 +397,7 @@ static const lbbt_model_ops KIT_MODEL_OPS = {
     .forward_language = language_forward,
     .save = save,
     .destroy = destroy,
+    .forward_vision_tokens = vision_forward_tokens,
 };
 
 /* ---- backbone ops -------------------------------------------------------------------------- */

@@ -51,8 +51,8 @@ lbbt_status lbbt_vision_register(lbbt_model *m, lbbt_vision *v, int dim, uint64_
   return LBBT_OK;
 }
 
-lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbbt_tensor *images,
-                                lbbt_tensor **features, lbbt_tensor **logits) {
+lbbt_status lbbt_vision_forward_tokens(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbbt_tensor *images,
+                                       const int32_t *visible, int64_t K, lbbt_tensor **tokens) {
   const lbbt_vision_config *c = &v->cfg;
   if (images->ndim != 4 || images->shape[1] != c->in_channels ||
       images->shape[2] != c->image_size || images->shape[3] != c->image_size) {
@@ -86,6 +86,23 @@ lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbb
     LBBT_TRY(lbbt_concat(t, parts, 2, 1, &x));
   }
   if (v->pos) LBBT_TRY(lbbt_add(t, x, v->pos, &x));
+  if (visible) { /* keep the visible patches (the class token, first, always stays) */
+    const int64_t off = v->cls ? 1 : 0;
+    if (K < 1 || K > N)
+      return lbbt_fail(LBBT_E_INPUT, "vision_forward: %lld visible patches of %lld", (long long)K, (long long)N);
+    int32_t *idx = lbbt_tape_alloc(t, (size_t)(B * (K + off)) * sizeof *idx);
+    if (!idx) return lbbt_fail(LBBT_E_NOMEM, "vision_forward: out of arena memory");
+    for (int64_t b = 0; b < B; b++) {
+      if (off) idx[b * (K + off)] = 0;
+      for (int64_t k = 0; k < K; k++) {
+        if (visible[b * K + k] < 0 || visible[b * K + k] >= N)
+          return lbbt_fail(LBBT_E_INPUT, "vision_forward: visible patch %d of image %lld outside [0, %lld)",
+                           visible[b * K + k], (long long)b, (long long)N);
+        idx[b * (K + off) + off + k] = (int32_t)(visible[b * K + k] + off);
+      }
+    }
+    LBBT_TRY(lbbt_gather_rows(t, x, idx, K + off, &x));
+  }
   /* The blocks run as a block stack, so a borrowed stack (block_stack.h) computes exactly
    * what the vision model computes. */
   lbbt_block_stack stack = {0};
@@ -107,6 +124,16 @@ lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbb
     LBBT_TRY(lbbt_layernorm(t, x, v->final_norm_w, v->final_norm_b, v->final_norm_eps, &x));
   else
     LBBT_TRY(lbbt_rmsnorm(t, x, v->final_norm_w, v->final_norm_eps, &x));
+  *tokens = x;
+  return LBBT_OK;
+}
+
+lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbbt_tensor *images,
+                                lbbt_tensor **features, lbbt_tensor **logits) {
+  const lbbt_vision_config *c = &v->cfg;
+  const int64_t B = images->shape[0], C = m->dim;
+  lbbt_tensor *x;
+  LBBT_TRY(lbbt_vision_forward_tokens(m, v, t, images, NULL, 0, &x));
   lbbt_tensor *f;
   if (c->pool == LBBT_POOL_CLS) {
     LBBT_TRY(lbbt_slice(t, x, 1, 0, 1, &f));
