@@ -219,7 +219,8 @@ FIGURE_TABLE_3  = 2
 FIGURE_TABLE_8  = 8
 FIGURE_DATA_10  = 2
 FIGURE_DATA_11  = 2
-FIGURE_TABLE_detections = 6   # make figure-detections: Table 6's runs (the detr task records the boxes)
+# make figure-detections: Table 6's runs (the detr task records the boxes they draw)
+FIGURE_TABLE_detections = 6
 figure-%: all
 	@test -f tools/plot/figure-$*.py || { echo "no figure $* (tools/plot/figure-$*.py is absent)" >&2; exit 2; }
 	@mkdir -p results
