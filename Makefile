@@ -222,6 +222,8 @@ FIGURE_DATA_10  = 2
 FIGURE_DATA_11  = 2
 # make figure-sizes: Table 5's runs (lbbt's GPT-2 at three widths), tools/plot/figure-sizes.py
 FIGURE_TABLE_sizes = 5
+# make figure-detections: Table 6's runs (the detr task records the boxes they draw)
+FIGURE_TABLE_detections = 6
 figure-%: all
 	@test -f tools/plot/figure-$*.py || { echo "no figure $* (tools/plot/figure-$*.py is absent)" >&2; exit 2; }
 	@mkdir -p results
@@ -289,7 +291,7 @@ models-sizes: all
 table-5: models-sizes
 
 paper: all
-	@for t in 1 2 3 4 8 12 14 15; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
+	@for t in 1 2 3 4 6 8 12 14 15; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
 
 clean:
 	rm -rf build build-asan
