@@ -219,6 +219,8 @@ FIGURE_TABLE_3  = 2
 FIGURE_TABLE_8  = 8
 FIGURE_DATA_10  = 2
 FIGURE_DATA_11  = 2
+# make figure-retrieval: Table 11's retrieval examples (top-5 per arm for a few queries)
+FIGURE_TABLE_retrieval = 11
 figure-%: all
 	@test -f tools/plot/figure-$*.py || { echo "no figure $* (tools/plot/figure-$*.py is absent)" >&2; exit 2; }
 	@mkdir -p results

@@ -107,6 +107,9 @@ lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbb
     LBBT_TRY(lbbt_layernorm(t, x, v->final_norm_w, v->final_norm_b, v->final_norm_eps, &x));
   else
     LBBT_TRY(lbbt_rmsnorm(t, x, v->final_norm_w, v->final_norm_eps, &x));
+  /* every token after the final norm, [B, T, C] (T = N, or 1 + N with the class token
+   * first): for tasks that pool their own way (retrieval's `pool: last`) */
+  if (m->hook) m->hook(m->hook_user, "tokens", v->n_blocks, x);
   lbbt_tensor *f;
   if (c->pool == LBBT_POOL_CLS) {
     LBBT_TRY(lbbt_slice(t, x, 1, 0, 1, &f));
