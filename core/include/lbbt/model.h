@@ -23,7 +23,9 @@ typedef struct lbbt_param {
 } lbbt_param;
 
 /* Called during forward passes with intermediate activations, for analyses (activation
- * ratio: "mlp.act" per layer; clusters: "features").  May be NULL. */
+ * ratio: "mlp.act" per layer; clusters: "features"; "tokens": a vision model's every token
+ * [B, T, C] after the final norm, before pooling, the class token first when it has one).
+ * Hooks must ignore `what` values they do not know.  May be NULL. */
 typedef void (*lbbt_activation_hook)(void *user, const char *what, int layer,
                                      const lbbt_tensor *x);
 

@@ -134,6 +134,9 @@ lbbt_status lbbt_vision_forward(lbbt_model *m, lbbt_vision *v, lbbt_tape *t, lbb
   const int64_t B = images->shape[0], C = m->dim;
   lbbt_tensor *x;
   LBBT_TRY(lbbt_vision_forward_tokens(m, v, t, images, NULL, 0, &x));
+  /* every token after the final norm, [B, T, C] (T = N, or 1 + N with the class token
+   * first): for tasks that pool their own way (retrieval's `pool: last`) */
+  if (m->hook) m->hook(m->hook_user, "tokens", v->n_blocks, x);
   lbbt_tensor *f;
   if (c->pool == LBBT_POOL_CLS) {
     LBBT_TRY(lbbt_slice(t, x, 1, 0, 1, &f));
