@@ -40,15 +40,15 @@ static lbbt_backbone_spec gpt2_spec(void) {
 }
 
 /* enc_dim 0: the encoder at the decoder's width; else its own width with projections. */
-static lbbt_status build(int enc_dim, lbbt_model **m, lbbt_segmenter **seg) {
+static lbbt_status build(int enc_dim, lbbt_model **m, lbbt_mask_transformer **seg) {
   static const lbbt_model_ops no_ops = {.version = LBBT_MODEL_OPS_VERSION};
-  LBBT_TRY(lbbt_model_create(m, &no_ops, "segmenter"));
+  LBBT_TRY(lbbt_model_create(m, &no_ops, "mask_transformer"));
   lbbt_backbone_spec s = gpt2_spec();
   lbbt_block_stack *dec = NULL;
-  lbbt_segmenter_config cfg = {.in_channels = 1, .crop = S, .patch = P, .num_classes = K, .enc_dim = enc_dim,
+  lbbt_mask_transformer_config cfg = {.in_channels = 1, .crop = S, .patch = P, .num_classes = K, .enc_dim = enc_dim,
                                .enc_depth = 2, .enc_heads = 2, .enc_mlp = 48};
-  LBBT_TRY(lbbt_borrow_blocks(g_reg, &s, 2, 11, "segmenter.decoder.", cfg.enc_depth, *m, &dec));
-  lbbt_status st = lbbt_segmenter_create(&cfg, dec, *m, 5, seg);
+  LBBT_TRY(lbbt_borrow_blocks(g_reg, &s, 2, 11, "mask_transformer.decoder.", cfg.enc_depth, *m, &dec));
+  lbbt_status st = lbbt_mask_transformer_create(&cfg, dec, *m, 5, seg);
   if (st != LBBT_OK) lbbt_block_stack_free(dec);
   return st;
 }
@@ -75,15 +75,15 @@ static void test_shapes_and_names(void) {
   for (int reading = 0; reading < 2; reading++) {
     int E = reading ? 24 : 0;
     lbbt_model *m = NULL;
-    lbbt_segmenter *seg = NULL;
+    lbbt_mask_transformer *seg = NULL;
     REQUIRE(build(E, &m, &seg) == LBBT_OK, "%s", lbbt_last_error());
     CHECK(seg->dim == DIM && seg->cfg.enc_dim == (E ? E : DIM) && seg->grid == S / P, "sizes");
     CHECK(seg->proj_dec_w->shape[0] == DIM && seg->proj_dec_w->shape[1] == (E ? E : DIM), "proj_dec [C, E]");
-    CHECK(lbbt_model_find_param(m, "segmenter.decoder.h.1.attn.c_attn.weight") &&
-              lbbt_model_find_param(m, "segmenter.encoder.blocks.1.attn.qkv.weight") &&
-              lbbt_model_find_param(m, "segmenter.decoder.cls_emb") &&
-              lbbt_model_find_param(m, "segmenter.decoder.mask_norm.bias"), "parameter names");
-    lbbt_param *dec0 = lbbt_model_find_param(m, "segmenter.decoder.h.0.ln_1.weight");
+    CHECK(lbbt_model_find_param(m, "mask_transformer.decoder.h.1.attn.c_attn.weight") &&
+              lbbt_model_find_param(m, "mask_transformer.encoder.blocks.1.attn.qkv.weight") &&
+              lbbt_model_find_param(m, "mask_transformer.decoder.cls_emb") &&
+              lbbt_model_find_param(m, "mask_transformer.decoder.mask_norm.bias"), "parameter names");
+    lbbt_param *dec0 = lbbt_model_find_param(m, "mask_transformer.decoder.h.0.ln_1.weight");
     CHECK(dec0 && dec0->layer == 2, "decoder blocks come after the encoder's two layers");
     lbbt_tensor *images;
     int32_t masks[B * S * S];
@@ -92,7 +92,7 @@ static void test_shapes_and_names(void) {
     lbbt_tape_create(&t);
     lbbt_tape_set_training(t, 0);
     lbbt_tensor *logits = NULL;
-    REQUIRE(lbbt_segmenter_forward(t, seg, images, &logits) == LBBT_OK, "%s", lbbt_last_error());
+    REQUIRE(lbbt_mask_transformer_forward(t, seg, images, &logits) == LBBT_OK, "%s", lbbt_last_error());
     CHECK(logits->ndim == 4 && logits->shape[0] == B && logits->shape[1] == K && logits->shape[2] == S &&
               logits->shape[3] == S, "logits [B, K, S, S]");
     /* the masks are LayerNorm'd cosines over K: each patch's K values have mean ~ 0 */
@@ -106,19 +106,19 @@ static void test_shapes_and_names(void) {
     CHECK(worst < 1e-4, "class-mean of upsampled mask-normed logits %g, want ~0 (zero mask-norm bias)", worst);
     lbbt_tensor *bad = NULL;
     lbbt_tensor_create(&bad, 4, (int64_t[]){1, 1, S + P, S + P});
-    CHECK(lbbt_segmenter_forward(t, seg, bad, &logits) == LBBT_E_SHAPE &&
-              strstr(lbbt_last_error(), "segmenter"), "wrong image size: %s", lbbt_last_error());
+    CHECK(lbbt_mask_transformer_forward(t, seg, bad, &logits) == LBBT_E_SHAPE &&
+              strstr(lbbt_last_error(), "mask_transformer"), "wrong image size: %s", lbbt_last_error());
     lbbt_tensor_free(bad);
     lbbt_tape_free(t);
     lbbt_tensor_free(images);
-    lbbt_segmenter_free(seg);
+    lbbt_mask_transformer_free(seg);
     lbbt_model_free(m);
   }
 }
 
 /* ---- gradients by finite differences ------------------------------------------------------ */
 typedef struct gc_user {
-  lbbt_segmenter *seg;
+  lbbt_mask_transformer *seg;
   lbbt_tensor *images;
   int32_t masks[B * S * S];
 } gc_user;
@@ -129,19 +129,19 @@ static lbbt_status forward_loss(lbbt_tape *t, lbbt_tensor **in, void *user, lbbt
   (void)in; /* the inputs are the segmenter's own parameters, perturbed in place */
   gc_user *u = user;
   lbbt_tensor *logits;
-  LBBT_TRY(lbbt_segmenter_forward(t, u->seg, u->images, &logits));
+  LBBT_TRY(lbbt_mask_transformer_forward(t, u->seg, u->images, &logits));
   return lbbt_pixel_cross_entropy(t, logits, u->masks, out);
 }
 
 static void test_gradients(void) {
   lbbt_model *m = NULL;
-  lbbt_segmenter *seg = NULL;
+  lbbt_mask_transformer *seg = NULL;
   REQUIRE(build(24, &m, &seg) == LBBT_OK, "%s", lbbt_last_error());
-  const char *names[] = {"segmenter.encoder.patch_embed.proj.weight", "segmenter.encoder.pos_embed",
-                         "segmenter.encoder.blocks.0.attn.qkv.weight", "segmenter.decoder.proj_dec.weight",
-                         "segmenter.decoder.cls_emb", "segmenter.decoder.h.1.mlp.c_fc.weight",
-                         "segmenter.decoder.proj_patch", "segmenter.decoder.proj_classes",
-                         "segmenter.decoder.mask_norm.weight"};
+  const char *names[] = {"mask_transformer.encoder.patch_embed.proj.weight", "mask_transformer.encoder.pos_embed",
+                         "mask_transformer.encoder.blocks.0.attn.qkv.weight", "mask_transformer.decoder.proj_dec.weight",
+                         "mask_transformer.decoder.cls_emb", "mask_transformer.decoder.h.1.mlp.c_fc.weight",
+                         "mask_transformer.decoder.proj_patch", "mask_transformer.decoder.proj_classes",
+                         "mask_transformer.decoder.mask_norm.weight"};
   enum { NN = sizeof names / sizeof names[0] };
   lbbt_tensor *in[NN];
   for (int i = 0; i < NN; i++) {
@@ -167,7 +167,7 @@ static void test_gradients(void) {
     for (int j = 0; j < NN; j++) in[j]->requires_grad = 1;
   }
   lbbt_tensor_free(u.images);
-  lbbt_segmenter_free(seg);
+  lbbt_mask_transformer_free(seg);
   lbbt_model_free(m);
 }
 
@@ -204,7 +204,7 @@ static void test_pixel_cross_entropy(void) {
 
 static void test_training_reduces_loss(void) {
   lbbt_model *m = NULL;
-  lbbt_segmenter *seg = NULL;
+  lbbt_mask_transformer *seg = NULL;
   REQUIRE(build(24, &m, &seg) == LBBT_OK, "%s", lbbt_last_error());
   lbbt_layer_range all;
   memset(&all, 0, sizeof all);
@@ -227,7 +227,7 @@ static void test_training_reduces_loss(void) {
     lbbt_tape_set_training(t, 1);
     lbbt_optim_zero_grad(opt);
     lbbt_tensor *logits, *loss;
-    REQUIRE(lbbt_segmenter_forward(t, seg, images, &logits) == LBBT_OK, "%s", lbbt_last_error());
+    REQUIRE(lbbt_mask_transformer_forward(t, seg, images, &logits) == LBBT_OK, "%s", lbbt_last_error());
     REQUIRE(lbbt_pixel_cross_entropy(t, logits, masks, &loss) == LBBT_OK, "%s", lbbt_last_error());
     REQUIRE(lbbt_tape_backward(t, loss) == LBBT_OK, "%s", lbbt_last_error());
     if (s == 0) first = loss->data[0];
@@ -240,23 +240,23 @@ static void test_training_reduces_loss(void) {
   lbbt_tape_free(t);
   lbbt_optim_free(opt);
   lbbt_tensor_free(images);
-  lbbt_segmenter_free(seg);
+  lbbt_mask_transformer_free(seg);
   lbbt_model_free(m);
 }
 
 static void test_invalid_config(void) {
   static const lbbt_model_ops no_ops = {.version = LBBT_MODEL_OPS_VERSION};
   lbbt_model *m = NULL;
-  REQUIRE(lbbt_model_create(&m, &no_ops, "segmenter") == LBBT_OK, "%s", lbbt_last_error());
+  REQUIRE(lbbt_model_create(&m, &no_ops, "mask_transformer") == LBBT_OK, "%s", lbbt_last_error());
   lbbt_backbone_spec s = gpt2_spec();
   lbbt_block_stack *dec = NULL;
   REQUIRE(lbbt_borrow_blocks(g_reg, &s, 1, 1, "d.", 2, m, &dec) == LBBT_OK, "%s", lbbt_last_error());
-  lbbt_segmenter_config cfg = {1, 18, 4, K, 0, 2, 2, 32}; /* 18 % 4 != 0 */
-  lbbt_segmenter *seg = NULL;
-  CHECK(lbbt_segmenter_create(&cfg, dec, m, 1, &seg) == LBBT_E_INPUT && !seg &&
+  lbbt_mask_transformer_config cfg = {1, 18, 4, K, 0, 2, 2, 32}; /* 18 % 4 != 0 */
+  lbbt_mask_transformer *seg = NULL;
+  CHECK(lbbt_mask_transformer_create(&cfg, dec, m, 1, &seg) == LBBT_E_INPUT && !seg &&
             strstr(lbbt_last_error(), "crop a multiple of the patch (18, 4)"), "%s", lbbt_last_error());
   cfg.crop = 16, cfg.enc_depth = 3; /* the decoder was borrowed at offset 2 */
-  CHECK(lbbt_segmenter_create(&cfg, dec, m, 1, &seg) == LBBT_E_INPUT && !seg &&
+  CHECK(lbbt_mask_transformer_create(&cfg, dec, m, 1, &seg) == LBBT_E_INPUT && !seg &&
             strstr(lbbt_last_error(), "layer offset 3"), "%s", lbbt_last_error());
   lbbt_block_stack_free(dec);
   lbbt_model_free(m);

@@ -26,17 +26,17 @@
 #define LBBT_MASK_TRANSFORMER_H
 #include "lbbt/block_stack.h"
 
-typedef struct lbbt_segmenter_config {
+typedef struct lbbt_mask_transformer_config {
   int in_channels;  /* Cin */
   int crop;         /* S: the square input side (training crop, inference window) */
   int patch;        /* P: S % P == 0 */
   int num_classes;  /* K */
   int enc_dim;      /* E (0: the decoder's width C) */
   int enc_depth, enc_heads, enc_mlp; /* E % enc_heads == 0; enc_mlp the MLP width */
-} lbbt_segmenter_config;
+} lbbt_mask_transformer_config;
 
-typedef struct lbbt_segmenter {
-  lbbt_segmenter_config cfg; /* enc_dim resolved */
+typedef struct lbbt_mask_transformer {
+  lbbt_mask_transformer_config cfg; /* enc_dim resolved */
   int dim;                   /* C: the decoder's (borrowed blocks') width */
   int grid;                  /* S / P */
   lbbt_tensor *patch_w, *patch_b; /* [E, Cin, P, P], [E] */
@@ -50,9 +50,9 @@ typedef struct lbbt_segmenter {
   lbbt_tensor *proj_patch, *proj_classes; /* [C, C] as Segmenter's (in, out): x @ W */
   lbbt_tensor *mask_norm_w, *mask_norm_b; /* [K] */
   lbbt_tensor *unit_gain;         /* [C] ones: a constant for the L2 normalisation, owned */
-} lbbt_segmenter;
+} lbbt_mask_transformer;
 
-/* Register the segmenter's own parameters in m under "segmenter.*" (encoder: patch embedding
+/* Register the segmenter's own parameters in m under "mask_transformer.*" (encoder: patch embedding
  * and positions LBBT_PART_EMBED, block i layer i; decoder head tensors LBBT_PART_HEAD), initialised
  * from seed as Segmenter does (timm trunc-normal 0.02 for linear weights and positions and
  * class embeddings, zero biases, unit norms, PyTorch's conv default for the patch
@@ -60,12 +60,12 @@ typedef struct lbbt_segmenter {
  * (lbbt_borrow_blocks, layer_offset = enc_depth, so the encoder's blocks come first); the
  * segmenter takes it over.  Bad sizes are LBBT_E_INPUT naming them; on error the caller
  * keeps the stack. */
-LBBT_API lbbt_status lbbt_segmenter_create(const lbbt_segmenter_config *cfg, lbbt_block_stack *decoder,
-                                           lbbt_model *m, uint64_t seed, lbbt_segmenter **out);
-LBBT_API void lbbt_segmenter_free(lbbt_segmenter *s); /* NULL-safe; parameters stay with the model */
+LBBT_API lbbt_status lbbt_mask_transformer_create(const lbbt_mask_transformer_config *cfg, lbbt_block_stack *decoder,
+                                           lbbt_model *m, uint64_t seed, lbbt_mask_transformer **out);
+LBBT_API void lbbt_mask_transformer_free(lbbt_mask_transformer *s); /* NULL-safe; parameters stay with the model */
 
 /* images [B, Cin, S, S] -> logits [B, K, S, S] (before softmax), recorded on t. */
-LBBT_API lbbt_status lbbt_segmenter_forward(lbbt_tape *t, const lbbt_segmenter *s, lbbt_tensor *images,
+LBBT_API lbbt_status lbbt_mask_transformer_forward(lbbt_tape *t, const lbbt_mask_transformer *s, lbbt_tensor *images,
                                             lbbt_tensor **logits);
 
 /* Mean per-pixel cross-entropy of logits [B, K, H, W] against masks int32 [B, H, W]
