@@ -219,6 +219,7 @@ FIGURE_TABLE_3  = 2
 FIGURE_TABLE_8  = 8
 FIGURE_DATA_10  = 2
 FIGURE_DATA_11  = 2
+FIGURE_TABLE_segmentation = 9
 figure-%: all
 	@test -f tools/plot/figure-$*.py || { echo "no figure $* (tools/plot/figure-$*.py is absent)" >&2; exit 2; }
 	@mkdir -p results
