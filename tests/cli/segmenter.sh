@@ -29,6 +29,13 @@ if "$LBBT" run experiments/table-9.yaml --tier smoke --threads 1 --out "$CLI_TMP
   check table_9_every_row_ss_and_ms every_row_both_scales "$CLI_TMP/out/table-9-smoke.md"
   check table_9_paper_numbers grep -q '| Segmenter | 37.8 | 39.1 | 44.9 | 45.5 |' "$CLI_TMP/out/table-9-smoke.md"
   check table_9_language_row_nr grep -q '| Language Bias Segmenter | n.r. | n.r. | n.r. | n.r. |' "$CLI_TMP/out/table-9-smoke.md"
+  # make figure-segmentation's plot, from the same runs (h5py and matplotlib: tools/install-deps)
+  if /usr/bin/python3 -c "import h5py, matplotlib" 2>/dev/null; then
+    check figure_segmentation_png /usr/bin/python3 tools/plot/figure-segmentation.py "$CLI_TMP/t9.h5" "$CLI_TMP/fig.png"
+    check figure_segmentation_is_png test "$(head -c 8 "$CLI_TMP/fig.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a
+  else
+    skip figure_segmentation_png "python3-h5py or python3-matplotlib absent (tools/install-deps)"
+  fi
 else
   echo "FAIL segmenter.table_9_smoke: $(tail -n 3 "$CLI_TMP/t9.log" "$CLI_TMP/t9-table.log" | tr '\n' ' ')"
 fi
