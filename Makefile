@@ -226,6 +226,7 @@ FIGURE_TABLE_sizes = 5
 FIGURE_TABLE_detections = 6
 # make figure-retrieval: Table 11's retrieval examples (top-5 per arm for a few queries)
 FIGURE_TABLE_retrieval = 11
+FIGURE_TABLE_segmentation = 9
 figure-%: all
 	@test -f tools/plot/figure-$*.py || { echo "no figure $* (tools/plot/figure-$*.py is absent)" >&2; exit 2; }
 	@mkdir -p results

@@ -621,6 +621,19 @@ def _(g):
             lambda x: _giou_loss(_cxcywh_to_xyxy(x[0]), _cxcywh_to_xyxy(x[1])), None)
 
 
+# ---- bilinear resize (Segmenter's mask upsampling, multi-scale inference) ------------------
+def _upsample_case(name, shape, size):
+    @case(name, "upsample_bilinear", {"out_h": size[0], "out_w": size[1]})
+    def _(g):
+        return ([g.randn(*shape)], [0], {},
+                lambda x: F.interpolate(x[0], size=size, mode="bilinear", align_corners=False), None)
+
+
+_upsample_case("upsample_bilinear_up", (2, 3, 4, 4), (16, 16))
+_upsample_case("upsample_bilinear_down", (1, 2, 9, 7), (4, 5))
+_upsample_case("upsample_bilinear_odd", (2, 2, 3, 5), (7, 11))
+
+
 # ---- driver ------------------------------------------------------------------------------------
 def build(name, op, params, fn):
     g = Gen(name)

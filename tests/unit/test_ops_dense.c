@@ -717,6 +717,35 @@ static void ref_avgpool(const op_case *c, lbbt_tensor **in, double *y, int *nd, 
   ref_pool(c, in, y, nd, s, 0);
 }
 
+/* Bilinear resize, align_corners=False: each output pixel's source point written out per
+ * pixel from PyTorch's formula (not from the op's tap tables), then the 2 x 2 blend. */
+static lbbt_status build_upsample(lbbt_tape *t, lbbt_tensor **in, void *u, lbbt_tensor **out) {
+  return lbbt_upsample_bilinear(t, in[0], CASE(u)->ip[0], CASE(u)->ip[1], out);
+}
+static double upsample_src(int64_t d, int64_t n, int64_t m, int64_t *i0, int64_t *i1) {
+  double s = (d + 0.5) * ((double)n / (double)m) - 0.5;
+  s = s < 0 ? 0 : s;
+  *i0 = (int64_t)floor(s);
+  if (*i0 > n - 1) *i0 = n - 1;
+  *i1 = *i0 + 1 < n ? *i0 + 1 : n - 1;
+  return s - (double)*i0;
+}
+static void ref_upsample(const op_case *c, lbbt_tensor **in, double *y, int *nd, int64_t *s) {
+  const lbbt_tensor *x = in[0];
+  int64_t P = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3], OH = c->ip[0], OW = c->ip[1];
+  for (int64_t p = 0; p < P; p++)
+    for (int64_t i = 0; i < OH; i++)
+      for (int64_t j = 0; j < OW; j++) {
+        int64_t y0, y1, x0, x1;
+        double ly = upsample_src(i, H, OH, &y0, &y1), lx = upsample_src(j, W, OW, &x0, &x1);
+        const float *xp = x->data + p * H * W;
+        y[(p * OH + i) * OW + j] = (1 - ly) * ((1 - lx) * xp[y0 * W + x0] + lx * xp[y0 * W + x1]) +
+                                   ly * ((1 - lx) * xp[y1 * W + x0] + lx * xp[y1 * W + x1]);
+      }
+  *nd = 4;
+  s[0] = x->shape[0], s[1] = x->shape[1], s[2] = OH, s[3] = OW;
+}
+
 /* ---- THE table ------------------------------------------------------------------------ */
 #define BN_NO_GRAD ((1u << 3) | (1u << 4)) /* running statistics are buffers */
 static const op_case CASES[] = {
@@ -1001,6 +1030,15 @@ static const op_case CASES[] = {
     /* a chain of ops, gradients through several records */
     {"chain linear gelu layernorm", build_chain, NULL, 5, {3, 2, 1, 1, 1},
      {{2, 3, 6}, {5, 6}, {5}, {5}, {5}}, .tol = TOL_NORM},
+    /* bilinear resize (Segmenter's masks, multi-scale inference): up, down, odd factors */
+    {"upsample_bilinear up 4x", build_upsample, ref_upsample, 1, {4}, {{2, 3, 3, 4}}, .ip = {12, 16},
+     .tol = TOL_LINEAR},
+    {"upsample_bilinear down odd", build_upsample, ref_upsample, 1, {4}, {{1, 2, 9, 7}}, .ip = {4, 5},
+     .tol = TOL_LINEAR},
+    {"upsample_bilinear mixed 1 row", build_upsample, ref_upsample, 1, {4}, {{2, 1, 1, 6}}, .ip = {3, 4},
+     .tol = TOL_LINEAR},
+    {"upsample_bilinear not 4-D", build_upsample, NULL, 1, {3}, {{2, 3, 4}}, .ip = {4, 4},
+     .expect = LBBT_E_SHAPE, .expect_msg = "upsample_bilinear"},
 };
 enum { N_CASES = sizeof CASES / sizeof CASES[0] };
 
@@ -1180,6 +1218,7 @@ TABLE_TEST(maxpool)
 TABLE_TEST(avgpool)
 TABLE_TEST(chain)
 TABLE_TEST(fresh)
+TABLE_TEST(upsample_bilinear)
 
 static void test_table_fully_run(void) {
   for (int i = 0; i < N_CASES; i++)
@@ -1410,6 +1449,7 @@ TEST_RUN(test_maxpool);
 TEST_RUN(test_avgpool);
 TEST_RUN(test_chain);
 TEST_RUN(test_fresh);
+TEST_RUN(test_upsample_bilinear);
 TEST_RUN(test_table_fully_run);
 TEST_RUN(test_steady_state_step);
 TEST_RUN(test_batchnorm_running_stats);

@@ -71,6 +71,8 @@ static const parity_tolerance PARITY_TOLERANCES[] = {
     {"box_xyxy_to_cxcywh",      1e-7,   1e-6},
     {"giou_loss",               1e-6,   1e-5},  /* computed in double, rounded once */
     {"cross_entropy_weighted",  1e-6,   1e-5},  /* computed in double */
+    {"upsample_bilinear",       1e-6,   1e-5},  /* blend in double, rounded once; the
+                                                   backward adds up to ~16 f32 terms */
 };
 #define N_TOLERANCES ((int)(sizeof PARITY_TOLERANCES / sizeof PARITY_TOLERANCES[0]))
 
@@ -347,6 +349,9 @@ static lbbt_status run_giou_loss(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
   }
   return lbbt_giou_loss(t, a, b, out);
 }
+static lbbt_status run_upsample_bilinear(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
+  return lbbt_upsample_bilinear(t, fx->x[0], fx_int(fx, "out_h", 0), fx_int(fx, "out_w", 0), out);
+}
 
 /* x1: the class weights [V] (not differentiated). */
 static lbbt_status run_cross_entropy_weighted(fixture *fx, lbbt_tape *t, lbbt_tensor **out) {
@@ -385,6 +390,7 @@ static const op_entry OPS[] = {
     {"giou_loss", run_giou_loss},
     {"cross_entropy_weighted", run_cross_entropy_weighted},
     {"sigmoid", run_sigmoid},
+    {"upsample_bilinear", run_upsample_bilinear},
 };
 #define N_OPS ((int)(sizeof OPS / sizeof OPS[0]))
 
@@ -566,6 +572,7 @@ OP_TEST(box_xyxy_to_cxcywh)
 OP_TEST(giou_loss)
 OP_TEST(cross_entropy_weighted)
 OP_TEST(sigmoid)
+OP_TEST(upsample_bilinear)
 
 /* Every fixture names an op this file runs, and every op has a tolerance row. */
 static void every_fixture_known(void) {
@@ -621,5 +628,6 @@ TEST_MAIN_BEGIN("test_parity_ops")
   TEST_RUN(giou_loss);
   TEST_RUN(cross_entropy_weighted);
   TEST_RUN(sigmoid);
+  TEST_RUN(upsample_bilinear);
   if (g_have_fixtures) globfree(&g_fixtures);
 TEST_MAIN_END()

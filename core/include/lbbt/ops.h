@@ -184,5 +184,10 @@ LBBT_API lbbt_status lbbt_sigmoid(lbbt_tape *t, lbbt_tensor *x, lbbt_tensor **ou
  * int32 [B * K] in [0, N) (copied); the backward scatter-adds (core/src/ops/gather.c). */
 LBBT_API lbbt_status lbbt_gather_rows(lbbt_tape *t, lbbt_tensor *x, const int32_t *idx, int64_t K,
                                       lbbt_tensor **out);
+/* Bilinear resize x [B, C, H, W] -> out [B, C, out_h, out_w] exactly as PyTorch's
+ * F.interpolate(mode="bilinear", align_corners=False), no antialiasing (up or down):
+ * Segmenter's mask upsampling and multi-scale inference (core/src/ops/upsample.c). */
+LBBT_API lbbt_status lbbt_upsample_bilinear(lbbt_tape *t, lbbt_tensor *x, int64_t out_h, int64_t out_w,
+                                            lbbt_tensor **out);
 
 #endif
