@@ -80,8 +80,7 @@ table_complete() {
 check table13_every_metric_every_row table_complete
 
 # ---- bad input ------------------------------------------------------------------------------
-sed 's#        num_decoder_layers: 2#        num_decoder_layers: 2\n        feed_forward_proj: swish#' \
-  "$EXP" >"$CLI_TMP/bad-ffn.yaml"
+sed 's#^            d_ff: 64$#            feed_forward_proj: swish#' "$EXP" >"$CLI_TMP/bad-ffn.yaml"
 check bad_option_value_exits_2 expect_exit 2 "bad-ffn.yaml:[0-9]+:[0-9]+.*feed_forward_proj.*swish" \
   "$LBBT" check "$CLI_TMP/bad-ffn.yaml" --tier smoke
 sed 's#^        horizon: 16#        horizon: 1000#' "$EXP" >"$CLI_TMP/bad-window.yaml"
