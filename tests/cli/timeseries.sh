@@ -4,7 +4,7 @@
 #     falls, the record has the forecasting errors (MASE of the model and of the seasonal-naive
 #     and naive baselines), the model folder and snapshots are Hugging Face T5ForConditionalGeneration
 #     checkpoints with a chronos_config that `lbbt model` reads through the chronos_t5
-#     backbone, and a rerun is free;
+#     backbone, a rerun is free, and a run stopped with SIGTERM resumes to the same result;
 #   - experiments/table-13.yaml renders every metric for every row (both smoke models built
 #     as `make models TIER=smoke` builds them: models/*-smoke, gitignored);
 #   - bad input exits 2 naming the file and line: a wrong option value, windows longer than
@@ -51,6 +51,35 @@ folders_ok() {
 check model_and_snapshots_written folders_ok
 check model_reads_as_chronos_t5 expect_exit 0 'plugin: chronos_t5' "$LBBT" model "$OUT"
 check rerun_is_free expect_exit 0 'already complete' "$LBBT" run "$EXP" --tier smoke --out "$CLI_TMP/ts.h5" --threads 1
+
+# SIGTERM after the first epoch, rerun: the final loss and forecasts equal those of the same
+# run left alone (epochs made long, 150 steps, so that the signal lands inside epoch 2).
+STOP_LOG="$CLI_TMP/ts-stop.log"
+: >"$STOP_LOG"
+sed -e "s#out: $OUT#out: $CLI_TMP/models/ts-stop#" -e "s#steps_per_epoch: 10#steps_per_epoch: 150#" "$EXP" >"$CLI_TMP/ts-stop.yaml"
+sed -e "s#out: $OUT#out: $CLI_TMP/models/ts-nostop#" -e "s#steps_per_epoch: 10#steps_per_epoch: 150#" "$EXP" >"$CLI_TMP/ts-nostop.yaml"
+"$LBBT" run "$CLI_TMP/ts-nostop.yaml" --tier smoke --out "$CLI_TMP/ts-nostop.h5" --threads 1 >"$CLI_TMP/ts-nostop.log" 2>&1
+"$LBBT" run "$CLI_TMP/ts-stop.yaml" --tier smoke --out "$CLI_TMP/ts-stop.h5" --threads 1 >"$STOP_LOG" 2>&1 &
+pid=$!
+for i in $(seq 1 2400); do grep -q 'epoch 1/2:' "$STOP_LOG" && break; sleep 0.05; done
+kill -TERM $pid 2>/dev/null
+wait $pid
+resume_same() {
+  "$LBBT" run "$CLI_TMP/ts-stop.yaml" --tier smoke --out "$CLI_TMP/ts-stop.h5" --threads 1 >"$STOP_LOG.2" 2>&1 ||
+    { tail -n 3 "$STOP_LOG.2"; return 1; }
+  grep -q 'resuming after epoch' "$STOP_LOG.2" || { echo "did not resume"; return 1; }
+  local k a b
+  for k in val_loss_final mase_model; do
+    a=$("$LBBT" inspect "$CLI_TMP/ts-nostop.h5" | grep -o "pretrain/$k=[0-9.e+-]*")
+    b=$("$LBBT" inspect "$CLI_TMP/ts-stop.h5" | grep -o "pretrain/$k=[0-9.e+-]*")
+    [ -n "$a" ] && [ "$a" = "$b" ] || { echo "clean $a, resumed $b"; return 1; }
+  done
+}
+if grep -q 'interrupted' "$STOP_LOG"; then
+  check resume_after_sigterm resume_same
+else
+  skip resume_after_sigterm "the run finished before SIGTERM reached an epoch boundary"
+fi
 
 # ---- Table 13 at the smoke tier -------------------------------------------------------------
 ensure_smoke_ts() {
