@@ -1,7 +1,7 @@
 /* Snapshots of a pretraining run at fractions of its steps ("0,0.1,0.3,1" -> folders
  * frac-0, frac-0.1, frac-0.3, frac-1 under the model folder), and creating model folders:
- * what the pretraining tasks share (ts-pretrain; lm-pretrain has its own copy, to be
- * switched).  Compiled into the task plugins (Makefile TASK_SHARED_SRC); hidden. */
+ * what the pretraining tasks (lm-pretrain, ts-pretrain) share.  Compiled into the task
+ * plugins (Makefile TASK_SHARED_SRC); hidden. */
 #ifndef LBBT_TASKS_SNAPSHOTS_H
 #define LBBT_TASKS_SNAPSHOTS_H
 #include <stddef.h>
