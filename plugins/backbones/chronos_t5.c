@@ -133,46 +133,54 @@ static lbbt_status arch_from_preset(const char *name, void *arch) {
 }
 
 /* ---- backbone options ------------------------------------------------------------------ */
-static const char *const OPTION_KEYS =
-    "d_model, d_kv, d_ff, num_layers, num_heads, vocab_size, relative_attention_num_buckets, "
-    "relative_attention_max_distance, feed_forward_proj, initializer_factor";
-
-/* The integer options: config.json's names for the fields. */
-static const lbbt_backbone_int_option INT_OPTIONS[] = {
-    {"d_model", offsetof(t5_arch, d_model)},       {"d_kv", offsetof(t5_arch, d_kv)},
-    {"d_ff", offsetof(t5_arch, d_ff)},             {"num_layers", offsetof(t5_arch, num_layers)},
-    {"num_heads", offsetof(t5_arch, num_heads)},   {"vocab_size", offsetof(t5_arch, vocab_size)},
-    {"relative_attention_num_buckets", offsetof(t5_arch, num_buckets)},
-    {"relative_attention_max_distance", offsetof(t5_arch, max_distance)},
+/* config.json's names for the fields.  Every key is optional (the preset's or checkpoint's
+ * value unless written); all but initializer_factor are sizes (scratch models only);
+ * initializer_factor shapes the scratch init that the scratch and scratch-rescaled modes
+ * also draw with a checkpoint. */
+typedef struct t5_options {
+  int d_model, d_kv, d_ff, num_layers, num_heads, vocab_size, num_buckets, max_distance;
+  int feed_forward_proj; /* index in FFN_NAMES: FFN_RELU, FFN_GATED_GELU */
+  double initializer_factor;
+} t5_options;
+static const char *const FFN_NAMES[] = {"relu", "gated-gelu"};
+_Static_assert(FFN_RELU == 0 && FFN_GATED_GELU == 1, "FFN_NAMES order");
+#define SIZE_KEY(key, field, what)                                                            \
+  {.name = key, .type = LBBT_KEY_INT, LBBT_KEY_FIELD(t5_options, field),                      \
+   LBBT_KEY_RANGE(1, 1 << 30), .flags = LBBT_KEY_OPTIONAL, .doc = what " (scratch models)"}
+static const lbbt_key OPTION_KEYS[] = {
+    SIZE_KEY("d_model", d_model, "width"),
+    SIZE_KEY("d_kv", d_kv, "attention head width"),
+    SIZE_KEY("d_ff", d_ff, "FFN hidden width"),
+    SIZE_KEY("num_layers", num_layers, "encoder blocks"),
+    SIZE_KEY("num_heads", num_heads, "attention heads"),
+    SIZE_KEY("vocab_size", vocab_size, "vocabulary"),
+    SIZE_KEY("relative_attention_num_buckets", num_buckets, "relative-position buckets"),
+    SIZE_KEY("relative_attention_max_distance", max_distance, "largest bucketed distance"),
+    {.name = "feed_forward_proj", .type = LBBT_KEY_ENUM, LBBT_KEY_FIELD(t5_options, feed_forward_proj),
+     LBBT_KEY_NAMES(FFN_NAMES), .flags = LBBT_KEY_OPTIONAL, .doc = "FFN: relu or gated-gelu (scratch models)"},
+    {.name = "initializer_factor", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(t5_options, initializer_factor),
+     LBBT_KEY_RANGE(0, 1e6), .flags = LBBT_KEY_OPTIONAL | LBBT_KEY_MIN_EXCLUSIVE,
+     .doc = "scale of the scratch initialisation (T5's initializer_factor)"},
 };
-enum { N_INT_OPTIONS = sizeof INT_OPTIONS / sizeof INT_OPTIONS[0] };
+#undef SIZE_KEY
+static const lbbt_option_table OPTIONS =
+    LBBT_OPTION_TABLE(t5_options, OPTION_KEYS, "Chronos-T5 scratch sizes and initialisation scale.");
 
-/* Every option but initializer_factor is a size (scratch models only); initializer_factor
- * shapes the scratch init that the scratch and scratch-rescaled modes also draw with a
- * checkpoint. */
 static lbbt_status apply_options(const lbbt_backbone_spec *spec, void *arch,
                                  lbbt_backbone_choices *out) {
   t5_arch *a = arch;
-  for (int i = 0; i < spec->n_options; i++) {
-    const lbbt_option *o = &spec->options[i];
-    int *field = lbbt_backbone_int_field(INT_OPTIONS, N_INT_OPTIONS, a, o->key);
-    if (field) {
-      LBBT_TRY(lbbt_backbone_option_int("chronos_t5", o, field));
-      out->sizes_given = 1;
-    } else if (!strcmp(o->key, "feed_forward_proj")) {
-      if (!ffn_from_name(o->value, &a->ffn))
-        return lbbt_fail(LBBT_E_INPUT,
-                         "line %d:%d: chronos_t5 option feed_forward_proj: '%s' is not supported "
-                         "(relu, gated-gelu are)",
-                         o->line, o->col, o->value);
-      out->sizes_given = 1;
-    } else if (!strcmp(o->key, "initializer_factor")) {
-      LBBT_TRY(lbbt_backbone_option_positive("chronos_t5", o, &a->init_factor));
-    } else {
-      return lbbt_fail(LBBT_E_INPUT, "line %d:%d: unknown chronos_t5 option '%s' (known: %s)",
-                       o->line, o->col, o->key, OPTION_KEYS);
-    }
-  }
+  const t5_options *o = lbbt_backbone_options(spec);
+  if (!o) return lbbt_fail(LBBT_E_INTERNAL, "chronos_t5: backbone options not bound");
+#define TAKE(key, field, value)                                                               \
+  if (lbbt_backbone_option_written(spec, key)) a->field = (value), out->sizes_given = 1
+  TAKE("d_model", d_model, o->d_model); TAKE("d_kv", d_kv, o->d_kv); TAKE("d_ff", d_ff, o->d_ff);
+  TAKE("num_layers", num_layers, o->num_layers); TAKE("num_heads", num_heads, o->num_heads);
+  TAKE("vocab_size", vocab_size, o->vocab_size);
+  TAKE("relative_attention_num_buckets", num_buckets, o->num_buckets);
+  TAKE("relative_attention_max_distance", max_distance, o->max_distance);
+  TAKE("feed_forward_proj", ffn, (t5_ffn)o->feed_forward_proj);
+#undef TAKE
+  if (lbbt_backbone_option_written(spec, "initializer_factor")) a->init_factor = o->initializer_factor;
   return LBBT_OK;
 }
 
@@ -312,6 +320,6 @@ static const lbbt_backbone_arch CHRONOS_T5 = {
     .set_language_sizes = set_language_sizes,
 };
 
-LBBT_BACKBONE_KIT_PLUGIN(CHRONOS_T5, "chronos_t5",
-                         "T5 v1.1 encoder of Chronos-T5 (relu or gated-gelu FFN, relative position bias, RMS norm)",
-                         1)
+LBBT_BACKBONE_KIT_PLUGIN_WITH_OPTIONS(CHRONOS_T5, "chronos_t5",
+                                      "T5 v1.1 encoder of Chronos-T5 (relu or gated-gelu FFN, relative position bias, RMS norm)",
+                                      1, &OPTIONS)

@@ -121,42 +121,43 @@ static void set_language_sizes(void *arch, int vocab_size, int context) {
 }
 
 /* ---- backbone options ------------------------------------------------------------------ */
-#define SIZE(field) {#field, offsetof(gpt2_arch, field)}
-static const lbbt_backbone_int_option SIZE_OPTIONS[] = {
-    SIZE(n_embd), SIZE(n_layer), SIZE(n_head), SIZE(n_positions), SIZE(vocab_size), SIZE(n_inner),
+/* The sizes are optional keys: a preset's or checkpoint's unless written (and then only for
+ * scratch models); n_inner follows 4 n_embd unless written. */
+typedef struct gpt2_options {
+  int positions; /* index in POSITIONS */
+  int n_embd, n_layer, n_head, n_positions, vocab_size, n_inner;
+} gpt2_options;
+static const char *const POSITIONS[] = {"new", "pretrained"};
+#define SIZE_KEY(field, what)                                                                 \
+  {.name = #field, .type = LBBT_KEY_INT, LBBT_KEY_FIELD(gpt2_options, field),                 \
+   LBBT_KEY_RANGE(1, 1 << 30), .flags = LBBT_KEY_OPTIONAL, .doc = what " (scratch models; default: the preset's)"}
+static const lbbt_key OPTION_KEYS[] = {
+    {.name = "positions", .type = LBBT_KEY_ENUM, LBBT_KEY_FIELD(gpt2_options, positions),
+     LBBT_KEY_NAMES(POSITIONS), .flags = LBBT_KEY_OPTIONAL,
+     .doc = "vision positions: new (learned from zero) or pretrained (the checkpoint's, resampled)"},
+    SIZE_KEY(n_embd, "width"),
+    SIZE_KEY(n_layer, "blocks"),
+    SIZE_KEY(n_head, "attention heads"),
+    SIZE_KEY(n_positions, "learned positions"),
+    SIZE_KEY(vocab_size, "vocabulary"),
+    SIZE_KEY(n_inner, "MLP hidden width (default 4 n_embd)"),
 };
-#undef SIZE
-enum { N_SIZE_OPTIONS = sizeof SIZE_OPTIONS / sizeof SIZE_OPTIONS[0] };
+#undef SIZE_KEY
+static const lbbt_option_table OPTIONS =
+    LBBT_OPTION_TABLE(gpt2_options, OPTION_KEYS, "GPT-2's vision positions and scratch sizes.");
 
-/* positions: new | pretrained, and the sizes (n_inner follows n_embd unless given). */
 static lbbt_status apply_options(const lbbt_backbone_spec *spec, void *arch,
-                                 lbbt_backbone_choices *o) {
+                                 lbbt_backbone_choices *c) {
   gpt2_arch *a = arch;
-  int inner_given = 0;
-  for (int i = 0; i < spec->n_options; i++) {
-    const lbbt_option *op = &spec->options[i];
-    if (!strcmp(op->key, "positions")) {
-      if (!strcmp(op->value, "new"))
-        o->positions = LBBT_VISION_POS_NEW;
-      else if (!strcmp(op->value, "pretrained"))
-        o->positions = LBBT_VISION_POS_PRETRAINED;
-      else
-        return lbbt_fail(LBBT_E_INPUT,
-                         "line %d:%d: gpt2 option positions: '%s' is not one of new, pretrained",
-                         op->line, op->col, op->value);
-      continue;
-    }
-    int *field = lbbt_backbone_int_field(SIZE_OPTIONS, N_SIZE_OPTIONS, a, op->key);
-    if (!field)
-      return lbbt_fail(LBBT_E_INPUT,
-                       "line %d:%d: unknown gpt2 option '%s' (known: positions, n_embd, n_layer, "
-                       "n_head, n_positions, vocab_size, n_inner)",
-                       op->line, op->col, op->key);
-    LBBT_TRY(lbbt_backbone_option_int("gpt2", op, field));
-    o->sizes_given = 1;
-    if (!strcmp(op->key, "n_inner")) inner_given = 1;
-  }
-  if (o->sizes_given && !inner_given) {
+  const gpt2_options *o = lbbt_backbone_options(spec);
+  if (!o) return lbbt_fail(LBBT_E_INTERNAL, "gpt2: backbone options not bound");
+  if (lbbt_backbone_option_written(spec, "positions"))
+    c->positions = o->positions ? LBBT_VISION_POS_PRETRAINED : LBBT_VISION_POS_NEW;
+#define TAKE(field)                                                                           \
+  if (lbbt_backbone_option_written(spec, #field)) a->field = o->field, c->sizes_given = 1
+  TAKE(n_embd); TAKE(n_layer); TAKE(n_head); TAKE(n_positions); TAKE(vocab_size); TAKE(n_inner);
+#undef TAKE
+  if (c->sizes_given && !lbbt_backbone_option_written(spec, "n_inner")) {
     a->n_inner = 0; /* refused by arch_check when 4 n_embd overflows */
     lbbt_mul_int(4, a->n_embd, &a->n_inner);
   }
@@ -251,6 +252,6 @@ static const lbbt_backbone_arch GPT2 = {
     .set_language_sizes = set_language_sizes,
 };
 
-LBBT_BACKBONE_KIT_PLUGIN(GPT2, "gpt2",
+LBBT_BACKBONE_KIT_PLUGIN_WITH_OPTIONS(GPT2, "gpt2",
                          "GPT-2 (Hugging Face safetensors or scratch presets gpt2, gpt2-medium): Conv1D, gelu_new, learned positions",
-                         1)
+                         1, &OPTIONS)

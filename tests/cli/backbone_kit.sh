@@ -26,7 +26,7 @@ if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     'complete  backbone.options=\{\}  model/params=7850  model/dim=16  model/n_layers=2 .*probe/test_acc1=' \
     'complete  backbone.options=\{width: 24, heads: 3, depth: 1\}  model/params=9154  model/dim=24  model/n_layers=1 '
   sed 's/width: 24/widht: 24/' $EXP >"$CLI_TMP/bad.yaml"
-  check bad_option expect_exit 2 "line 13:[0-9]+: unknown tiny_prenorm option 'widht' \(known: width, depth, heads, mlp_ratio\)" \
+  check bad_option expect_exit 2 "bad.yaml:13:[0-9]+: unknown key 'widht' in the options of backbone \(backbone 'tiny_prenorm'\); did you mean 'width'\?" \
     "$LBBT" run "$CLI_TMP/bad.yaml" --threads 1 --out "$CLI_TMP/bad.h5"
 else
   skip classification_runs "Fashion-MNIST absent"

@@ -39,24 +39,26 @@ static lbbt_status arch_check(const void *arch, const char *where) {
   return LBBT_OK;
 }
 
-static const lbbt_backbone_int_option OPTIONS[] = {
-    {"width", offsetof(tiny_arch, width)},
-    {"depth", offsetof(tiny_arch, depth)},
-    {"heads", offsetof(tiny_arch, heads)},
-    {"mlp_ratio", offsetof(tiny_arch, mlp_ratio)},
-};
+/* Sizes: optional keys, the preset's unless written. */
+typedef struct tiny_options {
+  int width, depth, heads, mlp_ratio;
+} tiny_options;
+#define SIZE_KEY(f, what)                                                                     \
+  {.name = #f, .type = LBBT_KEY_INT, LBBT_KEY_FIELD(tiny_options, f), LBBT_KEY_RANGE(1, 4096), \
+   .flags = LBBT_KEY_OPTIONAL, .doc = what}
+static const lbbt_key OPTION_KEYS[] = {SIZE_KEY(width, "width"), SIZE_KEY(depth, "blocks"),
+                                       SIZE_KEY(heads, "heads"), SIZE_KEY(mlp_ratio, "MLP width / width")};
+#undef SIZE_KEY
+static const lbbt_option_table OPTIONS = LBBT_OPTION_TABLE(tiny_options, OPTION_KEYS, "tiny_prenorm sizes.");
 
 static lbbt_status apply_options(const lbbt_backbone_spec *spec, void *arch,
                                  lbbt_backbone_choices *out) {
-  for (int i = 0; i < spec->n_options; i++) {
-    const lbbt_option *o = &spec->options[i];
-    int *field = lbbt_backbone_int_field(OPTIONS, 4, arch, o->key);
-    if (!field)
-      return lbbt_fail(LBBT_E_INPUT, "line %d:%d: unknown tiny_prenorm option '%s' (known: "
-                       "width, depth, heads, mlp_ratio)", o->line, o->col, o->key);
-    LBBT_TRY(lbbt_backbone_option_int("tiny_prenorm", o, field));
-    out->sizes_given = 1;
-  }
+  tiny_arch *a = arch;
+  const tiny_options *o = lbbt_backbone_options(spec);
+  if (!o) return lbbt_fail(LBBT_E_INTERNAL, "tiny_prenorm: options not bound");
+#define TAKE(f) if (lbbt_backbone_option_written(spec, #f)) a->f = o->f, out->sizes_given = 1
+  TAKE(width); TAKE(depth); TAKE(heads); TAKE(mlp_ratio);
+#undef TAKE
   return LBBT_OK;
 }
 
@@ -115,6 +117,6 @@ static const lbbt_backbone_arch TINY = {
     .apply_options = apply_options,
 };
 
-LBBT_BACKBONE_KIT_PLUGIN(TINY, "tiny_prenorm",
-                         "test backbone: a tiny pre-norm ViT from the backbone kit (scratch only)",
-                         0)
+LBBT_BACKBONE_KIT_PLUGIN_WITH_OPTIONS(TINY, "tiny_prenorm",
+                                      "test backbone: a tiny pre-norm ViT from the backbone kit (scratch only)",
+                                      0, &OPTIONS)

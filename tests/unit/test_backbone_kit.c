@@ -52,35 +52,65 @@ static void test_config_model_type(void) {
   json_decref(cfg);
 }
 
-typedef struct two_ints { int a, b; } two_ints;
+/* Backbone specs built in code are bound to the plugin's typed table: written values,
+ * defaults, optional keys left unwritten, errors naming line:col. */
+typedef struct kit_test_options { int depth; int act; double scale; } kit_test_options;
+static const char *const ACTS[] = {"gelu", "relu"};
+static const lbbt_key KIT_TEST_KEYS[] = {
+    {.name = "depth", .type = LBBT_KEY_INT, LBBT_KEY_FIELD(kit_test_options, depth),
+     LBBT_KEY_RANGE(1, 1 << 30), .flags = LBBT_KEY_OPTIONAL, .doc = "blocks"},
+    {.name = "act", .type = LBBT_KEY_ENUM, LBBT_KEY_FIELD(kit_test_options, act), .def = "relu",
+     LBBT_KEY_NAMES(ACTS), .doc = "activation"},
+    {.name = "scale", .type = LBBT_KEY_NUMBER, LBBT_KEY_FIELD(kit_test_options, scale), .def = "0.5",
+     LBBT_KEY_RANGE(0, 10), .flags = LBBT_KEY_MIN_EXCLUSIVE, .doc = "init scale"},
+};
+static const lbbt_option_table KIT_TEST_TABLE = LBBT_OPTION_TABLE(kit_test_options, KIT_TEST_KEYS, "test");
 
-static void test_option_helpers(void) {
-  static const lbbt_backbone_int_option table[] = {{"first", offsetof(two_ints, a)},
-                                                   {"second", offsetof(two_ints, b)}};
-  two_ints v = {0, 0};
-  int *f = lbbt_backbone_int_field(table, 2, &v, "second");
-  CHECK(f == &v.b, "second maps to b");
-  CHECK(!lbbt_backbone_int_field(table, 2, &v, "third"), "unknown key");
-  lbbt_option o = {0};
-  snprintf(o.key, sizeof o.key, "depth");
-  o.line = 3;
-  o.col = 7;
-  int n = 0;
-  snprintf(o.value, sizeof o.value, "12");
-  CHECK(lbbt_backbone_option_int("mine", &o, &n) == LBBT_OK && n == 12, "12");
-  const char *bad[] = {"", "0", "-3", "1.5", "x", "2000000000"};
+static void set_option(lbbt_backbone_spec *s, const char *key, const char *value) {
+  lbbt_option *o = &s->options[s->n_options++];
+  snprintf(o->key, sizeof o->key, "%s", key);
+  snprintf(o->value, sizeof o->value, "%s", value);
+  o->line = 3;
+  o->col = 7;
+}
+
+static void test_options_bind(void) {
+  static lbbt_backbone_spec s; /* large: not on the stack */
+  lbbt_backbone_spec *bound = NULL;
+  memset(&s, 0, sizeof s);
+  CHECK(lbbt_backbone_options_bind(&s, NULL, "mine", &bound) == LBBT_OK && !bound, "no table: nothing to bind");
+  CHECK(lbbt_backbone_options_bind(&s, &KIT_TEST_TABLE, "mine", &bound) == LBBT_OK && bound, "bound");
+  const kit_test_options *o = bound ? lbbt_backbone_options(bound) : NULL;
+  CHECK(o && o->depth == 0 && o->act == 1 && o->scale == 0.5, "defaults; optional depth left zero");
+  CHECK(bound && !lbbt_backbone_option_written(bound, "depth"), "depth not written");
+  lbbt_backbone_options_bound_free(bound);
+
+  set_option(&s, "depth", "12");
+  set_option(&s, "act", "gelu");
+  CHECK(lbbt_backbone_options_bind(&s, &KIT_TEST_TABLE, "mine", &bound) == LBBT_OK && bound, "bound");
+  o = bound ? lbbt_backbone_options(bound) : NULL;
+  CHECK(o && o->depth == 12 && o->act == 0 && o->scale == 0.5, "written values");
+  CHECK(bound && lbbt_backbone_option_written(bound, "depth"), "depth written");
+  lbbt_backbone_spec *again = NULL;
+  CHECK(bound && lbbt_backbone_options_bind(bound, &KIT_TEST_TABLE, "mine", &again) == LBBT_OK && !again,
+        "an already bound spec is used as it is");
+  lbbt_backbone_options_bound_free(bound);
+
+  const char *bad[][2] = {{"depth", "0"}, {"depth", "-3"}, {"depth", "1.5"}, {"depth", "x"},
+                          {"depth", "2000000000"}, {"act", "tanh"}, {"scale", "0"}, {"scale", "inf"}};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    snprintf(o.value, sizeof o.value, "%s", bad[i]);
-    CHECK(lbbt_backbone_option_int("mine", &o, &n) == LBBT_E_INPUT &&
-              strstr(lbbt_last_error(), "line 3:7: mine option depth:") &&
-              strstr(lbbt_last_error(), "is not a positive integer"),
-          "'%s': %s", bad[i], lbbt_last_error());
+    memset(&s, 0, sizeof s);
+    set_option(&s, bad[i][0], bad[i][1]);
+    bound = NULL;
+    CHECK(lbbt_backbone_options_bind(&s, &KIT_TEST_TABLE, "mine", &bound) == LBBT_E_INPUT && !bound &&
+              strstr(lbbt_last_error(), "mine backbone options:3:7:"),
+          "%s: '%s' refused: %s", bad[i][0], bad[i][1], lbbt_last_error());
   }
-  double d = 0;
-  snprintf(o.value, sizeof o.value, "0.25");
-  CHECK(lbbt_backbone_option_positive("mine", &o, &d) == LBBT_OK && d == 0.25, "0.25");
-  snprintf(o.value, sizeof o.value, "inf");
-  CHECK(lbbt_backbone_option_positive("mine", &o, &d) == LBBT_E_INPUT, "inf refused");
+  memset(&s, 0, sizeof s);
+  set_option(&s, "width", "4");
+  CHECK(lbbt_backbone_options_bind(&s, &KIT_TEST_TABLE, "mine", &bound) == LBBT_E_INPUT &&
+            strstr(lbbt_last_error(), "unknown key 'width' (known: depth, act, scale)"),
+        "unknown key: %s", lbbt_last_error());
 }
 
 /* A hooks table without struct_size (not built with LBBT_BACKBONE_ARCH_HOOKS), or without a
@@ -278,7 +308,7 @@ int main(void) {
   test_binary_ = "test_backbone_kit";
   if (!test_load_backbones(&g_reg, 1, test_binary_)) return 1; /* with tests/plugins: tiny_prenorm */
   TEST_RUN(test_config_model_type);
-  TEST_RUN(test_option_helpers);
+  TEST_RUN(test_options_bind);
   TEST_RUN(test_malformed_hooks);
   TEST_RUN(test_tiny_vision_trains);
   TEST_RUN(test_tiny_borrowed_blocks);

@@ -473,7 +473,7 @@ static void test_option_errors(void) {
   lbbt_backbone_spec s = vision_spec("gpt2", NULL, "gpt2", LBBT_INIT_SCRATCH);
   test_add_option(&s, "n_layers", "2");
   lbbt_status st = backbone("gpt2")->create_vision(&s, 1, 28, 10, 1, &m);
-  CHECK(st == LBBT_E_INPUT && strstr(lbbt_last_error(), "line 7:5: unknown gpt2 option 'n_layers'"),
+  CHECK(st == LBBT_E_INPUT && strstr(lbbt_last_error(), "gpt2 backbone options:7:5: unknown key 'n_layers'"),
         "unknown option: %d '%s'", (int)st, lbbt_last_error());
   s.n_options = 0;
   test_add_option(&s, "n_head", "5");
@@ -491,7 +491,7 @@ static void test_option_errors(void) {
   s = vision_spec("chronos_t5", NULL, NULL, LBBT_INIT_SCRATCH);
   test_add_option(&s, "feed_forward_proj", "gated-swish");
   st = backbone("chronos_t5")->create_vision(&s, 1, 28, 10, 1, &m);
-  CHECK(st == LBBT_E_INPUT && strstr(lbbt_last_error(), "line 7:5") &&
+  CHECK(st == LBBT_E_INPUT && strstr(lbbt_last_error(), "chronos_t5 backbone options:7:5") &&
             strstr(lbbt_last_error(), "relu, gated-gelu"),
         "bad feed_forward_proj: %d '%s'", (int)st, lbbt_last_error());
   st = backbone("chronos_t5")->load_language("tests/fixtures/backbones/no-such-model", &m);

@@ -23,9 +23,6 @@
 #define FMNIST_STAT_ATOL 0.001
 /* Normalised images: mean 0 / std 1 up to the rounding of the constants. */
 #define NORMALISED_STAT_ATOL 0.005
-/* Loading all 70000 Fashion-MNIST images; the target is well under 2 s, this bound only
- * catches a gross regression on a loaded 2-core machine. */
-#define FMNIST_LOAD_SECONDS_MAX 10.0
 /* JPEG at quality 100 with 4:4:4 sampling of a smooth image: per-pixel error. */
 #define JPEG_MAX_ABS_ERR 6
 #define JPEG_MEAN_ABS_ERR 1.5
@@ -41,12 +38,6 @@ static const char *FMNIST = "/usr/share/datasets/fashion-mnist";
 
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 
 
 
@@ -112,11 +103,8 @@ static void test_fashion_mnist_real(void) {
   if (!test_file_exists(path)) SKIP("%s absent (Debian package dataset-fashion-mnist)", path);
   lbbt_data_spec spec = spec_for("fashion-mnist", "");
   lbbt_dataset *train = NULL, *test = NULL;
-  double t0 = now_s();
   REQUIRE(lbbt_dataset_open(&spec, 1, &train) == LBBT_OK, "open train: %s", lbbt_last_error());
   REQUIRE(lbbt_dataset_open(&spec, 0, &test) == LBBT_OK, "open test: %s", lbbt_last_error());
-  double seconds = now_s() - t0;
-  CHECK(seconds < FMNIST_LOAD_SECONDS_MAX, "loading 70000 images took %.2f s", seconds);
   CHECK(train->n == 60000 && test->n == 10000, "sizes %lld/%lld", (long long)train->n,
         (long long)test->n);
   CHECK(train->channels == 1 && train->height == 28 && train->width == 28, "geometry %dx%dx%d",

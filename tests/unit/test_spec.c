@@ -568,7 +568,7 @@ static void test_spec_error_stages_and_files(void) {
  * one more learning rate; the tiers replace or drop the list. */
 static const char *GROUPS_TAIL =
     "groups:\n"
-    "  - backbone: [{plugin: gpt2, checkpoint: @CKPT@}]\n"
+    "  - backbone: [{plugin: gpt2, checkpoint: @CKPT@, options: {dim: null, n_layers: null, n_embd: 32}}]\n"
     "    backbone.init: [scratch, language]\n"
     "    seed: [0, 1]\n"
     "  - {stages.bridge.lr: [0.01]}\n";
@@ -601,7 +601,10 @@ static void test_spec_groups_add_runs(void) {
     CHECK(r->seed == (uint64_t)(k % 2), "run %d seed %llu", 6 + k, (unsigned long long)r->seed);
     CHECK_CLOSE(stage_number(r, "bridge", "label_ratio"), 1.0, EXACT, EXACT, "label_ratio from base");
     CHECK(r->n_matrix == 3 && !strcmp(r->matrix_keys[0], "backbone"), "matrix keys of a group run");
-    CHECK(r->backbone.n_options == 2, "base options kept under the merged mapping");
+    /* merged into base's options: the nulls drop llama's keys (gpt2 does not know them) */
+    const lbbt_option *embd = lbbt_option_find(r->backbone.options, r->backbone.n_options, "n_embd");
+    CHECK(r->backbone.n_options == 1 && embd && !strcmp(embd->value, "32"), "merged options: %d",
+          r->backbone.n_options);
   }
   CHECK(strstr(b->runs[6].label, "backbone={plugin: gpt2") && strstr(b->runs[6].label, "backbone.init=scratch seed=0"),
         "label '%s'", b->runs[6].label);

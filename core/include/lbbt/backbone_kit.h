@@ -162,20 +162,6 @@ LBBT_API lbbt_status lbbt_backbone_kit_create_language(const lbbt_backbone_arch 
                                               int context, uint64_t seed, lbbt_model **out);
 LBBT_API lbbt_status lbbt_backbone_kit_describe(const lbbt_backbone_arch *kit, lbbt_model *m, void *f);
 
-/* An integer option of the architecture struct: its key and the field's offsetof. */
-typedef struct lbbt_backbone_int_option {
-  const char *key;
-  size_t offset;
-} lbbt_backbone_int_option;
-/* The int field of arch that option `key` sets (table of n entries), or NULL. */
-LBBT_API int *lbbt_backbone_int_field(const lbbt_backbone_int_option *table, int n, void *arch,
-                             const char *key);
-
-/* A positive integer option (1 .. 2^30) of backbone `plugin`, or LBBT_E_INPUT naming its
- * line:col; a positive finite number. */
-LBBT_API lbbt_status lbbt_backbone_option_int(const char *plugin, const lbbt_option *o, int *out);
-LBBT_API lbbt_status lbbt_backbone_option_positive(const char *plugin, const lbbt_option *o, double *out);
-
 /* The required hooks under their conventional names: a plugin that defines
  *   static lbbt_status arch_from_preset(const char *preset, void *arch);
  *   static lbbt_status arch_check(const void *arch, const char *where);
@@ -191,16 +177,35 @@ LBBT_API lbbt_status lbbt_backbone_option_positive(const char *plugin, const lbb
 
 /* The plugin's backbone table, calling the kit with KIT (an lbbt_backbone_arch), and its
  * exported descriptor named NAME with one line SUMMARY.  create_language is offered only
- * when WITH_CREATE_LANGUAGE is 1 (KIT has set_language_sizes). */
+ * when WITH_CREATE_LANGUAGE is 1 (KIT has set_language_sizes).  A backbone with options
+ * declares them as a typed table (options.h) and names it in the _WITH_OPTIONS form: the
+ * core binds them when the experiment loads (errors with file:line:col, `lbbt check --keys`
+ * lists them), specs built in code are bound here, and KIT's apply_options hook reads the
+ * values with lbbt_backbone_options(spec) (lbbt_backbone_option_written for optional keys). */
 #define LBBT_BACKBONE_KIT_PLUGIN(KIT, NAME, SUMMARY, WITH_CREATE_LANGUAGE)                       \
+  LBBT_BACKBONE_KIT_PLUGIN_WITH_OPTIONS(KIT, NAME, SUMMARY, WITH_CREATE_LANGUAGE, NULL)
+#define LBBT_BACKBONE_KIT_PLUGIN_WITH_OPTIONS(KIT, NAME, SUMMARY, WITH_CREATE_LANGUAGE, OPTIONS)  \
+  static const lbbt_option_table *const kit_option_table = (OPTIONS);                            \
+  /* spec with its options bound (*bound: a copy to free, or NULL when spec is) */               \
+  static const lbbt_backbone_spec *kit_bound(const lbbt_backbone_spec *spec,                     \
+                                             lbbt_backbone_spec **bound, lbbt_status *st) {      \
+    *st = lbbt_backbone_options_bind(spec, kit_option_table, NAME, bound);                       \
+    return *bound ? *bound : spec;                                                               \
+  }                                                                                              \
   static lbbt_status kit_probe(const char *path, int *score) {                                   \
     return lbbt_backbone_kit_probe(&(KIT), path, score);                                         \
   }                                                                                              \
   static lbbt_status kit_create_vision(const lbbt_backbone_spec *spec, int in_channels,          \
                                        int image_size, int num_classes, uint64_t seed,           \
                                        lbbt_model **out) {                                       \
-    return lbbt_backbone_kit_create_vision(&(KIT), spec, in_channels, image_size, num_classes,   \
+    lbbt_backbone_spec *bound = NULL;                                                            \
+    lbbt_status st;                                                                              \
+    const lbbt_backbone_spec *s = kit_bound(spec, &bound, &st);                                  \
+    if (st == LBBT_OK)                                                                           \
+      st = lbbt_backbone_kit_create_vision(&(KIT), s, in_channels, image_size, num_classes,      \
                                            seed, out);                                           \
+    lbbt_backbone_options_bound_free(bound);                                                     \
+    return st;                                                                                   \
   }                                                                                              \
   static lbbt_status kit_load_language(const char *path, lbbt_model **out) {                     \
     return lbbt_backbone_kit_load_language(&(KIT), path, out);                                   \
@@ -210,13 +215,25 @@ LBBT_API lbbt_status lbbt_backbone_option_positive(const char *plugin, const lbb
   }                                                                                              \
   static lbbt_status kit_create_language(const lbbt_backbone_spec *spec, int vocab_size,         \
                                          int context, uint64_t seed, lbbt_model **out) {         \
-    return lbbt_backbone_kit_create_language(&(KIT), spec, vocab_size, context, seed, out);      \
+    lbbt_backbone_spec *bound = NULL;                                                            \
+    lbbt_status st;                                                                              \
+    const lbbt_backbone_spec *s = kit_bound(spec, &bound, &st);                                  \
+    if (st == LBBT_OK)                                                                           \
+      st = lbbt_backbone_kit_create_language(&(KIT), s, vocab_size, context, seed, out);         \
+    lbbt_backbone_options_bound_free(bound);                                                     \
+    return st;                                                                                   \
   }                                                                                              \
   static lbbt_status kit_create_blocks(const lbbt_backbone_spec *spec, int n_blocks,             \
                                        uint64_t seed, const char *prefix, int layer_offset,      \
                                        lbbt_model *into, struct lbbt_block_stack **out) {        \
-    return lbbt_backbone_kit_create_blocks(&(KIT), spec, n_blocks, seed, prefix, layer_offset,   \
+    lbbt_backbone_spec *bound = NULL;                                                            \
+    lbbt_status st;                                                                              \
+    const lbbt_backbone_spec *s = kit_bound(spec, &bound, &st);                                  \
+    if (st == LBBT_OK)                                                                           \
+      st = lbbt_backbone_kit_create_blocks(&(KIT), s, n_blocks, seed, prefix, layer_offset,      \
                                            into, out);                                           \
+    lbbt_backbone_options_bound_free(bound);                                                     \
+    return st;                                                                                   \
   }                                                                                              \
   static const lbbt_backbone_ops KIT_BACKBONE_OPS = {                                            \
       .version = LBBT_BACKBONE_OPS_VERSION,                                                      \
@@ -234,6 +251,7 @@ LBBT_API lbbt_status lbbt_backbone_option_positive(const char *plugin, const lbb
       .name = NAME,                                                                              \
       .summary = SUMMARY,                                                                        \
       .backbone = &KIT_BACKBONE_OPS,                                                             \
+      .options = (OPTIONS),                                                                      \
   };
 
 #endif

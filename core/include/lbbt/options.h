@@ -24,8 +24,9 @@
  * typed values with lbbt_stage_options(stage) (validate and run both may).
  *
  * Backbones: the same table on a backbone plugin's descriptor types `backbone.options` (or
- * keys written directly under backbone:), read with lbbt_backbone_options(spec).  A backbone
- * without a table keeps checking its raw options itself (spec->options).
+ * keys written directly under backbone:), read with lbbt_backbone_options(spec); kit backbones
+ * name it in LBBT_BACKBONE_KIT_PLUGIN_WITH_OPTIONS (backbone_kit.h).  A backbone without a
+ * table checks its raw options itself (spec->options).
  *
  * Run ids: a plugin key enters the run id only when the stage writes it, so adding a key
  * with a default changes no existing id.  (A written key enters as written in canonical
@@ -52,12 +53,17 @@ typedef enum {
 #define LBBT_KEY_MIN_EXCLUSIVE 1u /* the range excludes min */
 #define LBBT_KEY_MAX_EXCLUSIVE 2u /* the range excludes max */
 #define LBBT_KEY_IDENT 16u        /* STRING: letters, digits, '-', '_' (or "") */
+/* No default and not required: when the key is not written its field stays zero and
+ * lbbt_*_option_written says so (a backbone size that the preset or checkpoint gives
+ * unless written).  def must be NULL. */
+#define LBBT_KEY_OPTIONAL 128u
 
 typedef struct lbbt_key {
   const char *name;          /* [a-z0-9_]+ */
   lbbt_key_type type;
   size_t offset, size;       /* of the field in the plugin's options struct */
-  const char *def;           /* default as YAML text (must itself be valid); NULL = required */
+  const char *def;           /* default as YAML text (must itself be valid); NULL = required
+                              * (or, with LBBT_KEY_OPTIONAL, absent unless written) */
   const char *const *names;  /* ENUM: spellings in enum order; STRING: allowed values */
   int n_names;
   int has_range;             /* INT/SEED/NUMBER: [min, max] applies (see flags) */
@@ -97,6 +103,17 @@ struct lbbt_backbone_spec;
 /* A backbone's options as bound by the core (its plugin's struct), or NULL when the backbone
  * plugin declares no table. */
 LBBT_API const void *lbbt_backbone_options(const struct lbbt_backbone_spec *spec);
+/* Was key written under backbone: (directly or under options:)?  For LBBT_KEY_OPTIONAL keys. */
+LBBT_API int lbbt_backbone_option_written(const struct lbbt_backbone_spec *spec, const char *key);
+/* A backbone spec built in code (options as text, no experiment file: a task sizing a model,
+ * a test) bound to its plugin's table t: *out is a heap copy of spec whose typed options hold
+ * the written values and the defaults, or NULL when there is nothing to bind (t is NULL, or
+ * spec was bound when its experiment was loaded).  An unknown key or a bad value fails naming
+ * its line:col and `owner`.  LBBT_BACKBONE_KIT_PLUGIN_WITH_OPTIONS (backbone_kit.h) does this
+ * for every kit backbone.  Free *out with lbbt_backbone_options_bound_free. */
+LBBT_API lbbt_status lbbt_backbone_options_bind(const struct lbbt_backbone_spec *spec, const lbbt_option_table *t,
+                                                const char *owner, struct lbbt_backbone_spec **out);
+LBBT_API void lbbt_backbone_options_bound_free(struct lbbt_backbone_spec *bound);
 /* Write every key's effective value to "<stage>/options/<key>": a scalar for INT, SEED,
  * NUMBER and BOOL, a string for the others (ENUM: its name; LAYERS: its canonical text),
  * so a results file says what was used. */

@@ -372,6 +372,9 @@ static lbbt_status bind_options(spec_bind *b, const spec_key *k, const yt_node *
     for (int i = 0; m && i < m->n; i++) {
       const yt_node *key = m->keys[i], *val = m->vals[i];
       if (pass == 1 && (spec_find_key(sec, key->text) || !plugin_key(pk, key->text))) continue;
+      /* "dim: ~" = the plugin's default, as for every key; a tier or group that switches
+       * plugins writes it to drop the former plugin's key, so it is not an unknown key */
+      if (pass == 0 && yt_is_null(val)) continue;
       if (pass == 0 && pk && pk->resolved && !plugin_key(pk, key->text)) {
         char noun[LBBT_NAME_MAX * 2 + 48];
         snprintf(noun, sizeof noun, "the options of %s (%s)", w ? w->noun : "the stage", pk->owner);
@@ -443,6 +446,8 @@ static lbbt_status bind_plugin_values(spec_bind *b, const spec_section *sec, con
     if (v && yt_is_null(v)) v = NULL;
     char path[PATH_TEXT_MAX];
     snprintf(path, sizeof path, "%s%s%s", w->path, flat ? "." : ".options.", k->name);
+    if (!v && (k->flags & KEY_OPTIONAL))
+      continue; /* left zero: the plugin asks whether it was written */
     if (!v && k->def == REQUIRED)
       st = lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: missing required key '%s' in %s (%s needs it)", b->file, at->line,
                      at->col, k->name, w->noun, pk->owner);
@@ -544,6 +549,11 @@ lbbt_status spec_bind_section(spec_bind *b, const spec_section *sec, const spec_
           break;
         }
         if (v && v->kind != YT_SCALAR) return type_error(b, pkey, v, v, NULL, path);
+        if (!v && (pkey->flags & KEY_OPTIONAL)) { /* the text every such stage had; field left zero */
+          canon_key(b, depth, k->name);
+          canon_value(b, k->def);
+          break;
+        }
         if (!v && pkey->def == REQUIRED)
           return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: missing required key '%s' in %s (%s needs it)", b->file,
                            absent_at->line, absent_at->col, k->name, w->noun, pk.owner);
@@ -593,7 +603,8 @@ void spec_write_section(FILE *f, const spec_section *sec, const char *title) {
                                                                   : types[k->type],
           f);
     fputs(" | ", f);
-    if (k->def == REQUIRED) fputs("**required**", f);
+    if (k->flags & KEY_OPTIONAL) fputs("(optional)", f);
+    else if (k->def == REQUIRED) fputs("**required**", f);
     else if (!k->def[0]) fputs("`\"\"`", f);
     else fprintf(f, "`%s`", k->def);
     fputs(" | ", f);
@@ -645,8 +656,13 @@ void lbbt_spec_write_reference(FILE *f) {
   spec_write_plugin_reference(f, lbbt_registry_global());
 }
 
-lbbt_status spec_bind_value(const spec_key *k, const char *text, const char *where, void *field) {
-  yt_node pos = {.kind = YT_SCALAR, .line = 0, .col = 0};
+lbbt_status spec_bind_value_at(const spec_key *k, const char *text, const char *where, int line, int col,
+                               void *field) {
+  yt_node pos = {.kind = YT_SCALAR, .line = line, .col = col};
   spec_bind b = {.file = where, .flags = LBBT_SPEC_SKIP_FILE_CHECKS};
   return bind_scalar(&b, k, text, &pos, k->name, field, 0);
+}
+
+lbbt_status spec_bind_value(const spec_key *k, const char *text, const char *where, void *field) {
+  return spec_bind_value_at(k, text, where, 0, 0, field);
 }

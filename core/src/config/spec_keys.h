@@ -39,6 +39,7 @@ typedef enum {
 #define KEY_MODELS_PREFIX 8u /* PATH: "models:NAME" is $LBBT_MODELS/NAME */
 #define KEY_IDENT 16u        /* STRING: letters, digits, '-', '_' (addressable in paths) */
 #define KEY_LOADER_LIST 32u  /* LOADER: the value is a list (of at most max_count items), not a mapping */
+#define KEY_OPTIONAL 128u    /* plugin keys: no default; unwritten leaves the field zero */
 #define KEY_ID_IF_SET 64u    /* enters the canonical text (and the run id) only when not at its default */
 #define REQUIRED NULL        /* spec_key.def of a key that must be written */
 
@@ -126,6 +127,9 @@ lbbt_status spec_unknown_key_in(const char *file, const yt_node *key, const spec
 /* Convert text (a scalar as written) into field as key k does, without canonical text or
  * a position (errors read "<where>:0:0: ..."): for checking defaults. */
 lbbt_status spec_bind_value(const spec_key *k, const char *text, const char *where, void *field);
+/* The same, errors naming where:line:col (an option written at line, col). */
+lbbt_status spec_bind_value_at(const spec_key *k, const char *text, const char *where, int line, int col,
+                               void *field);
 
 /* ---- plugin tables (spec_plugin.c) ---- */
 /* The section of a plugin's option table: rows converted into keys[] (n_keys of them),

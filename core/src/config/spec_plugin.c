@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/plugin_refuse.h"
@@ -21,7 +22,7 @@ _Static_assert((int)LBBT_KEY_STRING == (int)KEY_STRING && (int)LBBT_KEY_INT == (
                    (int)LBBT_KEY_LAYERS == (int)KEY_LAYERS,
                "lbbt_key_type numbering");
 _Static_assert(LBBT_KEY_MIN_EXCLUSIVE == KEY_MIN_EXCLUSIVE && LBBT_KEY_MAX_EXCLUSIVE == KEY_MAX_EXCLUSIVE &&
-                   LBBT_KEY_IDENT == KEY_IDENT,
+                   LBBT_KEY_IDENT == KEY_IDENT && LBBT_KEY_OPTIONAL == KEY_OPTIONAL,
                "lbbt_key flags");
 
 void spec_plugin_section(const lbbt_option_table *t, const char *noun, const char *path, spec_key *keys,
@@ -32,7 +33,7 @@ void spec_plugin_section(const lbbt_option_table *t, const char *noun, const cha
     keys[i] = (spec_key){.name = r->name, .type = (spec_key_type)r->type, .offset = r->offset, .size = r->size,
                          .def = r->def, .names = r->names, .n_names = r->n_names, .has_range = r->has_range,
                          .min = r->min, .max = r->max,
-                         .flags = r->flags & (KEY_MIN_EXCLUSIVE | KEY_MAX_EXCLUSIVE | KEY_IDENT), .doc = r->doc};
+                         .flags = r->flags & (KEY_MIN_EXCLUSIVE | KEY_MAX_EXCLUSIVE | KEY_IDENT | KEY_OPTIONAL), .doc = r->doc};
   }
   *sec = (spec_section){.noun = noun, .path = path, .keys = keys, .n_keys = n,
                         .doc = t->doc ? t->doc : ""};
@@ -82,6 +83,8 @@ lbbt_status spec_option_table_check(const lbbt_option_table *t, char *reason, si
     if (k->type == LBBT_KEY_ENUM && (!k->names || k->n_names < 1))
       return lbbt_plugin_refuse(reason, n, "option '%s': an enum needs names", k->name);
     if (!k->doc || !k->doc[0]) return lbbt_plugin_refuse(reason, n, "option '%s': doc is empty: say what it sets", k->name);
+    if ((k->flags & LBBT_KEY_OPTIONAL) && k->def)
+      return lbbt_plugin_refuse(reason, n, "option '%s': an optional key has no default (def must be NULL)", k->name);
     if (k->def) { /* the default must itself be valid */
       spec_key row;
       spec_section sec;
@@ -116,6 +119,10 @@ const lbbt_option_table *spec_registry_backbone_options(const lbbt_registry *reg
 const void *lbbt_stage_options(const lbbt_stage_spec *stage) { return stage->plugin_options; }
 
 const void *lbbt_backbone_options(const lbbt_backbone_spec *spec) { return spec->plugin_options; }
+
+int lbbt_backbone_option_written(const lbbt_backbone_spec *spec, const char *key) {
+  return lbbt_option_find(spec->options, spec->n_options, key) != NULL;
+}
 
 int lbbt_stage_option_written(const lbbt_stage_spec *stage, const char *key) {
   return lbbt_option_find(stage->options, stage->n_options, key) != NULL;
@@ -167,4 +174,61 @@ void spec_write_plugin_reference(FILE *f, const lbbt_registry *reg) {
       spec_plugin_section(p->options, noun, bb ? "backbone" : "stages.<name>", rows, &sec);
       spec_write_section(f, &sec, title);
     }
+}
+
+/* ---- backbone specs built in code ----------------------------------------------------- */
+
+lbbt_status lbbt_backbone_options_bind(const lbbt_backbone_spec *spec, const lbbt_option_table *t, const char *owner,
+                                       lbbt_backbone_spec **out) {
+  *out = NULL;
+  if (!t || spec->plugin_options) return LBBT_OK;
+  spec_key rows[LBBT_MAX_PLUGIN_KEYS];
+  spec_section sec;
+  spec_plugin_section(t, owner, "backbone", rows, &sec);
+  char where[LBBT_NAME_MAX + 32];
+  snprintf(where, sizeof where, "%s backbone options", owner);
+  for (int i = 0; i < spec->n_options; i++) {
+    const lbbt_option *o = &spec->options[i];
+    if (!spec_find_key(&sec, o->key)) {
+      char known[LBBT_MAX_PLUGIN_KEYS * (LBBT_NAME_MAX + 2)] = "";
+      for (int j = 0; j < sec.n_keys; j++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", j ? ", " : "", sec.keys[j].name);
+      return lbbt_fail(LBBT_E_INPUT, "%s:%d:%d: unknown key '%s' (known: %s)", where, o->line, o->col, o->key,
+                       sec.n_keys ? known : "none");
+    }
+  }
+  lbbt_backbone_spec *copy = malloc(sizeof *copy);
+  void *values = calloc(1, t->options_size ? t->options_size : 1);
+  if (!copy || !values) {
+    free(copy);
+    free(values);
+    return lbbt_fail(LBBT_E_NOMEM, "%s: out of memory", where);
+  }
+  *copy = *spec;
+  copy->plugin_options = values;
+  for (int i = 0; i < sec.n_keys; i++) {
+    const spec_key *k = &sec.keys[i];
+    const lbbt_option *o = lbbt_option_find(spec->options, spec->n_options, k->name);
+    lbbt_status st = LBBT_OK;
+    if (o)
+      st = spec_bind_value_at(k, o->value, where, o->line, o->col, (char *)values + k->offset);
+    else if (k->flags & KEY_OPTIONAL)
+      continue;
+    else if (k->def == REQUIRED)
+      st = lbbt_fail(LBBT_E_INPUT, "%s: missing required key '%s'", where, k->name);
+    else
+      st = spec_bind_value(k, k->def, where, (char *)values + k->offset);
+    if (st != LBBT_OK) {
+      lbbt_backbone_options_bound_free(copy);
+      return st;
+    }
+  }
+  *out = copy;
+  return LBBT_OK;
+}
+
+void lbbt_backbone_options_bound_free(lbbt_backbone_spec *bound) {
+  if (!bound) return;
+  free(bound->plugin_options);
+  free(bound);
 }
