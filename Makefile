@@ -10,8 +10,9 @@
 #                   (ISA=baseline|avx2|avx512: every implementation capped to that level)
 #   make bench-mpi  data-parallel images/s for 1 and 2 ranks and the allreduce's share (Open MPI)
 #   make MPI=1      build with mpicc: mpirun -np N build/lbbt run ... trains data-parallel
-#   make models     pretrain lbbt's own GPT-2-architecture language model (TIER=smoke|cpu) into
-#                   models/ (cached: free once the run is complete and the model folder exists;
+#   make models     pretrain lbbt's own GPT-2-architecture language model and its Chronos-style
+#                   time-series T5 (TIER=smoke|cpu) into models/ (make models-lm, models-ts: one;
+#                   cached: free once the run is complete and the model folder exists;
 #                   a folder made by other settings is removed and retrained)
 #   make models-sizes  the same at two more widths, Table 5's size sweep (make table-5 runs it)
 # Dependencies are Debian packages; tools/install-deps installs what is missing, and runs by
@@ -73,7 +74,7 @@ TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TPLUGINS   := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TPLUG_SRC))
 DEPS_OK    := build/.deps-ok
 
-.PHONY: FORCE bench-mpi all test run-tests asan parity bench fuzz clean paper models verdicts deps
+.PHONY: FORCE bench-mpi all test run-tests asan parity bench fuzz clean paper models models-lm models-ts verdicts deps
 all: $(BUILD)/lbbt $(PLUGINS)
 
 deps: $(DEPS_OK)
@@ -199,10 +200,14 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/liblbbt.so
 
 # A table whose experiment reads lbbt's own GPT-2 (models/lbbt-gpt2-fortunes[-smoke]: the
 # second language-pretrained backbone of the cpu and smoke tiers) builds it first with
-# `make models`, which is free once the model is up to date.  The paper tier does not use it.
+# `make models-lm`, which is free once the model is up to date; one that reads lbbt's
+# time-series T5 (models/lbbt-chronos-t5[-smoke], Table 13) builds it with `make models-ts`.
+# The paper tier uses neither.
 NEEDS_LM = $(and $(filter cpu smoke,$(TIER)),$(shell grep -l 'models/lbbt-gpt2-fortunes' experiments/table-$*.yaml 2>/dev/null))
+NEEDS_TS = $(and $(filter cpu smoke,$(TIER)),$(shell grep -l 'models/lbbt-chronos-t5' experiments/table-$*.yaml 2>/dev/null))
 table-%: all
-	$(if $(NEEDS_LM),@$(MAKE) --no-print-directory models TIER=$(TIER) THREADS=$(THREADS))
+	$(if $(NEEDS_LM),@$(MAKE) --no-print-directory models-lm TIER=$(TIER) THREADS=$(THREADS))
+	$(if $(NEEDS_TS),@$(MAKE) --no-print-directory models-ts TIER=$(TIER) THREADS=$(THREADS))
 	$(BUILD)/lbbt run experiments/scratch-health.yaml --tier $(TIER) --threads $(THREADS)
 	$(BUILD)/lbbt run experiments/table-$*.yaml --tier $(TIER) --threads $(THREADS)
 	$(BUILD)/lbbt table $* --tier $(TIER)
@@ -252,27 +257,42 @@ verdicts: all
 	$(BUILD)/lbbt verdicts --tier $(TIER)
 
 # The model folder each tier of experiments/lm-pretrain.yaml writes (its options.out) and
-# its results (the three are overridden together by tests/cli/lm_pretrain.sh).
+# its results (the three are overridden together by tests/cli/lm_pretrain.sh); the same for
+# lbbt's time-series T5 (experiments/ts-pretrain.yaml, docs/timeseries.md).
 LM_EXPERIMENT = experiments/lm-pretrain.yaml
 LM_MODEL = models/lbbt-gpt2-fortunes$(if $(filter-out cpu,$(TIER)),-$(TIER))
 LM_RESULTS = results/lm-pretrain$(if $(filter-out cpu,$(TIER)),-$(TIER)).h5
-models: all
+TS_EXPERIMENT = experiments/ts-pretrain.yaml
+TS_MODEL = models/lbbt-chronos-t5$(if $(filter-out cpu,$(TIER)),-$(TIER))
+TS_RESULTS = results/ts-pretrain$(if $(filter-out cpu,$(TIER)),-$(TIER)).h5
+# $(call pretrain_model,EXPERIMENT,MODEL,RESULTS): run a pretraining experiment into its
+# model folder unless that folder is up to date.
+define pretrain_model
 	@# A model folder whose lbbt_pretrain.json names another run id was made by other settings
 	@# (the id is a hash of the run's whole configuration): remove it and its results, retrain.
-	@set -e; id=$$($(BUILD)/lbbt check $(LM_EXPERIMENT) --tier $(TIER) | awk 'NR == 1 {print $$1}'); \
+	@set -e; id=$$($(BUILD)/lbbt check $(1) --tier $(TIER) | awk 'NR == 1 {print $$1}'); \
 	[ -n "$$id" ] || exit 2; \
-	made=$$(sed -n 's/.*"run_id": *"\([0-9a-f]*\)".*/\1/p' $(LM_MODEL)/lbbt_pretrain.json 2>/dev/null || true); \
+	made=$$(sed -n 's/.*"run_id": *"\([0-9a-f]*\)".*/\1/p' $(2)/lbbt_pretrain.json 2>/dev/null || true); \
 	if [ -n "$$made" ] && [ "$$made" != "$$id" ]; then \
-	  echo "$(LM_MODEL) was made by run $$made; $(LM_EXPERIMENT) (tier $(TIER)) is now run $$id: removing it and $(LM_RESULTS), retraining"; \
-	  rm -rf $(LM_MODEL) $(LM_RESULTS); \
+	  echo "$(2) was made by run $$made; $(1) (tier $(TIER)) is now run $$id: removing it and $(3), retraining"; \
+	  rm -rf $(2) $(3); \
 	fi
 	@# A results file that marks the run complete skips it; if the model folder is missing,
 	@# start over.  (An incomplete run resumes from its last epoch.)
-	@test -f $(LM_MODEL)/model.safetensors || ! $(BUILD)/lbbt run $(LM_EXPERIMENT) --tier $(TIER) --out $(LM_RESULTS) --dry-run 2>&1 | grep -q 'complete in' || rm -f $(LM_RESULTS)
+	@test -f $(2)/model.safetensors || ! $(BUILD)/lbbt run $(1) --tier $(TIER) --out $(3) --dry-run 2>&1 | grep -q 'complete in' || rm -f $(3)
 	@# Passive OpenMP waiting: on a shared machine, spinning threads wait for descheduled
 	@# partners at every barrier (measured 5x slower under load); results are the same.
-	$(BUILD)/lbbt run $(LM_EXPERIMENT) --tier $(TIER) --threads $(THREADS) --out $(LM_RESULTS)
-	@test -f $(LM_MODEL)/model.safetensors && echo "model: $(LM_MODEL)"
+	$(BUILD)/lbbt run $(1) --tier $(TIER) --threads $(THREADS) --out $(3)
+	@test -f $(2)/model.safetensors && echo "model: $(2)"
+endef
+# make models: both; make models-lm / models-ts: one (one after the other: each uses THREADS).
+models: all
+	@$(MAKE) --no-print-directory models-lm TIER=$(TIER) THREADS=$(THREADS)
+	@$(MAKE) --no-print-directory models-ts TIER=$(TIER) THREADS=$(THREADS)
+models-lm: all
+	$(call pretrain_model,$(LM_EXPERIMENT),$(LM_MODEL),$(LM_RESULTS))
+models-ts: all
+	$(call pretrain_model,$(TS_EXPERIMENT),$(TS_MODEL),$(TS_RESULTS))
 
 # Table 5's size sweep (experiments/lm-pretrain-sizes.yaml): lbbt's GPT-2 at widths 32 and 64
 # (8 and 16 at TIER=smoke), pretrained exactly like `make models`' width-128 model, which is
@@ -294,7 +314,7 @@ models-sizes: all
 table-5: models-sizes
 
 paper: all
-	@for t in 1 2 3 4 6 8 12 14 15; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
+	@for t in 1 2 3 4 5 6 7 8 9 11 12 13 14 15; do $(MAKE) --no-print-directory table-$$t TIER=$(TIER) || exit 1; done
 
 clean:
 	rm -rf build build-asan

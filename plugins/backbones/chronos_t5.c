@@ -13,7 +13,9 @@
  *     "encoder.final_layer_norm.weight" after the last block.
  * The decoder of a T5ForConditionalGeneration checkpoint (decoder.*, lm_head) is ignored:
  * the paper uses the encoder's blocks as the backbone.  Language mode returns the encoder's
- * hidden states; there is no LM head (logits NULL).
+ * hidden states; there is no LM head (logits NULL).  create_language builds a scratch encoder
+ * of the caller's vocabulary (the ts-pretrain task adds the decoder, plugins/tasks/shared/
+ * t5_decoder.h, and saves the pair as a T5ForConditionalGeneration checkpoint).
  *
  * Scratch models: backbone.arch chronos-t5-{tiny,mini,small,base,large} (the published
  * configs), options d_model, d_kv, d_ff, num_layers, num_heads, vocab_size,
@@ -303,13 +305,21 @@ static void describe(const void *arch, FILE *f) {
           a->vocab_size, a->eps, a->num_buckets, a->max_distance, a->init_factor);
 }
 
+/* create_language (the ts-pretrain task's encoder): the caller's vocabulary; T5 has no
+ * positions table, so the context does not size anything. */
+static void set_language_sizes(void *arch, int vocab_size, int context) {
+  (void)context;
+  ((t5_arch *)arch)->vocab_size = vocab_size;
+}
+
 static const lbbt_backbone_arch CHRONOS_T5 = {
     .name = "chronos_t5", .arch_size = sizeof(t5_arch), LBBT_BACKBONE_ARCH_HOOKS,
     .default_preset = "chronos-t5-tiny", .size_options = "d_model, num_layers, ...",
     .open_checkpoint = open_checkpoint, .checkpoint_name = checkpoint_name,
     .probe_score = probe_score, .apply_options = apply_options,
+    .set_language_sizes = set_language_sizes,
 };
 
 LBBT_BACKBONE_KIT_PLUGIN_WITH_OPTIONS(CHRONOS_T5, "chronos_t5",
                                       "T5 v1.1 encoder of Chronos-T5 (relu or gated-gelu FFN, relative position bias, RMS norm)",
-                                      0, &OPTIONS)
+                                      1, &OPTIONS)

@@ -51,12 +51,10 @@
  *               corpus counts and sha256, val_tokens_evaluated, out, tokenizer
  * Bits per byte (corpus.h): bpb = loss / ln 2 * tokens / bytes over the predicted tokens of
  * the windows evaluated (their end-of-document tokens count as tokens with no bytes). */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -71,9 +69,8 @@
 #include "lbbt/tokenizer.h"
 #include "lbbt/train.h"
 #include "lbbt/train_loop.h"
+#include "shared/snapshots.h"
 
-#define MAX_SNAPSHOTS 32
-#define SNAPSHOT_NAME_MAX 32
 #define PRETRAIN_INFO_FILE "lbbt_pretrain.json"
 
 /* ---- options ---------------------------------------------------------------------------- */
@@ -88,9 +85,7 @@ typedef struct lm_options {
   char plugin[LBBT_NAME_MAX];
   int context, steps_per_epoch, eval_tokens;
   double min_lr_ratio;
-  double snapshots[MAX_SNAPSHOTS];              /* ascending fractions of the steps */
-  char snapshot_names[MAX_SNAPSHOTS][SNAPSHOT_NAME_MAX]; /* folder names: frac-<%g> */
-  int n_snapshots;
+  snapshot_list snaps;      /* ascending fractions of the steps, folder names frac-<%g> */
   lbbt_backbone_spec model; /* plugin, sizes as backbone options */
 } lm_options;
 
@@ -162,48 +157,6 @@ static lbbt_status opt_fail(const char *file, const lbbt_stage_spec *s, const ch
                    o ? o->col : 0, s->name, key, value, what);
 }
 
-/* A snapshot's folder name: the fraction in shortest form, so "0.10" and "0.1" name the
- * same folder, frac-0.1. */
-static void snapshot_name(double fraction, char *out, size_t cap) {
-  snprintf(out, cap, "frac-%g", fraction);
-}
-
-/* "0, 0.1,0.3 ,1" -> sorted distinct fractions in [0, 1] and their folder names. */
-static lbbt_status parse_snapshots(const char *file, const lbbt_stage_spec *s, const char *text,
-                                   lm_options *lo) {
-  const char *p = text;
-  lo->n_snapshots = 0;
-  while (*p) {
-    while (*p == ' ' || *p == ',') p++;
-    if (!*p) break;
-    char *end;
-    double v = strtod(p, &end);
-    if (end == p || !(v >= 0 && v <= 1))
-      return opt_fail(file, s, "snapshots", text, "is not a comma-separated list of fractions in [0, 1]");
-    if (lo->n_snapshots == MAX_SNAPSHOTS) return opt_fail(file, s, "snapshots", text, "lists too many snapshots");
-    lo->snapshots[lo->n_snapshots++] = v;
-    p = end;
-    while (*p == ' ') p++;
-    if (*p && *p != ',') return opt_fail(file, s, "snapshots", text, "is not a comma-separated list of fractions in [0, 1]");
-  }
-  for (int i = 1; i < lo->n_snapshots; i++) /* insertion sort: a handful of values */
-    for (int j = i; j > 0 && lo->snapshots[j] < lo->snapshots[j - 1]; j--) {
-      double t = lo->snapshots[j];
-      lo->snapshots[j] = lo->snapshots[j - 1];
-      lo->snapshots[j - 1] = t;
-    }
-  for (int i = 0; i < lo->n_snapshots; i++) {
-    snapshot_name(lo->snapshots[i], lo->snapshot_names[i], SNAPSHOT_NAME_MAX);
-    if (i > 0 && !strcmp(lo->snapshot_names[i], lo->snapshot_names[i - 1])) {
-      char what[128];
-      snprintf(what, sizeof what, "names the folder %s twice: list each fraction once",
-               lo->snapshot_names[i]);
-      return opt_fail(file, s, "snapshots", text, what);
-    }
-  }
-  return LBBT_OK;
-}
-
 static lbbt_status parse_options(const lbbt_stage_spec *s, const char *file, lm_options *lo) {
   const lm_keys *k = lbbt_stage_options(s);
   memset(lo, 0, sizeof *lo);
@@ -221,7 +174,9 @@ static lbbt_status parse_options(const lbbt_stage_spec *s, const char *file, lm_
   lo->steps_per_epoch = k->steps_per_epoch;
   lo->min_lr_ratio = k->min_lr_ratio;
   lo->eval_tokens = k->eval_tokens;
-  if (k->snapshots[0]) LBBT_TRY(parse_snapshots(file, s, k->snapshots, lo));
+  char why[160];
+  if (k->snapshots[0] && snapshots_parse(k->snapshots, &lo->snaps, why, sizeof why) != LBBT_OK)
+    return opt_fail(file, s, "snapshots", k->snapshots, why);
   /* The model's sizes, passed to the backbone plugin as its size options (n_inner only when
    * written: otherwise the backbone's own rule). */
   const struct { const char *key; int value; } sizes[] = {
@@ -541,21 +496,6 @@ static double bpb_of(const eval_set *e, double loss) { return lbbt_bits_per_byte
 static double val_bpb(const lm_state *s, double loss) { return bpb_of(&s->sample, loss); }
 
 /* ---- saving models ----------------------------------------------------------------------------- */
-static lbbt_status make_dirs(const char *path) {
-  char tmp[LBBT_PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-      return lbbt_fail(LBBT_E_IO, "lm-pretrain: cannot create folder %s: %s", tmp, strerror(errno));
-    *p = '/';
-  }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-    return lbbt_fail(LBBT_E_IO, "lm-pretrain: cannot create folder %s: %s", tmp, strerror(errno));
-  return LBBT_OK;
-}
-
 /* The model (plugin's Hugging Face layout), its tokenizer and what made it, into dir.  Each
  * file is replaced atomically, so a kill leaves the previous or the new file.  `snapshot`
  * is the snapshot's folder name and `fraction` its requested share of the steps, or NULL
@@ -565,7 +505,7 @@ static lbbt_status save_model(lbbt_stage_ctx *ctx, lm_state *s, const char *dir,
   /* Under mpirun every rank trains the whole batch (the loop's unsharded path: replicas stay
    * equal without an allreduce); rank 0 alone writes the folder, as it alone writes results. */
   if (lbbt_dist_rank() != 0) return LBBT_OK;
-  LBBT_TRY(make_dirs(dir));
+  LBBT_TRY(snapshots_make_dirs(dir));
   LBBT_TRY(s->model->ops->save(s->model, dir));
   char path[LBBT_PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/%s", dir, LBBT_TOKENIZER_FILE);
@@ -592,32 +532,22 @@ static lbbt_status save_model(lbbt_stage_ctx *ctx, lm_state *s, const char *dir,
   return st;
 }
 
-static int64_t snapshot_step(const lm_state *s, int i, int64_t total) {
-  return llround(s->o.snapshots[i] * (double)total);
-}
-
-static int is_snapshot_step(const lm_state *s, int64_t step, int64_t total) {
-  for (int i = 0; i < s->o.n_snapshots; i++)
-    if (snapshot_step(s, i, total) == step) return 1;
-  return 0;
-}
-
 /* The snapshots due after `steps` optimizer steps (two fractions may round to the same
  * step: each gets its folder <out>/frac-<fraction>/), evaluated once (unless the caller has
  * just evaluated this model: loss not NaN) and recorded. */
 static lbbt_status snapshot(lbbt_stage_ctx *ctx, lm_state *s, int64_t steps, int64_t total, double loss) {
   if (isnan(loss)) LBBT_TRY(evaluate(s, &s->sample, ctx->stage->batch_size, &loss));
-  for (int i = 0; i < s->o.n_snapshots; i++) {
-    if (snapshot_step(s, i, total) != steps) continue;
+  for (int i = 0; i < s->o.snaps.n; i++) {
+    if (snapshots_step(&s->o.snaps, i, total) != steps) continue;
     char dir[LBBT_PATH_MAX + SNAPSHOT_NAME_MAX + 2];
-    snprintf(dir, sizeof dir, "%s/%s", s->o.out, s->o.snapshot_names[i]);
-    LBBT_TRY(save_model(ctx, s, dir, steps, s->o.snapshot_names[i], s->o.snapshots[i], loss, val_bpb(s, loss)));
-    LBBT_TRY(rec_append(ctx, "snapshot_fraction", s->o.snapshots[i]));
+    snprintf(dir, sizeof dir, "%s/%s", s->o.out, s->o.snaps.name[i]);
+    LBBT_TRY(save_model(ctx, s, dir, steps, s->o.snaps.name[i], s->o.snaps.fraction[i], loss, val_bpb(s, loss)));
+    LBBT_TRY(rec_append(ctx, "snapshot_fraction", s->o.snaps.fraction[i]));
     LBBT_TRY(rec_append(ctx, "snapshot_steps", (double)steps));
     LBBT_TRY(rec_append(ctx, "snapshot_val_loss", loss));
     LBBT_TRY(rec_append(ctx, "snapshot_val_bpb", val_bpb(s, loss)));
     lbbt_progress_log(ctx->progress, "lm-pretrain: snapshot %s after %lld of %lld steps -> %s (val %.3f bits/byte)",
-                      s->o.snapshot_names[i], (long long)steps, (long long)total, dir, val_bpb(s, loss));
+                      s->o.snaps.name[i], (long long)steps, (long long)total, dir, val_bpb(s, loss));
   }
   return LBBT_OK;
 }
@@ -678,7 +608,7 @@ static lbbt_status begin(void *user, int start_epoch) {
   LBBT_TRY(evaluate(s, &s->sample, l->ctx->stage->batch_size, &loss0));
   LBBT_TRY(rec_scalar(l->ctx, "val_loss_init", loss0));
   LBBT_TRY(rec_scalar(l->ctx, "val_bpb_init", val_bpb(s, loss0)));
-  if (is_snapshot_step(s, 0, l->total)) LBBT_TRY(snapshot(l->ctx, s, 0, l->total, loss0));
+  if (snapshots_due(&s->o.snaps, 0, l->total)) LBBT_TRY(snapshot(l->ctx, s, 0, l->total, loss0));
   return LBBT_OK;
 }
 
@@ -686,7 +616,7 @@ static lbbt_status begin(void *user, int start_epoch) {
  * end_epoch). */
 static lbbt_status after_step(void *user, int64_t steps_done) {
   lm_loop *l = user;
-  if (steps_done < l->total && is_snapshot_step(l->s, steps_done, l->total))
+  if (steps_done < l->total && snapshots_due(&l->s->o.snaps, steps_done, l->total))
     LBBT_TRY(snapshot(l->ctx, l->s, steps_done, l->total, NAN));
   return LBBT_OK;
 }
@@ -718,7 +648,7 @@ static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   /* The last epoch: the model folder is written before the checkpoint that marks the stage
    * done (the loop saves it after this returns), so a kill in between redoes this epoch. */
   const int64_t total = l->total;
-  if (is_snapshot_step(s, total, total)) LBBT_TRY(snapshot(ctx, s, total, total, vloss));
+  if (snapshots_due(&s->o.snaps, total, total)) LBBT_TRY(snapshot(ctx, s, total, total, vloss));
   /* The final numbers are over the whole validation split. */
   double full_loss = vloss;
   if (s->sample.n != s->full.n) LBBT_TRY(evaluate(s, &s->full, st->batch_size, &full_loss));

@@ -156,10 +156,10 @@ else
   skip resume_after_sigterm "the run finished before SIGTERM reached an epoch boundary"
 fi
 
-# `make models` on this model: free while lbbt_pretrain.json names the experiment's run id;
+# `make models-lm` (the language-model half of `make models`) on this model: free while lbbt_pretrain.json names the experiment's run id;
 # retrained from scratch when it names another (a model made by other settings).
 make_models() {
-  make --no-print-directory -s -o all models TIER=smoke THREADS=1 BUILD="${LBBT_BUILD:-build}" \
+  make --no-print-directory -s -o all models-lm TIER=smoke THREADS=1 BUILD="${LBBT_BUILD:-build}" \
     LM_EXPERIMENT="$EXP" LM_MODEL="$OUT" LM_RESULTS="$CLI_TMP/smoke.h5" 2>&1
 }
 models_cached() {

@@ -16,7 +16,8 @@
 # read lbbt's own smoke language model read one this script trains first into DIR (from
 # experiments/lm-pretrain.yaml), never models/; those that read the size sweep's smoke models
 # (models/lbbt-gpt2-d<W>-smoke: Table 5) likewise read DIR/d<W>-smoke, trained from
-# experiments/lm-pretrain-sizes.yaml.
+# experiments/lm-pretrain-sizes.yaml; the same for the smoke time-series T5
+# (experiments/ts-pretrain.yaml).
 set -u
 LBBT=${LBBT_BUILD:-build}/lbbt
 FIXTURES=tests/fixtures/smoke-numbers
@@ -24,10 +25,11 @@ FIXTURES=tests/fixtures/smoke-numbers
 # kernels round differently, and a machine picks them from its CPU.
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE LBBT_MAX_ISA=baseline
 
-# The experiment copied into DIR with the smoke language model's folder moved into DIR.
+# The experiment copied into DIR with the smoke models' folders moved into DIR.
 copy_experiment() { # NAME DIR -> prints the copy's path
   sed -e "s#models/lbbt-gpt2-fortunes-smoke#$2/lm-smoke#g" \
-      -e "s#models/lbbt-gpt2-\(d[0-9]*-smoke\)#$2/\1#g" "experiments/$1.yaml" >"$2/$1.yaml"
+      -e "s#models/lbbt-gpt2-\(d[0-9]*-smoke\)#$2/\1#g" \
+      -e "s#models/lbbt-chronos-t5-smoke#$2/ts-smoke#g" "experiments/$1.yaml" >"$2/$1.yaml"
   echo "$2/$1.yaml"
 }
 
@@ -49,6 +51,15 @@ smoke_sizes() { # DIR
     { tail -n 5 "$1/sizes-smoke.log" >&2; return 1; }
 }
 
+# The smoke time-series T5 in DIR/ts-smoke (once per DIR).
+smoke_ts() { # DIR
+  [ -f "$1/ts-smoke/model.safetensors" ] && return 0
+  local exp
+  exp=$(copy_experiment ts-pretrain "$1")
+  "$LBBT" run "$exp" --tier smoke --threads 1 --no-reuse --out "$1/ts-smoke.h5" >"$1/ts-smoke.log" 2>&1 ||
+    { tail -n 5 "$1/ts-smoke.log" >&2; return 1; }
+}
+
 # "run<i> <path> <v1> <v2> ..." for every numeric item of every run of a results file, runs
 # in the experiment's order.
 dump() { # EXPERIMENT_COPY RESULTS
@@ -57,7 +68,7 @@ dump() { # EXPERIMENT_COPY RESULTS
     i=$((i + 1))
     h5ls -r "$2/runs/$id" | awk '$2 == "Dataset" {print $1}' | sort | while read -r item; do
       case "$item" in
-        */seconds | */images_per_s | */tokens_per_s) continue ;;
+        */seconds | */images_per_s | */tokens_per_s | */windows_per_s | */corpus_seconds) continue ;;
       esac
       h5dump -m %.17g -d "/runs/$id$item" "$2" |
         awk -v run="run$i" -v item="${item#/}" '
@@ -91,8 +102,12 @@ run_one() { # NAME DIR
   if grep -q 'models/lbbt-gpt2-d[0-9]*-smoke' "experiments/$1.yaml" && [ "$1" != lm-pretrain-sizes ]; then
     smoke_sizes "$2" || return 1
   fi
+  if grep -q 'models/lbbt-chronos-t5-smoke' "experiments/$1.yaml" && [ "$1" != ts-pretrain ]; then
+    smoke_ts "$2" || return 1
+  fi
   exp=$(copy_experiment "$1" "$2")
   [ "$1" = lm-pretrain ] && sed -i "s#out: $2/lm-smoke#out: $2/lm-out#" "$exp"
+  [ "$1" = ts-pretrain ] && sed -i "s#out: $2/ts-smoke#out: $2/ts-out#" "$exp"
   "$LBBT" run "$exp" --tier smoke --threads 1 --no-reuse --out "$2/$1.h5" >"$2/$1.log" 2>&1 ||
     { tail -n 5 "$2/$1.log" >&2; return 1; }
   dump "$exp" "$2/$1.h5"
