@@ -22,6 +22,7 @@ static const lbbt_command COMMANDS[] = {
     {"plugins", "list installed plugins (and those refused, with the reason)", cmd_plugins},
     {"check", "validate an experiment file and list its runs", cmd_check},
     {"inspect", "print a results file's provenance and runs", cmd_inspect},
+    {"fsck", "check every run of a results file; salvage the intact runs of a damaged one", cmd_fsck},
     {"model", "which plugin reads a checkpoint; architecture, parameters, weight statistics", cmd_model},
     {"forward", "run a checkpoint on token ids (HDF5) and write hidden states and logits", cmd_forward},
     {"generate", "continue a prompt of token ids with a checkpoint (greedy or sampled)", cmd_generate},
