@@ -17,6 +17,7 @@
 #define RESULTS_WHAT "results file"
 static const char STATUS_COMPLETE[] = "complete";
 static const char STATUS_DAMAGED[] = "damaged";
+static const char STATUS_DIVERGED[] = LBBT_RUN_DIVERGED;
 static const char MATRIX_PREFIX[] = "matrix.";
 
 /* Attributes of a run group that the commit writes itself (not record strings). */
@@ -52,7 +53,9 @@ static lbbt_status run_complete(hid_t f, const char *path, const char *run_id, i
     lbbt_result_run r;
     memset(&r, 0, sizeof r);
     st = read_run(runs, run_id, path, &r);
-    if (st == LBBT_OK) *present = !r.damage && !strcmp(r.status, STATUS_COMPLETE);
+    /* a diverged run is done too: computing it again diverges again */
+    if (st == LBBT_OK)
+      *present = !r.damage && (!strcmp(r.status, STATUS_COMPLETE) || !strcmp(r.status, STATUS_DIVERGED));
     free_run(&r);
   }
   H5Eclear2(H5E_DEFAULT);
@@ -162,12 +165,12 @@ static herr_t write_root_attrs(hid_t f, const lbbt_experiment *exp, const lbbt_p
 }
 
 static herr_t write_run_attrs(hid_t g, const lbbt_experiment *exp, const lbbt_run_spec *run,
-                              const lbbt_provenance *p) {
+                              const lbbt_record *rec, const lbbt_provenance *p) {
   const struct { const char *name, *value; } text[] = {
       {"id", run->id},
       {"label", run->label},
       {"config", run->config_yaml ? run->config_yaml : ""},
-      {"status", STATUS_COMPLETE},
+      {"status", lbbt_record_find(rec, LBBT_RUN_DIVERGED_REASON) ? STATUS_DIVERGED : STATUS_COMPLETE},
       {"committed_utc", p->utc_time},
       {"git_commit", p->git_commit},
       {"git_dirty", p->git_dirty},
@@ -292,7 +295,7 @@ static lbbt_status build_new_file(const char *tmp, const char *path, hid_t old,
   if (st == LBBT_OK) st = copy_old_runs(old, runs, replaced, 1, path);
   if (st == LBBT_OK && (g = h5u_group_create(runs, run->id)) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot create group /runs/%s", run->id);
-  if (st == LBBT_OK && write_run_attrs(g, exp, run, prov) < 0)
+  if (st == LBBT_OK && write_run_attrs(g, exp, run, rec, prov) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot write the attributes of %s", where);
   if (st == LBBT_OK) st = h5u_items_write(g, rec, run_attr_reserved, path, where);
   if (st == LBBT_OK) st = write_digest(runs, g, run->id, path, where);
