@@ -65,6 +65,7 @@
 #include "lbbt/dist.h"
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
+#include "lbbt/output_path.h"
 #include "lbbt/plugin.h"
 #include "lbbt/rng.h"
 #include "lbbt/runner.h"
@@ -765,6 +766,9 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   lm_state s;
   memset(&s, 0, sizeof s);
   lbbt_status st = parse_options(ctx->stage, ctx->exp->file, &s.o);
+  /* before any work: the folder is where lbbt may write, and no other run's model */
+  if (st == LBBT_OK) st = lbbt_output_path_check(ctx, s.o.out, "lm-pretrain option out");
+  if (st == LBBT_OK) st = lbbt_output_model_check(ctx, s.o.out, PRETRAIN_INFO_FILE);
   s.seed = ctx->run->seed ^ lbbt_hash_str(ctx->stage->name);
   if (st == LBBT_OK) st = load_text(ctx, &s);
   if (st == LBBT_OK) st = record_corpus(ctx, &s);
