@@ -50,3 +50,21 @@ if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
 else
   skip second_writer_refused "Fashion-MNIST absent"
 fi
+
+# 11. Without --plugin a bad checkpoint said only "no backbone plugin recognises ...": the real
+# defect (header past the end of the file, overlapping offsets) is named now.
+/usr/bin/python3 - "$CLI_TMP" <<'PY'
+import json, struct, sys
+d = sys.argv[1]
+open(d + '/past.safetensors', 'wb').write(struct.pack('<Q', 10**6) + b'{"a":1}')
+h = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                "v": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}).encode()
+open(d + '/overlap.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + b'\0' * 12)
+open(d + '/short.bin', 'wb').write(b'\1\0\0\0' * 3)
+PY
+check unclaimed_names_header_past_end expect_exit 2 "no backbone plugin recognises .*header length 1000000 is larger than the rest of the file" \
+  "$LBBT" model "$CLI_TMP/past.safetensors"
+check unclaimed_names_overlap expect_exit 2 "no backbone plugin recognises .*tensor 'v' .* overlaps tensor 'w'" \
+  "$LBBT" model "$CLI_TMP/overlap.safetensors"
+check unclaimed_names_llama2c_defect expect_exit 2 "no backbone plugin recognises .*read as llama2.c: .*fewer than the 28-byte llama2.c header" \
+  "$LBBT" forward "$CLI_TMP/short.bin" --input "$CLI_TMP/ids.h5" --out "$CLI_TMP/short_out.h5"
