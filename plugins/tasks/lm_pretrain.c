@@ -17,7 +17,9 @@
  *
  * Options (typed keys, written under options: or in the stage; defaults in brackets):
  *   out            folder for the final model, Hugging Face layout (model.safetensors,
- *                  config.json) plus lbbt_tokenizer.json and lbbt_pretrain.json [required]
+ *                  config.json) plus lbbt_tokenizer.json and lbbt_pretrain.json [required];
+ *                  inside models/, results/, the results file's folder or LBBT_OUTPUT_ROOTS,
+ *                  and not holding another run's model (lbbt/output_path.h)
  *   corpus         "default" or a comma-separated list of files/folders; "corpora:NAME" is
  *                  $LBBT_CORPORA/NAME (default ../shared/corpora) [default]
  *   offensive      also read fortunes' off/ folders [false]
