@@ -7,7 +7,40 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "lbbt/checkpoint.h"
 #include "lbbt/plugin.h"
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* When no plugin claims a checkpoint, the probes have swallowed why: read it with the format
+ * readers the plugins use (safetensors, llama2.c) and say what is wrong with it ("header
+ * length past the end of the file", "overlapping offsets"), for the format its name or
+ * shape suggests, or for both when it suggests neither.  "" when the readers accept it. */
+static void format_defect(const char *path, int is_dir, char *why, size_t n) {
+  int as_st = is_dir || ends_with(path, ".safetensors") || ends_with(path, ".json");
+  int as_l2c = !as_st && ends_with(path, ".bin");
+  int both = !as_st && !as_l2c;
+  why[0] = 0;
+  if (as_st || both) {
+    lbbt_st *st = NULL;
+    if (lbbt_st_open(path, &st) != LBBT_OK)
+      snprintf(why, n, "read as safetensors: %s", lbbt_last_error());
+    lbbt_st_close(st);
+  }
+  if (as_l2c || both) {
+    lbbt_llama2c *l = NULL;
+    size_t k = strlen(why);
+    if (lbbt_llama2c_load(path, &l) != LBBT_OK)
+      snprintf(why + k, n - k, "%sread as llama2.c: %s", k ? "; " : "", lbbt_last_error());
+    else if (both)
+      why[0] = 0; /* a valid llama2.c file: the safetensors complaint is beside the point */
+    lbbt_llama2c_free(l);
+  }
+  lbbt_clear_error();
+}
 
 int cli_open_backbone(const char *cmd, const char *path, const char *plugin_name,
                       cli_backbone *out) {
@@ -43,12 +76,15 @@ int cli_open_backbone(const char *cmd, const char *path, const char *plugin_name
     if (plugin_name)
       fprintf(stderr, "lbbt %s: no backbone plugin named '%s' (see lbbt plugins --kind backbone)\n",
               cmd, plugin_name);
-    else
+    else {
+      char why[2048];
+      format_defect(path, S_ISDIR(sb.st_mode), why, sizeof why);
       fprintf(stderr,
-              "lbbt %s: no backbone plugin recognises %s (probed: %s); expected a Hugging Face "
-              "folder (config.json + model.safetensors or an index with shards) or a llama2.c "
-              ".bin; name one with --plugin NAME\n",
-              cmd, path, tried[0] ? tried : "none installed");
+              "lbbt %s: no backbone plugin recognises %s (probed: %s)%s%s%s\n", cmd, path,
+              tried[0] ? tried : "none installed", why[0] ? ": " : "", why,
+              why[0] ? "" : "; expected a Hugging Face folder (config.json + model.safetensors or "
+                            "an index with shards) or a llama2.c .bin; name one with --plugin NAME");
+    }
     cli_close_backbone(out);
     return 2;
   }

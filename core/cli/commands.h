@@ -49,6 +49,7 @@ int cmd_table(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

@@ -22,6 +22,7 @@ static const lbbt_command COMMANDS[] = {
     {"plugins", "list installed plugins (and those refused, with the reason)", cmd_plugins},
     {"check", "validate an experiment file and list its runs", cmd_check},
     {"inspect", "print a results file's provenance and runs", cmd_inspect},
+    {"fsck", "check every run of a results file; salvage the intact runs of a damaged one", cmd_fsck},
     {"model", "which plugin reads a checkpoint; architecture, parameters, weight statistics", cmd_model},
     {"forward", "run a checkpoint on token ids (HDF5) and write hidden states and logits", cmd_forward},
     {"generate", "continue a prompt of token ids with a checkpoint (greedy or sampled)", cmd_generate},
@@ -74,7 +75,9 @@ static void usage(FILE *f) {
           "\nexit codes: 0 ok, 1 failure, 2 bad input (file, line and column are named)\n"
           "environment: LBBT_PLUGIN_PATH (extra plugin folders, ':'-separated), LBBT_MODELS\n"
           "(models folder, default ../shared/models), LBBT_BUILD (build folder), LBBT_MAX_ISA\n"
-          "(baseline|avx2|avx512: cap the kernels' vector ISA; DNNL_MAX_CPU_ISA caps oneDNN's)\n");
+          "(baseline|avx2|avx512: cap the kernels' vector ISA; DNNL_MAX_CPU_ISA caps oneDNN's),\n"
+          "LBBT_OUTPUT_ROOTS (more folders stages may write to), LBBT_REPLACE_MODELS=1 (replace a\n"
+          "model folder another run made), LBBT_FORWARD_MEMORY_MB (lbbt forward's chunk budget)\n");
 }
 
 int main(int argc, char **argv) {

@@ -20,10 +20,12 @@
  * the held-out images; with random labels, accuracy on the labels trained on (the fit,
  * since held-out accuracy against random labels is chance by construction).  Records
  * sweep_lr, sweep_score (arrays) and chosen_lr; then trains as usual with chosen_lr. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lbbt/dist.h"
 #include "lbbt/ops.h"
@@ -294,6 +296,46 @@ static void restore(lbbt_model *m, const float *buf) {
   }
 }
 
+/* The sweep's progress, so that a killed run does not score its rates again (issue 20: with
+ * repeated kills the sweep made no progress): <partial_dir>/lr-sweep-<stage>.txt, one
+ * "lr score" line per rate scored, in grid order, replaced atomically after each rate.  Each
+ * rate's trial starts from the stage's starting point, which the run's checkpoint restores,
+ * so a resumed sweep scores the remaining rates exactly as an uninterrupted one would.  The
+ * partial folder goes when the run is committed. */
+static void sweep_progress_path(const lbbt_stage_ctx *ctx, char *buf, size_t n) {
+  snprintf(buf, n, "%s/lr-sweep-%s.txt", ctx->partial_dir, ctx->stage->name);
+}
+
+/* How many leading rates of grid the progress file scored (their scores into score). */
+static int sweep_progress_read(const lbbt_stage_ctx *ctx, const double *grid, int n, double *score) {
+  char path[LBBT_PATH_MAX + 64];
+  sweep_progress_path(ctx, path, sizeof path);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  int done = 0;
+  double lr, sc;
+  while (done < n && fscanf(f, "%lf %lf", &lr, &sc) == 2 && lr == grid[done] && isfinite(sc))
+    score[done++] = sc;
+  fclose(f);
+  return done;
+}
+
+static lbbt_status sweep_progress_write(const lbbt_stage_ctx *ctx, const double *grid, const double *score, int done) {
+  if (lbbt_dist_rank() != 0) return LBBT_OK; /* rank 0 writes, as it writes checkpoints */
+  char path[LBBT_PATH_MAX + 64], tmp[LBBT_PATH_MAX + 80];
+  sweep_progress_path(ctx, path, sizeof path);
+  snprintf(tmp, sizeof tmp, "%s.new", path);
+  FILE *f = fopen(tmp, "w");
+  int ok = f != NULL;
+  for (int i = 0; ok && i < done; i++) ok = fprintf(f, "%.17g %.17g\n", grid[i], score[i]) > 0;
+  if (f && fclose(f) != 0) ok = 0;
+  if (!ok || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return lbbt_fail(LBBT_E_IO, "lr sweep: cannot write its progress %s: %s", path, strerror(errno));
+  }
+  return LBBT_OK;
+}
+
 /* The per-arm learning-rate sweep; *chosen gets the winner. */
 static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *chosen) {
   const lbbt_stage_spec *s = ctx->stage;
@@ -318,7 +360,11 @@ static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *cho
     st = lbbt_dataset_subset(ds, perm, n_fit, &fit);
   }
   if (st == LBBT_OK) st = lbbt_dataset_subset(ds, perm + n_fit, n_hold, &hold);
-  for (int i = 0; st == LBBT_OK && i < n; i++) {
+  int done = st == LBBT_OK ? sweep_progress_read(ctx, grid, n, score) : 0;
+  if (done)
+    lbbt_progress_log(ctx->progress, "run %d/%d stage %s: lr sweep resumed: %d of %d rates already scored",
+                      ctx->run_index + 1, ctx->n_runs, s->name, done, n);
+  for (int i = done; st == LBBT_OK && i < n; i++) {
     restore(ctx->model, start);
     train_job job = {fit, fit_labels, epochs, grid[i], 0, 0.0};
     st = train(ctx, &job);
@@ -332,6 +378,7 @@ static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *cho
     lbbt_progress_log(ctx->progress, "run %d/%d stage %s: lr sweep %g -> %s %.2f%%", ctx->run_index + 1,
                       ctx->n_runs, s->name, grid[i], opts(s)->labels == LBBT_LABELS_TRUE ? "held-out acc" : "fit",
                       score[i]);
+    st = sweep_progress_write(ctx, grid, score, i + 1);
   }
   if (st == LBBT_OK) {
     int best = 0;

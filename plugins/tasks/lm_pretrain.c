@@ -17,7 +17,9 @@
  *
  * Options (typed keys, written under options: or in the stage; defaults in brackets):
  *   out            folder for the final model, Hugging Face layout (model.safetensors,
- *                  config.json) plus lbbt_tokenizer.json and lbbt_pretrain.json [required]
+ *                  config.json) plus lbbt_tokenizer.json and lbbt_pretrain.json [required];
+ *                  inside models/, results/, the results file's folder or LBBT_OUTPUT_ROOTS,
+ *                  and not holding another run's model (lbbt/output_path.h)
  *   corpus         "default" or a comma-separated list of files/folders; "corpora:NAME" is
  *                  $LBBT_CORPORA/NAME (default ../shared/corpora) [default]
  *   offensive      also read fortunes' off/ folders [false]
@@ -63,6 +65,7 @@
 #include "lbbt/dist.h"
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
+#include "lbbt/output_path.h"
 #include "lbbt/plugin.h"
 #include "lbbt/rng.h"
 #include "lbbt/runner.h"
@@ -695,6 +698,9 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   lm_state s;
   memset(&s, 0, sizeof s);
   lbbt_status st = parse_options(ctx->stage, ctx->exp->file, &s.o);
+  /* before any work: the folder is where lbbt may write, and no other run's model */
+  if (st == LBBT_OK) st = lbbt_output_path_check(ctx, s.o.out, "lm-pretrain option out");
+  if (st == LBBT_OK) st = lbbt_output_model_check(ctx, s.o.out, PRETRAIN_INFO_FILE);
   s.seed = ctx->run->seed ^ lbbt_hash_str(ctx->stage->name);
   if (st == LBBT_OK) st = load_text(ctx, &s);
   if (st == LBBT_OK) st = record_corpus(ctx, &s);

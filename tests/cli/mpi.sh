@@ -87,6 +87,7 @@ lm_same_model() { # FOLDER1 FOLDER2
   [ -z "$(find "$2" -name '*tmp*')" ] || { echo "a temporary file is left: $(find "$2" -name '*tmp*')"; return 1; }
 }
 mkdir -p "$CLI_TMP/lm1" "$CLI_TMP/lm2"
+export LBBT_OUTPUT_ROOTS="$CLI_TMP" # the model folder is beside the two results folders
 if OMP_NUM_THREADS=1 "$MPI_LBBT" run "$CLI_TMP/lm.yaml" --tier smoke --threads 1 --out "$CLI_TMP/lm1/lm.h5" > "$CLI_TMP/lm1.log" 2>&1 &&
    mv "$CLI_TMP/lm-model" "$CLI_TMP/lm1/model"; then
   check lm_two_ranks env OMP_NUM_THREADS=1 "${MPIRUN[@]}" "$MPI_LBBT" run "$CLI_TMP/lm.yaml" --tier smoke --threads 1 --out "$CLI_TMP/lm2/lm.h5"

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jpeglib.h>
+#include <png.h>
+
 #include "lbbt/checkpoint.h"
 
 static int put(const char *dir, const char *name, const void *a, size_t na, const void *b,
@@ -157,6 +160,100 @@ static int llama2c_seeds(const char *dir) {
   return rc;
 }
 
+/* fuzz_idx: u16 n, an n-byte labels file, then the images file (both plain IDX, big endian). */
+static int idx_seeds(const char *dir) {
+  int rc = 0;
+  for (int count = 1; count <= 3; count += 2) {
+    unsigned char b[2 + 8 + 3 + 16 + 3 * 4 * 4];
+    size_t k = 0;
+    const size_t nl = 8 + (size_t)count;
+    b[k++] = (unsigned char)nl;
+    b[k++] = 0;
+    const unsigned char lh[8] = {0, 0, 8, 1, 0, 0, 0, (unsigned char)count};
+    memcpy(b + k, lh, 8), k += 8;
+    for (int i = 0; i < count; i++) b[k++] = (unsigned char)(i % 10);
+    const unsigned char ih[16] = {0, 0, 8, 3, 0, 0, 0, (unsigned char)count, 0, 0, 0, 4, 0, 0, 0, 4};
+    memcpy(b + k, ih, 16), k += 16;
+    for (int i = 0; i < count * 16; i++) b[k++] = (unsigned char)(i * 17);
+    char name[32];
+    snprintf(name, sizeof name, "idx-%d", count);
+    rc |= put(dir, name, b, k, NULL, 0);
+  }
+  return rc;
+}
+
+/* fuzz_cifar: a choice byte (even: CIFAR-10, odd: CIFAR-100), then whole records. */
+static int cifar_seeds(const char *dir) {
+  static unsigned char b[1 + 2 * (2 + 3072)];
+  int rc = 0;
+  for (int c100 = 0; c100 < 2; c100++) {
+    const size_t record = (size_t)(c100 ? 2 : 1) + 3072;
+    b[0] = (unsigned char)c100;
+    for (int r = 0; r < 2; r++) {
+      unsigned char *rec = b + 1 + (size_t)r * record;
+      for (size_t i = 0; i < record; i++) rec[i] = (unsigned char)(i * 31 + (size_t)r);
+      rec[0] = (unsigned char)(c100 ? 3 : 0); /* coarse label (CIFAR-100) or label */
+      rec[record - 3073] = (unsigned char)(c100 ? 42 : 7);
+    }
+    rc |= put(dir, c100 ? "cifar100-2" : "cifar10-2", b, 1 + 2 * record, NULL, 0);
+  }
+  return rc;
+}
+
+/* fuzz_image_folder: a choice byte, then a small PNG (grey and RGB) or JPEG. */
+static int image_seeds(const char *dir) {
+  int rc = 0;
+  unsigned char px[6 * 5 * 3];
+  for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 13);
+  for (int rgb = 0; rgb < 2; rgb++) {
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    img.width = 6;
+    img.height = 5;
+    img.format = rgb ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    png_alloc_size_t n = 0;
+    if (!png_image_write_to_memory(&img, NULL, &n, 0, px, 0, NULL)) return -1;
+    unsigned char *b = malloc(n + 1);
+    if (!b || !png_image_write_to_memory(&img, b + 1, &n, 0, px, 0, NULL)) return -1;
+    for (int resize = 0; resize < 2; resize++) {
+      b[0] = (unsigned char)(resize << 1);
+      char name[32];
+      snprintf(name, sizeof name, "png-%s-%d", rgb ? "rgb" : "grey", resize);
+      rc |= put(dir, name, b, n + 1, NULL, 0);
+    }
+    free(b);
+  }
+  struct jpeg_compress_struct c;
+  struct jpeg_error_mgr err;
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  unsigned char *jb = NULL;
+  unsigned long jn = 0;
+  jpeg_mem_dest(&c, &jb, &jn);
+  c.image_width = 6;
+  c.image_height = 5;
+  c.input_components = 3;
+  c.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&c);
+  jpeg_start_compress(&c, TRUE);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW row = px + c.next_scanline * 6 * 3;
+    jpeg_write_scanlines(&c, &row, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  unsigned char one = 1;
+  rc |= put(dir, "jpeg-rgb", &one, 1, jb, jn);
+  free(jb);
+  return rc;
+}
+
+static int seed_dir(const char *root, const char *target, char *out, size_t n) {
+  snprintf(out, n, "%s/%s", root, target);
+  return mkdir(out, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: make-seeds OUT_DIR\n");
@@ -170,6 +267,10 @@ int main(int argc, char **argv) {
   mkdir(st_dir, 0755);
   mkdir(l2_dir, 0755);
   int rc = safetensors_seeds(st_dir, tmp) | llama2c_seeds(l2_dir);
+  char d[1100];
+  rc |= seed_dir(argv[1], "fuzz_idx", d, sizeof d) || idx_seeds(d);
+  rc |= seed_dir(argv[1], "fuzz_cifar", d, sizeof d) || cifar_seeds(d);
+  rc |= seed_dir(argv[1], "fuzz_image_folder", d, sizeof d) || image_seeds(d);
   remove(tmp);
   if (rc) fprintf(stderr, "make-seeds: failed: %s\n", errno ? strerror(errno) : lbbt_last_error());
   return rc ? 1 : 0;

@@ -30,7 +30,8 @@
  *                                 experiment_sha256, tier
  *      /runs/<run id>           one group per run, attributes:
  *                                 id, label, config (canonical resolved YAML),
- *                                 status = "complete", matrix.<key> = value (strings),
+ *                                 status = "complete" (or "diverged": below),
+ *                                 matrix.<key> = value (strings),
  *                                 and the run's own provenance: committed_utc, git_commit,
  *                                 git_dirty, host, threads, lbbt_version, experiment_sha256,
  *                                 kernel_isa, onednn_isa
@@ -157,8 +158,17 @@ typedef struct lbbt_provenance {
  * what cannot be found is "unknown". */
 LBBT_API void lbbt_provenance_collect(int threads, lbbt_provenance *out);
 
+/* A run whose training diverged (a non-finite loss, gradient or final metric, or a loss that
+ * exploded) is recorded, not lost: its record holds the strings LBBT_RUN_DIVERGED_STAGE (the
+ * stage) and LBBT_RUN_DIVERGED_REASON (what, where: step, op or metric), and it is committed
+ * with status "diverged".  It counts as done (lbbt_results_has_run: computing it again would
+ * diverge again); tables and verdicts show it as "diverged", never as a number. */
+#define LBBT_RUN_DIVERGED "diverged"
+#define LBBT_RUN_DIVERGED_STAGE "diverged/stage"
+#define LBBT_RUN_DIVERGED_REASON "diverged/reason"
+
 /* ---- the results file ------------------------------------------------------------- */
-/* Is /runs/<run_id> present with status "complete"?  A missing file is not an error
+/* Is /runs/<run_id> present, intact, with status "complete" or "diverged"?  A missing file is not an error
  * (*present = 0); a foreign or unreadable file is LBBT_E_INPUT. */
 LBBT_API lbbt_status lbbt_results_has_run(const char *path, const char *run_id, int *present);
 

@@ -44,7 +44,9 @@ LBBT_API const char *lbbt_stage_key(const lbbt_stage_ctx *ctx, const char *key, 
  * One checkpoint per run, in <partial_dir>/ckpt/: the model's parameters, the current
  * stage's optimizer state and extra tensors (a probe's own head), and the run record so far.
  * It is replaced atomically (written to ckpt.new/, then renamed), so a kill at any moment
- * leaves either the previous or the new checkpoint. */
+ * leaves either the previous or the new checkpoint.  It carries SHA256SUMS (sha256sum's
+ * format), verified before it is read: a damaged checkpoint is moved to ckpt.damaged/ with a
+ * warning and the run goes on from the previous one or from scratch. */
 struct lbbt_optim;
 /* Save after `epochs_done` epochs of the current stage; stage_done = 1 after its last. */
 LBBT_API lbbt_status lbbt_checkpoint_save(lbbt_stage_ctx *ctx, struct lbbt_optim *opt, int epochs_done,

@@ -332,7 +332,7 @@ static lbbt_status parse_file(const st_file *f, tensor_list *out, meta_list *met
   if (s == LBBT_OK) s = check_tiling(path, &local, data_len);
   if (s == LBBT_OK) {
     for (int i = 0; i < local.n; i++) local.v[i].offset += data_start;
-    qsort(local.v, (size_t)local.n, sizeof *local.v, cmp_info_name);
+    if (local.n > 1) qsort(local.v, (size_t)local.n, sizeof *local.v, cmp_info_name); /* v is NULL when empty */
     for (int i = 0; i < local.n && s == LBBT_OK; i++) s = tensor_list_push(out, &local.v[i]);
   }
   tensor_list_free(&local);

@@ -15,7 +15,9 @@
 #include "report/table_data.h"
 
 static void cell_text(const table_cell *c, int digits, char *buf, size_t n) {
-  if (c->n == 0)
+  if (c->n_diverged)
+    snprintf(buf, n, "diverged (%d run%s)", c->n_diverged, c->n_diverged == 1 ? "" : "s");
+  else if (c->n == 0)
     snprintf(buf, n, "—");
   else if (c->n == 1)
     snprintf(buf, n, "%.*f (n=1)", digits, c->mean);
@@ -157,7 +159,9 @@ static void render_csv(const table_data *d, spec_buf *csv) {
         const table_cell *c = table_data_cell(d, r, k, g);
         spec_buf_addf(csv, "%s,\"%s\",%s,lbbt,%s,%s,", pr->id, pr->label, d->groups[g].label, d->datasets[k],
                       table_cell_metric(d, r, g));
-        if (c->n)
+        if (c->n_diverged)
+          spec_buf_addf(csv, "diverged,,%d,\"", c->n_diverged);
+        else if (c->n)
           spec_buf_addf(csv, "%.4f,%.4f,%d,\"", c->mean, c->std, c->n);
         else
           spec_buf_add(csv, ",,0,\"");
@@ -188,7 +192,9 @@ static void render_latex(const lbbt_table_options *o, const table_data *d, spec_
     for (int k = 0; k < d->n_datasets; k++)
       for (int g = 0; g < d->n_groups; g++) {
         const table_cell *c = table_data_cell(d, r, k, g);
-        if (c->n)
+        if (c->n_diverged)
+          spec_buf_add(tex, " & diverged");
+        else if (c->n)
           spec_buf_addf(tex, " & $%.*f \\pm %.*f$ (%d)", d->rows[r].digits, c->mean, d->rows[r].digits, c->std, c->n);
         else
           spec_buf_add(tex, " & --");

@@ -288,10 +288,15 @@ static void fill_cells(table_data *d) {
         for (int i = 0; i < e->n_runs; i++) {
           if (!d->runs[i] || strcmp(e->runs[i].data.dataset, d->datasets[k])) continue;
           if (!matches(d->cfgs[i], &d->rows[r].sel) || !matches(d->cfgs[i], d->groups[g].sel)) continue;
+          if (!strcmp(d->runs[i]->status, LBBT_RUN_DIVERGED)) {
+            c->n_diverged++;
+            continue;
+          }
           const lbbt_record_item *it = lbbt_record_find(d->runs[i]->record, mpath);
           double v;
           if (it && lbbt_record_item_final(it, &v) && c->n < TABLE_MAX_SEEDS) c->values[c->n++] = v;
         }
+        if (c->n_diverged) c->n = 0; /* no mean of the seeds that happened not to diverge */
         table_cell_finish(c);
       }
 }

@@ -52,7 +52,9 @@ typedef struct table_group {
 } table_group;
 
 typedef struct table_cell {
-  int n;                            /* matching runs with the metric */
+  int n;                            /* matching runs with the metric (0 when any diverged) */
+  int n_diverged;                   /* matching runs that diverged: the cell shows "diverged",
+                                       not a number from the runs that did not */
   double mean, std;                 /* std: sample std (n - 1), 0 when n < 2 */
   double values[TABLE_MAX_SEEDS];   /* per run, in the experiment's run order */
 } table_cell;

@@ -313,7 +313,9 @@ static const char *short_label(const char *label) {
 }
 
 static void arm_text(spec_buf *b, const table_cell *c) {
-  if (c->n == 0)
+  if (c->n_diverged)
+    spec_buf_addf(b, "diverged (%d run%s)", c->n_diverged, c->n_diverged == 1 ? "" : "s");
+  else if (c->n == 0)
     spec_buf_add(b, "no run");
   else if (c->n == 1)
     spec_buf_addf(b, "%.1f (n=1)", c->mean);

@@ -90,6 +90,23 @@ hid_t h5u_group_create(hid_t loc, const char *name) {
   return g;
 }
 
+/* Links kept in the object header up to this many (HDF5's largest phase-change value). */
+static const unsigned MAX_COMPACT_LINKS = 65535;
+enum { RUN_ID_LEN = 16 };
+
+hid_t h5u_group_create_sized(hid_t loc, const char *name, int n_links) {
+  hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  if (gcpl < 0) return gcpl;
+  unsigned est = n_links < 1 ? 1 : n_links > (int)MAX_COMPACT_LINKS ? MAX_COMPACT_LINKS : (unsigned)n_links;
+  hid_t g = -1;
+  if (set_order_and_compact(gcpl) >= 0 &&
+      H5Pset_link_phase_change(gcpl, MAX_COMPACT_LINKS, MAX_COMPACT_LINKS) >= 0 &&
+      H5Pset_est_link_info(gcpl, est, RUN_ID_LEN) >= 0)
+    g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  H5Pclose(gcpl);
+  return g;
+}
+
 static herr_t attr_write(hid_t obj, const char *name, hid_t file_type, hid_t mem_type,
                          const void *buf) {
   if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) return -1;

@@ -27,6 +27,10 @@ hid_t h5u_fapl(void);
 hid_t h5u_fcpl(void);
 /* A new group that tracks link and attribute creation order. */
 hid_t h5u_group_create(hid_t loc, const char *name);
+/* The same, for a group that will hold about n_links links (run groups): its links stay in
+ * its object header, sized for them when it is created, so that the list of runs is written
+ * near the start of the file and survives a truncation that cuts off the last runs. */
+hid_t h5u_group_create_sized(hid_t loc, const char *name, int n_links);
 
 /* Write a scalar attribute, replacing an existing one of that name.  Strings are
  * variable-length UTF-8 (h5py reads them as str). */

@@ -8,6 +8,7 @@
 
 #include "base/atomic_file.h"
 #include "results/h5util.h"
+#include "results/results_run.h"
 #include "results/run_digest.h"
 #include "lbbt/results.h"
 #include "lbbt/spec.h" /* lbbt_experiment, lbbt_run_spec */
@@ -16,6 +17,7 @@
 #define RESULTS_WHAT "results file"
 static const char STATUS_COMPLETE[] = "complete";
 static const char STATUS_DAMAGED[] = "damaged";
+static const char STATUS_DIVERGED[] = LBBT_RUN_DIVERGED;
 static const char MATRIX_PREFIX[] = "matrix.";
 
 /* Attributes of a run group that the commit writes itself (not record strings). */
@@ -51,7 +53,9 @@ static lbbt_status run_complete(hid_t f, const char *path, const char *run_id, i
     lbbt_result_run r;
     memset(&r, 0, sizeof r);
     st = read_run(runs, run_id, path, &r);
-    if (st == LBBT_OK) *present = !r.damage && !strcmp(r.status, STATUS_COMPLETE);
+    /* a diverged run is done too: computing it again diverges again */
+    if (st == LBBT_OK)
+      *present = !r.damage && (!strcmp(r.status, STATUS_COMPLETE) || !strcmp(r.status, STATUS_DIVERGED));
     free_run(&r);
   }
   H5Eclear2(H5E_DEFAULT);
@@ -161,12 +165,12 @@ static herr_t write_root_attrs(hid_t f, const lbbt_experiment *exp, const lbbt_p
 }
 
 static herr_t write_run_attrs(hid_t g, const lbbt_experiment *exp, const lbbt_run_spec *run,
-                              const lbbt_provenance *p) {
+                              const lbbt_record *rec, const lbbt_provenance *p) {
   const struct { const char *name, *value; } text[] = {
       {"id", run->id},
       {"label", run->label},
       {"config", run->config_yaml ? run->config_yaml : ""},
-      {"status", STATUS_COMPLETE},
+      {"status", lbbt_record_find(rec, LBBT_RUN_DIVERGED_REASON) ? STATUS_DIVERGED : STATUS_COMPLETE},
       {"committed_utc", p->utc_time},
       {"git_commit", p->git_commit},
       {"git_dirty", p->git_dirty},
@@ -249,6 +253,17 @@ static lbbt_status write_digest(hid_t runs, hid_t g, const char *id, const char 
   return st;
 }
 
+/* How many runs the old file (may be -1) holds, for sizing the new /runs group. */
+static int old_run_count(hid_t old) {
+  H5G_info_t info;
+  int n = 0;
+  if (old >= 0 && H5Lexists(old, "runs", H5P_DEFAULT) > 0 &&
+      H5Gget_info_by_name(old, "runs", &info, H5P_DEFAULT) >= 0)
+    n = info.nlinks > 65535 ? 65535 : (int)info.nlinks;
+  H5Eclear2(H5E_DEFAULT);
+  return n;
+}
+
 /* The new file, created empty at tmp. */
 static lbbt_status create_tmp(const char *tmp, const char *path, hid_t *out) {
   hid_t fapl = h5u_fapl(), fcpl = h5u_fcpl();
@@ -274,13 +289,13 @@ static lbbt_status build_new_file(const char *tmp, const char *path, hid_t old,
   snprintf(where, sizeof where, "run /runs/%s", run->id);
   if (write_root_attrs(f, exp, prov, created) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot write provenance attributes");
-  else if ((runs = h5u_group_create(f, "runs")) < 0)
+  else if ((runs = h5u_group_create_sized(f, "runs", old_run_count(old) + 1)) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot create group /runs");
   const char *replaced[1] = {run->id};
   if (st == LBBT_OK) st = copy_old_runs(old, runs, replaced, 1, path);
   if (st == LBBT_OK && (g = h5u_group_create(runs, run->id)) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot create group /runs/%s", run->id);
-  if (st == LBBT_OK && write_run_attrs(g, exp, run, prov) < 0)
+  if (st == LBBT_OK && write_run_attrs(g, exp, run, rec, prov) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot write the attributes of %s", where);
   if (st == LBBT_OK) st = h5u_items_write(g, rec, run_attr_reserved, path, where);
   if (st == LBBT_OK) st = write_digest(runs, g, run->id, path, where);
@@ -312,7 +327,7 @@ static lbbt_status build_merged_file(const char *tmp, const char *path, hid_t ol
   char *created = old_attr(old, "created_utc");
   if (write_root_attrs(f, exp, prov, created) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot write provenance attributes");
-  else if ((runs = h5u_group_create(f, "runs")) < 0)
+  else if ((runs = h5u_group_create_sized(f, "runs", old_run_count(old) + job->n)) < 0)
     st = h5u_fail(LBBT_E_IO, path, "cannot create group /runs");
   if (st == LBBT_OK) st = copy_old_runs(old, runs, job->run_ids, job->n, path);
   for (int i = 0; st == LBBT_OK && i < job->n; i++) {
@@ -591,3 +606,11 @@ const char *lbbt_result_run_attr(const lbbt_result_run *run, const char *key) {
 const char *lbbt_result_run_matrix(const lbbt_result_run *run, const char *key) {
   return run && key ? find_attr(run->matrix, run->n_matrix, key) : NULL;
 }
+
+/* ---- for lbbt fsck (results_fsck.c) -------------------------------------------------- */
+lbbt_status results_read_one_run(hid_t runs, const char *name, const char *path,
+                                 lbbt_result_run *r) {
+  return read_run(runs, name, path, r);
+}
+
+void results_free_one_run(lbbt_result_run *r) { free_run(r); }

@@ -13,6 +13,7 @@
 #include "lbbt/runner.h"
 #include "lbbt/sweep.h"
 #include "base/fs_util.h"
+#include "runtime/divergence.h"
 #include "runtime/results_lock.h"
 #include "runtime/run_reuse.h"
 #include "runtime/stage_cache.h"
@@ -235,7 +236,8 @@ static lbbt_status restore_shared_stages(lbbt_stage_ctx *ctx, const lbbt_task_ne
 static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_options *o,
                            lbbt_registry *reg, data_cache *dc, lbbt_progress *pr,
                            const char *results_path, const char *partial_root,
-                           const char *checkpoint_sha256, const char *stage_cache_root) {
+                           const char *checkpoint_sha256, const char *stage_cache_root,
+                           int *diverged) {
   const lbbt_run_spec *run = &e->runs[ri];
   run_needs needs;
   LBBT_TRY(run_needs_of(e, ri, reg, &needs));
@@ -330,6 +332,16 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
     lbbt_progress_log(pr, "run %d/%d %s [%s]: stage %s (%s %s)", ri + 1, e->n_runs, run->id, run->label,
                       ctx.stage->name, kind, ctx.stage->task[0] ? ctx.stage->task : ctx.stage->analysis);
     st = ops->run(&ctx);
+    if (st == LBBT_E_NUMERIC) { /* diverged: recorded, and the experiment goes on */
+      char reason[1024];
+      snprintf(reason, sizeof reason, "%s", lbbt_last_error());
+      lbbt_progress_log(pr, "run %d/%d %s [%s]: diverged in stage %s: %s", ri + 1, e->n_runs, run->id,
+                        run->label, ctx.stage->name, reason);
+      st = divergence_mark(ctx.record, ctx.stage->name, reason);
+      if (st != LBBT_OK) goto done;
+      *diverged = 1;
+      break;
+    }
     if (st != LBBT_OK) {
       st = lbbt_fail_context(st, "run %s (%s), stage '%s'", run->id, run->label, ctx.stage->name);
       goto done;
@@ -343,6 +355,13 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
       if (st == LBBT_OK) st = stage_cache_save(&ctx, dir);
       if (st != LBBT_OK) goto done;
     }
+  }
+  char stage[LBBT_NAME_MAX], why[512];
+  if (!*diverged && divergence_find_nonfinite(ctx.record, stage, sizeof stage, why, sizeof why)) {
+    lbbt_progress_log(pr, "run %d/%d %s [%s]: diverged: %s", ri + 1, e->n_runs, run->id, run->label, why);
+    st = divergence_mark(ctx.record, stage, why);
+    if (st != LBBT_OK) goto done;
+    *diverged = 1;
   }
   if (lbbt_dist_rank() == 0) {
     st = lbbt_results_commit_run(results_path, e, run, ctx.record, o->threads);
@@ -390,7 +409,7 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
   g_interrupted = 0;
-  int done = 0, skipped = 0;
+  int done = 0, skipped = 0, n_diverged = 0;
   /* A sweep task (o->only_run) computes one run into its own file, commit_path; the table's
    * file stays results_path (see lbbt/sweep.h). */
   char run_file[LBBT_PATH_MAX + 96];
@@ -459,8 +478,10 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
       lbbt_progress_log(pr, "run %d/%d %s [%s]: to run", i + 1, e->n_runs, e->runs[i].id, e->runs[i].label);
       continue;
     }
-    st = run_one(e, i, o, reg, &dc, pr, commit_path, partial_root, sha, o->no_reuse ? NULL : stage_root);
-    if (st == LBBT_OK) done++;
+    int diverged = 0;
+    st = run_one(e, i, o, reg, &dc, pr, commit_path, partial_root, sha, o->no_reuse ? NULL : stage_root,
+                 &diverged);
+    if (st == LBBT_OK) done++, n_diverged += diverged;
   }
   run_reuse_free(reuse);
   /* every run complete: the stored stages have served (a sweep's merge removes them: other
@@ -470,6 +491,9 @@ lbbt_status lbbt_run_experiment(const lbbt_run_options *o, lbbt_registry *reg) {
     if (reused)
       lbbt_progress_log(pr, "%s: %d runs copied from other results files", e->name, reused);
     lbbt_progress_log(pr, "%s: %d runs done now, %d already complete", e->name, done, skipped);
+    if (n_diverged)
+      lbbt_progress_log(pr, "%s: %d of the runs done now diverged (recorded as \"diverged\"; tables "
+                        "show them so)", e->name, n_diverged);
     if (only < 0) rmdir(partial_root); /* only when empty (a sweep's merge does it) */
   }
   sigaction(SIGINT, &old_int, NULL);

@@ -7,6 +7,9 @@
 #include "lbbt/dist.h"
 #include "lbbt/train.h"
 
+/* An epoch whose mean training loss exceeds this many times the first step's has exploded. */
+static const double EXPLODED_RATIO = 1000.0;
+
 double lbbt_train_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -84,6 +87,7 @@ lbbt_status lbbt_train_loop_run(const lbbt_train_loop *l) {
                       ctx->n_runs, stage, start_epoch, l->epochs);
   LBBT_TRY(lbbt_train_loop_schedule(l, &sched));
   if (l->begin) LBBT_TRY(l->begin(l->user, start_epoch));
+  double first_loss = 0; /* the first step's loss (of this process's part of the stage) */
   for (int epoch = start_epoch; epoch < l->epochs; epoch++) {
     /* data-parallel ranks stop together: one saw the signal, all stop */
     double stop = ctx->interrupted && *ctx->interrupted;
@@ -99,6 +103,7 @@ lbbt_status lbbt_train_loop_run(const lbbt_train_loop *l) {
       lbbt_train_batch b;
       LBBT_TRY(train_step(l, &sched, step, &b, &grad_norm));
       if (b.loss) loss_sum += (double)b.loss->data[0] * b.weight;
+      if (b.loss && first_loss == 0) first_loss = fabs((double)b.loss->data[0]);
       weight_sum += b.weight;
       items += b.items;
       if (l->after_step) {
@@ -116,6 +121,13 @@ lbbt_status lbbt_train_loop_run(const lbbt_train_loop *l) {
     lbbt_train_epoch e = {epoch, l->epochs, totals[1] > 0 ? totals[0] / totals[1] : 0, (int64_t)llround(totals[2]),
                           train_seconds, t0, grad_norm, lbbt_optim_lr(l->opt), (int64_t)(epoch + 1) * spe,
                           lbbt_dist_allreduce_seconds() - allreduce0};
+    /* a loss that grew by orders of magnitude finite is as diverged as a NaN (issue 20: an
+     * absurd learning rate finished "complete" with a test loss of 1e6) */
+    if (first_loss > 0 && fabs(e.mean_loss) > EXPLODED_RATIO * first_loss)
+      return lbbt_fail(LBBT_E_NUMERIC,
+                       "stage '%s', epoch %d (step %lld): mean training loss %g is more than %g times "
+                       "its first step's %g: training exploded. Lower the learning rate.",
+                       stage, epoch + 1, (long long)((epoch + 1) * spe), e.mean_loss, EXPLODED_RATIO, first_loss);
     if (l->end_epoch) LBBT_TRY(l->end_epoch(l->user, &e));
     if (l->checkpoint)
       LBBT_TRY(lbbt_checkpoint_save(ctx, l->opt, epoch + 1, epoch + 1 == l->epochs, l->extra, l->extra_names,
