@@ -46,6 +46,7 @@
 #include "lbbt/dist.h"
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
+#include "lbbt/output_path.h"
 #include "lbbt/plugin.h"
 #include "lbbt/rng.h"
 #include "lbbt/runner.h"
@@ -654,6 +655,9 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   memset(&s, 0, sizeof s);
   s.k = lbbt_stage_options(ctx->stage);
   lbbt_status st = check_options(ctx->stage, ctx->exp->file, &s.snaps);
+  /* before any work: the folder is where lbbt may write, and no other run's model */
+  if (st == LBBT_OK) st = lbbt_output_path_check(ctx, s.k->out, "ts-pretrain option out");
+  if (st == LBBT_OK) st = lbbt_output_model_check(ctx, s.k->out, PRETRAIN_INFO_FILE);
   s.seed = ctx->run->seed ^ lbbt_hash_str(ctx->stage->name);
   if (st == LBBT_OK) st = lbbt_series_tokenizer_init(&s.tok, s.k->n_tokens, -15.0, 15.0);
   if (st == LBBT_OK && ctx->stage->batch_size < 1)

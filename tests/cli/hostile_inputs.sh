@@ -25,9 +25,9 @@ for d, n, side in (('$T/idx_wrap', 16, 1 << 30), ('$T/idx_big', 2, 65536)):
 experiment "$T/idx_wrap" fashion-mnist >"$T/idx_wrap.yaml"
 experiment "$T/idx_big" fashion-mnist >"$T/idx_big.yaml"
 check idx_wrapping_dims expect_exit 2 "header declares 16 x 1073741824 x 1073741824" \
-  timeout -k 5 60 "$LBBT" run "$T/idx_wrap.yaml" --out "$T/idx_wrap.h5"
+  timeout -k 5 "$HANG_GUARD" "$LBBT" run "$T/idx_wrap.yaml" --out "$T/idx_wrap.h5"
 check idx_dims_beyond_file expect_exit 2 "header declares 2 x 65536 x 65536 bytes but the plain file of 70 bytes" \
-  timeout -k 5 60 "$LBBT" run "$T/idx_big.yaml" --out "$T/idx_big.h5"
+  timeout -k 5 "$HANG_GUARD" "$LBBT" run "$T/idx_big.yaml" --out "$T/idx_big.h5"
 # the same header gzip-compressed: deflate cannot expand 100 bytes into 8 GiB
 mkdir -p "$T/idx_gz"
 py "
@@ -38,7 +38,7 @@ for p in ('train', 't10k'):
 "
 experiment "$T/idx_gz" fashion-mnist >"$T/idx_gz.yaml"
 check idx_gzip_dims_beyond_file expect_exit 2 "gzip file of [0-9]+ bytes cannot decompress" \
-  timeout -k 5 60 "$LBBT" run "$T/idx_gz.yaml" --out "$T/idx_gz.h5"
+  timeout -k 5 "$HANG_GUARD" "$LBBT" run "$T/idx_gz.yaml" --out "$T/idx_gz.h5"
 
 # config.json integers above 2^31 were truncated to 32 bits (n_layer 2^32 + 2 loaded as 2)
 cp -r tests/fixtures/backbones/gpt2 "$T/gpt2_wide"
@@ -58,19 +58,19 @@ for special in /dev/zero "$T/fifo.bin"; do
   printf 'experiment: special\nbase:\n  seed: 0\n  backbone: {plugin: llama, checkpoint: %s, patch_size: 7, pool: mean}\n  data: {dataset: fashion-mnist, limit: 20, test_limit: 20}\n  stages:\n    - {name: a, task: classification, epochs: 1, batch_size: 10, lr: 0.001}\n' "$special" >"$T/special_$name.yaml"
   if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     check "checkpoint_${name}_refused" expect_exit 2 "not a regular file" \
-      timeout -k 5 60 "$LBBT" run "$T/special_$name.yaml" --out "$T/special_$name.h5"
+      timeout -k 5 "$HANG_GUARD" "$LBBT" run "$T/special_$name.yaml" --out "$T/special_$name.h5"
   else
     skip "checkpoint_${name}_refused" "Fashion-MNIST absent"
   fi
   check "model_${name}_refused" expect_exit 2 "not a regular file|FIFO|device" \
-    timeout -k 5 60 "$LBBT" model "$special" --plugin llama
+    timeout -k 5 "$HANG_GUARD" "$LBBT" model "$special" --plugin llama
 done
 mkdir -p "$T/idx_fifo"
 mkfifo "$T/idx_fifo/train-images-idx3-ubyte" "$T/idx_fifo/train-labels-idx1-ubyte" \
   "$T/idx_fifo/t10k-images-idx3-ubyte" "$T/idx_fifo/t10k-labels-idx1-ubyte"
 experiment "$T/idx_fifo" fashion-mnist >"$T/idx_fifo.yaml"
 check dataset_fifo_refused expect_exit 2 "is a FIFO" \
-  timeout -k 5 60 "$LBBT" run "$T/idx_fifo.yaml" --out "$T/idx_fifo.h5"
+  timeout -k 5 "$HANG_GUARD" "$LBBT" run "$T/idx_fifo.yaml" --out "$T/idx_fifo.h5"
 
 # 5. Linear-time loading: a llama2.c file of 1000 tiny consistent layers (more than two
 #    minutes before: each name lookup scanned every tensor with an edit distance).
@@ -81,7 +81,7 @@ n = vocab*dim + L*dim + 4*L*dim*dim + L*dim + 3*L*hidden*dim + dim + seq*(dim//2
 open('$T/deep.bin', 'wb').write(struct.pack('<7i', dim, hidden, L, heads, kv, vocab, seq) + struct.pack('<%df' % n, *[0.01] * n))
 "
 check llama2c_1000_layers_load expect_exit 0 "n_layers 1000|1000 layers|layers 1000" \
-  timeout -k 5 60 "$LBBT" model "$T/deep.bin" --plugin llama
+  timeout -k 5 "$HANG_GUARD" "$LBBT" model "$T/deep.bin" --plugin llama
 
 # 9. Memory bounds: a PNG whose header declares 20000 x 20000 is refused from its header
 #    (before: 2.4 GB decoded); the budget is configurable.
@@ -100,7 +100,7 @@ open('$T/folder/train/a/huge.png', 'wb').write(png(20000, 20000, rows=False))
 "
 experiment "$T/folder" folder >"$T/folder.yaml"
 check png_over_pixel_budget expect_exit 2 "declares 20000x20000 pixels, above the budget" \
-  timeout -k 5 60 "$LBBT" run "$T/folder.yaml" --out "$T/folder.h5"
+  timeout -k 5 "$HANG_GUARD" "$LBBT" run "$T/folder.yaml" --out "$T/folder.h5"
 rm "$T/folder/train/a/huge.png"
 check png_budget_configurable expect_exit 2 "declares 16x16 pixels, above the budget of 100" \
-  env LBBT_MAX_IMAGE_PIXELS=100 timeout -k 5 60 "$LBBT" run "$T/folder.yaml" --out "$T/folder.h5"
+  env LBBT_MAX_IMAGE_PIXELS=100 timeout -k 5 "$HANG_GUARD" "$LBBT" run "$T/folder.yaml" --out "$T/folder.h5"

@@ -54,3 +54,7 @@ same_table_md() {
   grep -q '(n=1)' "$CLI_TMP/md-b/table-$n-smoke.md" || { echo "no reproduced cells"; return 1; }
   diff <(sed "s#$a#RESULTS#" "$CLI_TMP/md-a/table-$n-smoke.md") <(sed "s#$b#RESULTS#" "$CLI_TMP/md-b/table-$n-smoke.md")
 }
+
+# A hang guard (the 60 s): a command that does not finish in HANG_GUARD seconds hangs.
+# Sanitizer builds run several times slower, so `make asan` raises it (LBBT_HANG_GUARD_S).
+HANG_GUARD=${LBBT_HANG_GUARD_S:-60}

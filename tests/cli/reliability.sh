@@ -43,7 +43,7 @@ if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   for _ in $(seq 600); do [ -s "$OUT.lock" ] && break; sleep 0.1; done
   first=$(pgrep -P "$guard" | head -n 1) # the lbbt process itself (timeout's child)
   check second_writer_refused expect_exit 2 "another lbbt process \(pid $first\) is writing this file" \
-    timeout -k 5 60 "$LBBT" run tests/cli/fixtures/resume.yaml --out "$OUT" --threads 1
+    timeout -k 5 "$HANG_GUARD" "$LBBT" run tests/cli/fixtures/resume.yaml --out "$OUT" --threads 1
   kill "$guard" 2>/dev/null
   wait "$guard" 2>/dev/null
   check lock_gone_after_exit test ! -e "$OUT.lock"
