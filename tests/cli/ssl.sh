@@ -28,14 +28,15 @@ PY
 }
 
 # the pretext stage of the run selected by METHOD recorded a finite loss and its pretext
-# accuracy (NaN for mae, which has none), and its probe ran
+# accuracy (absent for mae, which has none), and its probe ran
 pretext_recorded() { # H5 METHOD
   local line
   line=$("$LBBT" inspect "$1" | grep "stages.pretext.method=$2 ") || { echo "no $2 run"; return 1; }
   echo "$line" | grep -Eq 'pretext/train_loss=[0-9.]+ ' || { echo "loss: $line"; return 1; }
   echo "$line" | grep -Eq 'pretext/pretext_params=[1-9]' || { echo "no pretext head: $line"; return 1; }
   echo "$line" | grep -Eq 'probe/test_acc1=[0-9.]+' || { echo "no probe: $line"; return 1; }
-  if [ "$2" = mae ]; then echo "$line" | grep -q 'pretext/train_acc1=nan' || { echo "mae acc: $line"; return 1; }
+  echo "$line" | grep -q 'complete ' || { echo "not complete: $line"; return 1; }
+  if [ "$2" = mae ]; then ! echo "$line" | grep -q 'pretext/train_acc1=' || { echo "mae acc: $line"; return 1; }
   else echo "$line" | grep -Eq 'pretext/train_acc1=[0-9.]+ ' || { echo "acc: $line"; return 1; }; fi
 }
 
