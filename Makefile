@@ -171,7 +171,7 @@ run-tests: all $(TESTS) $(TPLUGINS) $(MPI_TEST)
 # Sanitizers slow everything several times: each test gets 45 minutes and the hang guards of
 # the hostile-input tests 5 (both are limits for hangs, not timings).
 asan:
-	LBBT_TEST_TIMEOUT=2700 LBBT_HANG_GUARD_S=300 $(MAKE) BUILD=build-asan SAN=1 OPT=-O1 test
+	LBBT_SANITIZED=1 LBBT_TEST_TIMEOUT=2700 LBBT_HANG_GUARD_S=300 $(MAKE) BUILD=build-asan SAN=1 OPT=-O1 test
 
 # Regenerate PyTorch fixtures (needs python3-torch) and compare.
 parity: all $(TESTS)
