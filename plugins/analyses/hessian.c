@@ -124,7 +124,6 @@ static void on_progress(void *user, const char *what, int done, int total) {
 
 static lbbt_status run(lbbt_stage_ctx *ctx) {
   const lbbt_stage_spec *s = ctx->stage;
-  char key[300];
   const hessian_options *o = opts(s);
   lbbt_obj_params which = LBBT_OBJ_PARAMS_ALL;
   LBBT_TRY(lbbt_obj_params_parse(o->params, &which));
@@ -179,19 +178,16 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   st = lbbt_hessian_report_record(&rep, &cfg, hot ? hot->name : NULL, ctx->record, prefix);
   int64_t shape[1] = {batch->n};
   if (st == LBBT_OK)
-    st = lbbt_record_array_i32(ctx->record, lbbt_stage_key(ctx, "batch_indices", key, sizeof key), 1, shape,
+    st = lbbt_stage_array_i32(ctx, "batch_indices", 1, shape,
                                batch->indices);
   if (st == LBBT_OK)
-    st = lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key),
-                            o->labels == LBBT_LABELS_RANDOM ? "random" : "true");
+    st = lbbt_stage_string(ctx, "label_mode", o->labels == LBBT_LABELS_RANDOM ? "random" : "true");
   if (st == LBBT_OK)
-    st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "labels_changed", key, sizeof key),
-                            (double)batch->n_changed);
+    st = lbbt_stage_scalar(ctx, "labels_changed", (double)batch->n_changed);
   if (st == LBBT_OK)
-    st = lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "param_set", key, sizeof key),
-                            lbbt_obj_params_name(which));
+    st = lbbt_stage_string(ctx, "param_set", lbbt_obj_params_name(which));
   if (st == LBBT_OK)
-    st = lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_stage", key, sizeof key), label_stage);
+    st = lbbt_stage_string(ctx, "label_stage", label_stage);
   if (st == LBBT_OK)
     lbbt_progress_log(ctx->progress,
                       "run %d/%d stage %s: lambda max %.4g min %.4g (%d Lanczos steps, extremes %sconverged, top-%d "

@@ -106,24 +106,17 @@ static double now_s(void) {
 
 static lbbt_status record_f32(lbbt_stage_ctx *ctx, const char *name, const double *v, int ndim, int64_t d0,
                               int64_t d1) {
-  char key[300];
   int64_t shape[2] = {d0, d1}, n = ndim == 2 ? d0 * d1 : d0;
   float *f = malloc((size_t)n * sizeof *f);
   if (!f) return lbbt_fail(LBBT_E_NOMEM, "landscape: out of memory");
   for (int64_t i = 0; i < n; i++) f[i] = (float)v[i];
-  lbbt_status st = lbbt_record_array_f32(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), ndim, shape, f);
+  lbbt_status st = lbbt_stage_array_f32(ctx, name, ndim, shape, f);
   free(f);
   return st;
 }
 
-static lbbt_status scalar(lbbt_stage_ctx *ctx, const char *name, double v) {
-  char key[300];
-  return lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-
 static lbbt_status run(lbbt_stage_ctx *ctx) {
   const lbbt_stage_spec *s = ctx->stage;
-  char key[300];
   double t0 = now_s();
   const landscape_options *o = lbbt_stage_options(s);
   int size = o->size;
@@ -179,30 +172,28 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   }
   LBBT_TRY_GOTO(st, record_f32(ctx, "grid", grid, 2, size, size), done);
   LBBT_TRY_GOTO(st, record_f32(ctx, "alphas", alphas, 1, size, 0), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "loss", loss0), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "loss_min", lo), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "loss_max", hi), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "local_minima", local_minima(grid, size)), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "direction_norm_1", sqrt(n1)), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "direction_norm_2", sqrt(n2)), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "direction_cosine", n1 > 0 && n2 > 0 ? dot / sqrt(n1 * n2) : 0), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "params", (double)n), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "loss_evals", (double)obj->n_loss_evals), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "seconds", now_s() - t0), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "options/size", size), done);
-  LBBT_TRY_GOTO(st, scalar(ctx, "options/span", span), done);
-  LBBT_TRY_GOTO(st, lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "options/params", key, sizeof key),
-                                       lbbt_obj_params_name(which)), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "loss", loss0), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "loss_min", lo), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "loss_max", hi), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "local_minima", local_minima(grid, size)), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "direction_norm_1", sqrt(n1)), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "direction_norm_2", sqrt(n2)), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "direction_cosine", n1 > 0 && n2 > 0 ? dot / sqrt(n1 * n2) : 0), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "params", (double)n), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "loss_evals", (double)obj->n_loss_evals), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "seconds", now_s() - t0), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "options/size", size), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_scalar(ctx, "options/span", span), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_string(ctx, "options/params", lbbt_obj_params_name(which)), done);
   char seed_text[32];
   snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
-  LBBT_TRY_GOTO(st, lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "options/seed", key, sizeof key), seed_text),
+  LBBT_TRY_GOTO(st, lbbt_stage_string(ctx, "options/seed", seed_text),
                 done);
-  LBBT_TRY_GOTO(st, lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key),
-                                       o->labels == LBBT_LABELS_RANDOM ? "random" : "true"), done);
-  LBBT_TRY_GOTO(st, lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_stage", key, sizeof key), label_stage),
+  LBBT_TRY_GOTO(st, lbbt_stage_string(ctx, "label_mode", o->labels == LBBT_LABELS_RANDOM ? "random" : "true"), done);
+  LBBT_TRY_GOTO(st, lbbt_stage_string(ctx, "label_stage", label_stage),
                 done);
   int64_t shape[1] = {batch->n};
-  LBBT_TRY_GOTO(st, lbbt_record_array_i32(ctx->record, lbbt_stage_key(ctx, "batch_indices", key, sizeof key), 1,
+  LBBT_TRY_GOTO(st, lbbt_stage_array_i32(ctx, "batch_indices", 1,
                                           shape, batch->indices), done);
   lbbt_progress_log(ctx->progress, "run %d/%d stage %s: loss %.4f at the centre, [%.4f, %.4f] on the grid, %d local "
                     "minima, %.0f s",

@@ -111,10 +111,9 @@ static lbbt_status make_labels(lbbt_stage_ctx *ctx, int32_t *labels) {
   const lbbt_stage_spec *s = ctx->stage;
   const class_options *o = opts(s);
   const lbbt_dataset *ds = ctx->train;
-  char key[300];
   if (o->labels == LBBT_LABELS_TRUE) {
     memcpy(labels, ds->labels, (size_t)ds->n * sizeof *labels);
-    return lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key), "true");
+    return lbbt_stage_string(ctx, "label_mode", "true");
   }
   uint8_t *corrupted = calloc((size_t)ds->n, 1);
   int32_t *idx = malloc((size_t)ds->n * sizeof *idx);
@@ -127,20 +126,15 @@ static lbbt_status make_labels(lbbt_stage_ctx *ctx, int32_t *labels) {
   for (int64_t i = 0; st == LBBT_OK && i < ds->n; i++)
     if (corrupted[i]) idx[m++] = (int32_t)i;
   if (st == LBBT_OK)
-    st = lbbt_record_string(ctx->record, lbbt_stage_key(ctx, "label_mode", key, sizeof key), "random");
+    st = lbbt_stage_string(ctx, "label_mode", "random");
   if (st == LBBT_OK)
-    st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "label_ratio", key, sizeof key), o->label_ratio);
+    st = lbbt_stage_scalar(ctx, "label_ratio", o->label_ratio);
   int64_t shape[1] = {m};
   if (st == LBBT_OK && m > 0)
-    st = lbbt_record_array_i32(ctx->record, lbbt_stage_key(ctx, "corrupted", key, sizeof key), 1, shape, idx);
+    st = lbbt_stage_array_i32(ctx, "corrupted", 1, shape, idx);
   free(corrupted);
   free(idx);
   return st;
-}
-
-static lbbt_status append(lbbt_stage_ctx *ctx, const char *name, double v) {
-  char key[300];
-  return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
 }
 
 /* One training job: `epochs` epochs on `ds` with `labels` at peak learning rate `lr`.
@@ -213,16 +207,16 @@ static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   if (!j->job->main_job) return LBBT_OK;
   double test_acc = 0, test_loss = 0, per_s = e->train_seconds > 0 ? (double)e->items / e->train_seconds : 0;
   LBBT_TRY(top1_evaluate(ctx->model, ctx->test, NULL, EVAL_BATCH, &test_acc, &test_loss));
-  LBBT_TRY(append(ctx, "train_loss", e->mean_loss));
-  LBBT_TRY(append(ctx, "train_acc1", fit));
-  LBBT_TRY(append(ctx, "test_loss", test_loss));
-  LBBT_TRY(append(ctx, "test_acc1", test_acc));
-  LBBT_TRY(append(ctx, "lr", e->lr));
-  LBBT_TRY(append(ctx, "grad_norm", e->grad_norm));
-  LBBT_TRY(append(ctx, "images_per_s", per_s));
-  LBBT_TRY(append(ctx, "seconds", lbbt_train_now() - e->started));
+  LBBT_TRY(lbbt_stage_append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(lbbt_stage_append(ctx, "train_acc1", fit));
+  LBBT_TRY(lbbt_stage_append(ctx, "test_loss", test_loss));
+  LBBT_TRY(lbbt_stage_append(ctx, "test_acc1", test_acc));
+  LBBT_TRY(lbbt_stage_append(ctx, "lr", e->lr));
+  LBBT_TRY(lbbt_stage_append(ctx, "grad_norm", e->grad_norm));
+  LBBT_TRY(lbbt_stage_append(ctx, "images_per_s", per_s));
+  LBBT_TRY(lbbt_stage_append(ctx, "seconds", lbbt_train_now() - e->started));
   if (lbbt_dist_size() > 1) /* data-parallel: the gradient allreduce's share (make bench-mpi) */
-    LBBT_TRY(append(ctx, "allreduce_seconds", e->allreduce_seconds));
+    LBBT_TRY(lbbt_stage_append(ctx, "allreduce_seconds", e->allreduce_seconds));
   lbbt_progress_log(ctx->progress,
                     "run %d/%d %s stage %s epoch %d/%d: train loss %.4f acc %.2f%%, test acc %.2f%%, "
                     "%.0f img/s",
@@ -340,7 +334,6 @@ static lbbt_status sweep_progress_write(const lbbt_stage_ctx *ctx, const double 
 static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *chosen) {
   const lbbt_stage_spec *s = ctx->stage;
   const lbbt_dataset *ds = ctx->train;
-  char key[300];
   double grid[MAX_GRID], score[MAX_GRID];
   int n;
   LBBT_TRY(parse_grid(s, ctx->exp->file, grid, &n));
@@ -391,10 +384,10 @@ static lbbt_status sweep(lbbt_stage_ctx *ctx, const int32_t *labels, double *cho
       g32[i] = (float)grid[i];
       s32[i] = (float)score[i];
     }
-    st = lbbt_record_array_f32(ctx->record, lbbt_stage_key(ctx, "sweep_lr", key, sizeof key), 1, shape, g32);
+    st = lbbt_stage_array_f32(ctx, "sweep_lr", 1, shape, g32);
     if (st == LBBT_OK)
-      st = lbbt_record_array_f32(ctx->record, lbbt_stage_key(ctx, "sweep_score", key, sizeof key), 1, shape, s32);
-    if (st == LBBT_OK) st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "chosen_lr", key, sizeof key), *chosen);
+      st = lbbt_stage_array_f32(ctx, "sweep_score", 1, shape, s32);
+    if (st == LBBT_OK) st = lbbt_stage_scalar(ctx, "chosen_lr", *chosen);
     restore(ctx->model, start);
   }
   lbbt_dataset_free(fit);
@@ -416,8 +409,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
   if (st == LBBT_OK) st = lbbt_model_select_trainable(m, &s->train_layers, s->train_embed, s->train_head);
   m->drop_path = (float)s->drop_path;
   if (st == LBBT_OK)
-    st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "trainable_params", key, sizeof key),
-                            (double)lbbt_model_numel(m, 1));
+    st = lbbt_stage_scalar(ctx, "trainable_params", (double)lbbt_model_numel(m, 1));
   double lr = s->lr;
   if (st == LBBT_OK && !strcmp(opts(s)->lr_sweep, "per-arm")) {
     /* A resumed stage already chose (the record came back with the checkpoint). */
@@ -430,7 +422,7 @@ static lbbt_status run(lbbt_stage_ctx *ctx) {
     train_job job = {ds, labels, s->epochs, lr, 1, 0.0};
     st = train(ctx, &job);
   }
-  if (st == LBBT_OK) st = lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, "epochs", key, sizeof key), s->epochs);
+  if (st == LBBT_OK) st = lbbt_stage_scalar(ctx, "epochs", s->epochs);
   m->drop_path = 0;
   free(labels);
   return st;

@@ -471,25 +471,20 @@ static lbbt_status evaluate(detr_state *s) {
   return st;
 }
 
-static lbbt_status append(lbbt_stage_ctx *ctx, const char *name, double v) {
-  char key[300];
-  return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-
 static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   detr_state *s = user;
   lbbt_stage_ctx *ctx = s->ctx;
   double sums[4] = {s->ce, s->l1, s->giou, s->parts_weight}; /* over every rank */
   LBBT_TRY(lbbt_dist_sum(sums, 4));
   double w = sums[3] > 0 ? sums[3] : 1, per_s = e->train_seconds > 0 ? (double)e->items / e->train_seconds : 0;
-  LBBT_TRY(append(ctx, "train_loss", e->mean_loss));
-  LBBT_TRY(append(ctx, "loss_ce", sums[0] / w));
-  LBBT_TRY(append(ctx, "loss_bbox", sums[1] / w));
-  LBBT_TRY(append(ctx, "loss_giou", sums[2] / w));
-  LBBT_TRY(append(ctx, "lr", e->lr));
-  LBBT_TRY(append(ctx, "grad_norm", e->grad_norm));
-  LBBT_TRY(append(ctx, "images_per_s", per_s));
-  LBBT_TRY(append(ctx, "seconds", lbbt_train_now() - e->started));
+  LBBT_TRY(lbbt_stage_append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(lbbt_stage_append(ctx, "loss_ce", sums[0] / w));
+  LBBT_TRY(lbbt_stage_append(ctx, "loss_bbox", sums[1] / w));
+  LBBT_TRY(lbbt_stage_append(ctx, "loss_giou", sums[2] / w));
+  LBBT_TRY(lbbt_stage_append(ctx, "lr", e->lr));
+  LBBT_TRY(lbbt_stage_append(ctx, "grad_norm", e->grad_norm));
+  LBBT_TRY(lbbt_stage_append(ctx, "images_per_s", per_s));
+  LBBT_TRY(lbbt_stage_append(ctx, "seconds", lbbt_train_now() - e->started));
   lbbt_progress_log(ctx->progress, "run %d/%d %s stage %s epoch %d/%d: loss %.4f (ce %.4f, L1 %.4f, GIoU %.4f), "
                     "%.0f img/s", ctx->run_index + 1, ctx->n_runs, ctx->run->id, ctx->stage->name, e->epoch + 1,
                     e->epochs, e->mean_loss, sums[0] / w, sums[1] / w, sums[2] / w, per_s);

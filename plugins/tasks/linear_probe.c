@@ -78,11 +78,6 @@ static lbbt_status probe_eval(probe *p, const float *f, const int32_t *labels, i
   return LBBT_OK;
 }
 
-static lbbt_status append(lbbt_stage_ctx *ctx, const char *name, double v) {
-  char key[300];
-  return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-
 /* The epoch's order of the training features: a shuffle derived from the run seed. */
 static lbbt_status begin_epoch(void *user, int epoch) {
   probe *p = user;
@@ -125,12 +120,12 @@ static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   lbbt_stage_ctx *ctx = p->ctx;
   double test_acc, test_loss;
   LBBT_TRY(probe_eval(p, p->ftest, ctx->test->labels, ctx->test->n, p->d, &test_acc, &test_loss));
-  LBBT_TRY(append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(lbbt_stage_append(ctx, "train_loss", e->mean_loss));
   double correct = (double)p->correct; /* over every rank */
   LBBT_TRY(lbbt_dist_sum(&correct, 1));
-  LBBT_TRY(append(ctx, "train_acc1", 100.0 * correct / (double)p->n));
-  LBBT_TRY(append(ctx, "test_loss", test_loss));
-  LBBT_TRY(append(ctx, "test_acc1", test_acc));
+  LBBT_TRY(lbbt_stage_append(ctx, "train_acc1", 100.0 * correct / (double)p->n));
+  LBBT_TRY(lbbt_stage_append(ctx, "test_loss", test_loss));
+  LBBT_TRY(lbbt_stage_append(ctx, "test_acc1", test_acc));
   return LBBT_OK;
 }
 

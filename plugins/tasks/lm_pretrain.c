@@ -311,19 +311,6 @@ static void lm_state_free(lm_state *s) {
   free(s->param_names);
 }
 
-static lbbt_status rec_scalar(lbbt_stage_ctx *ctx, const char *name, double v) {
-  char key[300];
-  return lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-static lbbt_status rec_string(lbbt_stage_ctx *ctx, const char *name, const char *v) {
-  char key[300];
-  return lbbt_record_string(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-static lbbt_status rec_append(lbbt_stage_ctx *ctx, const char *name, double v) {
-  char key[300];
-  return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-
 static lbbt_status load_text(lbbt_stage_ctx *ctx, lm_state *s) {
   char (*sources)[LBBT_PATH_MAX] = malloc(LBBT_CORPUS_MAX_SOURCES * sizeof *sources);
   const char **ptrs = malloc(LBBT_CORPUS_MAX_SOURCES * sizeof *ptrs);
@@ -380,7 +367,7 @@ static lbbt_status load_text(lbbt_stage_ctx *ctx, lm_state *s) {
 static lbbt_status record_corpus(lbbt_stage_ctx *ctx, lm_state *s) {
   const lbbt_corpus *c = s->corpus;
   lbbt_status st;
-  LBBT_TRY(rec_string(ctx, "corpus_sha256", c->sha256));
+  LBBT_TRY(lbbt_stage_string(ctx, "corpus_sha256", c->sha256));
   size_t cap = 256 + (size_t)c->n_files * (LBBT_PATH_MAX + 48);
   char *files = malloc(cap);
   if (!files) return lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
@@ -390,26 +377,26 @@ static lbbt_status record_corpus(lbbt_stage_ctx *ctx, lm_state *s) {
     used += (size_t)snprintf(files + used, cap - used, "%s%s %lld bytes, %lld documents%s", i ? "\n" : "",
                              c->files[i].path, (long long)c->files[i].bytes,
                              (long long)c->files[i].n_docs, c->files[i].fortune ? " (fortune format)" : "");
-  st = rec_string(ctx, "corpus_files", files);
+  st = lbbt_stage_string(ctx, "corpus_files", files);
   free(files);
   LBBT_TRY(st);
-  LBBT_TRY(rec_scalar(ctx, "corpus_docs", (double)c->n_docs));
-  LBBT_TRY(rec_scalar(ctx, "corpus_bytes", (double)c->n_bytes));
-  LBBT_TRY(rec_scalar(ctx, "val_docs", (double)c->n_val_docs));
-  LBBT_TRY(rec_scalar(ctx, "train_bytes", (double)c->train_bytes));
-  LBBT_TRY(rec_scalar(ctx, "val_bytes", (double)s->val_bytes));
-  LBBT_TRY(rec_scalar(ctx, "train_tokens", (double)s->n_train));
-  LBBT_TRY(rec_scalar(ctx, "val_tokens", (double)s->n_val));
-  LBBT_TRY(rec_scalar(ctx, "val_tokens_evaluated", (double)s->sample.tokens));
-  LBBT_TRY(rec_scalar(ctx, "val_bytes_evaluated", (double)s->sample.bytes));
-  LBBT_TRY(rec_string(ctx, "tokenizer", lbbt_tokenizer_kind_name(lbbt_tokenizer_kind_of(s->tok))));
-  LBBT_TRY(rec_scalar(ctx, "vocab_size", lbbt_tokenizer_vocab_size(s->tok)));
-  LBBT_TRY(rec_scalar(ctx, "unigram_entropy_bpb", lbbt_corpus_unigram_entropy_bpb(c)));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "corpus_docs", (double)c->n_docs));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "corpus_bytes", (double)c->n_bytes));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "val_docs", (double)c->n_val_docs));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "train_bytes", (double)c->train_bytes));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "val_bytes", (double)s->val_bytes));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "train_tokens", (double)s->n_train));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "val_tokens", (double)s->n_val));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "val_tokens_evaluated", (double)s->sample.tokens));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "val_bytes_evaluated", (double)s->sample.bytes));
+  LBBT_TRY(lbbt_stage_string(ctx, "tokenizer", lbbt_tokenizer_kind_name(lbbt_tokenizer_kind_of(s->tok))));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "vocab_size", lbbt_tokenizer_vocab_size(s->tok)));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "unigram_entropy_bpb", lbbt_corpus_unigram_entropy_bpb(c)));
   double uni = 0;
   LBBT_TRY(lbbt_unigram_cross_entropy(s->train, s->n_train, s->val + 1, s->n_val - 1,
                                       lbbt_tokenizer_vocab_size(s->tok), &uni));
   s->val_unigram_bpb = lbbt_bits_per_byte(uni, s->full.tokens, s->full.bytes);
-  LBBT_TRY(rec_scalar(ctx, "val_unigram_bpb", s->val_unigram_bpb));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "val_unigram_bpb", s->val_unigram_bpb));
   lbbt_progress_log(ctx->progress,
                     "lm-pretrain: corpus %lld documents, %lld bytes (%d files; sha256 %.12s); "
                     "validation %lld documents, %lld tokens; %s tokenizer, vocab %d",
@@ -455,8 +442,8 @@ static lbbt_status build_model(lbbt_stage_ctx *ctx, lm_state *s) {
   s->inputs = malloc(bt * sizeof *s->inputs);
   s->targets = malloc(bt * sizeof *s->targets);
   if (!s->inputs || !s->targets) return lbbt_fail(LBBT_E_NOMEM, "lm-pretrain: out of memory");
-  LBBT_TRY(rec_scalar(ctx, "params", (double)lbbt_model_numel(m, 0)));
-  LBBT_TRY(rec_scalar(ctx, "context", s->o.context));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "params", (double)lbbt_model_numel(m, 0)));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "context", s->o.context));
   return LBBT_OK;
 }
 
@@ -545,10 +532,10 @@ static lbbt_status snapshot(lbbt_stage_ctx *ctx, lm_state *s, int64_t steps, int
     char dir[LBBT_PATH_MAX + SNAPSHOT_NAME_MAX + 2];
     snprintf(dir, sizeof dir, "%s/%s", s->o.out, s->o.snaps.name[i]);
     LBBT_TRY(save_model(ctx, s, dir, steps, s->o.snaps.name[i], s->o.snaps.fraction[i], loss, val_bpb(s, loss)));
-    LBBT_TRY(rec_append(ctx, "snapshot_fraction", s->o.snaps.fraction[i]));
-    LBBT_TRY(rec_append(ctx, "snapshot_steps", (double)steps));
-    LBBT_TRY(rec_append(ctx, "snapshot_val_loss", loss));
-    LBBT_TRY(rec_append(ctx, "snapshot_val_bpb", val_bpb(s, loss)));
+    LBBT_TRY(lbbt_stage_append(ctx, "snapshot_fraction", s->o.snaps.fraction[i]));
+    LBBT_TRY(lbbt_stage_append(ctx, "snapshot_steps", (double)steps));
+    LBBT_TRY(lbbt_stage_append(ctx, "snapshot_val_loss", loss));
+    LBBT_TRY(lbbt_stage_append(ctx, "snapshot_val_bpb", val_bpb(s, loss)));
     lbbt_progress_log(ctx->progress, "lm-pretrain: snapshot %s after %lld of %lld steps -> %s (val %.3f bits/byte)",
                       s->o.snaps.name[i], (long long)steps, (long long)total, dir, val_bpb(s, loss));
   }
@@ -604,13 +591,13 @@ static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_tr
 static lbbt_status begin(void *user, int start_epoch) {
   lm_loop *l = user;
   lm_state *s = l->s;
-  LBBT_TRY(rec_scalar(l->ctx, "steps_total", (double)l->total));
-  LBBT_TRY(rec_string(l->ctx, "out", s->o.out));
+  LBBT_TRY(lbbt_stage_scalar(l->ctx, "steps_total", (double)l->total));
+  LBBT_TRY(lbbt_stage_string(l->ctx, "out", s->o.out));
   if (start_epoch > 0) return LBBT_OK;
   double loss0 = 0;
   LBBT_TRY(evaluate(s, &s->sample, l->ctx->stage->batch_size, &loss0));
-  LBBT_TRY(rec_scalar(l->ctx, "val_loss_init", loss0));
-  LBBT_TRY(rec_scalar(l->ctx, "val_bpb_init", val_bpb(s, loss0)));
+  LBBT_TRY(lbbt_stage_scalar(l->ctx, "val_loss_init", loss0));
+  LBBT_TRY(lbbt_stage_scalar(l->ctx, "val_bpb_init", val_bpb(s, loss0)));
   if (snapshots_due(&s->o.snaps, 0, l->total)) LBBT_TRY(snapshot(l->ctx, s, 0, l->total, loss0));
   return LBBT_OK;
 }
@@ -634,14 +621,14 @@ static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   double tps = e->train_seconds > 0 ? (double)e->items / e->train_seconds : 0;
   l->train_seconds_all += e->train_seconds;
   l->trained_tokens += e->items;
-  LBBT_TRY(rec_append(ctx, "train_loss", e->mean_loss));
-  LBBT_TRY(rec_append(ctx, "val_loss", vloss));
-  LBBT_TRY(rec_append(ctx, "val_bpb", val_bpb(s, vloss)));
-  LBBT_TRY(rec_append(ctx, "tokens_per_s", tps));
-  LBBT_TRY(rec_append(ctx, "lr", e->lr));
-  LBBT_TRY(rec_append(ctx, "grad_norm", e->grad_norm));
-  LBBT_TRY(rec_append(ctx, "seconds", lbbt_train_now() - e->started));
-  LBBT_TRY(rec_append(ctx, "steps", (double)e->steps_done));
+  LBBT_TRY(lbbt_stage_append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(lbbt_stage_append(ctx, "val_loss", vloss));
+  LBBT_TRY(lbbt_stage_append(ctx, "val_bpb", val_bpb(s, vloss)));
+  LBBT_TRY(lbbt_stage_append(ctx, "tokens_per_s", tps));
+  LBBT_TRY(lbbt_stage_append(ctx, "lr", e->lr));
+  LBBT_TRY(lbbt_stage_append(ctx, "grad_norm", e->grad_norm));
+  LBBT_TRY(lbbt_stage_append(ctx, "seconds", lbbt_train_now() - e->started));
+  LBBT_TRY(lbbt_stage_append(ctx, "steps", (double)e->steps_done));
   lbbt_progress_log(ctx->progress,
                     "run %d/%d %s stage %s epoch %d/%d: train loss %.4f, val loss %.4f = %.3f "
                     "bits/byte, %.0f tokens/s",
@@ -656,8 +643,8 @@ static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   double full_loss = vloss;
   if (s->sample.n != s->full.n) LBBT_TRY(evaluate(s, &s->full, st->batch_size, &full_loss));
   LBBT_TRY(save_model(ctx, s, s->o.out, total, NULL, 1.0, full_loss, bpb_of(&s->full, full_loss)));
-  LBBT_TRY(rec_scalar(ctx, "val_loss_final", full_loss));
-  LBBT_TRY(rec_scalar(ctx, "val_bpb_final", bpb_of(&s->full, full_loss)));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "val_loss_final", full_loss));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "val_bpb_final", bpb_of(&s->full, full_loss)));
   lbbt_progress_log(ctx->progress, "lm-pretrain: whole validation split (%lld tokens): loss %.4f = "
                     "%.3f bits/byte; unigram baseline %.3f bits/byte", (long long)s->full.tokens,
                     full_loss, bpb_of(&s->full, full_loss), s->val_unigram_bpb);

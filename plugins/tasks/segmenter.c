@@ -142,11 +142,6 @@ static void state_free(seg_state *s) {
   free(s->param_names);
 }
 
-static lbbt_status append(lbbt_stage_ctx *ctx, const char *name, double v) {
-  char key[300];
-  return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-
 /* ---- model --------------------------------------------------------------------------------- */
 static lbbt_status build_model(seg_state *s) {
   lbbt_stage_ctx *ctx = s->ctx;
@@ -363,10 +358,10 @@ static lbbt_status evaluate(seg_state *s) {
 static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   seg_state *s = user;
   lbbt_stage_ctx *ctx = s->ctx;
-  LBBT_TRY(append(ctx, "train_loss", e->mean_loss));
-  LBBT_TRY(append(ctx, "lr", e->lr));
-  LBBT_TRY(append(ctx, "grad_norm", e->grad_norm));
-  LBBT_TRY(append(ctx, "seconds", lbbt_train_now() - e->started));
+  LBBT_TRY(lbbt_stage_append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(lbbt_stage_append(ctx, "lr", e->lr));
+  LBBT_TRY(lbbt_stage_append(ctx, "grad_norm", e->grad_norm));
+  LBBT_TRY(lbbt_stage_append(ctx, "seconds", lbbt_train_now() - e->started));
   lbbt_progress_log(ctx->progress, "run %d/%d %s stage %s epoch %d/%d: train loss %.4f", ctx->run_index + 1,
                     ctx->n_runs, ctx->run->id, ctx->stage->name, e->epoch + 1, e->epochs, e->mean_loss);
   if (e->epoch + 1 < e->epochs) return LBBT_OK;

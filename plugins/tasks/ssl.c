@@ -312,24 +312,19 @@ static lbbt_status batch_loss(void *user, lbbt_tape *tape, int64_t step, lbbt_tr
   return LBBT_OK;
 }
 
-static lbbt_status append(lbbt_stage_ctx *ctx, const char *name, double v) {
-  char key[300];
-  return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-
 static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   ssl_job *j = user;
   lbbt_stage_ctx *ctx = j->ctx;
   double acc = j->seen ? 100.0 * (double)j->correct / (double)j->seen : NAN;
   double per_s = e->train_seconds > 0 ? (double)e->items / e->train_seconds : 0;
-  LBBT_TRY(append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(lbbt_stage_append(ctx, "train_loss", e->mean_loss));
   /* MAE has no accuracy: the item is absent (not NaN, which marks a run diverged) */
   if (j->o->method != METHOD_MAE)
-    LBBT_TRY(append(ctx, "train_acc1", acc));
-  LBBT_TRY(append(ctx, "lr", e->lr));
-  LBBT_TRY(append(ctx, "grad_norm", e->grad_norm));
-  LBBT_TRY(append(ctx, "images_per_s", per_s));
-  LBBT_TRY(append(ctx, "seconds", lbbt_train_now() - e->started));
+    LBBT_TRY(lbbt_stage_append(ctx, "train_acc1", acc));
+  LBBT_TRY(lbbt_stage_append(ctx, "lr", e->lr));
+  LBBT_TRY(lbbt_stage_append(ctx, "grad_norm", e->grad_norm));
+  LBBT_TRY(lbbt_stage_append(ctx, "images_per_s", per_s));
+  LBBT_TRY(lbbt_stage_append(ctx, "seconds", lbbt_train_now() - e->started));
   lbbt_progress_log(ctx->progress, "run %d/%d %s stage %s (%s) epoch %d/%d: pretext loss %.4f acc %.2f%%, %.0f img/s",
                     ctx->run_index + 1, ctx->n_runs, ctx->run->id, ctx->stage->name, METHODS[j->o->method],
                     e->epoch + 1, e->epochs, e->mean_loss, j->o->method == METHOD_MAE ? NAN : acc, per_s);

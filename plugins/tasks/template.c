@@ -14,8 +14,8 @@
  *  4. validate(): rules between keys that the table cannot state.  needs(): what the runner
  *     must prepare (lbbt_task_needs in plugin.h: a vision model, image data and the targets
  *     they carry, a language model, nothing).  run(): the work, on ctx->model and
- *     ctx->train / ctx->test, writing results through ctx->record (lbbt/analysis_util.h has
- *     stage-prefixed helpers).  A task that trains runs the core's loop (lbbt/train_loop.h:
+ *     ctx->train / ctx->test, writing results through ctx->record (lbbt/runner.h has the
+ *     stage-prefixed helpers: lbbt_stage_scalar, _string, _append, _array_f32/_i32).  A task that trains runs the core's loop (lbbt/train_loop.h:
  *     schedule, clipping, checkpoints and resume; plugins/tasks/linear_probe.c shows how).
  *  5. Add an experiment under experiments/ with a smoke tier, and a test.
  *

@@ -204,19 +204,6 @@ static void ts_state_free(ts_state *s) {
   free(s->param_names);
 }
 
-static lbbt_status rec_scalar(lbbt_stage_ctx *ctx, const char *name, double v) {
-  char key[300];
-  return lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-static lbbt_status rec_string(lbbt_stage_ctx *ctx, const char *name, const char *v) {
-  char key[300];
-  return lbbt_record_string(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-static lbbt_status rec_append(lbbt_stage_ctx *ctx, const char *name, double v) {
-  char key[300];
-  return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, name, key, sizeof key), v);
-}
-
 /* ---- corpus ------------------------------------------------------------------------------ */
 static lbbt_status make_corpus(lbbt_stage_ctx *ctx, ts_state *s) {
   const ts_keys *k = s->k;
@@ -239,9 +226,9 @@ static lbbt_status make_corpus(lbbt_stage_ctx *ctx, ts_state *s) {
   s->n_val = (int)llround(k->val_fraction * N);
   s->n_train = N - s->n_val;
   double secs = lbbt_train_now() - t0;
-  LBBT_TRY(rec_scalar(ctx, "corpus_seconds", secs));
-  LBBT_TRY(rec_scalar(ctx, "n_train_series", s->n_train));
-  LBBT_TRY(rec_scalar(ctx, "n_val_series", s->n_val));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "corpus_seconds", secs));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "n_train_series", s->n_train));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "n_val_series", s->n_val));
   lbbt_progress_log(ctx->progress, "ts-pretrain: KernelSynth corpus of %d series x %d points (seed %d, "
                     "up to %d kernels) in %.1f s; %d held out", N, L, k->corpus_seed, k->max_kernels,
                     secs, s->n_val);
@@ -348,8 +335,8 @@ static lbbt_status build_model(lbbt_stage_ctx *ctx, ts_state *s) {
   s->scales = malloc((size_t)s->batch * sizeof *s->scales);
   if (!s->enc_ids || !s->dec_ids || !s->labels || !s->scales)
     return lbbt_fail(LBBT_E_NOMEM, "ts-pretrain: out of memory");
-  LBBT_TRY(rec_scalar(ctx, "params", (double)lbbt_model_numel(m, 0)));
-  LBBT_TRY(rec_scalar(ctx, "encoder_params", (double)(lbbt_model_numel(m, 0) - decoder_numel(m))));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "params", (double)lbbt_model_numel(m, 0)));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "encoder_params", (double)(lbbt_model_numel(m, 0) - decoder_numel(m))));
   return LBBT_OK;
 }
 
@@ -518,9 +505,9 @@ static lbbt_status snapshot(lbbt_stage_ctx *ctx, ts_state *s, int64_t steps, int
     char dir[LBBT_PATH_MAX + SNAPSHOT_NAME_MAX + 2];
     snprintf(dir, sizeof dir, "%s/%s", s->k->out, s->snaps.name[i]);
     LBBT_TRY(save_model(ctx, s, dir, steps, s->snaps.name[i], s->snaps.fraction[i], loss));
-    LBBT_TRY(rec_append(ctx, "snapshot_fraction", s->snaps.fraction[i]));
-    LBBT_TRY(rec_append(ctx, "snapshot_steps", (double)steps));
-    LBBT_TRY(rec_append(ctx, "snapshot_val_loss", loss));
+    LBBT_TRY(lbbt_stage_append(ctx, "snapshot_fraction", s->snaps.fraction[i]));
+    LBBT_TRY(lbbt_stage_append(ctx, "snapshot_steps", (double)steps));
+    LBBT_TRY(lbbt_stage_append(ctx, "snapshot_val_loss", loss));
     lbbt_progress_log(ctx->progress, "ts-pretrain: snapshot %s after %lld of %lld steps -> %s (val loss %.3f)",
                       s->snaps.name[i], (long long)steps, (long long)total, dir, loss);
   }
@@ -561,12 +548,12 @@ static lbbt_status record_mase(lbbt_stage_ctx *ctx, ts_state *s, const char *pre
   LBBT_TRY(evaluate_mase(s, &r));
   char key[64];
   snprintf(key, sizeof key, "%s", prefix);
-  LBBT_TRY(rec_scalar(ctx, key, r.model));
+  LBBT_TRY(lbbt_stage_scalar(ctx, key, r.model));
   if (!strcmp(prefix, "mase_model")) {
-    LBBT_TRY(rec_scalar(ctx, "mase_seasonal_naive", r.seasonal_naive));
-    LBBT_TRY(rec_scalar(ctx, "mase_naive", r.naive));
-    LBBT_TRY(rec_scalar(ctx, "mase_ratio", r.model / r.seasonal_naive));
-    LBBT_TRY(rec_scalar(ctx, "mase_windows", r.windows));
+    LBBT_TRY(lbbt_stage_scalar(ctx, "mase_seasonal_naive", r.seasonal_naive));
+    LBBT_TRY(lbbt_stage_scalar(ctx, "mase_naive", r.naive));
+    LBBT_TRY(lbbt_stage_scalar(ctx, "mase_ratio", r.model / r.seasonal_naive));
+    LBBT_TRY(lbbt_stage_scalar(ctx, "mase_windows", r.windows));
   }
   lbbt_progress_log(ctx->progress, "ts-pretrain: held-out MASE over %d windows (season %d): %s %.3f, "
                     "seasonal naive %.3f, naive %.3f", r.windows, s->k->season,
@@ -578,12 +565,12 @@ static lbbt_status record_mase(lbbt_stage_ctx *ctx, ts_state *s, const char *pre
 static lbbt_status begin(void *user, int start_epoch) {
   ts_loop *l = user;
   ts_state *s = l->s;
-  LBBT_TRY(rec_scalar(l->ctx, "steps_total", (double)l->total));
-  LBBT_TRY(rec_string(l->ctx, "out", s->k->out));
+  LBBT_TRY(lbbt_stage_scalar(l->ctx, "steps_total", (double)l->total));
+  LBBT_TRY(lbbt_stage_string(l->ctx, "out", s->k->out));
   if (start_epoch > 0) return LBBT_OK;
   double loss0 = 0;
   LBBT_TRY(evaluate_loss(s, &loss0));
-  LBBT_TRY(rec_scalar(l->ctx, "val_loss_init", loss0));
+  LBBT_TRY(lbbt_stage_scalar(l->ctx, "val_loss_init", loss0));
   LBBT_TRY(record_mase(l->ctx, s, "mase_model_init"));
   if (snapshots_due(&s->snaps, 0, l->total)) LBBT_TRY(snapshot(l->ctx, s, 0, l->total, loss0));
   return LBBT_OK;
@@ -603,13 +590,13 @@ static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
   double vloss = 0;
   LBBT_TRY(evaluate_loss(s, &vloss));
   double wps = e->train_seconds > 0 ? (double)e->items / e->train_seconds : 0;
-  LBBT_TRY(rec_append(ctx, "train_loss", e->mean_loss));
-  LBBT_TRY(rec_append(ctx, "val_loss", vloss));
-  LBBT_TRY(rec_append(ctx, "windows_per_s", wps));
-  LBBT_TRY(rec_append(ctx, "lr", e->lr));
-  LBBT_TRY(rec_append(ctx, "grad_norm", e->grad_norm));
-  LBBT_TRY(rec_append(ctx, "seconds", lbbt_train_now() - e->started));
-  LBBT_TRY(rec_append(ctx, "steps", (double)e->steps_done));
+  LBBT_TRY(lbbt_stage_append(ctx, "train_loss", e->mean_loss));
+  LBBT_TRY(lbbt_stage_append(ctx, "val_loss", vloss));
+  LBBT_TRY(lbbt_stage_append(ctx, "windows_per_s", wps));
+  LBBT_TRY(lbbt_stage_append(ctx, "lr", e->lr));
+  LBBT_TRY(lbbt_stage_append(ctx, "grad_norm", e->grad_norm));
+  LBBT_TRY(lbbt_stage_append(ctx, "seconds", lbbt_train_now() - e->started));
+  LBBT_TRY(lbbt_stage_append(ctx, "steps", (double)e->steps_done));
   lbbt_progress_log(ctx->progress, "run %d/%d %s stage %s epoch %d/%d: train loss %.4f, val loss %.4f, "
                     "%.1f windows/s", ctx->run_index + 1, ctx->n_runs, ctx->run->id, ctx->stage->name,
                     e->epoch + 1, e->epochs, e->mean_loss, vloss, wps);
@@ -618,7 +605,7 @@ static lbbt_status end_epoch(void *user, const lbbt_train_epoch *e) {
    * done (the loop saves it after this returns), so a kill in between redoes this epoch. */
   if (snapshots_due(&s->snaps, l->total, l->total)) LBBT_TRY(snapshot(ctx, s, l->total, l->total, vloss));
   LBBT_TRY(save_model(ctx, s, s->k->out, l->total, NULL, 1.0, vloss));
-  LBBT_TRY(rec_scalar(ctx, "val_loss_final", vloss));
+  LBBT_TRY(lbbt_stage_scalar(ctx, "val_loss_final", vloss));
   LBBT_TRY(record_mase(ctx, s, "mase_model"));
   lbbt_progress_log(ctx->progress, "ts-pretrain: model -> %s", s->k->out);
   return LBBT_OK;

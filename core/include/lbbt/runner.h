@@ -40,6 +40,17 @@ typedef struct lbbt_stage_ctx {
 /* "<stage name>/<key>" into buf (size n); returns buf. */
 LBBT_API const char *lbbt_stage_key(const lbbt_stage_ctx *ctx, const char *key, char *buf, size_t n);
 
+/* Record items under "<stage name>/<key>" (the stage-prefixed forms of lbbt_record_*): what
+ * every task and analysis writes.  lbbt_stage_append adds one value to a series (one per
+ * epoch, say). */
+LBBT_API lbbt_status lbbt_stage_scalar(lbbt_stage_ctx *ctx, const char *key, double v);
+LBBT_API lbbt_status lbbt_stage_string(lbbt_stage_ctx *ctx, const char *key, const char *s);
+LBBT_API lbbt_status lbbt_stage_append(lbbt_stage_ctx *ctx, const char *key, double v);
+LBBT_API lbbt_status lbbt_stage_array_f32(lbbt_stage_ctx *ctx, const char *key, int ndim, const int64_t *shape,
+                                          const float *data);
+LBBT_API lbbt_status lbbt_stage_array_i32(lbbt_stage_ctx *ctx, const char *key, int ndim, const int64_t *shape,
+                                          const int32_t *data);
+
 /* ---- checkpoints (core/src/runtime/run_checkpoint.c) --------------------------------------------
  * One checkpoint per run, in <partial_dir>/ckpt/: the model's parameters, the current
  * stage's optimizer state and extra tensors (a probe's own head), and the run record so far.

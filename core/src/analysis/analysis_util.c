@@ -1,4 +1,4 @@
-/* Stage-prefixed record items and image choice for analyses; see analysis_util.h. */
+/* The choice of the images an analysis measures; see analysis_util.h. */
 #include "lbbt/analysis_util.h"
 
 #include <stdio.h>
@@ -6,30 +6,6 @@
 #include <string.h>
 
 #include "lbbt/runner.h"
-
-#define STAGE_KEY_MAX (LBBT_NAME_MAX + LBBT_RECORD_PATH_MAX)
-
-lbbt_status lbbt_stage_scalar(lbbt_stage_ctx *ctx, const char *key, double v) {
-  char k[STAGE_KEY_MAX];
-  return lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), v);
-}
-
-lbbt_status lbbt_stage_string(lbbt_stage_ctx *ctx, const char *key, const char *s) {
-  char k[STAGE_KEY_MAX];
-  return lbbt_record_string(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), s);
-}
-
-lbbt_status lbbt_stage_array_f32(lbbt_stage_ctx *ctx, const char *key, int ndim,
-                                 const int64_t *shape, const float *data) {
-  char k[STAGE_KEY_MAX];
-  return lbbt_record_array_f32(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), ndim, shape, data);
-}
-
-lbbt_status lbbt_stage_array_i32(lbbt_stage_ctx *ctx, const char *key, int ndim,
-                                 const int64_t *shape, const int32_t *data) {
-  char k[STAGE_KEY_MAX];
-  return lbbt_record_array_i32(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), ndim, shape, data);
-}
 
 lbbt_status lbbt_analysis_pick_images(const lbbt_dataset *ds, int64_t want, uint64_t seed,
                                       const char *tag, int32_t **idx, int64_t *n) {

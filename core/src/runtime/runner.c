@@ -29,6 +29,35 @@ const char *lbbt_stage_key(const lbbt_stage_ctx *ctx, const char *key, char *buf
   return buf;
 }
 
+#define STAGE_KEY_MAX (LBBT_NAME_MAX + LBBT_RECORD_PATH_MAX)
+
+lbbt_status lbbt_stage_scalar(lbbt_stage_ctx *ctx, const char *key, double v) {
+  char k[STAGE_KEY_MAX];
+  return lbbt_record_scalar(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), v);
+}
+
+lbbt_status lbbt_stage_string(lbbt_stage_ctx *ctx, const char *key, const char *s) {
+  char k[STAGE_KEY_MAX];
+  return lbbt_record_string(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), s);
+}
+
+lbbt_status lbbt_stage_append(lbbt_stage_ctx *ctx, const char *key, double v) {
+  char k[STAGE_KEY_MAX];
+  return lbbt_record_append(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), v);
+}
+
+lbbt_status lbbt_stage_array_f32(lbbt_stage_ctx *ctx, const char *key, int ndim,
+                                 const int64_t *shape, const float *data) {
+  char k[STAGE_KEY_MAX];
+  return lbbt_record_array_f32(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), ndim, shape, data);
+}
+
+lbbt_status lbbt_stage_array_i32(lbbt_stage_ctx *ctx, const char *key, int ndim,
+                                 const int64_t *shape, const int32_t *data) {
+  char k[STAGE_KEY_MAX];
+  return lbbt_record_array_i32(ctx->record, lbbt_stage_key(ctx, key, k, sizeof k), ndim, shape, data);
+}
+
 void lbbt_results_default_path(const char *name, const char *tier, char *buf, size_t n) {
   if (!tier || !strcmp(tier, "cpu"))
     snprintf(buf, n, "results/%s.h5", name);
@@ -320,10 +349,9 @@ static lbbt_status run_one(const lbbt_experiment *e, int ri, const lbbt_run_opti
     ctx.stage = &run->stages[k];
     ctx.stage_index = k;
     if (ctx.stage->skip) {
-      char key[LBBT_NAME_MAX + 16];
       lbbt_progress_log(pr, "run %d/%d %s [%s]: stage %s skipped (skip: true)", ri + 1, e->n_runs,
                         run->id, run->label, ctx.stage->name);
-      st = lbbt_record_scalar(ctx.record, lbbt_stage_key(&ctx, "skipped", key, sizeof key), 1.0);
+      st = lbbt_stage_scalar(&ctx, "skipped", 1.0);
       if (st != LBBT_OK) goto done;
       continue;
     }
