@@ -18,14 +18,6 @@
  * (Before the probe about 1 in 200 such copies crashed libhdf5.) */
 enum { FLIP_COPIES = 60 };
 
-static char *tmp_path(const char *name) {
-  static char buf[8][512];
-  static int next;
-  char *p = buf[next++ % 8];
-  snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-  return p;
-}
-
 static lbbt_experiment g_exp;
 
 static lbbt_status commit(const char *path, const char *id, double acc) {
@@ -60,7 +52,7 @@ static int poke_scalar(const char *path, const char *dset_path, double v) {
 }
 
 static void test_checksum_detects_changed_value(void) {
-  const char *path = tmp_path("changed.h5");
+  const char *path = test_tmp_path("changed.h5");
   REQUIRE(commit(path, "aaaa", 0.17) == LBBT_OK, "commit: %s", lbbt_last_error());
   REQUIRE(commit(path, "bbbb", 0.42) == LBBT_OK, "commit: %s", lbbt_last_error());
   lbbt_results *r = NULL;
@@ -101,7 +93,7 @@ static void test_checksum_detects_changed_value(void) {
 }
 
 static void test_checksum_covers_attributes(void) {
-  const char *path = tmp_path("attr.h5");
+  const char *path = test_tmp_path("attr.h5");
   REQUIRE(commit(path, "aaaa", 0.25) == LBBT_OK, "commit: %s", lbbt_last_error());
   hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
   REQUIRE(f >= 0, "open");
@@ -133,7 +125,7 @@ static int reads_without_dying(const char *path) {
 }
 
 static void test_flipped_bits_never_crash(void) {
-  const char *clean = tmp_path("clean.h5"), *bad = tmp_path("flipped.h5");
+  const char *clean = test_tmp_path("clean.h5"), *bad = test_tmp_path("flipped.h5");
   REQUIRE(commit(clean, "aaaa", 0.17) == LBBT_OK, "commit: %s", lbbt_last_error());
   REQUIRE(commit(clean, "bbbb", 0.42) == LBBT_OK, "commit: %s", lbbt_last_error());
   FILE *fp = fopen(clean, "rb");
