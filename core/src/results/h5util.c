@@ -296,11 +296,10 @@ int h5u_valid_name(const char *name) {
  * failures HDF5 itself detects).  So before the first open of a file, a child process reads
  * all of it -- every attribute, link and dataset, the superset of what any lbbt reader
  * touches -- and only a file whose child did not die is opened here.  A child killed by a
- * signal (or stopped after PROBE_SECONDS) means the file is damaged in a way that crashes
+ * signal (or stopped after H5U_CHILD_SECONDS) means the file is damaged in a way that crashes
  * or hangs libhdf5: it is reported by name and never opened in this process.  Files already
  * probed (same device, inode, size and modification time) are not probed again, so the
  * cost is one fork per version of a file. */
-#define PROBE_SECONDS 60
 #define PROBE_CACHE 64
 
 typedef struct {
@@ -322,9 +321,16 @@ static int same_identity(const file_identity *a, const struct stat *sb) {
 /* The child: read everything as one record; exit 0 when it read, 1 on an HDF5 error (the
  * parent's own open then reports it in words).  _exit: no atexit handler (HDF5's shutdown,
  * OpenMP) runs in the copy of the parent. */
+void h5u_child_begin(void) {
+  static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGALRM};
+  for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
+    signal(crash_signals[i], SIG_DFL);
+  alarm(H5U_CHILD_SECONDS);
+}
+
 static void probe_child(const char *path) {
   g_in_probe_child = 1;
-  alarm(PROBE_SECONDS);
+  h5u_child_begin();
   h5u_quiet();
   hid_t fapl = h5u_fapl();
   hid_t f = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -362,11 +368,13 @@ lbbt_status h5u_probe(const char *path, const char *what) {
                                          path, what, strerror(errno));
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
+    char how[64];
+    if (sig == SIGALRM) snprintf(how, sizeof how, "stopped after %d s", H5U_CHILD_SECONDS);
+    else snprintf(how, sizeof how, "%s", strsignal(sig));
     return lbbt_fail(LBBT_E_INPUT,
                      "%s: this %s is damaged: reading it %s libhdf5 (%s in a separate check "
                      "process); move it aside, and `lbbt run` computes its runs again",
-                     path, what, sig == SIGALRM ? "hangs" : "crashes",
-                     sig == SIGALRM ? "stopped after 60 s" : strsignal(sig));
+                     path, what, sig == SIGALRM ? "hangs" : "crashes", how);
   }
   remember_probed(&sb);
   return LBBT_OK;
