@@ -215,6 +215,13 @@ static void fsck_mode(const char *path) {
   lbbt_fsck_report_free(r);
 }
 
+/* FNV-1a of the input: names kept inputs, and is the input file's modification time. */
+static uint64_t input_hash(const uint8_t *data, size_t size) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < size; i++) h = (h ^ data[i]) * 1099511628211ull;
+  return h;
+}
+
 /* A sanitizer report in a child process lbbt forked to read the file (the probe, fsck's
  * children).  Without sanitizers such an error in libhdf5 kills the child by a signal or
  * goes unnoticed; here ASan would report it and exit with a code, which the parent takes for
@@ -235,8 +242,7 @@ static void child_death(void) {
     }
   }
   const char *out = getenv("FUZZ_RESULTS_ARTIFACTS");
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < g_input_size; i++) h = (h ^ g_input[i]) * 1099511628211ull;
+  uint64_t h = input_hash(g_input, g_input_size);
   char path[1024];
   snprintf(path, sizeof path, "%s/fuzz_results-child-crash-%016llx", out && *out ? out : ".",
            (unsigned long long)h);
@@ -279,8 +285,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * checked files (device, inode, size, mtime) never takes it for an earlier input that got
    * the same inode, while the same input run again (libFuzzer reruns an input to look for
    * leaks) finds its verdict there, as a second open of one file does in lbbt. */
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < size; i++) h = (h ^ data[i]) * 1099511628211ull;
+  uint64_t h = input_hash(data, size);
   char path[600];
   snprintf(path, sizeof path, "%s/input.h5", dir);
   unlink(path);
