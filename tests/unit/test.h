@@ -101,4 +101,12 @@ static inline const char *test_tmpdir(void) {
   }
   return dir;
 }
+/* "<test_tmpdir>/<name>" in one of 16 rotating buffers: valid until 16 more calls. */
+static inline char *test_tmp_path(const char *name) {
+  static char buf[16][512];
+  static int next;
+  char *p = buf[next++ % 16];
+  snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
+  return p;
+}
 #endif

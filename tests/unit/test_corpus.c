@@ -28,14 +28,6 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 }
 static void remove_tmpdir(void) { nftw(test_tmpdir(), remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-static const char *tmp_path(const char *rel) {
-  static char buf[16][512];
-  static int slot;
-  char *p = buf[slot++ % 16];
-  snprintf(p, 512, "%s/%s", test_tmpdir(), rel);
-  return p;
-}
-
 static int write_text(const char *path, const char *text, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f) return 0;
@@ -57,21 +49,21 @@ static lbbt_status load(const char *const *sources, int n, int offensive, double
 
 /* ---- corpus reading --------------------------------------------------------------------- */
 static void make_fortune_folder(void) {
-  mkdir(tmp_path("fortunes"), 0755);
-  mkdir(tmp_path("fortunes/off"), 0755);
-  WRITE_STR(tmp_path("fortunes/alpha"),
+  mkdir(test_tmp_path("fortunes"), 0755);
+  mkdir(test_tmp_path("fortunes/off"), 0755);
+  WRITE_STR(test_tmp_path("fortunes/alpha"),
             "First fortune.\n%\nSecond one\n  with two lines.\n%\n\n%\nThird.\n%\n");
   /* fortune's index: binary, and it happens to hold a "%" line; must be skipped */
-  write_text(tmp_path("fortunes/alpha.dat"), "\x02\x00\x00\x00\n%\nindex\n", 14);
-  symlink("alpha", tmp_path("fortunes/alpha.u8"));
-  WRITE_STR(tmp_path("fortunes/beta"), "Beta one.\r\n%\r\nBeta two.\r\n");
-  WRITE_STR(tmp_path("fortunes/.hidden"), "Hidden.\n%\n");
-  WRITE_STR(tmp_path("fortunes/off/rude"), "Rude.\n%\n");
+  write_text(test_tmp_path("fortunes/alpha.dat"), "\x02\x00\x00\x00\n%\nindex\n", 14);
+  symlink("alpha", test_tmp_path("fortunes/alpha.u8"));
+  WRITE_STR(test_tmp_path("fortunes/beta"), "Beta one.\r\n%\r\nBeta two.\r\n");
+  WRITE_STR(test_tmp_path("fortunes/.hidden"), "Hidden.\n%\n");
+  WRITE_STR(test_tmp_path("fortunes/off/rude"), "Rude.\n%\n");
 }
 
 static void test_fortune_folder(void) {
   make_fortune_folder();
-  const char *src[1] = {tmp_path("fortunes")};
+  const char *src[1] = {test_tmp_path("fortunes")};
   lbbt_corpus *c = NULL;
   REQUIRE(load(src, 1, 0, 0.0, 0, &c) == LBBT_OK, "load: %s", lbbt_last_error());
   CHECK(c->n_files == 2, "%d files read, want 2 (alpha, beta: .dat, .u8, hidden and off/ skipped)",
@@ -99,7 +91,7 @@ static void test_fortune_folder(void) {
 }
 
 static void test_paragraph_file(void) {
-  const char *p = tmp_path("plain.txt");
+  const char *p = test_tmp_path("plain.txt");
   REQUIRE(WRITE_STR(p, "A line.\nSecond line.\n\n\n  \t\nNext para.\n\nLast para, no newline"), "write");
   const char *src[1] = {p};
   lbbt_corpus *c = NULL;
@@ -113,7 +105,7 @@ static void test_paragraph_file(void) {
 }
 
 static void test_sources_in_order(void) {
-  const char *a = tmp_path("order-a.txt"), *b = tmp_path("order-b.txt");
+  const char *a = test_tmp_path("order-a.txt"), *b = test_tmp_path("order-b.txt");
   REQUIRE(WRITE_STR(a, "from a\n") && WRITE_STR(b, "from b\n"), "write");
   const char *src[2] = {b, a}; /* given order, not name order */
   lbbt_corpus *c = NULL;
@@ -123,16 +115,16 @@ static void test_sources_in_order(void) {
 }
 
 static void test_bad_sources(void) {
-  const char *missing[1] = {tmp_path("no-such-file")};
+  const char *missing[1] = {test_tmp_path("no-such-file")};
   lbbt_corpus *c = NULL;
   CHECK(load(missing, 1, 0, 0.05, 0, &c) == LBBT_E_INPUT && !c, "missing source accepted");
   CHECK(strstr(lbbt_last_error(), "no-such-file") != NULL, "message lacks the path: %s", lbbt_last_error());
-  mkdir(tmp_path("empty"), 0755);
-  WRITE_STR(tmp_path("empty/x.dat"), "%\n");
-  const char *empty[1] = {tmp_path("empty")};
+  mkdir(test_tmp_path("empty"), 0755);
+  WRITE_STR(test_tmp_path("empty/x.dat"), "%\n");
+  const char *empty[1] = {test_tmp_path("empty")};
   CHECK(load(empty, 1, 0, 0.05, 0, &c) == LBBT_E_INPUT && !c, "a folder without text accepted");
   CHECK(strstr(lbbt_last_error(), "no text found") != NULL, "message: %s", lbbt_last_error());
-  const char *p = tmp_path("one.txt");
+  const char *p = test_tmp_path("one.txt");
   WRITE_STR(p, "x\n");
   const char *one[1] = {p};
   CHECK(load(one, 1, 0, 1.0, 0, &c) == LBBT_E_INPUT && !c, "val_fraction 1 accepted");
@@ -143,7 +135,7 @@ static void test_bad_sources(void) {
 static const char *hundred_docs(void) {
   static char path[512];
   if (path[0]) return path;
-  snprintf(path, sizeof path, "%s", tmp_path("hundred"));
+  snprintf(path, sizeof path, "%s", test_tmp_path("hundred"));
   char text[2000];
   size_t n = 0;
   for (int i = 0; i < 100; i++) n += (size_t)snprintf(text + n, sizeof text - n, "doc %d\n%%\n", i);
@@ -217,9 +209,9 @@ static void test_default_corpus(void) {
   const char *old = getenv("LBBT_CORPORA");
   char saved[LBBT_PATH_MAX] = "";
   if (old) snprintf(saved, sizeof saved, "%s", old);
-  mkdir(tmp_path("corpora"), 0755);
-  WRITE_STR(tmp_path("corpora/tinyshakespeare.txt"), "KING:\nWell.\n\nQUEEN:\nIndeed.\n");
-  setenv("LBBT_CORPORA", tmp_path("corpora"), 1);
+  mkdir(test_tmp_path("corpora"), 0755);
+  WRITE_STR(test_tmp_path("corpora/tinyshakespeare.txt"), "KING:\nWell.\n\nQUEEN:\nIndeed.\n");
+  setenv("LBBT_CORPORA", test_tmp_path("corpora"), 1);
   int n = lbbt_corpus_default_sources(srcs, 4);
   int fortunes = access(LBBT_FORTUNES_DIR, R_OK) == 0;
   CHECK(n == 1 + fortunes, "%d default sources, want %d", n, 1 + fortunes);
@@ -262,7 +254,7 @@ static void test_bytes_tokenizer(void) {
   int32_t bad = 257;
   CHECK(lbbt_tokenizer_decode(t, &bad, 1, out, sizeof out, &len) == LBBT_E_INPUT, "id 257 decoded");
   CHECK(lbbt_tokenizer_decode(t, ids, 10, out, 5, &len) == LBBT_E_INPUT, "overflow not reported");
-  const char *path = tmp_path("bytes.json");
+  const char *path = test_tmp_path("bytes.json");
   REQUIRE(lbbt_tokenizer_save(t, path) == LBBT_OK, "save: %s", lbbt_last_error());
   REQUIRE(lbbt_tokenizer_load(path, &back) == LBBT_OK, "load: %s", lbbt_last_error());
   CHECK(lbbt_tokenizer_kind_of(back) == LBBT_TOKENIZER_BYTES && lbbt_tokenizer_vocab_size(back) == 257,
@@ -357,7 +349,7 @@ static void test_bpe_round_trip(void) {
   CHECK(lbbt_tokenizer_decode(t, rid, k, rdec, 512, &len) == LBBT_OK && len == 512 && !memcmp(raw, rdec, 512),
         "random bytes do not round-trip");
   /* File round trip: the same encodings. */
-  const char *path = tmp_path("bpe.json");
+  const char *path = test_tmp_path("bpe.json");
   REQUIRE(lbbt_tokenizer_save(t, path) == LBBT_OK, "save: %s", lbbt_last_error());
   REQUIRE(lbbt_tokenizer_load(path, &back) == LBBT_OK, "load: %s", lbbt_last_error());
   lbbt_tokenizer_encode(back, held, m, ids2, &k2);
@@ -378,15 +370,15 @@ static void test_bpe_round_trip(void) {
 
 static void test_tokenizer_file_errors(void) {
   lbbt_tokenizer *t = NULL;
-  const char *p = tmp_path("bad1.json");
+  const char *p = test_tmp_path("bad1.json");
   WRITE_STR(p, "{\"format\": \"other/1\", \"type\": \"bytes\", \"vocab_size\": 257, \"eod\": 256}");
   CHECK(lbbt_tokenizer_load(p, &t) == LBBT_E_INPUT && !t, "wrong format accepted");
-  p = tmp_path("bad2.json");
+  p = test_tmp_path("bad2.json");
   WRITE_STR(p, "{\"format\": \"lbbt-tokenizer/1\", \"type\": \"bpe\", \"vocab_size\": 258, \"eod\": 256, "
                "\"merges\": [[97, 300]]}");
   CHECK(lbbt_tokenizer_load(p, &t) == LBBT_E_INPUT && !t, "merge of an undefined id accepted");
   CHECK(strstr(lbbt_last_error(), "merges[0]") != NULL, "message: %s", lbbt_last_error());
-  p = tmp_path("bad3.json");
+  p = test_tmp_path("bad3.json");
   WRITE_STR(p, "{\"format\": \"lbbt-tokenizer/1\", \"type\": \"bpe\", \"vocab_size\": 300, \"eod\": 256, "
                "\"merges\": [[97, 98]]}");
   CHECK(lbbt_tokenizer_load(p, &t) == LBBT_E_INPUT && !t, "vocab_size disagreeing with merges accepted");
@@ -404,7 +396,7 @@ static void test_bits_per_byte(void) {
 }
 
 static void test_unigram_measures(void) {
-  const char *p = tmp_path("uni");
+  const char *p = test_tmp_path("uni");
   REQUIRE(WRITE_STR(p, "ab\n%\nab\n%\n"), "write");
   const char *src[1] = {p};
   lbbt_corpus *c = NULL;

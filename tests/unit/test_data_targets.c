@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lbbt/dataset.h"
+#include "mask_fixture.h"
 #include "test.h"
 
 /* A box read back from a bilinearly resized image: its edges blur by at most one pixel of
@@ -156,20 +157,6 @@ static void test_boxes_resized_crop(void) {
     lbbt_batcher_free(b);
   }
   lbbt_dataset_free(ds);
-}
-
-/* Mask and image with the same content: pixel = 20 * class, class 1..9 in blocks. */
-static lbbt_dataset *mask_dataset(int H, int W) {
-  lbbt_dataset *ds = grey(5, H, W, 10);
-  if (!ds || lbbt_dataset_attach_masks(ds) != LBBT_OK) return NULL;
-  for (int i = 0; i < 5; i++)
-    for (int y = 0; y < H; y++)
-      for (int x = 0; x < W; x++) {
-        int c = 1 + (x / 5 + 2 * (y / 4) + i) % 9;
-        ds->masks[((size_t)i * H + y) * W + x] = (uint8_t)c;
-        ds->pixels[((size_t)i * H + y) * W + x] = (uint8_t)(20 * c);
-      }
-  return ds;
 }
 
 static void test_mask_shift_flip_exact(void) {

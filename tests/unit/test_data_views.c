@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lbbt/dataset.h"
+#include "mask_fixture.h"
 #include "test.h"
 
 /* A factor drawn U(lo, hi) over SAMPLES draws: its mean within this of (lo + hi) / 2
@@ -195,20 +196,6 @@ static void test_blur_impulse(void) {
   lbbt_batcher_free(b);
   free(x);
   lbbt_dataset_free(ds);
-}
-
-/* Mask and image with the same content: pixel = 20 * class. */
-static lbbt_dataset *mask_dataset(int H, int W) {
-  lbbt_dataset *ds = NULL;
-  if (lbbt_dataset_create(5, 1, H, W, 10, &ds) != LBBT_OK || lbbt_dataset_attach_masks(ds) != LBBT_OK) return NULL;
-  for (int i = 0; i < 5; i++)
-    for (int y = 0; y < H; y++)
-      for (int x = 0; x < W; x++) {
-        int c = 1 + (x / 5 + 2 * (y / 4) + i) % 9;
-        ds->masks[((size_t)i * H + y) * W + x] = (uint8_t)c;
-        ds->pixels[((size_t)i * H + y) * W + x] = (uint8_t)(20 * c);
-      }
-  return ds;
 }
 
 /* Each view moves the mask with its own geometry. */

@@ -8,6 +8,7 @@
 
 #include "lbbt/ops.h"
 #include "lbbt/plugin.h"
+#include "gpt2_spec.h"
 #include "test.h"
 
 /* Save writes f32 and reload runs the same ops in the same order: outputs are identical. */
@@ -20,18 +21,7 @@ static const lbbt_backbone_ops *gpt2(void) {
   return p ? p->backbone : NULL;
 }
 
-static void small_spec(lbbt_backbone_spec *s, int n_embd, int n_head) {
-  memset(s, 0, sizeof *s);
-  snprintf(s->plugin, sizeof s->plugin, "gpt2");
-  s->init = LBBT_INIT_SCRATCH;
-  const char *keys[3] = {"n_embd", "n_layer", "n_head"};
-  int vals[3] = {n_embd, 2, n_head};
-  for (int i = 0; i < 3; i++) {
-    snprintf(s->options[i].key, LBBT_NAME_MAX, "%s", keys[i]);
-    snprintf(s->options[i].value, LBBT_PATH_MAX, "%d", vals[i]);
-  }
-  s->n_options = 3;
-}
+static void small_spec(lbbt_backbone_spec *s, int n_embd, int n_head) { scratch_gpt2_spec(s, n_embd, 2, n_head, 0); }
 
 static lbbt_tensor *param(lbbt_model *m, const char *name) {
   lbbt_param *p = lbbt_model_find_param(m, name);

@@ -15,6 +15,7 @@
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
 #include "lbbt/plugin.h"
+#include "gpt2_spec.h"
 #include "test.h"
 
 enum { B = 2, S = 16, P = 4, K = 3, DIM = 32, STEPS = 40 };
@@ -25,17 +26,9 @@ static lbbt_registry *g_reg;
 
 static lbbt_backbone_spec gpt2_spec(void) {
   lbbt_backbone_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.plugin, sizeof s.plugin, "gpt2");
-  s.init = LBBT_INIT_SCRATCH;
+  scratch_gpt2_spec(&s, 32, 2, 2, 16);
   s.patch_size = 4;
   s.pool = LBBT_POOL_MEAN;
-  const char *kv[4][2] = {{"n_embd", "32"}, {"n_layer", "2"}, {"n_head", "2"}, {"vocab_size", "16"}};
-  for (int i = 0; i < 4; i++) {
-    lbbt_option *o = &s.options[s.n_options++];
-    snprintf(o->key, sizeof o->key, "%s", kv[i][0]);
-    snprintf(o->value, sizeof o->value, "%s", kv[i][1]);
-  }
   return s;
 }
 

@@ -16,14 +16,6 @@ enum { N_RUNS = 6 };
 /* Flip sweep: copies of a file, one bit flipped in each, checked and salvaged in a child. */
 enum { FLIP_COPIES = 24 };
 
-static char *tmp_path(const char *name) {
-  static char buf[8][512];
-  static int next;
-  char *p = buf[next++ % 8];
-  snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-  return p;
-}
-
 static lbbt_experiment g_exp;
 
 static double acc_of(int i) { return 0.1 + 0.01 * i; }
@@ -114,7 +106,7 @@ static int salvage_matches(const lbbt_fsck_report *r, const char *out, char *why
 }
 
 static void test_clean_file(void) {
-  const char *path = tmp_path("clean.h5"), *out = tmp_path("clean.salvaged.h5");
+  const char *path = test_tmp_path("clean.h5"), *out = test_tmp_path("clean.salvaged.h5");
   REQUIRE(make_file(path, 3) == LBBT_OK, "commit: %s", lbbt_last_error());
   lbbt_fsck_report *r = NULL;
   REQUIRE(lbbt_results_fsck(path, &r) == LBBT_OK, "fsck: %s", lbbt_last_error());
@@ -144,7 +136,7 @@ static int poke_scalar(const char *path, const char *dset_path, double v) {
 }
 
 static void test_damaged_run(void) {
-  const char *path = tmp_path("damaged.h5"), *out = tmp_path("damaged.salvaged.h5");
+  const char *path = test_tmp_path("damaged.h5"), *out = test_tmp_path("damaged.salvaged.h5");
   REQUIRE(make_file(path, 3) == LBBT_OK, "commit: %s", lbbt_last_error());
   REQUIRE(poke_scalar(path, "runs/run0001/probe/test_acc1", 0.5) == 0, "cannot poke the file");
   lbbt_fsck_report *r = NULL;
@@ -183,7 +175,7 @@ static int copy_prefix(const char *from, const char *to, int64_t n) {
  * crashes, and whatever is reported ok is salvaged intact.  Somewhere before the end most
  * runs survive: the file is not lost as a whole. */
 static void test_truncated_file(void) {
-  const char *path = tmp_path("whole.h5"), *cut = tmp_path("cut.h5"), *out = tmp_path("cut.salvaged.h5");
+  const char *path = test_tmp_path("whole.h5"), *cut = test_tmp_path("cut.h5"), *out = test_tmp_path("cut.salvaged.h5");
   REQUIRE(make_file(path, N_RUNS) == LBBT_OK, "commit: %s", lbbt_last_error());
   int64_t size = file_size(path);
   REQUIRE(size > 0, "size");
@@ -212,15 +204,15 @@ static void test_truncated_file(void) {
 
 static void test_bad_input(void) {
   lbbt_fsck_report *r = NULL;
-  CHECK(lbbt_results_fsck(tmp_path("absent.h5"), &r) == LBBT_E_INPUT && !r, "a missing file is bad input");
-  const char *text = tmp_path("text.h5");
+  CHECK(lbbt_results_fsck(test_tmp_path("absent.h5"), &r) == LBBT_E_INPUT && !r, "a missing file is bad input");
+  const char *text = test_tmp_path("text.h5");
   FILE *f = fopen(text, "w");
   REQUIRE(f, "write");
   fputs("not hdf5 at all\n", f);
   fclose(f);
   CHECK(lbbt_results_fsck(text, &r) == LBBT_E_INPUT && strstr(lbbt_last_error(), "not an HDF5 file"),
         "a text file is bad input: %s", lbbt_last_error());
-  const char *foreign = tmp_path("foreign.h5");
+  const char *foreign = test_tmp_path("foreign.h5");
   hid_t h = H5Fcreate(foreign, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   REQUIRE(h >= 0, "create");
   H5Fclose(h);
@@ -248,8 +240,8 @@ static int check_in_child(const char *path, const char *out) {
 }
 
 static void test_flipped_bits(void) {
-  const char *clean = tmp_path("flip-clean.h5"), *bad = tmp_path("flipped.h5"),
-             *out = tmp_path("flipped.salvaged.h5");
+  const char *clean = test_tmp_path("flip-clean.h5"), *bad = test_tmp_path("flipped.h5"),
+             *out = test_tmp_path("flipped.salvaged.h5");
   REQUIRE(make_file(clean, 3) == LBBT_OK, "commit: %s", lbbt_last_error());
   FILE *fp = fopen(clean, "rb");
   REQUIRE(fp, "open clean");

@@ -18,14 +18,6 @@
  * (Before the probe about 1 in 200 such copies crashed libhdf5.) */
 enum { FLIP_COPIES = 60 };
 
-static char *tmp_path(const char *name) {
-  static char buf[8][512];
-  static int next;
-  char *p = buf[next++ % 8];
-  snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-  return p;
-}
-
 static lbbt_experiment g_exp;
 
 static lbbt_status commit(const char *path, const char *id, double acc) {
@@ -60,7 +52,7 @@ static int poke_scalar(const char *path, const char *dset_path, double v) {
 }
 
 static void test_checksum_detects_changed_value(void) {
-  const char *path = tmp_path("changed.h5");
+  const char *path = test_tmp_path("changed.h5");
   REQUIRE(commit(path, "aaaa", 0.17) == LBBT_OK, "commit: %s", lbbt_last_error());
   REQUIRE(commit(path, "bbbb", 0.42) == LBBT_OK, "commit: %s", lbbt_last_error());
   lbbt_results *r = NULL;
@@ -101,7 +93,7 @@ static void test_checksum_detects_changed_value(void) {
 }
 
 static void test_checksum_covers_attributes(void) {
-  const char *path = tmp_path("attr.h5");
+  const char *path = test_tmp_path("attr.h5");
   REQUIRE(commit(path, "aaaa", 0.25) == LBBT_OK, "commit: %s", lbbt_last_error());
   hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
   REQUIRE(f >= 0, "open");
@@ -133,7 +125,7 @@ static int reads_without_dying(const char *path) {
 }
 
 static void test_flipped_bits_never_crash(void) {
-  const char *clean = tmp_path("clean.h5"), *bad = tmp_path("flipped.h5");
+  const char *clean = test_tmp_path("clean.h5"), *bad = test_tmp_path("flipped.h5");
   REQUIRE(commit(clean, "aaaa", 0.17) == LBBT_OK, "commit: %s", lbbt_last_error());
   REQUIRE(commit(clean, "bbbb", 0.42) == LBBT_OK, "commit: %s", lbbt_last_error());
   FILE *fp = fopen(clean, "rb");
@@ -203,14 +195,14 @@ static void check_only_aaaa_damaged(const char *path, const char *what, const ch
  * allocate them (out of memory: the whole file refused, in the probe process too), and a
  * shape whose product overflows int64 was multiplied unchecked (UBSan). */
 static void test_unstored_values_refused(void) {
-  const char *path = tmp_path("unstored.h5");
+  const char *path = test_tmp_path("unstored.h5");
   REQUIRE(commit(path, "aaaa", 0.17) == LBBT_OK, "commit: %s", lbbt_last_error());
   REQUIRE(commit(path, "bbbb", 0.42) == LBBT_OK, "commit: %s", lbbt_last_error());
   const hsize_t huge[1] = {(hsize_t)1 << 40};
   REQUIRE(add_to_run(path, "aaaa", 1, huge) == 0, "cannot add a chunked dataset");
   check_only_aaaa_damaged(path, "2^40 unstored values", "stores only");
 
-  const char *wrap = tmp_path("wrapping.h5");
+  const char *wrap = test_tmp_path("wrapping.h5");
   REQUIRE(commit(wrap, "aaaa", 0.17) == LBBT_OK, "commit: %s", lbbt_last_error());
   REQUIRE(commit(wrap, "bbbb", 0.42) == LBBT_OK, "commit: %s", lbbt_last_error());
   const hsize_t wrapping[2] = {(hsize_t)1 << 62, 4};
@@ -221,7 +213,7 @@ static void test_unstored_values_refused(void) {
 /* Found by review for fuzz_results: a group holding a link to itself made the record walker
  * recurse until the stack overflowed (in the probe process, reported as a libhdf5 crash). */
 static void test_link_cycle_refused(void) {
-  const char *path = tmp_path("cycle.h5");
+  const char *path = test_tmp_path("cycle.h5");
   REQUIRE(commit(path, "aaaa", 0.17) == LBBT_OK, "commit: %s", lbbt_last_error());
   REQUIRE(commit(path, "bbbb", 0.42) == LBBT_OK, "commit: %s", lbbt_last_error());
   REQUIRE(add_to_run(path, "aaaa", 0, NULL) == 0, "cannot add a link cycle");
