@@ -13,6 +13,8 @@
 #include <png.h>
 
 #include "lbbt/checkpoint.h"
+#include "lbbt/results.h"
+#include "lbbt/spec.h"
 
 static int put(const char *dir, const char *name, const void *a, size_t na, const void *b,
                size_t nb) {
@@ -249,6 +251,64 @@ static int image_seeds(const char *dir) {
   return rc;
 }
 
+/* fuzz_results: a mode byte (1: fsck and salvage; 0: read), then a results file written
+ * by lbbt's own writer: 1, 2 and 3 runs with scalars, strings, series, f32/i32 arrays (2-D,
+ * empty), matrix values and a diverged run; each also cut at 50, 80 and 95% (a full disk). */
+static lbbt_status commit_seed_run(const char *tmp, int k) {
+  static lbbt_experiment exp;
+  static lbbt_run_spec run;
+  snprintf(exp.name, sizeof exp.name, "fuzz");
+  snprintf(exp.tier, sizeof exp.tier, "smoke");
+  snprintf(exp.file, sizeof exp.file, "experiments/fuzz.yaml");
+  snprintf(exp.sha256, sizeof exp.sha256, "%064d", 7);
+  exp.yaml_text = (char *)"experiment: fuzz\nmatrix:\n  seed: [0, 1]\n";
+  memset(&run, 0, sizeof run);
+  snprintf(run.id, sizeof run.id, "run-%c", 'a' + k);
+  snprintf(run.label, sizeof run.label, "seed=%d", k);
+  run.config_yaml = (char *)"seed: 0\nstages:\n  - name: bridge\n";
+  char *keys[1] = {(char *)"seed"}, *values[1] = {(char *)(k ? "1" : "0")};
+  run.matrix_keys = keys;
+  run.matrix_values = values;
+  run.n_matrix = 1;
+  static const float f[6] = {0.5f, -1.25f, 3, 1e-3f, -0.0f, 7};
+  static const int32_t ids[4] = {3, -1, 0, 2147483647};
+  lbbt_record *rec = NULL;
+  LBBT_TRY(lbbt_record_create(&rec));
+  lbbt_status st = lbbt_record_scalar(rec, "probe/test_acc1", 0.17 + k);
+  for (int e = 0; st == LBBT_OK && e < 4; e++) st = lbbt_record_append(rec, "bridge/loss", 2.0 - 0.5 * e);
+  if (st == LBBT_OK) st = lbbt_record_string(rec, "model/source", k ? "models:gpt2" : "scratch");
+  if (st == LBBT_OK && k >= 1) st = lbbt_record_array_f32(rec, "analysis/cka", 2, (int64_t[]){2, 3}, f);
+  if (st == LBBT_OK && k >= 1) st = lbbt_record_array_i32(rec, "analysis/ids", 1, (int64_t[]){4}, ids);
+  if (st == LBBT_OK && k >= 1) st = lbbt_record_array_f32(rec, "analysis/empty", 2, (int64_t[]){0, 3}, f);
+  if (st == LBBT_OK && k == 2) st = lbbt_record_string(rec, LBBT_RUN_DIVERGED_STAGE, "bridge");
+  if (st == LBBT_OK && k == 2)
+    st = lbbt_record_string(rec, LBBT_RUN_DIVERGED_REASON, "loss exploded at step 3");
+  if (st == LBBT_OK) st = lbbt_results_commit_run(tmp, &exp, &run, rec, 1);
+  lbbt_record_free(rec);
+  return st;
+}
+
+static int results_seeds(const char *dir, const char *tmp) {
+  int rc = 0;
+  remove(tmp);
+  for (int runs = 1; runs <= 3 && rc == 0; runs++) {
+    if (commit_seed_run(tmp, runs - 1) != LBBT_OK) return -1;
+    size_t n = 0;
+    unsigned char *b = slurp(tmp, &n);
+    if (!b) return -1;
+    static const int cut_pct[] = {100, 95, 80, 50};
+    for (int c = 0; c < 4; c++)
+      for (unsigned char mode = 0; mode < 2; mode++) {
+        char name[64];
+        snprintf(name, sizeof name, "runs%d-cut%d-%s", runs, cut_pct[c], mode ? "fsck" : "read");
+        rc |= put(dir, name, &mode, 1, b, n * (size_t)cut_pct[c] / 100);
+      }
+    free(b);
+  }
+  remove(tmp);
+  return rc;
+}
+
 static int seed_dir(const char *root, const char *target, char *out, size_t n) {
   snprintf(out, n, "%s/%s", root, target);
   return mkdir(out, 0755) == 0 || errno == EEXIST ? 0 : -1;
@@ -272,6 +332,9 @@ int main(int argc, char **argv) {
   rc |= seed_dir(argv[1], "fuzz_cifar", d, sizeof d) || cifar_seeds(d);
   rc |= seed_dir(argv[1], "fuzz_image_folder", d, sizeof d) || image_seeds(d);
   remove(tmp);
+  char h5[1100];
+  snprintf(h5, sizeof h5, "%s/seed.h5", argv[1]);
+  rc |= seed_dir(argv[1], "fuzz_results", d, sizeof d) || results_seeds(d, h5);
   if (rc) fprintf(stderr, "make-seeds: failed: %s\n", errno ? strerror(errno) : lbbt_last_error());
   return rc ? 1 : 0;
 }

@@ -150,8 +150,80 @@ static void test_flipped_bits_never_crash(void) {
         tried, first);
 }
 
+/* Add to run `run` of `path` something lbbt's writer never writes, through HDF5 directly:
+ * a chunked dataset of `ndim` dims whose chunks were never written (it reads as fill values,
+ * so a few bytes of file declare 2^40 values), or (ndim 0) a group holding a hard link to
+ * itself (a cycle). */
+static int add_to_run(const char *path, const char *run, int ndim, const hsize_t *dims) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  if (f < 0) return -1;
+  char where[64];
+  snprintf(where, sizeof where, "runs/%s", run);
+  hid_t g = H5Gopen2(f, where, H5P_DEFAULT);
+  herr_t st = g < 0 ? -1 : 0;
+  if (st >= 0 && ndim == 0) {
+    hid_t loop = H5Gcreate2(g, "loopy", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    st = loop < 0 ? -1 : H5Lcreate_hard(loop, ".", loop, "again", H5P_DEFAULT, H5P_DEFAULT);
+    if (loop >= 0) H5Gclose(loop);
+  } else if (st >= 0) {
+    hsize_t chunk[2] = {1, 1};
+    hid_t space = H5Screate_simple(ndim, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t d = space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, ndim, chunk) < 0
+                  ? -1
+                  : H5Dcreate2(g, "unstored", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    st = d < 0 ? -1 : H5Dclose(d);
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+  }
+  if (g >= 0) H5Gclose(g);
+  if (H5Fclose(f) < 0) st = -1;
+  return st < 0 ? -1 : 0;
+}
+
+/* The run that holds `what` is damaged, with a reason containing `why`; the other intact. */
+static void check_only_aaaa_damaged(const char *path, const char *what, const char *why) {
+  lbbt_results *r = NULL;
+  REQUIRE(lbbt_results_read(path, &r) == LBBT_OK, "%s: read: %s", what, lbbt_last_error());
+  const char *damage = r->n_runs == 2 && !strcmp(r->runs[0].id, "aaaa") ? r->runs[0].damage : NULL;
+  CHECK(damage && strstr(damage, why), "%s: run aaaa damaged because %s (got: %s)", what, why,
+        damage ? damage : "not damaged");
+  CHECK(lbbt_results_find_run(r, "bbbb") != NULL, "%s: run bbbb stays usable", what);
+  lbbt_results_free(r);
+}
+
+/* Found by fuzz_results' review: a 16 KB file declaring 2^40 values (8 TB) made the reader
+ * allocate them (out of memory: the whole file refused, in the probe process too), and a
+ * shape whose product overflows int64 was multiplied unchecked (UBSan). */
+static void test_unstored_values_refused(void) {
+  const char *path = test_tmp_path("unstored.h5");
+  REQUIRE(commit(path, "aaaa", 0.17) == LBBT_OK, "commit: %s", lbbt_last_error());
+  REQUIRE(commit(path, "bbbb", 0.42) == LBBT_OK, "commit: %s", lbbt_last_error());
+  const hsize_t huge[1] = {(hsize_t)1 << 40};
+  REQUIRE(add_to_run(path, "aaaa", 1, huge) == 0, "cannot add a chunked dataset");
+  check_only_aaaa_damaged(path, "2^40 unstored values", "stores only");
+
+  const char *wrap = test_tmp_path("wrapping.h5");
+  REQUIRE(commit(wrap, "aaaa", 0.17) == LBBT_OK, "commit: %s", lbbt_last_error());
+  REQUIRE(commit(wrap, "bbbb", 0.42) == LBBT_OK, "commit: %s", lbbt_last_error());
+  const hsize_t wrapping[2] = {(hsize_t)1 << 62, 4};
+  REQUIRE(add_to_run(wrap, "aaaa", 2, wrapping) == 0, "cannot add a 2^62 x 4 dataset");
+  check_only_aaaa_damaged(wrap, "a 2^62 x 4 shape", "overflows");
+}
+
+/* Found by review for fuzz_results: a group holding a link to itself made the record walker
+ * recurse until the stack overflowed (in the probe process, reported as a libhdf5 crash). */
+static void test_link_cycle_refused(void) {
+  const char *path = test_tmp_path("cycle.h5");
+  REQUIRE(commit(path, "aaaa", 0.17) == LBBT_OK, "commit: %s", lbbt_last_error());
+  REQUIRE(commit(path, "bbbb", 0.42) == LBBT_OK, "commit: %s", lbbt_last_error());
+  REQUIRE(add_to_run(path, "aaaa", 0, NULL) == 0, "cannot add a link cycle");
+  check_only_aaaa_damaged(path, "a link cycle", "link cycle");
+}
+
 TEST_MAIN_BEGIN("test_results_integrity")
 TEST_RUN(test_checksum_detects_changed_value);
 TEST_RUN(test_checksum_covers_attributes);
 TEST_RUN(test_flipped_bits_never_crash);
+TEST_RUN(test_unstored_values_refused);
+TEST_RUN(test_link_cycle_refused);
 TEST_MAIN_END()

@@ -296,11 +296,11 @@ int h5u_valid_name(const char *name) {
  * failures HDF5 itself detects).  So before the first open of a file, a child process reads
  * all of it -- every attribute, link and dataset, the superset of what any lbbt reader
  * touches -- and only a file whose child did not die is opened here.  A child killed by a
- * signal (or stopped after PROBE_SECONDS) means the file is damaged in a way that crashes
+ * signal (or stopped after H5U_CHILD_SECONDS) means the file is damaged in a way that crashes
  * or hangs libhdf5: it is reported by name and never opened in this process.  Files already
  * probed (same device, inode, size and modification time) are not probed again, so the
- * cost is one fork per version of a file. */
-#define PROBE_SECONDS 60
+ * cost is one fork per version of a file; that includes a file whose child died (a
+ * file that hangs libhdf5 would otherwise cost 60 s at every open). */
 #define PROBE_CACHE 64
 
 typedef struct {
@@ -308,6 +308,7 @@ typedef struct {
   ino_t ino;
   off_t size;
   struct timespec mtime;
+  int died_of; /* the signal that killed its probe child, or 0 */
 } file_identity;
 
 static file_identity g_probed[PROBE_CACHE];
@@ -319,12 +320,19 @@ static int same_identity(const file_identity *a, const struct stat *sb) {
          a->mtime.tv_sec == sb->st_mtim.tv_sec && a->mtime.tv_nsec == sb->st_mtim.tv_nsec;
 }
 
+void h5u_child_begin(void) {
+  static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGALRM};
+  for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
+    signal(crash_signals[i], SIG_DFL);
+  alarm(H5U_CHILD_SECONDS);
+}
+
 /* The child: read everything as one record; exit 0 when it read, 1 on an HDF5 error (the
  * parent's own open then reports it in words).  _exit: no atexit handler (HDF5's shutdown,
  * OpenMP) runs in the copy of the parent. */
 static void probe_child(const char *path) {
   g_in_probe_child = 1;
-  alarm(PROBE_SECONDS);
+  h5u_child_begin();
   h5u_quiet();
   hid_t fapl = h5u_fapl();
   hid_t f = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -332,25 +340,43 @@ static void probe_child(const char *path) {
   lbbt_record *rec = NULL;
   int ok = lbbt_record_create(&rec) == LBBT_OK &&
            h5u_items_read(f, rec, NULL, path, "the whole file") == LBBT_OK;
+  lbbt_record_free(rec);
+  /* Closing is part of reading, as in the readers: libhdf5 frees what it cached from the
+   * file then (on a damaged global heap it can free a wild pointer there: fuzz_results). */
+  if (H5Fclose(f) < 0) ok = 0;
+  H5Pclose(fapl);
   _exit(ok ? 0 : 1);
 }
 
-static void remember_probed(const struct stat *sb) {
-  g_probed[g_next_probed] = (file_identity){sb->st_dev, sb->st_ino, sb->st_size, sb->st_mtim};
+static void remember_probed(const struct stat *sb, int died_of) {
+  g_probed[g_next_probed] =
+      (file_identity){sb->st_dev, sb->st_ino, sb->st_size, sb->st_mtim, died_of};
   g_next_probed = (g_next_probed + 1) % PROBE_CACHE;
   if (g_n_probed < PROBE_CACHE) g_n_probed++;
 }
 
 void h5u_probe_trust(const char *path) {
   struct stat sb;
-  if (stat(path, &sb) == 0) remember_probed(&sb);
+  if (stat(path, &sb) == 0) remember_probed(&sb, 0);
+}
+
+/* The verdict on a file whose probe child was killed by `sig`. */
+static lbbt_status probe_died(const char *path, const char *what, int sig) {
+  char how[64];
+  if (sig == SIGALRM) snprintf(how, sizeof how, "stopped after %d s", H5U_CHILD_SECONDS);
+  else snprintf(how, sizeof how, "%s", strsignal(sig));
+  return lbbt_fail(LBBT_E_INPUT,
+                   "%s: this %s is damaged: reading it %s libhdf5 (%s in a separate check "
+                   "process); move it aside, and `lbbt run` computes its runs again",
+                   path, what, sig == SIGALRM ? "hangs" : "crashes", how);
 }
 
 lbbt_status h5u_probe(const char *path, const char *what) {
   struct stat sb;
   if (g_in_probe_child || stat(path, &sb) != 0) return LBBT_OK; /* the open reports it */
   for (int i = 0; i < g_n_probed; i++)
-    if (same_identity(&g_probed[i], &sb)) return LBBT_OK;
+    if (same_identity(&g_probed[i], &sb))
+      return g_probed[i].died_of ? probe_died(path, what, g_probed[i].died_of) : LBBT_OK;
   fflush(NULL); /* nothing buffered is written twice */
   pid_t pid = fork();
   if (pid < 0) return lbbt_fail(LBBT_E_IO, "%s: cannot start a process to check this %s: %s",
@@ -360,16 +386,9 @@ lbbt_status h5u_probe(const char *path, const char *what) {
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return lbbt_fail(LBBT_E_IO, "%s: waiting for the check of this %s: %s",
                                          path, what, strerror(errno));
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    return lbbt_fail(LBBT_E_INPUT,
-                     "%s: this %s is damaged: reading it %s libhdf5 (%s in a separate check "
-                     "process); move it aside, and `lbbt run` computes its runs again",
-                     path, what, sig == SIGALRM ? "hangs" : "crashes",
-                     sig == SIGALRM ? "stopped after 60 s" : strsignal(sig));
-  }
-  remember_probed(&sb);
-  return LBBT_OK;
+  int died_of = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  remember_probed(&sb, died_of);
+  return died_of ? probe_died(path, what, died_of) : LBBT_OK;
 }
 
 lbbt_status h5u_open_lbbt(const char *path, const char *kind, const char *what, hid_t *fid) {

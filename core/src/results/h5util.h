@@ -46,6 +46,18 @@ herr_t h5u_link_names(hid_t group, char ***names, int *n);
 herr_t h5u_attr_names(hid_t obj, char ***names, int *n);
 void h5u_free_names(char **names, int n);
 
+/* How long a child process that reads a results file may take before it counts as hung in
+ * libhdf5 (the probe below, `lbbt fsck`'s children).  The fuzz build shortens it. */
+#ifndef H5U_CHILD_SECONDS
+#define H5U_CHILD_SECONDS 60
+#endif
+/* In a child process that reads a file libhdf5 may crash or hang on: the crash signals and
+ * SIGALRM back to their default action, then alarm(H5U_CHILD_SECONDS).  The parent's verdict
+ * ("crashes libhdf5", "hangs libhdf5") rests on the child dying by that signal; a handler
+ * inherited from the parent (a sanitizer's, libFuzzer's timeout handler) would turn the
+ * death into an exit code, and the parent would then open the file itself. */
+void h5u_child_begin(void);
+
 /* Read the whole file in a child process first; LBBT_E_INPUT naming the file when libhdf5
  * crashes or hangs on it (h5util.c explains why).  h5u_open_lbbt calls it. */
 lbbt_status h5u_probe(const char *path, const char *what);

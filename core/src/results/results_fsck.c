@@ -20,7 +20,6 @@
 #include "results/results_run.h"
 
 #define RESULTS_KIND "lbbt-results"
-#define CHILD_SECONDS 60          /* a child that reads this long is hung in libhdf5 */
 #define ANSWER_MAX (4 << 20)      /* bytes of a child's answer kept (run lists, messages) */
 #define PADDED_MAX ((int64_t)1 << 40) /* a declared size beyond this is not believed */
 
@@ -72,7 +71,7 @@ static const char *field(const child_answer *a, int n) {
 
 typedef int (*child_fn)(const void *arg, int fd); /* writes its answer; returns the exit code */
 
-/* Run fn in a child process (alarm after CHILD_SECONDS; _exit, so no atexit handler of the
+/* Run fn in a child process (alarm after H5U_CHILD_SECONDS; _exit, so no atexit handler of the
  * copied parent runs) and collect what it writes.  Only failing to fork, pipe or wait is an
  * error; a child that dies is an answer (signal set). */
 static lbbt_status in_child(child_fn fn, const void *arg, const char *path, child_answer *out) {
@@ -88,7 +87,7 @@ static lbbt_status in_child(child_fn fn, const void *arg, const char *path, chil
   }
   if (pid == 0) {
     close(p[0]);
-    alarm(CHILD_SECONDS);
+    h5u_child_begin();
     h5u_quiet();
     _exit(fn(arg, p[1]));
   }
@@ -129,7 +128,7 @@ static lbbt_status in_child(child_fn fn, const void *arg, const char *path, chil
 static char *died_reason(int sig) {
   char buf[160];
   if (sig == SIGALRM)
-    snprintf(buf, sizeof buf, "reading it hangs libhdf5 (stopped after %d s)", CHILD_SECONDS);
+    snprintf(buf, sizeof buf, "reading it hangs libhdf5 (stopped after %d s)", H5U_CHILD_SECONDS);
   else snprintf(buf, sizeof buf, "reading it crashes libhdf5 (%s)", strsignal(sig));
   return strdup(buf);
 }

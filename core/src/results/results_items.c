@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lbbt/checked.h"
 #include "results/h5util.h"
+
+/* A dataset's values may take at most this many times the bytes it stores in the file. */
+#define STORED_RATIO_MAX 1040
 
 /* The group holding `path`'s last component, created as needed; *leaf points into path. */
 static hid_t open_parent(hid_t top, const char *path, const char **leaf) {
@@ -101,7 +105,15 @@ static lbbt_status read_dataset(hid_t dset, const char *path, lbbt_record *rec, 
     goto done;
   }
   int64_t shape[LBBT_RECORD_MAX_DIMS], numel = 1;
-  for (int d = 0; d < ndim; d++) numel *= (int64_t)(shape[d] = (int64_t)dims[d]);
+  for (int d = 0; d < ndim; d++) {
+    shape[d] = dims[d] > (hsize_t)INT64_MAX ? -1 : (int64_t)dims[d];
+    if (!lbbt_mul_i64(numel, shape[d], &numel)) {
+      st = lbbt_fail(LBBT_E_INPUT, "%s: dataset '%s' in %s has a shape whose size overflows "
+                     "(dim %d is %llu): the file is damaged", file, path, where, d,
+                     (unsigned long long)dims[d]);
+      goto done;
+    }
+  }
   int is_f64 = cls == H5T_FLOAT && H5Tget_size(type) == 8;
   if (is_f64 && ndim > 1) {
     st = lbbt_fail(LBBT_E_INPUT, "%s: dataset '%s' in %s is a %d-D f64 array; lbbt records hold "
@@ -115,6 +127,18 @@ static lbbt_status read_dataset(hid_t dset, const char *path, lbbt_record *rec, 
     goto done;
   }
   size_t elem = is_f64 ? sizeof(double) : cls == H5T_FLOAT ? sizeof(float) : sizeof(int32_t);
+  /* A few bytes of file can declare 2^40 values that it does not hold (a chunked dataset
+   * reads unwritten chunks as fill values): refuse before allocating.  lbbt writes every
+   * value; deflate, which other writers may use, shrinks by at most about 1032:1. */
+  int64_t bytes = 0;
+  hsize_t stored = H5Dget_storage_size(dset);
+  if (!lbbt_mul_i64(numel, (int64_t)elem, &bytes) ||
+      (uint64_t)bytes / STORED_RATIO_MAX > (uint64_t)stored) {
+    st = lbbt_fail(LBBT_E_INPUT, "%s: dataset '%s' in %s declares %lld values but stores only "
+                   "%llu bytes of them: the file is damaged", file, path, where,
+                   (long long)numel, (unsigned long long)stored);
+    goto done;
+  }
   hid_t mem = is_f64 ? H5T_NATIVE_DOUBLE : cls == H5T_FLOAT ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32;
   buf = malloc(numel > 0 ? (size_t)numel * elem : 1);
   if (!buf) {
@@ -171,7 +195,16 @@ static lbbt_status read_group(hid_t group, const char *prefix, lbbt_record *rec,
     return h5u_fail(LBBT_E_INPUT, file, "cannot list '%s' in %s", prefix[0] ? prefix : "/",
                     where);
   for (int i = 0; i < n && st == LBBT_OK; i++) {
-    snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "/" : "", names[i]);
+    /* An item path has fewer than LBBT_RECORD_PATH_MAX bytes, so deeper links are damage:
+     * a link back to a group's ancestor (a cycle) would otherwise recurse until the stack
+     * overflows. */
+    if (snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "/" : "", names[i]) >=
+        LBBT_RECORD_PATH_MAX) {
+      st = lbbt_fail(LBBT_E_INPUT, "%s: '%.60s...' in %s is nested deeper than any record item "
+                     "path (%d bytes; a link cycle?): the file is damaged", file, path, where,
+                     LBBT_RECORD_PATH_MAX - 1);
+      break;
+    }
     hid_t obj = H5Oopen(group, names[i], H5P_DEFAULT);
     if (obj < 0) {
       st = h5u_fail(LBBT_E_INPUT, file, "cannot open '%s' in %s", path, where);
