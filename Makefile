@@ -98,6 +98,8 @@ $(CORE_OBJ): CFLAGS += -fvisibility=hidden
 # for x86-64, x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512), whatever OPT/NATIVE say.
 ifeq ($(shell uname -m),x86_64)
 $(BUILD)/obj/%_baseline.o: CFLAGS += -march=x86-64 -mtune=generic
+# AdamW's loop in SIMD lanes (core/src/optim/adamw.c says why the result is the same)
+$(BUILD)/obj/core/src/optim/adamw.o: CFLAGS += -fno-math-errno
 $(BUILD)/obj/%_avx2.o: CFLAGS += -march=x86-64-v3 -mtune=generic
 $(BUILD)/obj/%_avx512.o: CFLAGS += -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512
 endif

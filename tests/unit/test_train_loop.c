@@ -1,6 +1,7 @@
 /* The training loop every training task runs (train_loop.h): the order of its callbacks and
  * hook points, the steps and learning rates it gives them, the epoch statistics, the stop on
- * a non-finite loss naming the step, the interruption at an epoch boundary, a callback's
+ * a non-finite loss naming the step, a non-finite gradient under a finite loss naming the
+ * tensor (the loop scans gradients only when their norm is not finite), the interruption at an epoch boundary, a callback's
  * error ending it, and the schedule (warm-up clamped to the stage).  The task here: a linear
  * classifier W [2, 2], b [2] on 8 separable points, 2 per step, 4 steps per epoch, SGD.
  * Resume and checkpoints are covered end to end by tests/cli/run.sh and lm_pretrain.sh, and
@@ -37,6 +38,8 @@ typedef struct fixture {
   lbbt_train_epoch epochs_seen[EPOCHS];
   int n_epochs_seen;
   int64_t nan_at, fail_at; /* batch: a NaN input / an error at this step (-1: never) */
+  int64_t bad_grad_at;     /* after_backward: w's gradient element 3 := bad_grad (-1: never) */
+  float bad_grad;
   int frozen;              /* batch: a loss that needs no gradient */
 } fixture;
 
@@ -77,6 +80,7 @@ static lbbt_status on_after_backward(void *user, int64_t step) {
   event(f, 'a', step);
   /* the hook point sees the gradients of this step, before clipping and the update */
   if (!f->w->grad || !isfinite(f->w->grad[0])) return lbbt_fail(LBBT_E_INTERNAL, "no gradient at the hook");
+  if (step == f->bad_grad_at) f->w->grad[3] = f->bad_grad;
   return LBBT_OK;
 }
 static lbbt_status on_after_step(void *user, int64_t steps_done) {
@@ -92,7 +96,7 @@ static lbbt_status on_end_epoch(void *user, const lbbt_train_epoch *e) {
 
 static int fixture_init(fixture *f) {
   memset(f, 0, sizeof *f);
-  f->nan_at = f->fail_at = -1;
+  f->nan_at = f->fail_at = f->bad_grad_at = -1;
   int64_t ws[2] = {2, 2}, bs[1] = {2};
   lbbt_optim_config oc;
   lbbt_optim_config_default(&oc, LBBT_OPT_SGD);
@@ -211,6 +215,27 @@ static void test_loop_nonfinite_names_step(void) {
   fixture_free(&f);
 }
 
+/* NaN, +Inf and -Inf in one gradient element, with and without clipping: the step stops
+ * with the element scan's message naming the tensor, and nothing is updated. */
+static void test_loop_nonfinite_gradient_names_tensor(void) {
+  const float bad[3] = {NAN, INFINITY, -INFINITY};
+  for (int k = 0; k < 3; k++)
+    for (int clip = 0; clip < 2; clip++) {
+      fixture f;
+      REQUIRE(fixture_init(&f), "fixture");
+      f.bad_grad_at = 2, f.bad_grad = bad[k];
+      lbbt_train_loop l = loop_of(&f);
+      l.clip = clip ? 1.0 : 0.0;
+      lbbt_status st = lbbt_train_loop_run(&l);
+      CHECK(st == LBBT_E_NUMERIC, "%g, clip %d: status %s", (double)bad[k], clip, lbbt_status_name(st));
+      CHECK(strstr(lbbt_last_error(), "gradient of 'w' [2, 2] is not finite: element 3"), "%g, clip %d: message: %s",
+            (double)bad[k], clip, lbbt_last_error());
+      CHECK(f.events[f.n_events - 1] == 'a' && f.event_step[f.n_events - 1] == 2, "%g, clip %d: stopped before the update",
+            (double)bad[k], clip);
+      fixture_free(&f);
+    }
+}
+
 static void test_loop_interrupted_and_errors(void) {
   fixture f;
   REQUIRE(fixture_init(&f), "fixture");
@@ -248,6 +273,7 @@ TEST_MAIN_BEGIN("test_train_loop")
 TEST_RUN(test_loop_order_steps_and_epochs);
 TEST_RUN(test_loop_schedule);
 TEST_RUN(test_loop_nonfinite_names_step);
+TEST_RUN(test_loop_nonfinite_gradient_names_tensor);
 TEST_RUN(test_loop_interrupted_and_errors);
 TEST_RUN(test_loop_nothing_trains);
 TEST_MAIN_END()

@@ -186,7 +186,10 @@ typedef struct permute_ctx {
 } permute_ctx;
 
 /* Walk y (shape of x permuted) in row-major order; for each element, the offset in x.
- * Copies x -> y (forward) or accumulates y -> x (backward, gradients). */
+ * Copies x -> y (forward) or accumulates y -> x (backward, gradients).  Each thread takes a
+ * contiguous block of y's rows and finds the x offset of its first row by division once,
+ * then steps the row multi-index like an odometer: the per-row divisions cost more than the
+ * copy when rows are short (attention's head splits move rows of head_dim = 8 floats). */
 static void permute_walk(const lbbt_tensor *x, const int *perm, const int64_t *y_shape,
                          float *xbuf, float *ybuf, int backward) {
   int nd = x->ndim;
@@ -197,19 +200,31 @@ static void permute_walk(const lbbt_tensor *x, const int *perm, const int64_t *y
   }
   for (int i = 0; i < nd; i++) ystride_in_x[i] = xstride[perm[i]];
   int64_t last = y_shape[nd - 1], rows = x->numel / last, step = ystride_in_x[nd - 1];
+  int64_t block = 256; /* rows per chunk: a few KB of copying per division-found start */
+  int64_t chunks = (rows + block - 1) / block;
 #pragma omp parallel for if (x->numel >= LBBT_PAR_MIN_ELEMS) schedule(static)
-  for (int64_t r = 0; r < rows; r++) {
-    /* offset in x of y's row r (multi-index over y's leading dims) */
-    int64_t rem = r, off = 0;
+  for (int64_t ch = 0; ch < chunks; ch++) {
+    int64_t r0 = ch * block, r1 = r0 + block < rows ? r0 + block : rows;
+    /* multi-index of row r0 over y's leading dims, and its offset in x */
+    int64_t idx[LBBT_MAX_DIMS] = {0}, rem = r0, off = 0;
     for (int i = nd - 2; i >= 0; i--) {
-      off += (rem % y_shape[i]) * ystride_in_x[i];
+      idx[i] = rem % y_shape[i];
+      off += idx[i] * ystride_in_x[i];
       rem /= y_shape[i];
     }
-    float *yr = ybuf + r * last;
-    if (!backward) {
-      for (int64_t j = 0; j < last; j++) yr[j] = xbuf[off + j * step];
-    } else {
-      for (int64_t j = 0; j < last; j++) xbuf[off + j * step] += yr[j];
+    for (int64_t r = r0; r < r1; r++) {
+      float *yr = ybuf + r * last;
+      if (!backward) {
+        for (int64_t j = 0; j < last; j++) yr[j] = xbuf[off + j * step];
+      } else {
+        for (int64_t j = 0; j < last; j++) xbuf[off + j * step] += yr[j];
+      }
+      for (int i = nd - 2; i >= 0; i--) { /* next row: carry through the leading dims */
+        off += ystride_in_x[i];
+        if (++idx[i] < y_shape[i]) break;
+        off -= idx[i] * ystride_in_x[i];
+        idx[i] = 0;
+      }
     }
   }
 }

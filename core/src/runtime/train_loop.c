@@ -67,7 +67,10 @@ static lbbt_status train_step(const lbbt_train_loop *l, const lbbt_lr_schedule *
   if (b->sharded) LBBT_TRY(lbbt_dist_allreduce_optim(l->opt, b->share));
   if (l->after_backward) LBBT_TRY(l->after_backward(l->user, step));
   LBBT_TRY(lbbt_optim_clip_grad_norm(l->opt, l->clip, grad_norm));
-  LBBT_TRY(lbbt_optim_check_finite(l->opt));
+  /* The norm is a double sum of squares (no finite floats overflow it), so it is finite
+   * exactly when every gradient is, before and after clipping: only a non-finite norm needs
+   * the element scan, which names the tensor (it was 0.9% of a Table 6 detector run). */
+  if (!isfinite(*grad_norm)) LBBT_TRY(lbbt_optim_check_finite(l->opt));
   lbbt_optim_set_lr(l->opt, lbbt_lr_at(sched, step));
   LBBT_TRY(lbbt_optim_step(l->opt));
   lbbt_optim_zero_grad(l->opt);
