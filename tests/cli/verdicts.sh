@@ -82,7 +82,7 @@ if "$LBBT" run $F/experiment.yaml --threads 1 --out "$FR/verdicts-test.h5" >"$CL
     check controls_no_effect grep -q '^| 1 | Same runs, greater | 90 | within noise | no effect to attribute |$' "$md"
     check controls_counted grep -q '^| 2 | Same runs, not worse | 90 | supports | 1 of 2 reproduce it, 1 unread |$' "$md"
     check controls_line_per_claim grep -q '^\*\*Controls: 1 of 2 reproduce it, 1 unread\*\* ' "$md"
-    check controls_other_claims grep -Eq '^\| 4 \| First layer matches all layers \| 90 \| [a-z ]+ \| ([01] of 1 reproduce it.*|no effect to attribute|not enough runs) \|$' "$md"
+    check controls_other_claims grep -Eq '^\| 4 \| First layer matches all layers \| 90 \| [a-z ]+ \| ([01] of 1 reproduce it.*|no effect to attribute|not enough runs|inconclusive.*) \|$' "$md"
   else
     echo "FAIL verdicts.fixture_render: $(tail -n 3 "$CLI_TMP/fixture.err" | tr '\n' ' ')"
   fi

@@ -246,8 +246,20 @@ static void control_tally(void) {
   CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf), "no effect to attribute"), "no effect: %s", buf);
   memset(&t, 0, sizeof t);
   lbbt_control_tally_add(&t, LBBT_CONTROL_UNKNOWN);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_UNKNOWN);
+  CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf), "not enough runs"), "missing: %s", buf);
+  /* controls with runs that are within noise of both arms are not "missing runs" (Table 7) */
+  memset(&t, 0, sizeof t);
   lbbt_control_tally_add(&t, LBBT_CONTROL_INCONCLUSIVE);
-  CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf), "not enough runs"), "unread: %s", buf);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_INCONCLUSIVE);
+  CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf), "inconclusive (each control within noise of both arms)"),
+        "inconclusive: %s", buf);
+  memset(&t, 0, sizeof t);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_UNKNOWN);
+  lbbt_control_tally_add(&t, LBBT_CONTROL_INCONCLUSIVE);
+  CHECK(!strcmp(lbbt_control_tally_text(&t, buf, sizeof buf),
+                "inconclusive (each control within noise of both arms or without enough runs)"),
+        "unread: %s", buf);
   memset(&t, 0, sizeof t);
   lbbt_control_tally_add(&t, LBBT_CONTROL_STATISTICS);
   lbbt_control_tally_add(&t, LBBT_CONTROL_EXCEEDS);

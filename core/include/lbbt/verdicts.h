@@ -119,14 +119,18 @@ LBBT_API const char *lbbt_control_reading_text(lbbt_control_reading r);
 /* A claim's controls read together, for the one-line answer "do the controls reproduce the
  * effect?" that the summary table of the report gives per claim.  Each reading counts once:
  * reproduce (STATISTICS or EXCEEDS: the control's weight statistics suffice), partial,
- * not_reproduce (STRUCTURE), unread (UNKNOWN or INCONCLUSIVE) and no_effect (NO_EFFECT). */
+ * not_reproduce (STRUCTURE), unread (UNKNOWN or INCONCLUSIVE) and no_effect (NO_EFFECT);
+ * missing counts the unread ones that lack runs (UNKNOWN), so that a control within noise of
+ * both arms is not reported as a control without runs. */
 typedef struct lbbt_control_tally {
   int n, reproduce, partial, not_reproduce, unread, no_effect;
+  int missing;
 } lbbt_control_tally;
 LBBT_API void lbbt_control_tally_add(lbbt_control_tally *t, lbbt_control_reading r);
 /* The tally as a short phrase written into buf (always NUL-terminated; returns buf):
  *   "none" (no controls), "no effect to attribute" (every reading is NO_EFFECT),
- *   "not enough runs" (every reading is unread), else "R of N reproduce it" followed by
+ *   "not enough runs" (every reading lacks runs), "inconclusive" (every reading is unread,
+ *   some within noise of both arms), else "R of N reproduce it" followed by
  *   ", P partly", ", U unread", ", E no effect" for the counts that are not 0. */
 LBBT_API const char *lbbt_control_tally_text(const lbbt_control_tally *t, char *buf, size_t size);
 

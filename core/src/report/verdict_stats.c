@@ -204,7 +204,7 @@ void lbbt_control_tally_add(lbbt_control_tally *t, lbbt_control_reading r) {
   case LBBT_CONTROL_PARTIAL: t->partial++; return;
   case LBBT_CONTROL_STRUCTURE: t->not_reproduce++; return;
   case LBBT_CONTROL_NO_EFFECT: t->no_effect++; return;
-  case LBBT_CONTROL_UNKNOWN:
+  case LBBT_CONTROL_UNKNOWN: t->missing++; t->unread++; return;
   case LBBT_CONTROL_INCONCLUSIVE: t->unread++; return;
   }
   t->unread++;
@@ -220,8 +220,13 @@ const char *lbbt_control_tally_text(const lbbt_control_tally *t, char *buf, size
     snprintf(buf, size, "no effect to attribute");
     return buf;
   }
-  if (t->unread == t->n) {
+  if (t->missing == t->n) {
     snprintf(buf, size, "not enough runs");
+    return buf;
+  }
+  if (t->unread == t->n) {
+    snprintf(buf, size, "inconclusive (each control within noise of both arms%s)",
+             t->missing ? " or without enough runs" : "");
     return buf;
   }
   snprintf(buf, size, "%d of %d reproduce it", t->reproduce, t->n);
