@@ -15,6 +15,7 @@
 #include "lbbt/ops.h"
 #include "lbbt/optim.h"
 #include "lbbt/plugin.h"
+#include "backbone_tests.h"
 #include "gpt2_spec.h"
 #include "test.h"
 
@@ -257,13 +258,9 @@ static void test_invalid_config(void) {
 
 int main(void) {
   test_binary_ = "test_mask_transformer";
-  const char *b = getenv("LBBT_BUILD");
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/plugins", b && *b ? b : "build");
-  setenv("LBBT_PLUGIN_PATH", "", 1);
-  if (lbbt_registry_load(&g_reg, dir, NULL) != LBBT_OK ||
-      !lbbt_registry_find(g_reg, LBBT_KIND_BACKBONE, "gpt2")) {
-    printf("FAIL test_mask_transformer.load_plugins: %s: %s\n", dir, lbbt_last_error());
+  if (!test_load_backbones(&g_reg, 0, "test_mask_transformer")) return 1;
+  if (!lbbt_registry_find(g_reg, LBBT_KIND_BACKBONE, "gpt2")) {
+    printf("FAIL test_mask_transformer.load_plugins: no gpt2 backbone plugin in %s/plugins\n", test_build_dir());
     return 1;
   }
   TEST_RUN(test_shapes_and_names);
